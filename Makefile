@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install missing Debian
+# packages (apt-get), configure with CMake + Ninja, and build; both are idempotent.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+PORT ?= 50051
+METRICS_PORT ?= 9464
+CTEST_JOBS ?= 2
+
+.PHONY: all deps configure build run test test-asan clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA); \
+	fi
+
+build: configure
+	cmake --build $(BUILD_DIR)
+
+run: build
+	$(BUILD_DIR)/server/ghostserve --model_root=models --default_model=ghost-tiny \
+	  --port=$(PORT) --metrics_port=$(METRICS_PORT)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(CTEST_JOBS)
+
+# All unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug \
+	  CMAKE_EXTRA=-DGHOST_SANITIZE=ON
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,39 @@
+// ghostbench: benchmarks that report ratios measured in the same run. This file only
+// dispatches; each subcommand lives in its own file.
+#include <cstdio>
+#include <cstring>
+
+#include "bench/subcommands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* usage;
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"kernels", ghost::bench::RunKernels,
+     "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512]\n"
+     "      memory read bandwidth, then MatMulF32/MatMulBf16 weight GB/s against it"},
+};
+
+void PrintUsage() {
+  std::fprintf(stderr, "usage: ghostbench SUBCOMMAND [options]\n");
+  for (const Subcommand& sub : kSubcommands) {
+    std::fprintf(stderr, "  ghostbench %s %s\n", sub.name, sub.usage);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2) {
+    for (const Subcommand& sub : kSubcommands) {
+      if (std::strcmp(argv[1], sub.name) == 0) return sub.run(argc - 2, argv + 2);
+    }
+  }
+  PrintUsage();
+  return 2;
+}

@@ -1,0 +1,82 @@
+#include "bench/memory_bandwidth.h"
+
+#include <emmintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "kernels/cpu/thread_pool.h"
+
+namespace ghost::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Job {
+  float* data;
+  std::size_t floats;
+  std::size_t tasks;
+  std::vector<float>* sums;  // One per task, so the reads cannot be optimized away.
+};
+
+std::size_t TaskBegin(const Job& job, std::size_t task) {
+  return job.floats / job.tasks * task / 16 * 16;
+}
+std::size_t TaskEnd(const Job& job, std::size_t task) {
+  return task + 1 == job.tasks ? job.floats : TaskBegin(job, task + 1);
+}
+
+void FillTask(void* context, std::size_t task) {
+  const Job& job = *static_cast<Job*>(context);
+  // Touching every page first keeps page faults out of the timed passes.
+  std::fill(job.data + TaskBegin(job, task), job.data + TaskEnd(job, task), 1.0f);
+}
+
+// SSE2 is part of x86-64, so this needs no ISA flags; eight independent accumulators keep
+// the loads, not the adds, the limit.
+void SumTask(void* context, std::size_t task) {
+  const Job& job = *static_cast<Job*>(context);
+  const float* p = job.data + TaskBegin(job, task);
+  const float* end = job.data + TaskEnd(job, task);
+  __m128 acc[8];
+  for (__m128& a : acc) a = _mm_setzero_ps();
+  for (; p + 32 <= end; p += 32) {
+    for (int i = 0; i < 8; ++i) acc[i] = _mm_add_ps(acc[i], _mm_load_ps(p + 4 * i));
+  }
+  for (int i = 1; i < 8; ++i) acc[0] = _mm_add_ps(acc[0], acc[i]);
+  float lanes[4];
+  _mm_storeu_ps(lanes, acc[0]);
+  float sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+  for (; p < end; ++p) sum += *p;
+  (*job.sums)[task] = sum;
+}
+
+}  // namespace
+
+BandwidthResult MeasureReadBandwidth(void* buffer, std::size_t bytes, double min_seconds) {
+  kernels::ThreadPool& pool = kernels::ThreadPool::Default();
+  const std::size_t floats = bytes / sizeof(float) / 32 * 32;
+  // Several tasks per thread, as the matmuls use: a thread that loses its core to other
+  // load then holds up only a small task, and both measurements see the same effect.
+  std::vector<float> sums(pool.num_threads() * std::size_t{8});
+  Job job{static_cast<float*>(buffer), floats, sums.size(), &sums};
+  pool.Run(job.tasks, FillTask, &job);
+
+  BandwidthResult result;
+  result.bytes = floats * sizeof(float);
+  result.threads = pool.num_threads();
+  result.best_seconds = 1e30;
+  const Clock::time_point start = Clock::now();
+  for (int pass = 0; pass < 3 || Clock::now() - start < std::chrono::duration<double>(min_seconds);
+       ++pass) {
+    const Clock::time_point t0 = Clock::now();
+    pool.Run(job.tasks, SumTask, &job);
+    result.best_seconds =
+        std::min(result.best_seconds, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  result.gb_per_s = static_cast<double>(result.bytes) / result.best_seconds / 1e9;
+  return result;
+}
+
+}  // namespace ghost::bench

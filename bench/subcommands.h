@@ -1,0 +1,11 @@
+// ghostbench subcommands: each takes the arguments after its name and returns an exit code.
+#ifndef GHOST_BENCH_SUBCOMMANDS_H_
+#define GHOST_BENCH_SUBCOMMANDS_H_
+
+namespace ghost::bench {
+
+int RunKernels(int argc, char** argv);
+
+}  // namespace ghost::bench
+
+#endif  // GHOST_BENCH_SUBCOMMANDS_H_

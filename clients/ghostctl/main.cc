@@ -1,0 +1,42 @@
+// ghostctl: command-line client for ghostserve.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "clients/ghostctl/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "ghostctl COMMAND [flags]\n"
+    "\n"
+    "Commands:\n"
+    "  generate  stream a completion: --prompt TEXT [--max_new_tokens N] [--temperature T]\n"
+    "            [--top_p P] [--top_k K] [--seed S] [--stop STR] [--logprobs N]\n"
+    "  health    print the server's liveness and readiness\n"
+    "  list      list the models the server knows\n"
+    "  eval      bits per byte of a local model on a text file (no server needed):\n"
+    "            --model NAME [--model_root DIR] --text FILE\n"
+    "\n"
+    "Common flags: --address host:port (localhost:50051), --token T (or env\n"
+    "GHOST_AUTH_TOKEN), --model NAME. Run 'ghostctl --helpfull' for every flag.";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 2) {
+    std::fprintf(stderr, "%s\n", kUsage);
+    return 2;
+  }
+  const std::string command = args[1];
+  if (command == "generate") return ghost::ctl::RunGenerate();
+  if (command == "health") return ghost::ctl::RunHealth();
+  if (command == "list") return ghost::ctl::RunList();
+  if (command == "eval") return ghost::ctl::RunEval();
+  std::fprintf(stderr, "ghostctl: unknown command '%s'\n\n%s\n", command.c_str(), kUsage);
+  return 2;
+}

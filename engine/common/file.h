@@ -1,0 +1,19 @@
+// Whole-file reads with errors that name the file.
+#ifndef GHOST_ENGINE_COMMON_FILE_H_
+#define GHOST_ENGINE_COMMON_FILE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace ghost {
+
+// NOT_FOUND when the file does not exist, other errors with the errno text.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// `directory` + "/" + `name`.
+std::string JoinPath(const std::string& directory, const std::string& name);
+
+}  // namespace ghost
+
+#endif  // GHOST_ENGINE_COMMON_FILE_H_

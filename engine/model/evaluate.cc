@@ -1,0 +1,56 @@
+#include "engine/model/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace ghost {
+
+absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_view text,
+                                               int window) {
+  const Tokenizer& tokenizer = model.tokenizer();
+  if (tokenizer.type_name() != "byte-level") {
+    return absl::UnimplementedError(
+        absl::StrCat("bits per byte needs a byte-level tokenizer, "
+                     "this model has ",
+                     tokenizer.type_name()));
+  }
+  const int context = model.config().max_position_embeddings;
+  if (window < 2 || window > context) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("window must be in [2, ", context, "], got ", window));
+  }
+  const std::vector<std::int32_t> ids = tokenizer.Encode(text, /*parse_special=*/false);
+  if (ids.size() != text.size()) {
+    return absl::InternalError("byte-level tokenizer did not map one byte to one token");
+  }
+  const std::size_t vocab = model.config().vocab_size;
+  double total_bits = 0.0;
+  std::int64_t targets = 0;
+  std::vector<float> logits;
+  for (std::size_t start = 0; start < ids.size(); start += window) {
+    const std::size_t length = std::min<std::size_t>(window, ids.size() - start);
+    if (length < 2) break;  // a one-token window predicts nothing
+    std::unique_ptr<ModelSession> session = model.NewSession();
+    const absl::Span<const std::int32_t> tokens(&ids[start], length);
+    if (absl::Status s = session->Forward(tokens, /*all_logits=*/true, logits); !s.ok()) return s;
+    for (std::size_t t = 0; t + 1 < length; ++t) {
+      const float* row = &logits[t * vocab];
+      const double max_logit = *std::max_element(row, row + vocab);
+      double sum = 0.0;
+      for (std::size_t v = 0; v < vocab; ++v) sum += std::exp(double{row[v]} - max_logit);
+      const double log_prob = double{row[tokens[t + 1]]} - max_logit - std::log(sum);
+      total_bits -= log_prob / std::log(2.0);
+    }
+    targets += static_cast<std::int64_t>(length - 1);
+  }
+  if (targets == 0) {
+    return absl::InvalidArgumentError("text too short: at least 2 bytes are needed");
+  }
+  return EvalResult{total_bits / static_cast<double>(targets), targets};
+}
+
+}  // namespace ghost

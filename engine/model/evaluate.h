@@ -1,0 +1,28 @@
+// Bits per byte of a model on a text: the quality number reported for byte-level models.
+#ifndef GHOST_ENGINE_MODEL_EVALUATE_H_
+#define GHOST_ENGINE_MODEL_EVALUATE_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "engine/model/model.h"
+
+namespace ghost {
+
+struct EvalResult {
+  double bits_per_byte = 0.0;
+  std::int64_t bytes_predicted = 0;
+};
+
+// The text's bytes are the token ids (no BOS/EOS). It is cut into consecutive windows of
+// `window` tokens from 0 (the last may be shorter); a window of L tokens predicts its L-1 next
+// tokens. bits_per_byte = sum of -log2 p(token[t+1] | window prefix) / number of predictions.
+// UNIMPLEMENTED for tokenizers that are not byte-level; INVALID_ARGUMENT for a window outside
+// [2, context] or a text with nothing to predict.
+absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_view text,
+                                               int window = 512);
+
+}  // namespace ghost
+
+#endif  // GHOST_ENGINE_MODEL_EVALUATE_H_

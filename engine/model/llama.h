@@ -1,0 +1,44 @@
+// The Llama architecture (LlamaForCausalLM): pre-norm decoder with RMSNorm, rotary position
+// embeddings, grouped-query attention and a SwiGLU MLP. fp32 activations; weights as stored.
+#ifndef GHOST_ENGINE_MODEL_LLAMA_H_
+#define GHOST_ENGINE_MODEL_LLAMA_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model/llama_weights.h"
+#include "engine/model/model.h"
+
+namespace ghost {
+
+class LlamaModel final : public Model, public std::enable_shared_from_this<LlamaModel> {
+ public:
+  // Loads the weights from `weights_file` and checks them against `config`.
+  static absl::StatusOr<std::shared_ptr<const Model>> Create(
+      ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, GenerationDefaults defaults,
+      std::unique_ptr<SafetensorsFile> weights_file);
+
+  const ModelConfig& config() const override { return config_; }
+  const Tokenizer& tokenizer() const override { return *tokenizer_; }
+  const GenerationDefaults& generation_defaults() const override { return defaults_; }
+  const ModelSummary& summary() const override { return summary_; }
+  std::unique_ptr<ModelSession> NewSession() const override;
+
+  const LlamaWeights& weights() const { return weights_; }
+  const std::vector<double>& rope_inv_freq() const { return rope_inv_freq_; }
+
+ private:
+  LlamaModel() = default;
+
+  ModelConfig config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  GenerationDefaults defaults_;
+  ModelSummary summary_;
+  LlamaWeights weights_;
+  std::vector<double> rope_inv_freq_;
+};
+
+}  // namespace ghost
+
+#endif  // GHOST_ENGINE_MODEL_LLAMA_H_

@@ -1,0 +1,83 @@
+// Model::Load: reads a Hugging Face model directory and builds the model for its architecture.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/common/file.h"
+#include "engine/common/log.h"
+#include "engine/model/generation_config.h"
+#include "engine/model/llama.h"
+#include "engine/model/model.h"
+#include "engine/model/safetensors.h"
+
+namespace ghost {
+namespace {
+
+absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directory) {
+  const std::string path = JoinPath(directory, "generation_config.json");
+  absl::StatusOr<std::string> contents = ReadFileToString(path);
+  if (absl::IsNotFound(contents.status())) return GenerationConfig{};  // optional file
+  if (!contents.ok()) return contents.status();
+  return ParseGenerationConfig(*contents, path);
+}
+
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenWeights(const std::string& directory) {
+  const std::string path = JoinPath(directory, "model.safetensors");
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
+  if (absl::IsNotFound(file.status()) &&
+      ::access(JoinPath(directory, "model.safetensors.index.json").c_str(), F_OK) == 0) {
+    return absl::UnimplementedError(
+        absl::StrCat(directory,
+                     ": sharded checkpoints (model.safetensors.index.json) are not "
+                     "supported yet"));
+  }
+  return file;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory) {
+  const std::string config_path = JoinPath(directory, "config.json");
+  absl::StatusOr<std::string> config_text = ReadFileToString(config_path);
+  if (!config_text.ok()) return config_text.status();
+  absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text, config_path);
+  if (!config.ok()) return config.status();
+
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::FromFile(JoinPath(directory, "tokenizer.json"));
+  if (!tokenizer.ok()) return tokenizer.status();
+  if ((*tokenizer)->vocab_size() > config->vocab_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(directory, ": tokenizer.json has ", (*tokenizer)->vocab_size(),
+                     " tokens but config.json vocab_size is ", config->vocab_size));
+  }
+  absl::StatusOr<GenerationConfig> generation = ReadGenerationConfig(directory);
+  if (!generation.ok()) return generation.status();
+  // generation_config.json may name extra end-of-sequence tokens (chat models do).
+  for (std::int32_t id : generation->eos_token_ids) {
+    if (std::find(config->eos_token_ids.begin(), config->eos_token_ids.end(), id) ==
+        config->eos_token_ids.end()) {
+      config->eos_token_ids.push_back(id);
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> weights = OpenWeights(directory);
+  if (!weights.ok()) return weights.status();
+  // Only Llama is supported today; ParseModelConfig has already rejected anything else.
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      LlamaModel::Create(*std::move(config), *std::move(tokenizer), std::move(generation->defaults),
+                         *std::move(weights));
+  if (!model.ok()) return model.status();
+  const ModelSummary& s = (*model)->summary();
+  LogInfo(
+      absl::StrFormat("loaded %s: %s, %d parameters, %s, %.1f MiB of weights, %s tokenizer, "
+                      "context %d",
+                      directory, s.architecture, s.parameters, s.dtype,
+                      s.weight_bytes / (1024.0 * 1024.0), s.tokenizer, s.context_length));
+  return model;
+}
+
+}  // namespace ghost

@@ -1,0 +1,131 @@
+#include "engine/model/weight_loader.h"
+
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "kernels/cpu/matmul.h"
+
+namespace ghost {
+namespace {
+
+std::string ShapeString(const std::vector<std::int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+const char* ShortName(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::kBF16:
+      return "bf16";
+    case Dtype::kF16:
+      return "f16";
+    default:
+      return "f32";
+  }
+}
+
+// Reads element i of a float tensor as fp32; the data may be unaligned.
+float ElementAsF32(const TensorView& t, std::size_t i) {
+  switch (t.dtype) {
+    case Dtype::kBF16:
+    case Dtype::kF16: {
+      std::uint16_t bits;
+      std::memcpy(&bits, t.data + 2 * i, 2);
+      return t.dtype == Dtype::kBF16 ? kernels::Bf16ToF32(bits) : kernels::F16ToF32(bits);
+    }
+    default: {
+      float value;
+      std::memcpy(&value, t.data + 4 * i, 4);
+      return value;
+    }
+  }
+}
+
+bool Aligned(const void* p, std::size_t alignment) {
+  return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<const TensorView*> WeightLoader::Find(const std::string& name,
+                                                     const std::vector<std::int64_t>& shape) {
+  const TensorView* tensor = file_->Find(name);
+  if (tensor == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(file_->path(), ": missing tensor ", name));
+  }
+  if (tensor->shape != shape) {
+    return absl::InvalidArgumentError(absl::StrCat(file_->path(), ": tensor ", name, " has shape ",
+                                                   ShapeString(tensor->shape), ", expected ",
+                                                   ShapeString(shape)));
+  }
+  if (tensor->dtype != Dtype::kF32 && tensor->dtype != Dtype::kBF16 &&
+      tensor->dtype != Dtype::kF16) {
+    return absl::UnimplementedError(absl::StrCat(file_->path(), ": tensor ", name, " has dtype ",
+                                                 DtypeName(tensor->dtype),
+                                                 ", supported: F32, BF16, F16"));
+  }
+  parameters_ += tensor->num_elements();
+  parameters_by_dtype_[ShortName(tensor->dtype)] += tensor->num_elements();
+  return tensor;
+}
+
+const float* WeightLoader::OwnFloats(std::vector<float> values) {
+  resident_bytes_ += static_cast<std::int64_t>(values.size() * sizeof(float));
+  f32_buffers_.push_back(std::move(values));
+  return f32_buffers_.back().data();
+}
+
+absl::StatusOr<WeightMatrix> WeightLoader::Matrix(const std::string& name, std::int64_t rows,
+                                                  std::int64_t cols) {
+  absl::StatusOr<const TensorView*> found = Find(name, {rows, cols});
+  if (!found.ok()) return found.status();
+  const TensorView& t = **found;
+  WeightMatrix matrix{WeightFormat::kF32, nullptr, static_cast<std::size_t>(rows),
+                      static_cast<std::size_t>(cols)};
+  const std::size_t count = matrix.rows * matrix.cols;
+  if (t.dtype == Dtype::kBF16) {
+    matrix.format = WeightFormat::kBF16;
+    resident_bytes_ += static_cast<std::int64_t>(t.nbytes);
+    if (Aligned(t.data, alignof(std::uint16_t))) {
+      matrix.data = t.data;
+    } else {
+      std::vector<std::uint16_t> copy(count);
+      std::memcpy(copy.data(), t.data, t.nbytes);
+      bf16_buffers_.push_back(std::move(copy));
+      matrix.data = bf16_buffers_.back().data();
+    }
+    return matrix;
+  }
+  if (t.dtype == Dtype::kF32 && Aligned(t.data, alignof(float))) {
+    resident_bytes_ += static_cast<std::int64_t>(t.nbytes);
+    matrix.data = t.data;
+    return matrix;
+  }
+  std::vector<float> values(count);
+  for (std::size_t i = 0; i < count; ++i) values[i] = ElementAsF32(t, i);
+  matrix.data = OwnFloats(std::move(values));
+  return matrix;
+}
+
+absl::StatusOr<const float*> WeightLoader::Vector(const std::string& name, std::int64_t size) {
+  absl::StatusOr<const TensorView*> found = Find(name, {size});
+  if (!found.ok()) return found.status();
+  std::vector<float> values(static_cast<std::size_t>(size));
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = ElementAsF32(**found, i);
+  return OwnFloats(std::move(values));
+}
+
+std::string WeightLoader::dominant_dtype() const {
+  std::string best = "f32";
+  std::int64_t most = -1;
+  for (const auto& [dtype, count] : parameters_by_dtype_) {
+    if (count > most) {
+      best = dtype;
+      most = count;
+    }
+  }
+  return best;
+}
+
+}  // namespace ghost

@@ -1,0 +1,49 @@
+// Turns safetensors tensors into the forms the forward pass uses, checking names and shapes:
+// bf16 and f32 matrices stay as stored (zero-copy when aligned), f16 is widened to f32, and
+// vectors (norm weights) are always fp32. Owns every converted buffer.
+#ifndef GHOST_ENGINE_MODEL_WEIGHT_LOADER_H_
+#define GHOST_ENGINE_MODEL_WEIGHT_LOADER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model/safetensors.h"
+#include "engine/model/weight_matrix.h"
+
+namespace ghost {
+
+class WeightLoader {
+ public:
+  explicit WeightLoader(std::unique_ptr<SafetensorsFile> file) : file_(std::move(file)) {}
+
+  // INVALID_ARGUMENT "<file>: missing tensor <name>" or a shape/dtype mismatch message.
+  absl::StatusOr<WeightMatrix> Matrix(const std::string& name, std::int64_t rows,
+                                      std::int64_t cols);
+  absl::StatusOr<const float*> Vector(const std::string& name, std::int64_t size);
+
+  std::int64_t parameters() const { return parameters_; }
+  // Bytes held for the forward (bf16 2 per weight, f32 and widened f16 4).
+  std::int64_t resident_bytes() const { return resident_bytes_; }
+  // The stored dtype that holds most parameters: "bf16", "f16" or "f32".
+  std::string dominant_dtype() const;
+
+ private:
+  absl::StatusOr<const TensorView*> Find(const std::string& name,
+                                         const std::vector<std::int64_t>& shape);
+  const float* OwnFloats(std::vector<float> values);
+
+  std::unique_ptr<SafetensorsFile> file_;
+  std::vector<std::vector<float>> f32_buffers_;
+  std::vector<std::vector<std::uint16_t>> bf16_buffers_;
+  std::int64_t parameters_ = 0;
+  std::int64_t resident_bytes_ = 0;
+  std::map<std::string, std::int64_t> parameters_by_dtype_;
+};
+
+}  // namespace ghost
+
+#endif  // GHOST_ENGINE_MODEL_WEIGHT_LOADER_H_

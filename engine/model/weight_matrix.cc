@@ -1,0 +1,33 @@
+#include "engine/model/weight_matrix.h"
+
+#include <cstring>
+
+#include "kernels/cpu/matmul.h"
+
+namespace ghost {
+
+void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y) {
+  switch (w.format) {
+    case WeightFormat::kF32:
+      kernels::MatMulF32(x, n, static_cast<const float*>(w.data), w.rows, w.cols, y);
+      return;
+    case WeightFormat::kBF16:
+      kernels::MatMulBf16(x, n, static_cast<const std::uint16_t*>(w.data), w.rows, w.cols, y);
+      return;
+  }
+}
+
+void CopyRow(const WeightMatrix& w, std::size_t row, float* out) {
+  switch (w.format) {
+    case WeightFormat::kF32:
+      std::memcpy(out, static_cast<const float*>(w.data) + row * w.cols, w.cols * sizeof(float));
+      return;
+    case WeightFormat::kBF16: {
+      const std::uint16_t* src = static_cast<const std::uint16_t*>(w.data) + row * w.cols;
+      for (std::size_t c = 0; c < w.cols; ++c) out[c] = kernels::Bf16ToF32(src[c]);
+      return;
+    }
+  }
+}
+
+}  // namespace ghost

@@ -1,0 +1,67 @@
+#include "engine/runtime/sequence.h"
+
+#include <utility>
+
+namespace ghost {
+
+Sequence::Sequence(const Model& model, const GenerationRequest& request)
+    : model_(model),
+      request_(request),
+      session_(model.NewSession()),
+      sampler_(request.sampling, request.prompt_tokens),
+      stop_rules_(request.stopping, model.config().eos_token_ids),
+      decoder_(model.tokenizer()) {}
+
+absl::Status Sequence::Prefill() {
+  return session_->Forward(request_.prompt_tokens, /*all_logits=*/false, logits_);
+}
+
+void Sequence::SetUsage(GenerationChunk& chunk) const {
+  chunk.prompt_tokens = static_cast<int>(request_.prompt_tokens.size());
+  chunk.completion_tokens = stop_rules_.generated_tokens();
+}
+
+GenerationChunk Sequence::Step() {
+  GenerationChunk chunk;
+  TokenLogprob logprob;
+  const std::vector<std::int32_t> suppressed = stop_rules_.SuppressedTokens();
+  const std::int32_t token = sampler_.Sample(logits_, suppressed, request_.top_logprobs, &logprob);
+  chunk.token_ids.push_back(token);
+  if (request_.top_logprobs > 0) chunk.logprobs.push_back(std::move(logprob));
+
+  StopRules::Step step = stop_rules_.Append(token, decoder_.Append(token));
+  chunk.text = std::move(step.text);
+  if (step.finish_reason != FinishReason::kNone) {
+    // A stop string discards everything after it, including undecoded bytes.
+    if (!step.matched_stop_string) chunk.text += decoder_.Flush();
+    chunk.finish_reason = step.finish_reason;
+    SetUsage(chunk);
+    return chunk;
+  }
+  if (absl::Status s = session_->Forward({token}, /*all_logits=*/false, logits_); !s.ok()) {
+    GenerationChunk failed = Failed(std::move(s));
+    failed.token_ids = std::move(chunk.token_ids);
+    failed.logprobs = std::move(chunk.logprobs);
+    failed.text = std::move(chunk.text);
+    return failed;
+  }
+  return chunk;
+}
+
+GenerationChunk Sequence::Cancelled() {
+  GenerationChunk chunk;
+  chunk.text = stop_rules_.TakeHeldText() + decoder_.Flush();
+  chunk.finish_reason = FinishReason::kCancelled;
+  SetUsage(chunk);
+  return chunk;
+}
+
+GenerationChunk Sequence::Failed(absl::Status error) const {
+  GenerationChunk chunk;
+  chunk.finish_reason = FinishReason::kError;
+  chunk.error = std::move(error);
+  SetUsage(chunk);
+  return chunk;
+}
+
+}  // namespace ghost

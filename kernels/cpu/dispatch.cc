@@ -1,0 +1,138 @@
+// The one place that chooses a CPU variant and splits a call across the thread pool.
+#include <algorithm>
+#include <cstddef>
+#include <iterator>
+
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_internal.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace ghost::kernels {
+namespace {
+
+using internal::MatMulBf16RowsFn;
+using internal::MatMulF32RowsFn;
+
+struct Variant {
+  MatMulF32RowsFn f32;
+  MatMulBf16RowsFn bf16;
+};
+
+// Indexed by CpuIsa.
+constexpr Variant kVariants[] = {
+    {internal::MatMulF32Scalar, internal::MatMulBf16Scalar},
+    {internal::MatMulF32Avx2, internal::MatMulBf16Avx2},
+    {internal::MatMulF32Avx512, internal::MatMulBf16Avx512},
+};
+static_assert(std::size(kVariants) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
+
+// Waking the workers costs some microseconds; below this many multiply-adds one core is
+// faster on its own.
+constexpr std::size_t kMinParallelMacs = std::size_t{1} << 18;
+// Rows per task are a multiple of this, so that tasks share no output cache line and the
+// micro-kernels' 4-row tiles are whole.
+constexpr std::size_t kRowGrain = 16;
+// Several tasks per thread let a core slowed by other load take fewer of them.
+constexpr std::size_t kTasksPerThread = 4;
+
+template <typename Weight, typename RowsFn>
+struct Job {
+  RowsFn fn;
+  const float* x;
+  std::size_t n;
+  const Weight* w;
+  std::size_t rows;
+  std::size_t cols;
+  float* y;
+  std::size_t rows_per_task;
+};
+
+template <typename Weight, typename RowsFn>
+void RunJobTask(void* context, std::size_t task) {
+  const auto& job = *static_cast<const Job<Weight, RowsFn>*>(context);
+  const std::size_t r0 = task * job.rows_per_task;
+  const std::size_t nr = std::min(job.rows_per_task, job.rows - r0);
+  job.fn(job.x, job.n, job.w + r0 * job.cols, nr, job.cols, job.y + r0, job.rows);
+}
+
+template <typename Weight, typename RowsFn>
+void RunSplit(RowsFn fn, const float* x, std::size_t n, const Weight* w, std::size_t rows,
+              std::size_t cols, float* y) {
+  ThreadPool& pool = ThreadPool::Default();
+  const std::size_t threads = pool.num_threads();
+  if (threads == 1 || n * rows * cols < kMinParallelMacs || rows < 2 * kRowGrain) {
+    fn(x, n, w, rows, cols, y, rows);
+    return;
+  }
+  const std::size_t tasks = std::min(threads * kTasksPerThread, rows / kRowGrain);
+  const std::size_t rows_per_task =
+      ((rows + tasks - 1) / tasks + kRowGrain - 1) / kRowGrain * kRowGrain;
+  Job<Weight, RowsFn> job{fn, x, n, w, rows, cols, y, rows_per_task};
+  pool.Run((rows + rows_per_task - 1) / rows_per_task, RunJobTask<Weight, RowsFn>, &job);
+}
+
+bool CpuHas(CpuIsa isa) {
+  // Needed when this runs from another static initializer, before libgcc's own.
+  __builtin_cpu_init();
+  switch (isa) {
+    case CpuIsa::kScalar:
+      return true;
+    case CpuIsa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    case CpuIsa::kAvx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsaSupported(CpuIsa isa) {
+  static const bool supported[] = {CpuHas(CpuIsa::kScalar), CpuHas(CpuIsa::kAvx2),
+                                   CpuHas(CpuIsa::kAvx512)};
+  const auto index = static_cast<std::size_t>(isa);
+  return index < std::size(supported) && supported[index];
+}
+
+CpuIsa DetectedIsa() {
+  static const CpuIsa isa = IsaSupported(CpuIsa::kAvx512) ? CpuIsa::kAvx512
+                            : IsaSupported(CpuIsa::kAvx2) ? CpuIsa::kAvx2
+                                                          : CpuIsa::kScalar;
+  return isa;
+}
+
+const char* IsaName(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kScalar:
+      return "scalar";
+    case CpuIsa::kAvx2:
+      return "avx2";
+    case CpuIsa::kAvx512:
+      return "avx512";
+  }
+  return "unknown";
+}
+
+void MatMulF32Isa(CpuIsa isa, const float* x, std::size_t n, const float* w, std::size_t rows,
+                  std::size_t cols, float* y) {
+  RunSplit(kVariants[static_cast<int>(isa)].f32, x, n, w, rows, cols, y);
+}
+
+void MatMulBf16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_t* w,
+                   std::size_t rows, std::size_t cols, float* y) {
+  RunSplit(kVariants[static_cast<int>(isa)].bf16, x, n, w, rows, cols, y);
+}
+
+void MatMulF32(const float* x, std::size_t n, const float* w, std::size_t rows, std::size_t cols,
+               float* y) {
+  MatMulF32Isa(DetectedIsa(), x, n, w, rows, cols, y);
+}
+
+void MatMulBf16(const float* x, std::size_t n, const std::uint16_t* w, std::size_t rows,
+                std::size_t cols, float* y) {
+  MatMulBf16Isa(DetectedIsa(), x, n, w, rows, cols, y);
+}
+
+}  // namespace ghost::kernels

@@ -1,0 +1,168 @@
+#include "server/generate_reactor.h"
+
+#include <utility>
+
+#include "server/generate_request.h"
+#include "server/status.h"
+
+namespace ghost::server {
+
+GenerateReactor::GenerateReactor(const ServiceContext& ctx, grpc::CallbackServerContext* context,
+                                 const ghost::v1::GenerateRequest* request)
+    : ctx_(ctx), context_(context), request_id_(request->request_id()) {
+  Start(*request);
+}
+
+void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
+  if (grpc::Status auth = ctx_.auth->Check(*context_); !auth.ok()) return FinishEarly(auth);
+  if (!ctx_.streams->Enter()) {
+    return FinishEarly(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "the server is shutting down; retry on another replica"));
+  }
+  tracked_ = true;
+  const std::string& name = ctx_.ModelName(request.model());
+  auto model = ctx_.registry->GetReady(name);
+  if (!model.ok()) return FinishEarly(ToGrpcStatus(model.status()));
+  model_ = *std::move(model);
+  // Set before Enqueue: the engine may call the sink before Enqueue returns.
+  metrics_ = &ctx_.metrics->ForModel(name);
+  metrics_->requests_running.Increment();
+  auto engine_request = ToGenerationRequest(request, *model_->model);
+  if (!engine_request.ok()) return FinishEarly(ToGrpcStatus(engine_request.status()));
+  const auto prompt_tokens = static_cast<double>(engine_request->prompt_tokens.size());
+
+  auto id = model_->executor->Enqueue(*std::move(engine_request),
+                                      [this](GenerationChunk chunk) { OnChunk(std::move(chunk)); });
+  if (!id.ok()) return FinishEarly(ToGrpcStatus(id.status()));
+
+  metrics_->prompt_tokens.Increment(prompt_tokens);
+  bool cancel_now;
+  Action action;
+  {
+    absl::MutexLock lock(&mu_);
+    enqueued_ = true;
+    engine_id_ = *id;
+    cancel_now = client_gone_ && !final_received_;
+    action = NextAction();
+  }
+  if (cancel_now) model_->executor->Cancel(*id);
+  Run(action);
+}
+
+void GenerateReactor::FinishEarly(const grpc::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    finish_called_ = true;
+  }
+  Finish(status);
+}
+
+void GenerateReactor::RecordChunk(const GenerationChunk& chunk) {
+  const absl::Time now = absl::Now();
+  if (!chunk.token_ids.empty()) {
+    if (tokens_streamed_ == 0) {
+      metrics_->time_to_first_token.Observe(absl::ToDoubleSeconds(now - arrival_));
+    } else {
+      metrics_->inter_token_latency.Observe(absl::ToDoubleSeconds(now - last_token_));
+    }
+    last_token_ = now;
+    tokens_streamed_ += static_cast<int>(chunk.token_ids.size());
+    metrics_->generation_tokens.Increment(static_cast<double>(chunk.token_ids.size()));
+  }
+  metrics_->stream_bytes.Increment(static_cast<double>(chunk.text.size()));
+  if (chunk.is_final()) {
+    metrics_->e2e_request_latency.Observe(absl::ToDoubleSeconds(now - arrival_));
+    metrics_->CountFinished(FinishReasonName(chunk.finish_reason));
+  }
+}
+
+void GenerateReactor::OnChunk(GenerationChunk chunk) {
+  Action action;
+  {
+    absl::MutexLock lock(&mu_);
+    RecordChunk(chunk);
+    if (chunk.is_final()) {
+      final_received_ = true;
+      if (chunk.finish_reason == FinishReason::kError) {
+        final_status_ = ToGrpcStatus(chunk.error);
+      }
+    }
+    // Once the client is gone nothing more is sent; only the final chunk matters.
+    if (!client_gone_) pending_.push_back(std::move(chunk));
+    action = NextAction();
+  }
+  Run(action);
+}
+
+GenerateReactor::Action GenerateReactor::NextAction() {
+  Action action;
+  if (!enqueued_ || write_in_flight_ || finish_called_) return action;
+  if (client_gone_) {
+    if (final_received_) {
+      finish_called_ = true;
+      action.finish = true;
+      action.status = grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+    }
+    return action;
+  }
+  if (!pending_.empty()) {
+    response_.Clear();
+    response_.set_request_id(request_id_);
+    // A slow reader gets the backlog merged into one message rather than many.
+    for (const GenerationChunk& chunk : pending_) AppendChunk(chunk, response_);
+    pending_.clear();
+    write_in_flight_ = true;
+    action.write = true;
+  } else if (final_received_) {
+    finish_called_ = true;
+    action.finish = true;
+    action.status = final_status_;
+  }
+  return action;
+}
+
+void GenerateReactor::Run(const Action& action) {
+  // response_ is only touched under mu_ while no write is in flight, so reading it here is safe.
+  if (action.write) StartWrite(&response_);
+  if (action.finish) Finish(action.status);
+}
+
+void GenerateReactor::OnWriteDone(bool ok) {
+  Action action;
+  bool cancel = false;
+  RequestId id;
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    if (!ok && !client_gone_) {
+      client_gone_ = true;
+      pending_.clear();
+      cancel = !final_received_;
+    }
+    id = engine_id_;
+    action = NextAction();
+  }
+  if (cancel) model_->executor->Cancel(id);
+  Run(action);
+}
+
+void GenerateReactor::OnCancel() {
+  bool cancel;
+  RequestId id;
+  {
+    absl::MutexLock lock(&mu_);
+    client_gone_ = true;
+    pending_.clear();
+    cancel = enqueued_ && !final_received_;
+    id = engine_id_;
+  }
+  if (cancel) model_->executor->Cancel(id);
+}
+
+void GenerateReactor::OnDone() {
+  if (metrics_ != nullptr) metrics_->requests_running.Decrement();
+  if (tracked_) ctx_.streams->Exit();
+  delete this;
+}
+
+}  // namespace ghost::server

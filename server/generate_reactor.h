@@ -1,0 +1,71 @@
+// The server side of one Generate stream: validates, enqueues into the model's executor and
+// writes chunks back with at most one write in flight, never blocking a gRPC thread.
+#ifndef GHOST_SERVER_GENERATE_REACTOR_H_
+#define GHOST_SERVER_GENERATE_REACTOR_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/registry/registry.h"
+#include "ghost/v1/inference.pb.h"
+#include "server/service_context.h"
+
+namespace ghost::server {
+
+class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateResponse> {
+ public:
+  // Starts the request; the reactor deletes itself in OnDone.
+  GenerateReactor(const ServiceContext& ctx, grpc::CallbackServerContext* context,
+                  const ghost::v1::GenerateRequest* request);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // What to do once the lock is released: gRPC calls are made outside it, because OnDone may
+  // delete this object as soon as Finish has been called.
+  struct Action {
+    bool write = false;
+    bool finish = false;
+    grpc::Status status;
+  };
+
+  void Start(const ghost::v1::GenerateRequest& request);
+  void FinishEarly(const grpc::Status& status);
+  // Called on the engine's scheduler thread.
+  void OnChunk(GenerationChunk chunk);
+  Action NextAction() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run(const Action& action);
+  void RecordChunk(const GenerationChunk& chunk) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ServiceContext& ctx_;
+  grpc::CallbackServerContext* const context_;
+  const absl::Time arrival_ = absl::Now();
+  std::string request_id_;
+  std::shared_ptr<LoadedModel> model_;
+  ModelMetrics* metrics_ = nullptr;
+  bool tracked_ = false;
+
+  absl::Mutex mu_;
+  std::deque<GenerationChunk> pending_ ABSL_GUARDED_BY(mu_);
+  ghost::v1::GenerateResponse response_ ABSL_GUARDED_BY(mu_);  // the write in flight
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool final_received_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  bool enqueued_ ABSL_GUARDED_BY(mu_) = false;
+  RequestId engine_id_ ABSL_GUARDED_BY(mu_) = 0;
+  int tokens_streamed_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_token_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ghost::server
+
+#endif  // GHOST_SERVER_GENERATE_REACTOR_H_

@@ -1,0 +1,45 @@
+#include "server/inference_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/common/utf8.h"
+#include "server/generate_reactor.h"
+#include "server/status.h"
+#include "server/unary.h"
+
+namespace ghost::server {
+
+grpc::ServerWriteReactor<ghost::v1::GenerateResponse>* InferenceService::Generate(
+    grpc::CallbackServerContext* context, const ghost::v1::GenerateRequest* request) {
+  return new GenerateReactor(ctx_, context, request);
+}
+
+grpc::ServerUnaryReactor* InferenceService::Tokenize(grpc::CallbackServerContext* context,
+                                                     const ghost::v1::TokenizeRequest* request,
+                                                     ghost::v1::TokenizeResponse* response) {
+  return RunUnary(ctx_, context, [&]() -> grpc::Status {
+    auto model = ctx_.registry->GetReady(ctx_.ModelName(request->model()));
+    if (!model.ok()) return ToGrpcStatus(model.status());
+    for (const std::int32_t id : (*model)->model->tokenizer().Encode(
+             request->text(), /*parse_special=*/request->add_special_tokens())) {
+      response->add_token_ids(id);
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* InferenceService::Detokenize(grpc::CallbackServerContext* context,
+                                                       const ghost::v1::DetokenizeRequest* request,
+                                                       ghost::v1::DetokenizeResponse* response) {
+  return RunUnary(ctx_, context, [&]() -> grpc::Status {
+    auto model = ctx_.registry->GetReady(ctx_.ModelName(request->model()));
+    if (!model.ok()) return ToGrpcStatus(model.status());
+    const std::vector<std::int32_t> ids(request->token_ids().begin(), request->token_ids().end());
+    auto bytes = (*model)->model->tokenizer().Decode(ids, request->skip_special_tokens());
+    if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+    // A proto string must be UTF-8; a byte-level model can produce any bytes.
+    response->set_text(TakeValidUtf8(*bytes, /*flush=*/true));
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace ghost::server

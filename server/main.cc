@@ -1,0 +1,95 @@
+// ghostserve: parses flags, starts the server, waits for SIGTERM/SIGINT, drains, exits 0.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "server/server.h"
+
+ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one)");
+ABSL_FLAG(std::string, host, "0.0.0.0", "address the gRPC and metrics servers bind");
+ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 picks a free one)");
+ABSL_FLAG(std::vector<std::string>, model_root, {"./models"},
+          "directory holding model directories; repeat the flag or separate with commas");
+ABSL_FLAG(std::string, default_model, "ghost-tiny", "model loaded at start and used when a "
+          "request names none");
+ABSL_FLAG(std::string, auth_token, "",
+          "when set, every RPC needs 'authorization: Bearer <token>' (env GHOST_AUTH_TOKEN "
+          "is used when the flag is empty)");
+ABSL_FLAG(double, grace_period_s, 30, "seconds in-flight streams get to finish on SIGTERM");
+ABSL_FLAG(int, max_queued_requests, 64, "requests waiting per model before RESOURCE_EXHAUSTED");
+
+namespace {
+
+// absl keeps only the last occurrence of a flag; --model_root is documented as repeatable, so
+// gather every occurrence from argv (each may also be a comma-separated list).
+std::vector<std::string> AllModelRoots(int argc, char** argv) {
+  std::vector<std::string> roots;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    std::string value;
+    if (absl::StartsWith(arg, "--model_root=")) {
+      value = arg.substr(13);
+    } else if (arg == "--model_root" && i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      continue;
+    }
+    for (auto part : absl::StrSplit(value, ',', absl::SkipEmpty())) roots.emplace_back(part);
+  }
+  return roots.empty() ? absl::GetFlag(FLAGS_model_root) : roots;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Ghost Serve: LLM inference over gRPC.\nUsage: ghostserve [flags]");
+  // Signals are taken by sigwait below; block them before any thread starts so that no
+  // worker thread receives them instead.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::ParseCommandLine(argc, argv);
+  ghost::server::ServerOptions options;
+  options.host = absl::GetFlag(FLAGS_host);
+  options.metrics_host = options.host;
+  options.port = absl::GetFlag(FLAGS_port);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.model_roots = AllModelRoots(argc, argv);
+  options.default_model = absl::GetFlag(FLAGS_default_model);
+  options.auth_token = absl::GetFlag(FLAGS_auth_token);
+  if (options.auth_token.empty()) {
+    if (const char* env = std::getenv("GHOST_AUTH_TOKEN")) options.auth_token = env;
+  }
+  options.grace_period = absl::Seconds(absl::GetFlag(FLAGS_grace_period_s));
+  options.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
+
+  auto server = ghost::server::GhostServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "ghostserve: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "ghostserve: gRPC on %s:%d, metrics on http://%s:%d/metrics%s\n",
+               options.host.c_str(), (*server)->port(), options.host.c_str(),
+               (*server)->metrics_port(), options.auth_token.empty() ? "" : ", auth on");
+  if ((*server)->WaitUntilReady()) {
+    std::fprintf(stderr, "ghostserve: model %s ready\n", options.default_model.c_str());
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::fprintf(stderr, "ghostserve: %s received, draining (grace %.0f s)\n",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+               absl::GetFlag(FLAGS_grace_period_s));
+  (*server)->Shutdown();
+  std::fprintf(stderr, "ghostserve: stopped\n");
+  return 0;
+}

@@ -1,0 +1,74 @@
+// Prometheus metrics of the server (prefix ghost_, base units, model_name label), exposed over
+// HTTP on the metrics port.
+#ifndef GHOST_SERVER_METRICS_H_
+#define GHOST_SERVER_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ghost::server {
+
+// The series of one model. References stay valid for the life of ServerMetrics.
+struct ModelMetrics {
+  prometheus::Counter& prompt_tokens;
+  prometheus::Counter& generation_tokens;
+  prometheus::Counter& stream_bytes;
+  prometheus::Histogram& time_to_first_token;
+  prometheus::Histogram& inter_token_latency;
+  prometheus::Histogram& e2e_request_latency;
+  prometheus::Gauge& requests_running;
+  prometheus::Family<prometheus::Counter>& request_success_family;
+  std::string model_name;
+
+  // ghost_request_success_total{model_name, finished_reason}.
+  void CountFinished(const std::string& finished_reason);
+};
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  ModelMetrics& ForModel(const std::string& model_name);
+  // One finished RPC: full_method is "/package.Service/Method"; code is the gRPC code name
+  // as Prometheus' gRPC conventions spell it ("OK", "InvalidArgument", ...).
+  void CountRpc(std::string_view full_method, const char* code, double seconds);
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+  // Serves /metrics on bind_address ("0.0.0.0:9464"; port 0 picks a free one). Returns the
+  // bound port.
+  absl::StatusOr<int> Serve(const std::string& bind_address);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& prompt_tokens_;
+  prometheus::Family<prometheus::Counter>& generation_tokens_;
+  prometheus::Family<prometheus::Counter>& stream_bytes_;
+  prometheus::Family<prometheus::Counter>& request_success_;
+  prometheus::Family<prometheus::Histogram>& time_to_first_token_;
+  prometheus::Family<prometheus::Histogram>& inter_token_latency_;
+  prometheus::Family<prometheus::Histogram>& e2e_request_latency_;
+  prometheus::Family<prometheus::Gauge>& requests_running_;
+  prometheus::Family<prometheus::Counter>& grpc_handled_;
+  prometheus::Family<prometheus::Histogram>& grpc_handling_seconds_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<ModelMetrics>> models_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ghost::server
+
+#endif  // GHOST_SERVER_METRICS_H_

@@ -1,0 +1,177 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "engine/registry/registry.h"
+#include "server/auth.h"
+#include "server/compression_service.h"
+#include "server/inference_service.h"
+#include "server/metrics.h"
+#include "server/models_service.h"
+#include "server/rpc_metrics.h"
+#include "server/service_context.h"
+
+namespace ghost::server {
+namespace {
+
+constexpr char kReadyService[] = "ghost.v1.Inference";
+
+// Conservative HTTP/2 limits: the packaged gRPC 1.51 lacks later fixes for stream-reset and
+// HPACK abuse, so cap what a single peer can make the server hold.
+void ApplyTransportLimits(grpc::ServerBuilder& builder) {
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 256);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 15 * 60 * 1000);
+  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  builder.SetMaxSendMessageSize(16 * 1024 * 1024);
+}
+
+class GhostServerImpl final : public GhostServer {
+ public:
+  explicit GhostServerImpl(const ServerOptions& options)
+      : options_(options), auth_(options.auth_token) {}
+  ~GhostServerImpl() override { Shutdown(); }
+
+  absl::Status Init();
+  int port() const override { return port_; }
+  int metrics_port() const override { return metrics_port_; }
+  bool WaitUntilReady() override {
+    loaded_.WaitForNotification();
+    return ready_;
+  }
+  void Shutdown() override;
+
+ private:
+  void LoadDefaultModel();
+
+  const ServerOptions options_;
+  Authenticator auth_;
+  ServerMetrics metrics_;
+  StreamTracker streams_;
+  std::unique_ptr<ModelRegistry> registry_;
+  ServiceContext ctx_;
+  std::unique_ptr<InferenceService> inference_;
+  std::unique_ptr<ModelsService> models_;
+  std::unique_ptr<CompressionService> compression_;
+  std::unique_ptr<OperationsService> operations_;
+  std::unique_ptr<grpc::Server> server_;
+  std::thread loader_;
+  absl::Notification loaded_;
+  bool ready_ = false;
+  bool shut_down_ = false;
+  int port_ = 0;
+  int metrics_port_ = 0;
+};
+
+absl::Status GhostServerImpl::Init() {
+  RegistryOptions registry_options;
+  registry_options.model_roots = options_.model_roots;
+  registry_options.executor.max_queued_requests = options_.max_queued_requests;
+  auto registry = ModelRegistry::Create(registry_options);
+  if (!registry.ok()) return registry.status();
+  registry_ = *std::move(registry);
+  // An unknown default model is a configuration error: fail at start, naming what exists.
+  if (auto info = registry_->Get(options_.default_model); !info.ok()) return info.status();
+
+  auto metrics_port =
+      metrics_.Serve(absl::StrCat(options_.metrics_host, ":", options_.metrics_port));
+  if (!metrics_port.ok()) return metrics_port.status();
+  metrics_port_ = *metrics_port;
+
+  ctx_ = ServiceContext{registry_.get(), &metrics_, &auth_, &streams_, options_.default_model};
+  inference_ = std::make_unique<InferenceService>(ctx_);
+  models_ = std::make_unique<ModelsService>(ctx_);
+  compression_ = std::make_unique<CompressionService>(ctx_);
+  operations_ = std::make_unique<OperationsService>(ctx_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(options_.host, ":", options_.port),
+                           grpc::InsecureServerCredentials(), &port_);
+  ApplyTransportLimits(builder);
+  builder.RegisterService(inference_.get());
+  builder.RegisterService(models_.get());
+  builder.RegisterService(compression_.get());
+  builder.RegisterService(operations_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(metrics_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
+                                               options_.port, " (port in use?)"));
+  }
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kReadyService, false);
+  loader_ = std::thread([this] { LoadDefaultModel(); });
+  return absl::OkStatus();
+}
+
+void GhostServerImpl::LoadDefaultModel() {
+  auto loaded = registry_->Load(options_.default_model);
+  if (loaded.ok()) {
+    ready_ = true;
+    server_->GetHealthCheckService()->SetServingStatus(kReadyService, true);
+  } else {
+    std::fprintf(stderr, "ghostserve: default model %s failed to load: %s\n",
+                 options_.default_model.c_str(), loaded.status().ToString().c_str());
+  }
+  loaded_.Notify();
+}
+
+void GhostServerImpl::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ == nullptr) return;
+  // Probes see NOT_SERVING while in-flight streams drain; new streams are refused.
+  server_->GetHealthCheckService()->Shutdown();
+  streams_.BeginDrain();
+  const absl::Time deadline = absl::Now() + options_.grace_period;
+  if (!streams_.WaitIdle(deadline)) {
+    std::fprintf(stderr, "ghostserve: grace period over, cancelling %d streams\n",
+                 streams_.in_flight());
+  }
+  if (loader_.joinable()) loader_.join();
+  // Cancels what is left (their reactors finish), then stops the engines.
+  server_->Shutdown(std::chrono::system_clock::now());
+  registry_->Shutdown();
+  server_->Wait();
+}
+
+}  // namespace
+
+absl::Status ServerOptions::Validate() const {
+  if (port < 0 || port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
+  if (metrics_port < 0 || metrics_port > 65535) {
+    return absl::InvalidArgumentError("--metrics_port must be in [0, 65535]");
+  }
+  if (model_roots.empty()) return absl::InvalidArgumentError("at least one --model_root is needed");
+  if (default_model.empty()) return absl::InvalidArgumentError("--default_model is empty");
+  if (grace_period < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--grace_period_s must be >= 0");
+  }
+  if (max_queued_requests < 1) {
+    return absl::InvalidArgumentError("--max_queued_requests must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<GhostServer>> GhostServer::Start(const ServerOptions& options) {
+  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  auto server = std::make_unique<GhostServerImpl>(options);
+  if (absl::Status status = server->Init(); !status.ok()) return status;
+  return server;
+}
+
+}  // namespace ghost::server

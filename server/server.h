@@ -1,0 +1,47 @@
+// ghostserve as a library: the gRPC server, its services, health, reflection and metrics.
+// main.cc only parses flags and waits for a signal; tests run the same class in-process.
+#ifndef GHOST_SERVER_SERVER_H_
+#define GHOST_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace ghost::server {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 50051;  // 0 picks a free port
+  std::string metrics_host = "0.0.0.0";
+  int metrics_port = 9464;  // 0 picks a free port
+  std::vector<std::string> model_roots = {"./models"};
+  std::string default_model = "ghost-tiny";
+  std::string auth_token;  // empty: no authentication
+  absl::Duration grace_period = absl::Seconds(30);
+  int max_queued_requests = 64;
+
+  absl::Status Validate() const;
+};
+
+class GhostServer {
+ public:
+  // Binds both ports, starts serving, and loads the default model in the background: health
+  // "" is SERVING at once, "ghost.v1.Inference" once the default model is ready.
+  static absl::StatusOr<std::unique_ptr<GhostServer>> Start(const ServerOptions& options);
+  virtual ~GhostServer() = default;
+
+  virtual int port() const = 0;
+  virtual int metrics_port() const = 0;
+  // Blocks until the default model has loaded (true) or failed (false).
+  virtual bool WaitUntilReady() = 0;
+  // Graceful stop: health NOT_SERVING at once, new Generate calls get UNAVAILABLE, in-flight
+  // streams may finish within the grace period, then everything stops. Idempotent.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace ghost::server
+
+#endif  // GHOST_SERVER_SERVER_H_

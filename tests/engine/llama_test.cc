@@ -1,0 +1,239 @@
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "engine/model/evaluate.h"
+#include "engine/model/model.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/engine/test_model.h"
+
+namespace ghost {
+namespace {
+
+using ::ghost::testing::TinyLlamaSpec;
+using ::testing::HasSubstr;
+
+std::vector<std::int32_t> SomeTokens(int count, int vocab) {
+  std::vector<std::int32_t> tokens;
+  for (int i = 0; i < count; ++i) tokens.push_back((i * 37 + 11) % vocab);
+  return tokens;
+}
+
+// max |a - b| relative to the largest |b|.
+double RelativeError(const std::vector<float>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double max_diff = 0.0, max_ref = 0.0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    max_diff = std::max(max_diff, std::abs(a[i] - b[i]));
+    max_ref = std::max(max_ref, std::abs(b[i]));
+  }
+  return max_diff / std::max(max_ref, 1e-30);
+}
+
+double RelativeError(const std::vector<float>& a, const std::vector<float>& b) {
+  return RelativeError(a, std::vector<double>(b.begin(), b.end()));
+}
+
+struct LoadedTiny {
+  std::shared_ptr<const Model> model;
+  ghost::testing::TensorMap weights;
+};
+
+LoadedTiny LoadTiny(const TinyLlamaSpec& spec) {
+  const std::string dir = ghost::testing::MakeTempDir("llama");
+  LoadedTiny loaded;
+  loaded.weights = ghost::testing::WriteTinyLlama(dir, spec);
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir);
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (model.ok()) loaded.model = *model;
+  return loaded;
+}
+
+class LlamaReferenceTest : public ::testing::TestWithParam<TinyLlamaSpec> {};
+
+TEST_P(LlamaReferenceTest, MatchesNaiveDoubleForward) {
+  const TinyLlamaSpec spec = GetParam();
+  LoadedTiny tiny = LoadTiny(spec);
+  ASSERT_NE(tiny.model, nullptr);
+  const std::vector<std::int32_t> tokens = SomeTokens(19, spec.vocab_size);
+  std::vector<float> logits;
+  ASSERT_TRUE(tiny.model->NewSession()->Forward(tokens, true, logits).ok());
+  const std::vector<double> reference =
+      ghost::testing::ReferenceLlamaForward(spec, tiny.weights, tokens);
+  EXPECT_LT(RelativeError(logits, reference), 1e-4);
+  // The logits are not degenerate: positions differ and the distribution is not flat.
+  EXPECT_GT(std::abs(logits[0] - logits[spec.vocab_size]), 1e-3);
+}
+
+TinyLlamaSpec Spec(std::string dtype, int heads, int kv_heads, bool tied) {
+  TinyLlamaSpec spec;
+  spec.dtype = std::move(dtype);
+  spec.num_heads = heads;
+  spec.num_kv_heads = kv_heads;
+  spec.tie_word_embeddings = tied;
+  spec.seed = heads * 10 + kv_heads + (tied ? 100 : 0);
+  return spec;
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, LlamaReferenceTest,
+                         ::testing::Values(Spec("F32", 4, 2, false), Spec("F32", 4, 4, false),
+                                           Spec("F32", 4, 1, true), Spec("BF16", 4, 2, false),
+                                           Spec("F16", 4, 2, true)));
+
+TEST(LlamaTest, KvCacheMatchesFullPrefill) {
+  const TinyLlamaSpec spec;
+  LoadedTiny tiny = LoadTiny(spec);
+  ASSERT_NE(tiny.model, nullptr);
+  const std::vector<std::int32_t> tokens = SomeTokens(24, spec.vocab_size);
+
+  std::vector<float> full;
+  std::unique_ptr<ModelSession> whole = tiny.model->NewSession();
+  ASSERT_TRUE(whole->Forward(tokens, false, full).ok());
+  ASSERT_EQ(full.size(), static_cast<size_t>(spec.vocab_size));
+  EXPECT_EQ(whole->num_tokens(), 24);
+
+  // T-1 prefill + 1 decode step.
+  std::unique_ptr<ModelSession> split = tiny.model->NewSession();
+  std::vector<float> logits;
+  ASSERT_TRUE(split->Forward(absl::MakeConstSpan(tokens).first(23), false, logits).ok());
+  ASSERT_TRUE(split->Forward(absl::MakeConstSpan(tokens).subspan(23), false, logits).ok());
+  EXPECT_LT(RelativeError(logits, full), 1e-5);
+
+  // Uneven chunks, with all logits, agree with the all-logits prefill row by row.
+  std::vector<float> all;
+  ASSERT_TRUE(tiny.model->NewSession()->Forward(tokens, true, all).ok());
+  std::unique_ptr<ModelSession> chunked = tiny.model->NewSession();
+  std::vector<float> rows;
+  size_t start = 0;
+  for (size_t size : {5u, 1u, 9u, 1u, 8u}) {
+    ASSERT_TRUE(
+        chunked->Forward(absl::MakeConstSpan(tokens).subspan(start, size), true, logits).ok());
+    rows.insert(rows.end(), logits.begin(), logits.end());
+    start += size;
+  }
+  EXPECT_LT(RelativeError(rows, all), 1e-5);
+}
+
+TEST(LlamaTest, ForwardRejectsOverflowAndBadTokens) {
+  TinyLlamaSpec spec;
+  spec.context = 16;
+  LoadedTiny tiny = LoadTiny(spec);
+  ASSERT_NE(tiny.model, nullptr);
+  std::unique_ptr<ModelSession> session = tiny.model->NewSession();
+  std::vector<float> logits;
+  ASSERT_TRUE(session->Forward(SomeTokens(16, spec.vocab_size), false, logits).ok());
+  const absl::Status overflow = session->Forward({1}, false, logits);
+  EXPECT_EQ(overflow.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(overflow.message()), HasSubstr("exceeds the model's context of 16"));
+  const absl::Status bad = tiny.model->NewSession()->Forward({259}, false, logits);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("token id 259 out of range [0, 259)"));
+}
+
+TEST(LlamaTest, SummaryAndDefaults) {
+  TinyLlamaSpec spec;
+  spec.dtype = "BF16";
+  const std::string dir = ghost::testing::MakeTempDir("summary");
+  ghost::testing::WriteTinyLlama(dir, spec);
+  ghost::testing::WriteFile(dir + "/generation_config.json",
+                            R"({"temperature": 0.7, "top_k": 20, "do_sample": true,
+                                "eos_token_id": [257, 258]})");
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSummary& s = (*model)->summary();
+  EXPECT_EQ(s.architecture, "LlamaForCausalLM");
+  EXPECT_EQ(s.dtype, "bf16");
+  EXPECT_EQ(s.tokenizer, "byte-level");
+  EXPECT_EQ(s.context_length, 64);
+  EXPECT_EQ(s.vocab_size, 259);
+  const std::int64_t h = 32, layer = h * 2 + 32 * h + 16 * h * 2 + h * 32 + 3 * 48 * h;
+  const std::int64_t expected = 259 * h * 2 + 2 * layer + h;
+  EXPECT_EQ(s.parameters, expected);
+  // Matrices stay bf16 (2 bytes); norm vectors are widened to fp32.
+  EXPECT_EQ(s.weight_bytes, (expected - 5 * h) * 2 + 5 * h * 4);
+  const GenerationDefaults& d = (*model)->generation_defaults();
+  EXPECT_FLOAT_EQ(*d.temperature, 0.7f);
+  EXPECT_EQ(*d.top_k, 20);
+  EXPECT_TRUE(*d.do_sample);
+  EXPECT_FALSE(d.top_p.has_value());
+  EXPECT_EQ((*model)->config().eos_token_ids, (std::vector<std::int32_t>{257, 258}));
+}
+
+TEST(LlamaTest, LoadErrorsNameTheProblem) {
+  const TinyLlamaSpec spec;
+  const std::string dir = ghost::testing::MakeTempDir("broken");
+  ghost::testing::WriteTinyLlama(dir, spec);
+  ghost::testing::TensorMap weights;
+  std::map<std::string, ghost::testing::TestTensor> tensors =
+      ghost::testing::TinyLlamaTensors(spec, &weights);
+  const std::string name = "model.layers.1.mlp.up_proj.weight";
+  const ghost::testing::TestTensor up = tensors.at(name);
+
+  tensors.erase(name);
+  ghost::testing::WriteFile(dir + "/model.safetensors", ghost::testing::SafetensorsBytes(tensors));
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir);
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(std::string(model.status().message()),
+              HasSubstr("model.safetensors: missing tensor model.layers.1.mlp.up_proj.weight"));
+
+  // Wrong shape.
+  tensors[name] = {"F32", {32, 48}, up.bytes};
+  ghost::testing::WriteFile(dir + "/model.safetensors", ghost::testing::SafetensorsBytes(tensors));
+  model = Model::Load(dir);
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(std::string(model.status().message()),
+              HasSubstr("tensor model.layers.1.mlp.up_proj.weight has shape [32, 48], expected "
+                        "[48, 32]"));
+
+  // Missing and broken files.
+  EXPECT_EQ(Model::Load(dir + "/nope").status().code(), absl::StatusCode::kNotFound);
+  ghost::testing::WriteFile(dir + "/generation_config.json", R"({"top_k": "many"})");
+  tensors[name] = up;
+  ghost::testing::WriteFile(dir + "/model.safetensors", ghost::testing::SafetensorsBytes(tensors));
+  model = Model::Load(dir);
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(std::string(model.status().message()),
+              HasSubstr("generation_config.json: \"top_k\" must be an integer"));
+}
+
+TEST(EvaluateTest, BitsPerByteMatchesTheDefinition) {
+  TinyLlamaSpec spec;
+  spec.context = 16;
+  LoadedTiny tiny = LoadTiny(spec);
+  ASSERT_NE(tiny.model, nullptr);
+  const std::string text = "The quick brown fox jumps over the lazy dog. \xC3\xA9!";  // 48 bytes
+  const int window = 10;
+  double bits = 0.0;
+  std::int64_t targets = 0;
+  for (size_t start = 0; start < text.size(); start += window) {
+    std::vector<std::int32_t> ids;
+    for (size_t i = start; i < std::min(text.size(), start + window); ++i) {
+      ids.push_back(static_cast<unsigned char>(text[i]));
+    }
+    const std::vector<double> logits =
+        ghost::testing::ReferenceLlamaForward(spec, tiny.weights, ids);
+    for (size_t t = 0; t + 1 < ids.size(); ++t) {
+      const double* row = &logits[t * spec.vocab_size];
+      double sum = 0.0;
+      for (int v = 0; v < spec.vocab_size; ++v) sum += std::exp(row[v]);
+      bits -= std::log2(std::exp(row[ids[t + 1]]) / sum);
+      ++targets;
+    }
+  }
+  absl::StatusOr<EvalResult> result = EvaluateBitsPerByte(*tiny.model, text, window);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->bytes_predicted, targets);
+  EXPECT_EQ(targets, 48 - 5);
+  EXPECT_NEAR(result->bits_per_byte, bits / targets, 1e-5 * bits / targets);
+
+  EXPECT_EQ(EvaluateBitsPerByte(*tiny.model, text, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EvaluateBitsPerByte(*tiny.model, text, 17).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EvaluateBitsPerByte(*tiny.model, "a", 8).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ghost

@@ -1,0 +1,69 @@
+// Test fixtures for the engine: safetensors writing, byte-level tokenizer.json and tiny random
+// Llama model directories built on the fly.
+#ifndef GHOST_TESTS_ENGINE_TEST_MODEL_H_
+#define GHOST_TESTS_ENGINE_TEST_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ghost::testing {
+
+// A fresh empty directory under the test temp dir.
+std::string MakeTempDir(const std::string& prefix);
+void WriteFile(const std::string& path, const std::string& contents);
+
+struct TestTensor {
+  std::string dtype;  // "F32", "BF16", ...
+  std::vector<std::int64_t> shape;
+  std::string bytes;  // raw little-endian data
+};
+// A valid safetensors image (header padded to 8 bytes), tensors in name order.
+std::string SafetensorsBytes(const std::map<std::string, TestTensor>& tensors,
+                             const std::map<std::string, std::string>& metadata = {});
+// Builds the file image from an explicit header JSON and data section (for malformed files).
+std::string RawSafetensors(const std::string& header, const std::string& data);
+
+std::string F32Bytes(const std::vector<float>& values);
+std::string Bf16Bytes(const std::vector<float>& values);  // round to nearest even
+std::string F16Bytes(const std::vector<float>& values);
+float RoundToBf16(float value);
+float RoundToF16(float value);
+
+// The trainer's tokenizer.json: byte b has id b, <s>=256, </s>=257, <pad>=258.
+std::string ByteLevelTokenizerJson();
+
+struct TinyLlamaSpec {
+  int vocab_size = 259;
+  int hidden_size = 32;
+  int intermediate_size = 48;
+  int num_layers = 2;
+  int num_heads = 4;
+  int num_kv_heads = 2;
+  int head_dim = 8;
+  int context = 64;
+  double rms_norm_eps = 1e-5;
+  double rope_theta = 10000.0;
+  bool tie_word_embeddings = false;
+  std::string dtype = "F32";  // storage of every tensor: F32, BF16 or F16
+  std::uint64_t seed = 1;
+};
+
+// The weights as the forward should see them (already rounded to the storage dtype).
+using TensorMap = std::map<std::string, std::vector<float>>;
+
+// The random tensors of a tiny Llama, as stored; `weights` receives them as fp32.
+std::map<std::string, TestTensor> TinyLlamaTensors(const TinyLlamaSpec& spec, TensorMap* weights);
+
+// Writes config.json, model.safetensors and tokenizer.json into `directory`.
+TensorMap WriteTinyLlama(const std::string& directory, const TinyLlamaSpec& spec);
+
+// Independent double-precision Llama forward over the whole sequence, no cache:
+// logits [tokens.size() * vocab].
+std::vector<double> ReferenceLlamaForward(const TinyLlamaSpec& spec, const TensorMap& weights,
+                                          const std::vector<std::int32_t>& tokens);
+
+}  // namespace ghost::testing
+
+#endif  // GHOST_TESTS_ENGINE_TEST_MODEL_H_

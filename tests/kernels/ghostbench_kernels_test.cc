@@ -1,0 +1,44 @@
+// Smoke test of `ghostbench kernels`: it runs and prints the JSON that dashboards parse.
+#include <cstdio>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
+  const std::string command =
+      std::string(GHOSTBENCH_PATH) + " kernels --json --seconds 0.05 --quick";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr) << command;
+  std::string output;
+  char buffer[4096];
+  for (std::size_t got; (got = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) {
+    output.append(buffer, got);
+  }
+  ASSERT_EQ(pclose(pipe), 0) << command << "\n" << output;
+
+  const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << output;
+  EXPECT_TRUE(json.at("isa").is_string());
+  EXPECT_TRUE(json.at("quick").get<bool>());
+  const nlohmann::json& bandwidth = json.at("bandwidth");
+  EXPECT_GT(bandwidth.at("gb_per_s").get<double>(), 0.0);
+  EXPECT_GT(bandwidth.at("bytes").get<double>(), 0.0);
+  EXPECT_GE(bandwidth.at("threads").get<int>(), 1);
+  const nlohmann::json& results = json.at("results");
+  ASSERT_EQ(results.size(), 8u);  // {f32, bf16} x {2 shapes} x {n = 1, 8}.
+  for (const nlohmann::json& r : results) {
+    const std::string kernel = r.at("kernel").get<std::string>();
+    EXPECT_TRUE(kernel == "MatMulF32" || kernel == "MatMulBf16") << kernel;
+    for (const char* key : {"rows", "cols", "n", "weight_copies", "calls"}) {
+      EXPECT_GE(r.at(key).get<long>(), 1) << key;
+    }
+    for (const char* key : {"seconds_per_call", "weight_gb_per_s", "ratio_to_bandwidth"}) {
+      EXPECT_GT(r.at(key).get<double>(), 0.0) << key;
+    }
+  }
+}
+
+}  // namespace

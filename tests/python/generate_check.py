@@ -1,0 +1,53 @@
+"""Starts the real ghostserve binary and calls Generate from Python (Debian's python3-grpcio)
+with stubs generated from proto/, then stops the server with SIGTERM and expects exit 0.
+
+Usage: generate_check.py SERVER_BINARY MODEL_ROOT STUBS_DIR CLIENT_DIR
+"""
+import re
+import signal
+import subprocess
+import sys
+
+
+def start_server(binary, model_root):
+    process = subprocess.Popen(
+        [binary, "--host=127.0.0.1", "--port=0", "--metrics_port=0",
+         f"--model_root={model_root}"],
+        stderr=subprocess.PIPE, text=True)
+    port = None
+    for line in process.stderr:
+        match = re.search(r"gRPC on [0-9.]+:(\d+)", line)
+        if match:
+            port = int(match.group(1))
+        if " ready" in line:
+            return process, port
+    raise RuntimeError("ghostserve exited before becoming ready")
+
+
+def main():
+    binary, model_root, stubs_dir, client_dir = sys.argv[1:5]
+    sys.path[:0] = [stubs_dir, client_dir]
+    import ghost_client  # noqa: E402  (needs the paths above)
+
+    process, port = start_server(binary, model_root)
+    try:
+        chunks = list(ghost_client.generate(f"127.0.0.1:{port}", "The President said",
+                                            max_new_tokens=12, temperature=0.0))
+        tokens = sum(len(c.token_ids) for c in chunks)
+        text = "".join(c.text for c in chunks)
+        last = chunks[-1]
+        assert tokens == last.usage.completion_tokens, (tokens, last.usage)
+        assert last.finish_reason in ("length", "stop"), last.finish_reason
+        assert last.usage.prompt_tokens == len("The President said".encode()), last.usage
+        assert all(not c.finish_reason for c in chunks[:-1])
+        print(f"python client: {tokens} tokens, finish_reason={last.finish_reason}, "
+              f"text={text!r}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    assert code == 0, f"ghostserve exited with {code}"
+    print("1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()

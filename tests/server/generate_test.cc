@@ -1,0 +1,223 @@
+// Integration: the real server in-process, real gRPC clients, the embedded ghost-tiny model.
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "ghost/v1/inference.grpc.pb.h"
+#include "ghost/v1/models.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/server/test_util.h"
+
+namespace ghost::testing {
+namespace {
+
+using ghost::v1::GenerateRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+class GenerateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = StartTestServer(TestServerOptions()).release(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    stub_ = ghost::v1::Inference::NewStub(ChannelTo(server_->port()));
+  }
+
+  static GenerateRequest Greedy(const std::string& prompt, int max_new_tokens) {
+    GenerateRequest request;
+    request.set_text(prompt);
+    request.mutable_sampling()->set_temperature(0);
+    request.mutable_stopping()->set_max_new_tokens(max_new_tokens);
+    request.mutable_stopping()->set_ignore_eos(true);
+    return request;
+  }
+
+  static server::GhostServer* server_;
+  std::unique_ptr<ghost::v1::Inference::Stub> stub_;
+};
+
+server::GhostServer* GenerateTest::server_ = nullptr;
+
+TEST_F(GenerateTest, StreamsTokensThenFinishReasonAndUsage) {
+  const std::string prompt = "The President said";
+  GenerateRequest request = Greedy(prompt, 24);
+  request.set_request_id("req-1");
+  const StreamResult result = CollectStream(*stub_, request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_GE(result.chunks.size(), 2u);
+  EXPECT_EQ(result.token_ids.size(), 24u);
+  EXPECT_EQ(result.finish_reason, "length");
+  EXPECT_EQ(result.usage.prompt_tokens(), static_cast<int>(prompt.size()));  // byte-level
+  EXPECT_EQ(result.usage.completion_tokens(), 24);
+  for (size_t i = 0; i + 1 < result.chunks.size(); ++i) {
+    EXPECT_TRUE(result.chunks[i].finish_reason().empty()) << "only the last chunk finishes";
+  }
+  for (const auto& chunk : result.chunks) EXPECT_EQ(chunk.request_id(), "req-1");
+  EXPECT_FALSE(result.text.empty());
+}
+
+TEST_F(GenerateTest, GreedyAndSeededSamplingAreReproducible) {
+  const StreamResult a = CollectStream(*stub_, Greedy("It was a dark", 16));
+  const StreamResult b = CollectStream(*stub_, Greedy("It was a dark", 16));
+  EXPECT_EQ(a.text, b.text);
+
+  GenerateRequest sampled = Greedy("Call me", 32);
+  sampled.mutable_sampling()->set_temperature(1.0f);
+  sampled.mutable_sampling()->set_seed(1234);
+  const StreamResult c = CollectStream(*stub_, sampled);
+  const StreamResult d = CollectStream(*stub_, sampled);
+  ASSERT_TRUE(c.status.ok());
+  EXPECT_EQ(c.token_ids, d.token_ids);
+}
+
+TEST_F(GenerateTest, TokenIdsInputAndLogprobs) {
+  GenerateRequest request = Greedy("", 4);
+  for (const char c : std::string("Whale")) {
+    request.mutable_token_ids()->add_ids(static_cast<unsigned char>(c));
+  }
+  request.set_logprobs(3);
+  const StreamResult result = CollectStream(*stub_, request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  int with_logprobs = 0;
+  for (const auto& chunk : result.chunks) {
+    for (const auto& lp : chunk.logprobs()) {
+      ++with_logprobs;
+      EXPECT_LE(lp.logprob(), 0.0f);
+      ASSERT_EQ(lp.top_logprobs_size(), 3);
+      // Greedy: the chosen token is the most likely one.
+      EXPECT_EQ(lp.top_logprobs(0).token_id(), lp.token_id());
+      EXPECT_GE(lp.top_logprobs(0).logprob(), lp.top_logprobs(1).logprob());
+    }
+  }
+  EXPECT_EQ(with_logprobs, 4);
+}
+
+TEST_F(GenerateTest, StopStringEndsGenerationAndIsNotReturned) {
+  // Find what greedy decoding writes, then stop on a piece of it.
+  const StreamResult full = CollectStream(*stub_, Greedy("The United States", 40));
+  ASSERT_TRUE(full.status.ok());
+  ASSERT_GE(full.text.size(), 12u);
+  const std::string stop = full.text.substr(8, 3);
+  GenerateRequest request = Greedy("The United States", 40);
+  request.mutable_stopping()->add_stop(stop);
+  const StreamResult stopped = CollectStream(*stub_, request);
+  ASSERT_TRUE(stopped.status.ok());
+  EXPECT_EQ(stopped.finish_reason, "stop");
+  EXPECT_EQ(stopped.text, full.text.substr(0, full.text.find(stop)));
+}
+
+TEST_F(GenerateTest, BadRequestsGetClearErrorsAndServerStaysUp) {
+  struct Case {
+    const char* name;
+    GenerateRequest request;
+    grpc::StatusCode code;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"no input", GenerateRequest(), grpc::StatusCode::INVALID_ARGUMENT});
+  GenerateRequest r = Greedy("hi", 4);
+  r.set_model("no-such-model");
+  cases.push_back({"unknown model", r, grpc::StatusCode::NOT_FOUND});
+  r = Greedy("hi", 0);
+  cases.push_back({"max_new_tokens 0", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("hi", -5);
+  cases.push_back({"max_new_tokens < 0", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("hi", 100000);
+  cases.push_back({"past the context", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("hi", 4);
+  r.mutable_sampling()->set_temperature(-1);
+  cases.push_back({"negative temperature", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r.mutable_sampling()->set_temperature(std::numeric_limits<float>::quiet_NaN());
+  cases.push_back({"NaN temperature", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("hi", 4);
+  r.mutable_sampling()->set_top_p(1.5f);
+  cases.push_back({"top_p > 1", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r.mutable_sampling()->set_top_p(0.0f);
+  cases.push_back({"top_p 0", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("", 4);
+  r.mutable_token_ids()->add_ids(1 << 20);
+  cases.push_back({"token id out of range", r, grpc::StatusCode::INVALID_ARGUMENT});
+  for (const Case& c : cases) {
+    const StreamResult result = CollectStream(*stub_, c.request);
+    EXPECT_EQ(result.status.error_code(), c.code) << c.name << ": "
+                                                  << result.status.error_message();
+    EXPECT_FALSE(result.status.error_message().empty()) << c.name;
+  }
+  EXPECT_TRUE(CollectStream(*stub_, Greedy("still up", 2)).status.ok());
+}
+
+TEST_F(GenerateTest, CancelMidStreamFreesTheRequest) {
+  GenerateRequest request = Greedy("Cancel me", 400);
+  auto context = ContextWithToken("");
+  auto reader = stub_->Generate(context.get(), request);
+  ghost::v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  context->TryCancel();
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The running gauge returns to zero once the server has seen the cancellation.
+  double running = -1;
+  for (int i = 0; i < 100 && running != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    running = MetricValue(HttpGet(server_->metrics_port(), "/metrics"),
+                          "ghost_num_requests_running{model_name=\"ghost-tiny\"}");
+  }
+  EXPECT_EQ(running, 0);
+  EXPECT_TRUE(CollectStream(*stub_, Greedy("next", 2)).status.ok());
+}
+
+TEST_F(GenerateTest, TokenizeAndDetokenizeRoundTrip) {
+  ghost::v1::TokenizeRequest tokenize;
+  tokenize.set_text("naïve ✓");
+  ghost::v1::TokenizeResponse tokens;
+  auto c1 = ContextWithToken("");
+  ASSERT_TRUE(stub_->Tokenize(c1.get(), tokenize, &tokens).ok());
+  EXPECT_EQ(tokens.token_ids_size(), static_cast<int>(std::string("naïve ✓").size()));
+  ghost::v1::DetokenizeRequest detokenize;
+  detokenize.mutable_token_ids()->CopyFrom(tokens.token_ids());
+  ghost::v1::DetokenizeResponse text;
+  auto c2 = ContextWithToken("");
+  ASSERT_TRUE(stub_->Detokenize(c2.get(), detokenize, &text).ok());
+  EXPECT_EQ(text.text(), "naïve ✓");
+}
+
+TEST_F(GenerateTest, HealthReportsLiveAndReady) {
+  auto health = grpc::health::v1::Health::NewStub(ChannelTo(server_->port()));
+  for (const char* service : {"", "ghost.v1.Inference"}) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    auto context = ContextWithToken("");
+    ASSERT_TRUE(health->Check(context.get(), request, &response).ok());
+    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << service;
+  }
+}
+
+TEST_F(GenerateTest, ModelsListAndGet) {
+  auto models = ghost::v1::Models::NewStub(ChannelTo(server_->port()));
+  ghost::v1::ListModelsResponse list;
+  auto c1 = ContextWithToken("");
+  ASSERT_TRUE(models->ListModels(c1.get(), {}, &list).ok());
+  bool found = false;
+  for (const auto& model : list.models()) {
+    if (model.name() != "ghost-tiny") continue;
+    found = true;
+    EXPECT_EQ(model.state(), ghost::v1::READY);
+    EXPECT_EQ(model.architecture(), "LlamaForCausalLM");
+    EXPECT_GT(model.parameters(), 5'000'000);
+    EXPECT_EQ(model.tokenizer(), "byte-level");
+  }
+  EXPECT_TRUE(found);
+  ghost::v1::GetModelRequest get;
+  get.set_name("missing");
+  ghost::v1::Model model;
+  auto c2 = ContextWithToken("");
+  EXPECT_EQ(models->GetModel(c2.get(), get, &model).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace ghost::testing

@@ -1,0 +1,104 @@
+// Integration: /metrics content checked by promtool, and bearer-token authentication.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "ghost/v1/models.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/server/test_util.h"
+
+namespace ghost::testing {
+namespace {
+
+ghost::v1::GenerateRequest ShortRequest() {
+  ghost::v1::GenerateRequest request;
+  request.set_text("Metrics");
+  request.mutable_sampling()->set_temperature(0);
+  request.mutable_stopping()->set_max_new_tokens(5);
+  request.mutable_stopping()->set_ignore_eos(true);
+  return request;
+}
+
+TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
+  auto server = StartTestServer(TestServerOptions());
+  ASSERT_NE(server, nullptr);
+  auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
+  ASSERT_TRUE(CollectStream(*stub, ShortRequest()).status.ok());
+
+  const std::string scrape = HttpGet(server->metrics_port(), "/metrics");
+  ASSERT_FALSE(scrape.empty());
+  const std::string model = "{model_name=\"ghost-tiny\"}";
+  EXPECT_EQ(MetricValue(scrape, "ghost_generation_tokens_total" + model), 5);
+  EXPECT_EQ(MetricValue(scrape, "ghost_prompt_tokens_total" + model), 7);
+  EXPECT_EQ(MetricValue(scrape, "ghost_num_requests_running" + model), 0);
+  EXPECT_EQ(MetricValue(scrape, "ghost_time_to_first_token_seconds_count" + model), 1);
+  EXPECT_EQ(MetricValue(scrape, "ghost_e2e_request_latency_seconds_count" + model), 1);
+  EXPECT_EQ(MetricValue(scrape, "ghost_inter_token_latency_seconds_count" + model), 4);
+  EXPECT_NE(scrape.find("ghost_request_success_total{finished_reason=\"length\",model_name="
+                        "\"ghost-tiny\"} 1"),
+            std::string::npos)
+      << scrape;
+  EXPECT_NE(scrape.find("ghost_build_info{"), std::string::npos);
+  EXPECT_EQ(MetricValue(scrape, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
+                                "\"Generate\",grpc_service=\"ghost.v1.Inference\"}"),
+            1)
+      << scrape;
+  // No prompt text or file path may leak into metrics.
+  EXPECT_EQ(scrape.find("Metrics\""), std::string::npos);
+  EXPECT_EQ(scrape.find(GHOST_SOURCE_DIR), std::string::npos);
+
+  const std::string file = ::testing::TempDir() + "/ghost_scrape.txt";
+  std::ofstream(file) << scrape;
+  ASSERT_EQ(std::system("command -v promtool > /dev/null"), 0)
+      << "promtool missing: run tools/install-deps.sh (Debian package prometheus)";
+  const std::string command = "promtool check metrics < " + file;
+  EXPECT_EQ(std::system(command.c_str()), 0) << "promtool rejected:\n" << scrape;
+}
+
+TEST(AuthTest, EveryRpcNeedsTheBearerToken) {
+  server::ServerOptions options = TestServerOptions();
+  options.auth_token = "s3cret";
+  auto server = StartTestServer(options);
+  ASSERT_NE(server, nullptr);
+  auto channel = ChannelTo(server->port());
+  auto inference = ghost::v1::Inference::NewStub(channel);
+  auto models = ghost::v1::Models::NewStub(channel);
+
+  for (const std::string token : {"", "wrong", "s3cretX"}) {
+    EXPECT_EQ(CollectStream(*inference, ShortRequest(), token).status.error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << "token '" << token << "'";
+    ghost::v1::ListModelsResponse list;
+    auto context = ContextWithToken(token);
+    EXPECT_EQ(models->ListModels(context.get(), {}, &list).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    ghost::v1::TokenizeResponse tokens;
+    auto context2 = ContextWithToken(token);
+    EXPECT_EQ(inference->Tokenize(context2.get(), {}, &tokens).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  const StreamResult ok = CollectStream(*inference, ShortRequest(), "s3cret");
+  EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
+  EXPECT_EQ(ok.token_ids.size(), 5u);
+  ghost::v1::ListModelsResponse list;
+  auto context = ContextWithToken("s3cret");
+  EXPECT_TRUE(models->ListModels(context.get(), {}, &list).ok());
+
+  // Health stays open so load balancers and Kubernetes probes (which send no metadata) work.
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckResponse response;
+  auto context3 = ContextWithToken("");
+  EXPECT_TRUE(health->Check(context3.get(), {}, &response).ok());
+}
+
+TEST(AuthTest, WithoutATokenConfiguredCallsNeedNone) {
+  auto server = StartTestServer(TestServerOptions());
+  ASSERT_NE(server, nullptr);
+  auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
+  EXPECT_TRUE(CollectStream(*stub, ShortRequest()).status.ok());
+  EXPECT_TRUE(CollectStream(*stub, ShortRequest(), "any").status.ok());
+}
+
+}  // namespace
+}  // namespace ghost::testing

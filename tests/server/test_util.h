@@ -1,0 +1,45 @@
+// Helpers for the server integration tests: an in-process server on 127.0.0.1:0 with the
+// embedded ghost-tiny model, authenticated stubs and a plain HTTP GET for /metrics.
+#ifndef GHOST_TESTS_SERVER_TEST_UTIL_H_
+#define GHOST_TESTS_SERVER_TEST_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ghost/v1/inference.grpc.pb.h"
+#include "server/server.h"
+
+namespace ghost::testing {
+
+server::ServerOptions TestServerOptions();
+
+// Starts a server and waits until its default model is ready; fails the test otherwise.
+std::unique_ptr<server::GhostServer> StartTestServer(const server::ServerOptions& options);
+
+std::shared_ptr<grpc::Channel> ChannelTo(int port);
+std::unique_ptr<grpc::ClientContext> ContextWithToken(const std::string& token);
+
+struct StreamResult {
+  grpc::Status status;
+  std::vector<ghost::v1::GenerateResponse> chunks;
+  std::string text;
+  std::vector<int> token_ids;
+  std::string finish_reason;
+  ghost::v1::Usage usage;
+};
+StreamResult CollectStream(ghost::v1::Inference::Stub& stub,
+                           const ghost::v1::GenerateRequest& request,
+                           const std::string& token = "");
+
+// Body of GET http://127.0.0.1:port/path, or "" on any error.
+std::string HttpGet(int port, const std::string& path);
+
+// Value of the first sample line starting with `series` (name plus labels), or -1.
+double MetricValue(const std::string& exposition, const std::string& series);
+
+}  // namespace ghost::testing
+
+#endif  // GHOST_TESTS_SERVER_TEST_UTIL_H_
