@@ -14,6 +14,9 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"compress", ghost::bench::RunCompress,
+     "[--json] [--quick] [--model PATH]\n"
+     "      cosine, MSE, bits/weight and throughput of every quantization scheme and block size"},
     {"kernels", ghost::bench::RunKernels,
      "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512]\n"
      "      memory read bandwidth, then MatMulF32/MatMulBf16 weight GB/s against it"},

@@ -4,6 +4,7 @@
 
 namespace ghost::bench {
 
+int RunCompress(int argc, char** argv);
 int RunKernels(int argc, char** argv);
 
 }  // namespace ghost::bench

@@ -36,7 +36,8 @@ class LlamaSession final : public ModelSession {
   int cache_capacity_ = 0;  // positions allocated per layer
   // [layer][position * kv_dim]; grows on demand up to the context length.
   std::vector<std::vector<float>> k_cache_, v_cache_;
-  std::vector<float> x_, normed_, q_, k_, v_, attn_, proj_, gate_, up_, scores_;
+  std::vector<float> x_, normed_, q_, k_, v_, attn_, proj_, gate_, up_;
+  AttentionScratch attention_scratch_;
 };
 
 void LlamaSession::ReserveCache(int positions) {
@@ -70,10 +71,8 @@ void LlamaSession::RunLayer(const LlamaLayerWeights& layer, int layer_index, std
     std::copy_n(&k_[t * kv_dim_], kv_dim_, k_cache + position * kv_dim_);
     std::copy_n(&v_[t * kv_dim_], kv_dim_, v_cache + position * kv_dim_);
   }
-  for (std::size_t t = 0; t < n; ++t) {
-    const int visible = num_tokens_ + static_cast<int>(t) + 1;  // causal: up to itself
-    Attend(shape, &q_[t * q_dim_], k_cache, v_cache, visible, scores_.data(), &attn_[t * q_dim_]);
-  }
+  CausalAttention(shape, q_.data(), n, num_tokens_, k_cache, v_cache, attention_scratch_,
+                  attn_.data());
   MatMul(attn_.data(), n, layer.o, proj_.data());
   for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
 
@@ -113,7 +112,6 @@ absl::Status LlamaSession::Forward(absl::Span<const std::int32_t> tokens, bool a
   proj_.resize(n * hidden);
   gate_.resize(n * inner);
   up_.resize(n * inner);
-  scores_.resize(num_tokens_ + n);
 
   for (std::size_t t = 0; t < n; ++t) CopyRow(weights.embed_tokens, tokens[t], &x_[t * hidden]);
   for (int l = 0; l < config_.num_hidden_layers; ++l) RunLayer(weights.layers[l], l, n);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/model/weight_matrix.h"
+
 namespace ghost {
 
 void RmsNorm(const float* x, std::size_t n, std::size_t dim, const float* weight, double eps,
@@ -48,34 +50,61 @@ void SiluMul(float* gate, const float* up, std::size_t count) {
   }
 }
 
-void Attend(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
-            int num_positions, float* scores, float* out) {
-  const int head_dim = shape.head_dim;
-  const int group = shape.num_heads / shape.num_kv_heads;
-  const std::size_t kv_stride = static_cast<std::size_t>(shape.num_kv_heads) * head_dim;
+void CausalAttention(const AttentionShape& shape, const float* q, std::size_t n, int first,
+                     const float* k_cache, const float* v_cache, AttentionScratch& scratch,
+                     float* out) {
+  const std::size_t head_dim = shape.head_dim;
+  const std::size_t group = shape.num_heads / shape.num_kv_heads;
+  const std::size_t positions = first + n;
+  const std::size_t q_stride = shape.num_heads * head_dim;
+  const std::size_t kv_stride = shape.num_kv_heads * head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (int h = 0; h < shape.num_heads; ++h) {
-    const float* query = q + static_cast<std::size_t>(h) * head_dim;
-    const std::size_t kv_offset = static_cast<std::size_t>(h / group) * head_dim;
-    float max_score = -INFINITY;
-    for (int s = 0; s < num_positions; ++s) {
-      const float* key = k_cache + s * kv_stride + kv_offset;
-      float dot = 0.0f;
-      for (int d = 0; d < head_dim; ++d) dot += query[d] * key[d];
-      scores[s] = dot * scale;
-      max_score = std::max(max_score, scores[s]);
+  const std::size_t rows = group * n;  // (query head in group, position), head-major
+  scratch.queries.resize(rows * head_dim);
+  scratch.keys.resize(positions * head_dim);
+  scratch.values_t.resize(head_dim * positions);
+  scratch.scores.resize(rows * positions);
+  scratch.outputs.resize(rows * head_dim);
+
+  for (int kv_head = 0; kv_head < shape.num_kv_heads; ++kv_head) {
+    // Contiguous copies: K [positions, head_dim], V transposed [head_dim, positions], and the
+    // group's queries [rows, head_dim].
+    for (std::size_t s = 0; s < positions; ++s) {
+      const float* key = k_cache + s * kv_stride + kv_head * head_dim;
+      const float* value = v_cache + s * kv_stride + kv_head * head_dim;
+      std::copy_n(key, head_dim, &scratch.keys[s * head_dim]);
+      for (std::size_t d = 0; d < head_dim; ++d) scratch.values_t[d * positions + s] = value[d];
     }
-    float total = 0.0f;
-    for (int s = 0; s < num_positions; ++s) {
-      scores[s] = std::exp(scores[s] - max_score);
-      total += scores[s];
+    for (std::size_t g = 0; g < group; ++g) {
+      const std::size_t head = kv_head * group + g;
+      for (std::size_t t = 0; t < n; ++t) {
+        std::copy_n(q + t * q_stride + head * head_dim, head_dim,
+                    &scratch.queries[(g * n + t) * head_dim]);
+      }
     }
-    float* dst = out + static_cast<std::size_t>(h) * head_dim;
-    std::fill(dst, dst + head_dim, 0.0f);
-    for (int s = 0; s < num_positions; ++s) {
-      const float weight = scores[s] / total;
-      const float* value = v_cache + s * kv_stride + kv_offset;
-      for (int d = 0; d < head_dim; ++d) dst[d] += weight * value[d];
+    const WeightMatrix keys{WeightFormat::kF32, scratch.keys.data(), positions, head_dim};
+    MatMul(scratch.queries.data(), rows, keys, scratch.scores.data());
+    for (std::size_t row = 0; row < rows; ++row) {
+      float* scores = &scratch.scores[row * positions];
+      const std::size_t visible = first + row % n + 1;  // causal: up to its own position
+      float max_score = -INFINITY;
+      for (std::size_t s = 0; s < visible; ++s) max_score = std::max(max_score, scores[s] * scale);
+      float total = 0.0f;
+      for (std::size_t s = 0; s < visible; ++s) {
+        scores[s] = std::exp(scores[s] * scale - max_score);
+        total += scores[s];
+      }
+      for (std::size_t s = 0; s < visible; ++s) scores[s] /= total;
+      std::fill(scores + visible, scores + positions, 0.0f);
+    }
+    const WeightMatrix values_t{WeightFormat::kF32, scratch.values_t.data(), head_dim, positions};
+    MatMul(scratch.scores.data(), rows, values_t, scratch.outputs.data());
+    for (std::size_t g = 0; g < group; ++g) {
+      const std::size_t head = kv_head * group + g;
+      for (std::size_t t = 0; t < n; ++t) {
+        std::copy_n(&scratch.outputs[(g * n + t) * head_dim], head_dim,
+                    out + t * q_stride + head * head_dim);
+      }
     }
   }
 }

@@ -23,16 +23,24 @@ void ApplyRope(float* heads, int num_heads, int head_dim, int position,
 // gate[i] = silu(gate[i]) * up[i].
 void SiluMul(float* gate, const float* up, std::size_t count);
 
-// Causal grouped-query attention for one query position over the cached keys/values of
-// positions [0, num_positions). q: [num_heads, head_dim]; caches: [position, kv_heads,
-// head_dim]; out: [num_heads, head_dim]. `scores` is scratch of num_positions floats.
 struct AttentionShape {
   int num_heads = 0;
   int num_kv_heads = 0;
   int head_dim = 0;
 };
-void Attend(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
-            int num_positions, float* scores, float* out);
+
+// Buffers reused across calls so that decoding allocates nothing.
+struct AttentionScratch {
+  std::vector<float> queries, keys, values_t, scores, outputs;
+};
+
+// Causal grouped-query attention of `n` new positions [first, first + n) over the cache, which
+// already holds positions [0, first + n). q and out: [n, num_heads * head_dim]; caches:
+// [position, num_kv_heads * head_dim]. The scores and the weighted sums run through the matrix
+// kernels, one call per kv head for all of its query heads and positions.
+void CausalAttention(const AttentionShape& shape, const float* q, std::size_t n, int first,
+                     const float* k_cache, const float* v_cache, AttentionScratch& scratch,
+                     float* out);
 
 }  // namespace ghost
 

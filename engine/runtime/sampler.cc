@@ -58,7 +58,8 @@ void Sampler::ApplyPenalties(std::vector<float>& logits) const {
 
 std::int32_t Sampler::Draw(const std::vector<float>& logits) {
   const float temperature = options_.temperature;
-  // Candidates best first; only the top_k prefix needs ordering when top-k is on.
+  // Candidates best first when a filter needs the order; only the top_k prefix when top-k is
+  // on. Plain sampling skips the sort, which matters for large vocabularies.
   order_.resize(logits.size());
   std::iota(order_.begin(), order_.end(), 0);
   const auto better = [&logits](std::int32_t a, std::int32_t b) {
@@ -68,12 +69,14 @@ std::int32_t Sampler::Draw(const std::vector<float>& logits) {
   if (options_.top_k > 0 && static_cast<std::size_t>(options_.top_k) < kept) {
     kept = options_.top_k;
     std::partial_sort(order_.begin(), order_.begin() + kept, order_.end(), better);
-  } else {
+  } else if (options_.top_p < 1.0f || options_.min_p > 0.0f) {
     std::sort(order_.begin(), order_.end(), better);
   }
   // Probabilities over the kept candidates (suppressed tokens are -inf and get 0).
-  const double max_logit = logits[order_[0]];
-  std::vector<double> probs(kept);
+  double max_logit = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < kept; ++i) max_logit = std::max<double>(max_logit, logits[order_[i]]);
+  std::vector<double>& probs = probs_;  // reused across calls
+  probs.resize(kept);
   double total = 0.0;
   for (std::size_t i = 0; i < kept; ++i) {
     probs[i] = std::exp((double{logits[order_[i]]} - max_logit) / temperature);
@@ -97,7 +100,9 @@ std::int32_t Sampler::Draw(const std::vector<float>& logits) {
     target -= probs[i];
     if (target < 0) return order_[i];
   }
-  return order_[kept - 1];  // rounding left a sliver of mass
+  // Rounding left a sliver of mass: take the last candidate that has any probability.
+  while (kept > 1 && probs[kept - 1] == 0.0) --kept;
+  return order_[kept - 1];
 }
 
 std::int32_t Sampler::Sample(absl::Span<const float> logits,

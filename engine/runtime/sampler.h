@@ -39,6 +39,7 @@ class Sampler {
   absl::flat_hash_map<std::int32_t, int> output_counts_;  // output only
   std::vector<float> work_;
   std::vector<std::int32_t> order_;
+  std::vector<double> probs_;
 };
 
 // Natural-log softmax of `logits`, computed in double with the max subtracted.

@@ -2,9 +2,13 @@
 
     /usr/bin/python3 tools/train/train.py --data-dir build/train-data --out build/ghost-tiny/checkpoint.pt
 
-The defaults reproduce the released model. --time-budget MIN instead picks the number of
-steps from the measured speed of the first steps (the choice is logged; pass it back
-as --steps to reproduce the run exactly).
+The defaults reproduce the released model. The learning rate warms up linearly, stays
+at --lr, then decays (cosine, to --lr * --min-lr-ratio) over the last --decay-fraction
+of the steps. --time-budget MIN decides the number of steps during the run: the constant
+phase lasts until (1 - decay-fraction) of the budget has passed, then the step count is
+fixed so that the decay takes the remaining fraction of the steps. The chosen count is
+logged; passing it back as --steps reproduces the run exactly, since the schedule before
+the decay does not depend on it.
 """
 
 import argparse
@@ -20,36 +24,51 @@ import torch.nn.functional as F
 from corpus import train_stream
 from ghost_model import GhostConfig, LlamaForCausalLM
 
-CALIBRATION_STEPS = 10  # steps timed by --time-budget; must not exceed the warmup
+
+def decay_start(args):
+    return int((1.0 - args.decay_fraction) * args.steps)
 
 
 def lr_at(step, args):
-    """Linear warmup to --lr, then cosine decay to --lr * --min-lr-ratio at the last step."""
+    """Warmup-stable-decay schedule (see the module docstring)."""
     if step < args.warmup_steps:
         return args.lr * (step + 1) / args.warmup_steps
-    progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    start = decay_start(args)
+    if step < start:
+        return args.lr
+    progress = (step - start) / max(1, args.steps - start)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
     return args.lr * (args.min_lr_ratio + (1.0 - args.min_lr_ratio) * cosine)
+
+
+def steps_for_decay_at(step, args):
+    """The smallest step count whose decay phase starts at or after `step`."""
+    steps = step
+    while int((1.0 - args.decay_fraction) * steps) < step:
+        steps += 1
+    return steps
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default="build/train-data")
     ap.add_argument("--out", default="build/ghost-tiny/checkpoint.pt")
-    ap.add_argument("--steps", type=int, default=370)
+    ap.add_argument("--steps", type=int, default=1400)
     ap.add_argument("--time-budget", type=float, default=None, metavar="MIN",
-                    help="choose --steps to fit this many minutes of training (measured)")
+                    help="choose --steps during the run to fit this many minutes of training")
     ap.add_argument("--batch-size", type=int, default=2)
     ap.add_argument("--seq-len", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
+    ap.add_argument("--decay-fraction", type=float, default=0.2)
     ap.add_argument("--warmup-steps", type=int, default=30)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--log-every", type=int, default=5)
     args = ap.parse_args()
-    assert args.warmup_steps >= CALIBRATION_STEPS
+    if args.time_budget is not None:
+        args.steps = None  # decided when the decay phase starts
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -70,7 +89,11 @@ def main():
     span = args.seq_len + 1
     start = time.time()
     step = 0
-    while step < args.steps:
+    while args.steps is None or step < args.steps:
+        if args.steps is None and step >= args.warmup_steps \
+                and time.time() - start >= (1.0 - args.decay_fraction) * args.time_budget * 60.0:
+            args.steps = steps_for_decay_at(step, args)
+            print(f"time budget: decay starts at step {decay_start(args)} -> --steps {args.steps}", flush=True)
         offsets = rng.integers(0, len(stream) - span + 1, size=args.batch_size)
         batch = torch.stack([stream[o:o + span] for o in offsets])
         lr = lr_at(step, args)
@@ -85,16 +108,9 @@ def main():
         opt.step()
         step += 1
 
-        if step == 1:
-            first_step_end = time.time()
-        if args.time_budget is not None and step == CALIBRATION_STEPS:
-            per_step = (time.time() - first_step_end) / (CALIBRATION_STEPS - 1)
-            remaining = args.time_budget * 60.0 - (time.time() - start)
-            args.steps = step + max(0, int(remaining / per_step))
-            print(f"calibrated: {per_step:.2f} s/step -> --steps {args.steps}", flush=True)
         if step % args.log_every == 0 or step == args.steps:
             elapsed = time.time() - start
-            print(f"step {step}/{args.steps} | loss {loss.item():.4f} | bpb {loss.item() / math.log(2):.3f} "
+            print(f"step {step}/{args.steps or '?'} | loss {loss.item():.4f} | bpb {loss.item() / math.log(2):.3f} "
                   f"| lr {lr:.2e} | gnorm {grad_norm:.2f} | tokens {step * args.batch_size * args.seq_len} "
                   f"| elapsed {elapsed:.0f}s", flush=True)
 
