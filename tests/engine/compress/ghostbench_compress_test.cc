@@ -1,0 +1,71 @@
+// Smoke test of `ghostbench compress --quick`: it runs, prints the JSON that reports parse,
+// and its numbers hang together. Timings are never asserted.
+#include <cstdio>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+TEST(GhostbenchCompressTest, QuickRunPrintsConsistentJson) {
+  const std::string command = std::string(GHOSTBENCH_PATH) + " compress --json --quick";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr) << command;
+  std::string output;
+  char buffer[4096];
+  for (std::size_t got; (got = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) {
+    output.append(buffer, got);
+  }
+  ASSERT_EQ(pclose(pipe), 0) << command << "\n" << output;
+
+  const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << output;
+  EXPECT_TRUE(json.at("quick").get<bool>());
+  EXPECT_GE(json.at("threads").get<int>(), 1);
+  ASSERT_EQ(json.at("matrices").size(), 2u);  // Gaussian and Student-t; no model when quick.
+  const nlohmann::json& results = json.at("results");
+  ASSERT_EQ(results.size(), 2u * 7u * 5u);  // {2 matrices} x {7 schemes} x {5 block sizes}.
+
+  // (matrix, block size) -> scheme -> result.
+  std::map<std::pair<std::string, int>, std::map<std::string, nlohmann::json>> by_case;
+  for (const nlohmann::json& r : results) {
+    EXPECT_GT(r.at("cosine").get<double>(), 0.8) << r;
+    EXPECT_LE(r.at("cosine").get<double>(), 1.0) << r;
+    EXPECT_GT(r.at("mse").get<double>(), 0.0) << r;
+    EXPECT_GT(r.at("relative_error").get<double>(), 0.0) << r;
+    const double bits = r.at("bits_per_weight").get<double>();
+    EXPECT_GT(bits, 1.5) << r;
+    EXPECT_LT(bits, 3.2) << r;
+    EXPECT_NEAR(r.at("compression_vs_bf16").get<double>(), 16.0 / bits, 1e-9) << r;
+    EXPECT_GT(r.at("weights_per_s").get<double>(), 0.0) << r;
+    by_case[{r.at("matrix").get<std::string>(), r.at("block_size").get<int>()}]
+           [r.at("scheme").get<std::string>()] = r;
+  }
+  for (const auto& [key, schemes] : by_case) {
+    const auto cosine = [&](const char* scheme) {
+      return schemes.at(scheme).at("cosine").get<double>();
+    };
+    const auto bits = [&](const char* scheme) {
+      return schemes.at(scheme).at("bits_per_weight").get<double>();
+    };
+    const std::string where = key.first + " B=" + std::to_string(key.second);
+    EXPECT_GT(cosine("codebook"), cosine("ternary-exact")) << where;
+    EXPECT_GE(cosine("ternary-exact"), cosine("ternary-iterative") - 1e-4) << where;
+    // Base 3 stores the same codes and scales in fewer bits, except at B=16 where 16 codes
+    // take 4 bytes either way.
+    EXPECT_DOUBLE_EQ(cosine("ternary-base3-two-level-4"), cosine("ternary-two-level-4")) << where;
+    if (key.second == 16) {
+      EXPECT_DOUBLE_EQ(bits("ternary-base3-two-level-4"), bits("ternary-two-level-4")) << where;
+    } else {
+      EXPECT_LT(bits("ternary-base3-two-level-4"), bits("ternary-two-level-4")) << where;
+    }
+    if (key.second <= 64) {
+      EXPECT_LT(bits("ternary-two-level-4"), bits("ternary-exact")) << where;
+    }
+  }
+}
+
+}  // namespace
