@@ -47,8 +47,8 @@ struct Scheme {
 };
 
 constexpr Scheme kSchemes[] = {
-    {"ternary-exact", QuantFormat::kTernary2Bit, TernarySolver::kExact,
-     ScaleScheme::kF16PerBlock, 4},
+    {"ternary-exact", QuantFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock,
+     4},
     {"ternary-iterative", QuantFormat::kTernary2Bit, TernarySolver::kIterative,
      ScaleScheme::kF16PerBlock, 4},
     {"ternary-two-level-4", QuantFormat::kTernary2Bit, TernarySolver::kExact,
@@ -113,8 +113,8 @@ MatrixSet Synthetic(const char* name, std::size_t rows, std::size_t cols, bool s
 bool IsMatrixOf(const TensorView& tensor, const char* part) {
   const bool suffix = tensor.name.size() > 12 &&
                       tensor.name.compare(tensor.name.size() - 12, 12, "_proj.weight") == 0;
-  const bool float_dtype = tensor.dtype == Dtype::kBF16 || tensor.dtype == Dtype::kF16 ||
-                           tensor.dtype == Dtype::kF32;
+  const bool float_dtype =
+      tensor.dtype == Dtype::kBF16 || tensor.dtype == Dtype::kF16 || tensor.dtype == Dtype::kF32;
   return suffix && float_dtype && tensor.shape.size() == 2 &&
          tensor.name.find(part) != std::string::npos;
 }
@@ -199,16 +199,17 @@ void PrintTable(const std::vector<MatrixSet>& sets, const std::vector<CaseResult
                 int threads) {
   std::printf("compressor threads: %d\n", threads);
   for (const MatrixSet& set : sets) std::printf("%s: %s\n", set.name.c_str(), ShapeOf(set).c_str());
-  std::printf("\n%-22s %-26s %4s %8s %10s %8s %6s %7s %10s\n", "matrix", "scheme", "B",
-              "cosine", "mse", "rel.err", "bits/w", "vs bf16", "Mweights/s");
+  std::printf("\n%-22s %-26s %4s %8s %10s %8s %6s %7s %10s\n", "matrix", "scheme", "B", "cosine",
+              "mse", "rel.err", "bits/w", "vs bf16", "Mweights/s");
   for (const CaseResult& r : results) {
     std::printf("%-22s %-26s %4zu %8.4f %10.3e %8.4f %6.3f %6.2fx %10.2f\n", r.matrix.c_str(),
                 r.scheme.c_str(), r.block_size, r.quality.cosine, r.quality.mse,
                 r.quality.relative_error, r.bits_per_weight, 16.0 / r.bits_per_weight,
                 static_cast<double>(r.weights) / r.seconds / 1e6);
   }
-  std::printf("\nreference: ternary B=16, fp16 scales, 3.0 bits/weight: cosine 0.915 "
-              "(Llama-3-8B MLP matrix)\n");
+  std::printf(
+      "\nreference: ternary B=16, fp16 scales, 3.0 bits/weight: cosine 0.915 "
+      "(Llama-3-8B MLP matrix)\n");
 }
 
 void PrintJson(const Options& options, const std::vector<MatrixSet>& sets,

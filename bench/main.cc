@@ -20,6 +20,9 @@ constexpr Subcommand kSubcommands[] = {
     {"kernels", ghost::bench::RunKernels,
      "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512]\n"
      "      memory read bandwidth, then MatMulF32/MatMulBf16 weight GB/s against it"},
+    {"serve", ghost::bench::RunServe,
+     "[--address HOST:PORT] [--curve 1,2,4,8,16,32] [--max_new_tokens N] [--json] ...\n"
+     "      concurrent streaming Generate calls: tokens/s, TTFT, inter-token latency, errors"},
 };
 
 void PrintUsage() {

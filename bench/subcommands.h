@@ -6,6 +6,7 @@ namespace ghost::bench {
 
 int RunCompress(int argc, char** argv);
 int RunKernels(int argc, char** argv);
+int RunServe(int argc, char** argv);
 
 }  // namespace ghost::bench
 
