@@ -50,6 +50,10 @@ void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
 }
 
 void GenerateReactor::FinishEarly(const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    // gRPC's retry pushback hint: well-behaved clients wait this long before retrying.
+    context_->AddTrailingMetadata("grpc-retry-pushback-ms", "250");
+  }
   {
     absl::MutexLock lock(&mu_);
     finish_called_ = true;
