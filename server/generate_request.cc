@@ -19,7 +19,8 @@ absl::StatusOr<std::vector<std::int32_t>> PromptTokens(const ghost::v1::Generate
       if (!IsValidUtf8(request.text())) {
         return absl::InvalidArgumentError("text is not valid UTF-8");
       }
-      return model.tokenizer().Encode(request.text(), /*parse_special=*/false);
+      return model.tokenizer().Encode(request.text(), /*parse_special=*/false,
+                                      /*add_special_tokens=*/true);
     case ghost::v1::GenerateRequest::kTokenIds: {
       const auto& ids = request.token_ids().ids();
       if (ids.empty()) return absl::InvalidArgumentError("token_ids is empty");

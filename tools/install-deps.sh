@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libpcre2-dev libre2-dev nlohmann-json3-dev
+  libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev
   clang libclang-rt-14-dev
   prometheus
   python3 python3-torch python3-numpy python3-grpcio python3-protobuf
@@ -14,6 +14,11 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The tokenizer golden tests run the reference tokenizers under node; any node >= 18 with npm
+# will do (Debian's packages, or NodeSource's nodejs, which bundles npm).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

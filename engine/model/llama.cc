@@ -9,70 +9,111 @@
 namespace ghost {
 namespace {
 
-// Per-sequence state: the KV cache plus scratch buffers reused across calls.
-class LlamaSession final : public ModelSession {
+// The batched forward: scratch buffers sized for the largest step seen, reused across steps.
+class LlamaRunner final : public ModelRunner {
  public:
-  explicit LlamaSession(std::shared_ptr<const LlamaModel> model)
+  explicit LlamaRunner(std::shared_ptr<const LlamaModel> model)
       : model_(std::move(model)),
         config_(model_->config()),
         kv_dim_(static_cast<std::size_t>(config_.num_key_value_heads) * config_.head_dim),
-        q_dim_(static_cast<std::size_t>(config_.num_attention_heads) * config_.head_dim),
-        k_cache_(config_.num_hidden_layers),
-        v_cache_(config_.num_hidden_layers) {}
+        q_dim_(static_cast<std::size_t>(config_.num_attention_heads) * config_.head_dim) {}
 
-  absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
+  absl::Status Forward(absl::Span<const ForwardSequence> batch, PagedKvCache& cache,
                        std::vector<float>& logits) override;
-  int num_tokens() const override { return num_tokens_; }
 
  private:
-  void ReserveCache(int positions);
-  void RunLayer(const LlamaLayerWeights& layer, int layer_index, std::size_t n);
+  absl::Status Validate(absl::Span<const ForwardSequence> batch, const PagedKvCache& cache) const;
+  void RunLayer(const LlamaLayerWeights& layer, int layer_index,
+                absl::Span<const ForwardSequence> batch, PagedKvCache& cache, std::size_t n);
+  // Ropes the sequences' new queries and keys, stores keys and values in their blocks and
+  // attends each sequence over its own cached positions.
+  void Attend(int layer_index, absl::Span<const ForwardSequence> batch, PagedKvCache& cache);
 
   std::shared_ptr<const LlamaModel> model_;
   const ModelConfig& config_;
   const std::size_t kv_dim_;
   const std::size_t q_dim_;
-  int num_tokens_ = 0;
-  int cache_capacity_ = 0;  // positions allocated per layer
-  // [layer][position * kv_dim]; grows on demand up to the context length.
-  std::vector<std::vector<float>> k_cache_, v_cache_;
+  // Activations of the step's stacked tokens, [n, width] each.
   std::vector<float> x_, normed_, q_, k_, v_, attn_, proj_, gate_, up_;
+  std::vector<const float*> key_blocks_, value_blocks_;
+  std::vector<std::size_t> logit_rows_;  // rows of x_ whose logits were asked for
   AttentionScratch attention_scratch_;
 };
 
-void LlamaSession::ReserveCache(int positions) {
-  if (positions <= cache_capacity_) return;
-  // Geometric growth keeps appends amortized without reserving the whole context up front.
-  cache_capacity_ =
-      std::min(config_.max_position_embeddings, std::max({positions, 2 * cache_capacity_, 64}));
-  for (int l = 0; l < config_.num_hidden_layers; ++l) {
-    k_cache_[l].resize(cache_capacity_ * kv_dim_);
-    v_cache_[l].resize(cache_capacity_ * kv_dim_);
+absl::Status LlamaRunner::Validate(absl::Span<const ForwardSequence> batch,
+                                   const PagedKvCache& cache) const {
+  if (batch.empty()) return absl::InvalidArgumentError("a forward step needs a sequence");
+  if (!(cache.shape() == KvCacheShape::FromConfig(config_))) {
+    return absl::InvalidArgumentError("the KV cache was made for a model of another shape");
   }
+  for (const ForwardSequence& sequence : batch) {
+    if (sequence.tokens.empty()) return absl::InvalidArgumentError("Forward needs at least one token");
+    const std::int64_t end =
+        std::int64_t{sequence.start} + static_cast<std::int64_t>(sequence.tokens.size());
+    if (sequence.start < 0 || end > config_.max_position_embeddings) {
+      return ContextOverflowError(end, config_.max_position_embeddings);
+    }
+    if (sequence.blocks == nullptr || !sequence.blocks->IsFrom(cache) ||
+        sequence.blocks->capacity() < end) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the sequence's block table does not hold its ", end, " positions"));
+    }
+    for (std::int32_t token : sequence.tokens) {
+      if (token < 0 || token >= config_.vocab_size) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("token id ", token, " out of range [0, ", config_.vocab_size, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
-void LlamaSession::RunLayer(const LlamaLayerWeights& layer, int layer_index, std::size_t n) {
-  const std::size_t hidden = config_.hidden_size;
-  const std::size_t inner = config_.intermediate_size;
+void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batch,
+                         PagedKvCache& cache) {
   const AttentionShape shape{config_.num_attention_heads, config_.num_key_value_heads,
                              config_.head_dim};
   const std::vector<double>& inv_freq = model_->rope_inv_freq();
+  constexpr int kBlockTokens = PagedKvCache::kBlockTokens;
+  std::size_t row = 0;  // first stacked row of the current sequence
+  for (const ForwardSequence& sequence : batch) {
+    const absl::Span<const std::int32_t> blocks = sequence.blocks->blocks();
+    const std::size_t n = sequence.tokens.size();
+    for (std::size_t t = 0; t < n; ++t) {
+      const int position = sequence.start + static_cast<int>(t);
+      float* q = &q_[(row + t) * q_dim_];
+      float* k = &k_[(row + t) * kv_dim_];
+      ApplyRope(q, shape.num_heads, shape.head_dim, position, inv_freq);
+      ApplyRope(k, shape.num_kv_heads, shape.head_dim, position, inv_freq);
+      const std::int32_t block = blocks[position / kBlockTokens];
+      const std::size_t offset = (position % kBlockTokens) * kv_dim_;
+      std::copy_n(k, kv_dim_, cache.keys(layer_index, block) + offset);
+      std::copy_n(&v_[(row + t) * kv_dim_], kv_dim_, cache.values(layer_index, block) + offset);
+    }
+    const int used_blocks = PagedKvCache::BlocksForTokens(sequence.start + static_cast<int>(n));
+    key_blocks_.clear();
+    value_blocks_.clear();
+    for (int b = 0; b < used_blocks; ++b) {
+      key_blocks_.push_back(cache.keys(layer_index, blocks[b]));
+      value_blocks_.push_back(cache.values(layer_index, blocks[b]));
+    }
+    const PagedKvView view{key_blocks_, value_blocks_, kBlockTokens};
+    CausalAttention(shape, &q_[row * q_dim_], n, sequence.start, view, attention_scratch_,
+                    &attn_[row * q_dim_]);
+    row += n;
+  }
+}
 
+void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
+                           absl::Span<const ForwardSequence> batch, PagedKvCache& cache,
+                           std::size_t n) {
+  const std::size_t hidden = config_.hidden_size;
+  const std::size_t inner = config_.intermediate_size;
+  // Every matrix product runs once over all n stacked tokens of the step.
   RmsNorm(x_.data(), n, hidden, layer.input_norm, config_.rms_norm_eps, normed_.data());
   MatMul(normed_.data(), n, layer.q, q_.data());
   MatMul(normed_.data(), n, layer.k, k_.data());
   MatMul(normed_.data(), n, layer.v, v_.data());
-  float* k_cache = k_cache_[layer_index].data();
-  float* v_cache = v_cache_[layer_index].data();
-  for (std::size_t t = 0; t < n; ++t) {
-    const int position = num_tokens_ + static_cast<int>(t);
-    ApplyRope(&q_[t * q_dim_], shape.num_heads, shape.head_dim, position, inv_freq);
-    ApplyRope(&k_[t * kv_dim_], shape.num_kv_heads, shape.head_dim, position, inv_freq);
-    std::copy_n(&k_[t * kv_dim_], kv_dim_, k_cache + position * kv_dim_);
-    std::copy_n(&v_[t * kv_dim_], kv_dim_, v_cache + position * kv_dim_);
-  }
-  CausalAttention(shape, q_.data(), n, num_tokens_, k_cache, v_cache, attention_scratch_,
-                  attn_.data());
+  Attend(layer_index, batch, cache);
   MatMul(attn_.data(), n, layer.o, proj_.data());
   for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
 
@@ -84,25 +125,23 @@ void LlamaSession::RunLayer(const LlamaLayerWeights& layer, int layer_index, std
   for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
 }
 
-absl::Status LlamaSession::Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
-                                   std::vector<float>& logits) {
-  const std::size_t n = tokens.size();
-  if (n == 0) return absl::InvalidArgumentError("Forward needs at least one token");
-  if (num_tokens_ + n > static_cast<std::size_t>(config_.max_position_embeddings)) {
-    return absl::InvalidArgumentError(absl::StrCat("sequence of ", num_tokens_ + n,
-                                                   " tokens exceeds the model's context of ",
-                                                   config_.max_position_embeddings, " tokens"));
-  }
-  for (std::int32_t token : tokens) {
-    if (token < 0 || token >= config_.vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token id ", token, " out of range [0, ", config_.vocab_size, ")"));
-    }
-  }
+absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, PagedKvCache& cache,
+                                  std::vector<float>& logits) {
+  if (absl::Status s = Validate(batch, cache); !s.ok()) return s;
   const LlamaWeights& weights = model_->weights();
   const std::size_t hidden = config_.hidden_size;
   const std::size_t inner = config_.intermediate_size;
-  ReserveCache(num_tokens_ + static_cast<int>(n));
+  std::size_t n = 0;
+  logit_rows_.clear();
+  for (const ForwardSequence& sequence : batch) {
+    const std::size_t size = sequence.tokens.size();
+    if (sequence.logits == LogitRows::kAll) {
+      for (std::size_t t = 0; t < size; ++t) logit_rows_.push_back(n + t);
+    } else if (sequence.logits == LogitRows::kLast) {
+      logit_rows_.push_back(n + size - 1);
+    }
+    n += size;
+  }
   x_.resize(n * hidden);
   normed_.resize(n * hidden);
   q_.resize(n * q_dim_);
@@ -113,17 +152,22 @@ absl::Status LlamaSession::Forward(absl::Span<const std::int32_t> tokens, bool a
   gate_.resize(n * inner);
   up_.resize(n * inner);
 
-  for (std::size_t t = 0; t < n; ++t) CopyRow(weights.embed_tokens, tokens[t], &x_[t * hidden]);
-  for (int l = 0; l < config_.num_hidden_layers; ++l) RunLayer(weights.layers[l], l, n);
+  std::size_t row = 0;
+  for (const ForwardSequence& sequence : batch) {
+    for (std::int32_t token : sequence.tokens) {
+      CopyRow(weights.embed_tokens, token, &x_[row++ * hidden]);
+    }
+  }
+  for (int l = 0; l < config_.num_hidden_layers; ++l) RunLayer(weights.layers[l], l, batch, cache, n);
 
   // Only the rows whose logits are wanted go through the final norm and the lm_head.
-  const std::size_t first = all_logits ? 0 : n - 1;
-  const std::size_t rows = n - first;
-  RmsNorm(&x_[first * hidden], rows, hidden, weights.final_norm, config_.rms_norm_eps,
-          normed_.data());
+  const std::size_t rows = logit_rows_.size();
+  for (std::size_t i = 0; i < rows; ++i) {
+    RmsNorm(&x_[logit_rows_[i] * hidden], 1, hidden, weights.final_norm, config_.rms_norm_eps,
+            &normed_[i * hidden]);
+  }
   logits.resize(rows * static_cast<std::size_t>(config_.vocab_size));
-  MatMul(normed_.data(), rows, weights.lm_head, logits.data());
-  num_tokens_ += static_cast<int>(n);
+  if (rows > 0) MatMul(normed_.data(), rows, weights.lm_head, logits.data());
   return absl::OkStatus();
 }
 
@@ -152,8 +196,8 @@ absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
   return std::shared_ptr<const Model>(std::move(model));
 }
 
-std::unique_ptr<ModelSession> LlamaModel::NewSession() const {
-  return std::make_unique<LlamaSession>(shared_from_this());
+std::unique_ptr<ModelRunner> LlamaModel::NewRunner() const {
+  return std::make_unique<LlamaRunner>(shared_from_this());
 }
 
 }  // namespace ghost

@@ -23,7 +23,7 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
   const GenerationDefaults& generation_defaults() const override { return defaults_; }
   const ModelSummary& summary() const override { return summary_; }
-  std::unique_ptr<ModelSession> NewSession() const override;
+  std::unique_ptr<ModelRunner> NewRunner() const override;
 
   const LlamaWeights& weights() const { return weights_; }
   const std::vector<double>& rope_inv_freq() const { return rope_inv_freq_; }

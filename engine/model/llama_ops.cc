@@ -51,8 +51,7 @@ void SiluMul(float* gate, const float* up, std::size_t count) {
 }
 
 void CausalAttention(const AttentionShape& shape, const float* q, std::size_t n, int first,
-                     const float* k_cache, const float* v_cache, AttentionScratch& scratch,
-                     float* out) {
+                     const PagedKvView& kv, AttentionScratch& scratch, float* out) {
   const std::size_t head_dim = shape.head_dim;
   const std::size_t group = shape.num_heads / shape.num_kv_heads;
   const std::size_t positions = first + n;
@@ -70,8 +69,9 @@ void CausalAttention(const AttentionShape& shape, const float* q, std::size_t n,
     // Contiguous copies: K [positions, head_dim], V transposed [head_dim, positions], and the
     // group's queries [rows, head_dim].
     for (std::size_t s = 0; s < positions; ++s) {
-      const float* key = k_cache + s * kv_stride + kv_head * head_dim;
-      const float* value = v_cache + s * kv_stride + kv_head * head_dim;
+      const std::size_t offset = (s % kv.block_tokens) * kv_stride + kv_head * head_dim;
+      const float* key = kv.key_blocks[s / kv.block_tokens] + offset;
+      const float* value = kv.value_blocks[s / kv.block_tokens] + offset;
       std::copy_n(key, head_dim, &scratch.keys[s * head_dim]);
       for (std::size_t d = 0; d < head_dim; ++d) scratch.values_t[d * positions + s] = value[d];
     }

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "absl/types/span.h"
+
 namespace ghost {
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, for n rows of `dim` values.
@@ -34,13 +36,22 @@ struct AttentionScratch {
   std::vector<float> queries, keys, values_t, scores, outputs;
 };
 
+// One sequence's cached keys and values of one layer in a paged KV cache: position s is row
+// s % block_tokens of key_blocks[s / block_tokens] (values alike); rows hold
+// num_kv_heads * head_dim floats.
+struct PagedKvView {
+  absl::Span<const float* const> key_blocks;
+  absl::Span<const float* const> value_blocks;
+  int block_tokens = 0;
+};
+
 // Causal grouped-query attention of `n` new positions [first, first + n) over the cache, which
-// already holds positions [0, first + n). q and out: [n, num_heads * head_dim]; caches:
-// [position, num_kv_heads * head_dim]. The scores and the weighted sums run through the matrix
-// kernels, one call per kv head for all of its query heads and positions.
+// already holds positions [0, first + n). q and out: [n, num_heads * head_dim]. The keys and
+// values are gathered from their blocks into contiguous buffers, then the scores and the
+// weighted sums run through the matrix kernels, one call per kv head for all of its query
+// heads and positions.
 void CausalAttention(const AttentionShape& shape, const float* q, std::size_t n, int first,
-                     const float* k_cache, const float* v_cache, AttentionScratch& scratch,
-                     float* out);
+                     const PagedKvView& kv, AttentionScratch& scratch, float* out);
 
 }  // namespace ghost
 

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/model/config.h"
+#include "engine/model/kv_cache.h"
 #include "engine/model/tokenizer.h"
 
 namespace ghost {
@@ -23,7 +25,34 @@ struct GenerationDefaults {
   std::optional<bool> do_sample;  // false => greedy unless the request sets temperature
 };
 
-// Per-sequence state of the forward pass (the KV cache of one sequence).
+// Which logits a sequence of a batched step wants back.
+enum class LogitRows { kNone, kLast, kAll };
+
+// One sequence's share of a batched forward step: `tokens` run at positions
+// [start, start + tokens.size()); positions [0, start) are already in the KV cache.
+struct ForwardSequence {
+  absl::Span<const std::int32_t> tokens;
+  int start = 0;
+  const KvBlockTable* blocks = nullptr;  // must hold start + tokens.size() positions
+  LogitRows logits = LogitRows::kNone;
+};
+
+// Runs batched forward steps over a paged KV cache; owns scratch buffers reused across steps,
+// so one runner serves one thread.
+class ModelRunner {
+ public:
+  virtual ~ModelRunner() = default;
+  // Runs every sequence's new tokens in one pass (each weight matrix is read once per step),
+  // writes their keys and values into `cache` through their block tables and fills `logits`
+  // with [rows, vocab]: the rows each sequence asked for, in batch order. INVALID_ARGUMENT
+  // (nothing computed) for an empty step, a token id out of range, a context overflow, a
+  // block table too short, or a cache of another shape.
+  [[nodiscard]] virtual absl::Status Forward(absl::Span<const ForwardSequence> batch,
+                                             PagedKvCache& cache, std::vector<float>& logits) = 0;
+};
+
+// One sequence with a private KV cache sized for the model's context, on top of a ModelRunner
+// (for evaluation and tests; the executor batches through the runner directly).
 class ModelSession {
  public:
   virtual ~ModelSession() = default;
@@ -35,6 +64,9 @@ class ModelSession {
                                              std::vector<float>& logits) = 0;
   virtual int num_tokens() const = 0;
 };
+
+// INVALID_ARGUMENT "sequence of N tokens exceeds the model's context of C tokens".
+absl::Status ContextOverflowError(std::int64_t tokens, int context);
 
 struct ModelSummary {
   std::string architecture;  // e.g. "LlamaForCausalLM"
@@ -57,7 +89,9 @@ class Model {
   virtual const Tokenizer& tokenizer() const = 0;
   virtual const GenerationDefaults& generation_defaults() const = 0;
   virtual const ModelSummary& summary() const = 0;
-  virtual std::unique_ptr<ModelSession> NewSession() const = 0;
+  virtual std::unique_ptr<ModelRunner> NewRunner() const = 0;
+  // A session on a runner of this model (model_session.cc).
+  std::unique_ptr<ModelSession> NewSession() const;
 };
 
 }  // namespace ghost

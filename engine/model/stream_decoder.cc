@@ -4,9 +4,12 @@
 namespace ghost {
 
 std::string StreamDecoder::Append(std::int32_t id) {
-  absl::StatusOr<std::string> bytes = tokenizer_.Decode({id}, /*skip_special=*/true);
+  if (tokenizer_.IsSpecial(id)) return std::string();
   // An id past the tokenizer's vocabulary (the model's may be padded) has no text.
-  pending_ += bytes.ok() ? *bytes : std::string(kReplacementCharacter);
+  if (!tokenizer_.AppendDecoded(id, position_, pending_).ok()) {
+    pending_ += kReplacementCharacter;
+  }
+  ++position_;
   return TakeValidUtf8(pending_, /*flush=*/false);
 }
 

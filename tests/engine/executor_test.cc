@@ -8,67 +8,14 @@
 #include "engine/common/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/chunk_collector.h"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
 namespace {
 
+using ::ghost::testing::Collector;
 using ::testing::HasSubstr;
-
-// Collects one request's chunks and lets the test wait for the final one.
-class Collector {
- public:
-  ChunkSink Sink() {
-    return [this](GenerationChunk chunk) {
-      if (hold_ != nullptr) {
-        entered_.Notify();
-        hold_->WaitForNotification();
-        hold_ = nullptr;  // only the first chunk is held
-      }
-      absl::MutexLock lock(&mutex_);
-      if (!chunks_.empty() && chunks_.back().is_final()) ++chunks_after_final_;
-      chunks_.push_back(std::move(chunk));
-    };
-  }
-  // Makes the sink block on its first chunk until `release` is notified: this keeps the
-  // scheduler busy so that the test controls what is running and what is queued.
-  void HoldFirstChunk(absl::Notification* release) { hold_ = release; }
-  void WaitUntilHeld() { entered_.WaitForNotification(); }
-
-  GenerationChunk WaitFinal() {
-    absl::MutexLock lock(&mutex_);
-    mutex_.Await(absl::Condition(
-        +[](std::vector<GenerationChunk>* c) { return !c->empty() && c->back().is_final(); },
-        &chunks_));
-    return chunks_.back();
-  }
-  std::vector<GenerationChunk> chunks() {
-    absl::MutexLock lock(&mutex_);
-    return chunks_;
-  }
-  std::vector<std::int32_t> tokens() {
-    std::vector<std::int32_t> ids;
-    for (const GenerationChunk& c : chunks())
-      ids.insert(ids.end(), c.token_ids.begin(), c.token_ids.end());
-    return ids;
-  }
-  std::string text() {
-    std::string out;
-    for (const GenerationChunk& c : chunks()) out += c.text;
-    return out;
-  }
-  int chunks_after_final() {
-    absl::MutexLock lock(&mutex_);
-    return chunks_after_final_;
-  }
-
- private:
-  absl::Notification* hold_ = nullptr;
-  absl::Notification entered_;
-  absl::Mutex mutex_;
-  std::vector<GenerationChunk> chunks_ ABSL_GUARDED_BY(mutex_);
-  int chunks_after_final_ ABSL_GUARDED_BY(mutex_) = 0;
-};
 
 class ExecutorTest : public ::testing::Test {
  protected:

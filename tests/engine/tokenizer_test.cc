@@ -64,33 +64,37 @@ TEST(TokenizerTest, SpecialTokens) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("token id 259"));
 }
 
-TEST(TokenizerTest, RejectsUnsupportedTokenizers) {
+TEST(TokenizerTest, ByteLevelErrors) {
   nlohmann::json json = nlohmann::json::parse(ghost::testing::ByteLevelTokenizerJson());
-  json["model"]["merges"] = {"a b"};
-  absl::StatusOr<std::unique_ptr<Tokenizer>> t = Tokenizer::FromJson(json.dump(), "x.json");
-  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(t.status().message()),
-              HasSubstr("x.json: tokenizer type BPE (with 1 merges) not supported yet (supported: "
-                        "byte-level)"));
-
-  json = nlohmann::json::parse(ghost::testing::ByteLevelTokenizerJson());
-  json["model"]["type"] = "Unigram";
-  t = Tokenizer::FromJson(json.dump(), "x.json");
-  EXPECT_THAT(std::string(t.status().message()),
-              HasSubstr("tokenizer type Unigram not supported yet (supported: byte-level)"));
-
-  json = nlohmann::json::parse(ghost::testing::ByteLevelTokenizerJson());
-  json["pre_tokenizer"] = {{"type", "Whitespace"}};
-  t = Tokenizer::FromJson(json.dump(), "x.json");
-  EXPECT_THAT(std::string(t.status().message()), HasSubstr("without a ByteLevel pre-tokenizer"));
-
-  json = nlohmann::json::parse(ghost::testing::ByteLevelTokenizerJson());
   json["model"]["vocab"].erase("A");
-  t = Tokenizer::FromJson(json.dump(), "x.json");
+  absl::StatusOr<std::unique_ptr<Tokenizer>> t = Tokenizer::FromJson(json.dump(), "x.json");
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr("x.json: model.vocab: "));
   EXPECT_THAT(std::string(t.status().message()), HasSubstr("lacks byte 0x41"));
+
+  json = nlohmann::json::parse(ghost::testing::ByteLevelTokenizerJson());
+  json["added_tokens"][0]["special"] = "yes";
+  t = Tokenizer::FromJson(json.dump(), "x.json");
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr("x.json: added_tokens[0]: \"special\" must be true or false"));
+
+  json = nlohmann::json::parse(ghost::testing::ByteLevelTokenizerJson());
+  json["added_tokens"][0]["id"] = 4294967296 + 5;  // must not wrap around to id 5
+  t = Tokenizer::FromJson(json.dump(), "x.json");
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr("\"id\" must be an integer in"));
 
   t = Tokenizer::FromFile("/nonexistent/tokenizer.json");
   EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(TokenizerTest, ByteLevelWithMergesIsBpe) {
+  nlohmann::json json = nlohmann::json::parse(ghost::testing::ByteLevelTokenizerJson());
+  json["model"]["merges"] = {"a b"};
+  json["model"]["vocab"]["ab"] = 300;
+  absl::StatusOr<std::unique_ptr<Tokenizer>> t = Tokenizer::FromJson(json.dump(), "x.json");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)->type_name(), "byte-level-bpe");
+  EXPECT_THAT((*t)->Encode("xab", false), ElementsAre('x', 300));
 }
 
 TEST(StreamDecoderTest, NeverSplitsACharacter) {

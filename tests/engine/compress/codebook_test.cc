@@ -14,8 +14,8 @@ namespace ghost::compress {
 namespace {
 
 // Weighted error of a fit, with every code chosen afresh for its block's scale.
-double FitError(const std::vector<float>& w, std::size_t rows, std::size_t cols,
-                std::size_t block, const CodebookFit& fit) {
+double FitError(const std::vector<float>& w, std::size_t rows, std::size_t cols, std::size_t block,
+                const CodebookFit& fit) {
   const std::size_t blocks = (cols + block - 1) / block;
   std::vector<std::int8_t> codes(block);
   double error = 0.0;
@@ -47,8 +47,8 @@ TEST(CodebookTest, CodesAreTheNearestEntries) {
     EXPECT_EQ(codes[i], nearest) << w[i];
     expected_error += std::pow(w[i] - scale * codebook[nearest], 2);
   }
-  EXPECT_NEAR(CodebookCodesForScale(w, {}, codebook, scale, absl::MakeSpan(codes)),
-              expected_error, 1e-6 * expected_error);
+  EXPECT_NEAR(CodebookCodesForScale(w, {}, codebook, scale, absl::MakeSpan(codes)), expected_error,
+              1e-6 * expected_error);
 }
 
 TEST(CodebookTest, FitIsNormalisedAndImprovesWithIterations) {

@@ -26,9 +26,11 @@ TEST(FormatTest, TraitsTable) {
   EXPECT_STREQ(FormatName(QuantFormat::kCodebook2Bit), "codebook-2bit");
   EXPECT_DOUBLE_EQ(BitsPerCode(TraitsOf(QuantFormat::kTernary2Bit)), 2.0);
   EXPECT_DOUBLE_EQ(BitsPerCode(TraitsOf(QuantFormat::kTernaryBase3)), 1.6);
-  EXPECT_EQ(TraitsOf(QuantFormat::kCodebook2Bit).num_levels, 4);
+  EXPECT_EQ(TraitsOf(QuantFormat::kCodebook2Bit).reconstruction,
+            Reconstruction::kScaleTimesCodebookEntry);
   for (QuantFormat format : kAllFormats) EXPECT_EQ(TraitsOf(format).format, format);
   // Block padding: base 3 needs whole bytes of 5 codes.
+  static_assert(BytesForCodes(QuantFormat::kTernaryBase3, 32) == 7, "usable at compile time");
   EXPECT_EQ(BytesForCodes(QuantFormat::kTernary2Bit, 16), 4u);
   EXPECT_EQ(BytesForCodes(QuantFormat::kTernary2Bit, 17), 5u);
   EXPECT_EQ(BytesForCodes(QuantFormat::kTernaryBase3, 16), 4u);

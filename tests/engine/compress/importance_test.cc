@@ -13,7 +13,7 @@ namespace {
 
 TEST(ImportanceTest, ColumnSecondMoments) {
   const std::vector<float> x = {1.0f, -2.0f, 0.0f,  //
-                                3.0f, 2.0f, 0.0f};
+                                3.0f, 2.0f,  0.0f};
   absl::StatusOr<std::vector<float>> moments = ColumnSecondMoments(x.data(), 2, 3);
   ASSERT_TRUE(moments.ok()) << moments.status();
   EXPECT_EQ(*moments, (std::vector<float>{5.0f, 4.0f, 0.0f}));
@@ -75,14 +75,11 @@ TEST(ImportanceTest, ActivationAwareWeightingReducesOutputError) {
     TernarySolver solver;
     ScaleScheme scales;
   };
-  for (const Scheme& scheme : {Scheme{QuantFormat::kTernary2Bit, TernarySolver::kExact,
-                                      ScaleScheme::kF16PerBlock},
-                               Scheme{QuantFormat::kTernary2Bit, TernarySolver::kIterative,
-                                      ScaleScheme::kF16PerBlock},
-                               Scheme{QuantFormat::kTernary2Bit, TernarySolver::kExact,
-                                      ScaleScheme::kTwoLevel},
-                               Scheme{QuantFormat::kCodebook2Bit, TernarySolver::kExact,
-                                      ScaleScheme::kF16PerBlock}}) {
+  for (const Scheme& scheme :
+       {Scheme{QuantFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock},
+        Scheme{QuantFormat::kTernary2Bit, TernarySolver::kIterative, ScaleScheme::kF16PerBlock},
+        Scheme{QuantFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kTwoLevel},
+        Scheme{QuantFormat::kCodebook2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock}}) {
     QuantizeOptions options;
     options.format = scheme.format;
     options.solver = scheme.solver;

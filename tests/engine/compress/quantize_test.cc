@@ -94,6 +94,17 @@ TEST(QuantizeTest, DequantizeMatchesTheDocumentedLayout) {
                 << " cols=" << cols << " at (" << r << ", " << col << ")";
           }
         }
+        // A short last block is padded with code 0 (ternary) or index 0 (codebook).
+        const std::size_t last = q->blocks_per_row() - 1;
+        const std::size_t used = cols - last * block;
+        std::vector<std::int8_t> codes(block);
+        for (std::size_t r = 0; r < rows; ++r) {
+          UnpackCodes(q->format,
+                      absl::MakeConstSpan(q->codes).subspan(r * q->code_bytes_per_row() +
+                                                            last * q->block_bytes()),
+                      absl::MakeSpan(codes));
+          for (std::size_t j = used; j < block; ++j) ASSERT_EQ(codes[j], 0) << j;
+        }
         // The decoded matrix is a fair approximation, padding and all.
         if (cols >= 300) {
           EXPECT_GT(QualityOf(CompareWithOriginal(w.data(), *q)).cosine, 0.8);

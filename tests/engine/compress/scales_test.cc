@@ -100,8 +100,9 @@ TEST(ScalesTest, TwoLevelCodesAreOptimalForTheStoredScale) {
       for (std::size_t b = 0; b < q->blocks_per_row(); ++b) {
         const std::size_t length = std::min<std::size_t>(16, cols - 16 * b);
         const absl::Span<const float> block(w.data() + r * cols + 16 * b, length);
-        UnpackCodes(q->format, absl::MakeConstSpan(q->codes).subspan(
-                                   r * q->code_bytes_per_row() + b * q->block_bytes()),
+        UnpackCodes(q->format,
+                    absl::MakeConstSpan(q->codes).subspan(r * q->code_bytes_per_row() +
+                                                          b * q->block_bytes()),
                     absl::MakeSpan(stored.data(), length));
         TernaryCodesForScale(block, {}, q->BlockScale(r, b), absl::MakeSpan(best.data(), length));
         ASSERT_EQ(stored, best) << "row " << r << " block " << b;

@@ -1,0 +1,83 @@
+#include "engine/model/kv_cache.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace ghost {
+
+KvCacheShape KvCacheShape::FromConfig(const ModelConfig& config) {
+  return KvCacheShape{config.num_hidden_layers, config.num_key_value_heads, config.head_dim};
+}
+
+std::size_t KvCacheShape::BlockBytes() const {
+  return 2 * static_cast<std::size_t>(num_layers) * PagedKvCache::kBlockTokens * kv_dim() *
+         sizeof(float);
+}
+
+KvBlockTable::KvBlockTable(KvBlockTable&& other) noexcept
+    : cache_(std::exchange(other.cache_, nullptr)), blocks_(std::move(other.blocks_)) {
+  other.blocks_.clear();
+}
+
+KvBlockTable& KvBlockTable::operator=(KvBlockTable&& other) noexcept {
+  if (this != &other) {
+    Release();
+    cache_ = std::exchange(other.cache_, nullptr);
+    blocks_ = std::move(other.blocks_);
+    other.blocks_.clear();
+  }
+  return *this;
+}
+
+KvBlockTable::~KvBlockTable() { Release(); }
+
+int KvBlockTable::capacity() const {
+  return static_cast<int>(blocks_.size()) * PagedKvCache::kBlockTokens;
+}
+
+void KvBlockTable::Release() {
+  // An empty table never touches its cache, which may already be gone.
+  if (!blocks_.empty()) (void)cache_->Resize(*this, 0);  // shrinking always succeeds
+}
+
+PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks)
+    : shape_(shape),
+      num_blocks_(std::max(num_blocks, 1)),
+      block_floats_(kBlockTokens * shape.kv_dim()),
+      // Default-initialized (not zeroed): untouched pages of a large pool cost nothing.
+      data_(new float[static_cast<std::size_t>(shape.num_layers) * num_blocks_ * 2 *
+                      block_floats_]) {
+  free_.reserve(num_blocks_);
+  // Pushed in reverse so that block 0 is handed out first.
+  for (int b = num_blocks_ - 1; b >= 0; --b) free_.push_back(b);
+}
+
+PagedKvCache::~PagedKvCache() = default;
+
+int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, std::int64_t capacity_mib,
+                                    int min_tokens) {
+  const std::int64_t bytes = capacity_mib * 1024 * 1024;
+  const auto block_bytes = static_cast<std::int64_t>(shape.BlockBytes());
+  const std::int64_t blocks = block_bytes > 0 ? bytes / block_bytes : 1;
+  return static_cast<int>(std::clamp<std::int64_t>(blocks, BlocksForTokens(min_tokens),
+                                                   std::int64_t{1} << 30));
+}
+
+bool PagedKvCache::Resize(KvBlockTable& table, int tokens) {
+  if (table.cache_ != nullptr && table.cache_ != this) return false;  // another pool's table
+  const auto wanted = static_cast<std::size_t>(BlocksForTokens(std::max(tokens, 0)));
+  std::vector<std::int32_t>& blocks = table.blocks_;
+  if (wanted > blocks.size() && wanted - blocks.size() > free_.size()) return false;
+  table.cache_ = this;
+  while (blocks.size() < wanted) {
+    blocks.push_back(free_.back());
+    free_.pop_back();
+  }
+  while (blocks.size() > wanted) {
+    free_.push_back(blocks.back());
+    blocks.pop_back();
+  }
+  return true;
+}
+
+}  // namespace ghost

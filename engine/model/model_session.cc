@@ -1,0 +1,53 @@
+// ModelSession on the batched path: a batch of one sequence over a private KV pool that holds
+// exactly one full context, so there is a single forward implementation.
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/model/kv_cache.h"
+#include "engine/model/model.h"
+
+namespace ghost {
+namespace {
+
+class PagedSession final : public ModelSession {
+ public:
+  PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config)
+      : runner_(std::move(runner)),
+        context_(config.max_position_embeddings),
+        cache_(KvCacheShape::FromConfig(config), PagedKvCache::BlocksForTokens(context_)) {}
+
+  absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
+                       std::vector<float>& logits) override {
+    const std::int64_t total = std::int64_t{num_tokens_} + static_cast<std::int64_t>(tokens.size());
+    if (total > context_) return ContextOverflowError(total, context_);
+    // Always succeeds: the pool holds one full context (and the runner checks the table).
+    (void)cache_.Resize(table_, static_cast<int>(total));
+    const ForwardSequence sequence{tokens, num_tokens_, &table_,
+                                   all_logits ? LogitRows::kAll : LogitRows::kLast};
+    if (absl::Status s = runner_->Forward({sequence}, cache_, logits); !s.ok()) return s;
+    num_tokens_ = static_cast<int>(total);
+    return absl::OkStatus();
+  }
+  int num_tokens() const override { return num_tokens_; }
+
+ private:
+  std::unique_ptr<ModelRunner> runner_;
+  const int context_;
+  PagedKvCache cache_;  // declared before table_: the table returns its blocks on destruction
+  KvBlockTable table_;
+  int num_tokens_ = 0;
+};
+
+}  // namespace
+
+absl::Status ContextOverflowError(std::int64_t tokens, int context) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "sequence of ", tokens, " tokens exceeds the model's context of ", context, " tokens"));
+}
+
+std::unique_ptr<ModelSession> Model::NewSession() const {
+  return std::make_unique<PagedSession>(NewRunner(), config());
+}
+
+}  // namespace ghost
