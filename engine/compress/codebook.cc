@@ -24,8 +24,8 @@ double EncodeImpl(absl::Span<const float> w, absl::Span<const float> importance,
     const int code = (w[i] > mid0) + (w[i] > mid1) + (w[i] > mid2);
     codes[i] = static_cast<std::int8_t>(code);
     const float residual = w[i] - scale * codebook[code];
-    error += static_cast<double>(kWeighted ? importance[i] * residual * residual
-                                           : residual * residual);
+    error +=
+        static_cast<double>(kWeighted ? importance[i] * residual * residual : residual * residual);
   }
   return error;
 }
@@ -58,15 +58,13 @@ void SearchScale(const Block& block, const Codebook& codebook, absl::Span<std::i
 }  // namespace
 
 double CodebookCodesForScale(absl::Span<const float> w, absl::Span<const float> importance,
-                             const Codebook& codebook, float scale,
-                             absl::Span<std::int8_t> codes) {
+                             const Codebook& codebook, float scale, absl::Span<std::int8_t> codes) {
   return importance.empty() ? EncodeImpl<false>(w, importance, codebook, scale, codes)
                             : EncodeImpl<true>(w, importance, codebook, scale, codes);
 }
 
-CodebookFit FitCodebook(const float* w, std::size_t rows, std::size_t cols,
-                        std::size_t block_size, absl::Span<const float> column_importance,
-                        int iterations) {
+CodebookFit FitCodebook(const float* w, std::size_t rows, std::size_t cols, std::size_t block_size,
+                        absl::Span<const float> column_importance, int iterations) {
   const std::size_t blocks_per_row = (cols + block_size - 1) / block_size;
   CodebookFit fit;
   fit.scales.assign(rows * blocks_per_row, 0.0f);
@@ -85,10 +83,10 @@ CodebookFit FitCodebook(const float* w, std::size_t rows, std::size_t cols,
       if (absmax == 0.0f) continue;
       float* scale = &fit.scales[r * blocks_per_row + b];
       *scale = absmax;
-      blocks.push_back({block_w,
-                        column_importance.empty() ? column_importance
-                                                  : column_importance.subspan(first, length),
-                        scale});
+      blocks.push_back(
+          {block_w,
+           column_importance.empty() ? column_importance : column_importance.subspan(first, length),
+           scale});
       for (float value : block_w) normalised.push_back(value / absmax);
     }
   }

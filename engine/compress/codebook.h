@@ -22,8 +22,7 @@ using Codebook = std::array<float, kCodebookSize>;
 // scale * entry is nearest (the weighted error separates per weight). Returns the weighted
 // squared error sum a_i (w_i - scale * codebook[c_i])^2; importance empty means a_i = 1.
 double CodebookCodesForScale(absl::Span<const float> w, absl::Span<const float> importance,
-                             const Codebook& codebook, float scale,
-                             absl::Span<std::int8_t> codes);
+                             const Codebook& codebook, float scale, absl::Span<std::int8_t> codes);
 
 struct CodebookFit {
   Codebook codebook;          // ascending, max |entry| = 1 (unless all weights are 0)
@@ -38,9 +37,9 @@ struct CodebookFit {
 // Before the first round and after the last, each block scale is also searched over
 // 0.28x..1.72x of itself (steps of 0.12), which escapes the local minima the refit stops
 // in. No step raises the weighted error. column_importance: empty or one value per column.
-CodebookFit FitCodebook(const float* w, std::size_t rows, std::size_t cols,
-                        std::size_t block_size, absl::Span<const float> column_importance,
-                        int iterations);
+[[nodiscard]] CodebookFit FitCodebook(const float* w, std::size_t rows, std::size_t cols,
+                                      std::size_t block_size,
+                                      absl::Span<const float> column_importance, int iterations);
 
 }  // namespace ghost::compress
 

@@ -37,6 +37,37 @@ constexpr std::array<Base3Digits, 256> MakeBase3Table() {
 
 constexpr std::array<Base3Digits, 256> kBase3Table = MakeBase3Table();
 
+}  // namespace
+
+const char* FormatName(QuantFormat format) { return TraitsOf(format).name; }
+
+void PackCodes(QuantFormat format, absl::Span<const std::int8_t> codes,
+               absl::Span<std::uint8_t> out) {
+  TraitsOf(format).pack(codes, out);
+}
+
+void UnpackCodes(QuantFormat format, absl::Span<const std::uint8_t> packed,
+                 absl::Span<std::int8_t> codes) {
+  TraitsOf(format).unpack(packed, codes);
+}
+
+const std::array<Base3Digits, 256>& Base3Table() { return kBase3Table; }
+
+namespace format_internal {
+
+void PackTernary2Bit(absl::Span<const std::int8_t> codes, absl::Span<std::uint8_t> out) {
+  Pack2Bit<1>(codes, out);
+}
+void UnpackTernary2Bit(absl::Span<const std::uint8_t> packed, absl::Span<std::int8_t> codes) {
+  Unpack2Bit<1>(packed, codes);
+}
+void PackIndex2Bit(absl::Span<const std::int8_t> codes, absl::Span<std::uint8_t> out) {
+  Pack2Bit<0>(codes, out);
+}
+void UnpackIndex2Bit(absl::Span<const std::uint8_t> packed, absl::Span<std::int8_t> codes) {
+  Unpack2Bit<0>(packed, codes);
+}
+
 void PackBase3(absl::Span<const std::int8_t> codes, absl::Span<std::uint8_t> out) {
   constexpr int kPowers[5] = {1, 3, 9, 27, 81};
   const std::size_t n = codes.size();
@@ -60,48 +91,6 @@ void UnpackBase3(absl::Span<const std::uint8_t> packed, absl::Span<std::int8_t> 
   }
 }
 
-constexpr FormatTraits kFormats[] = {
-    {QuantFormat::kTernary2Bit, "ternary-2bit", 4, 3, Reconstruction::kScaleTimesCode,
-     Pack2Bit<1>, Unpack2Bit<1>},
-    {QuantFormat::kTernaryBase3, "ternary-base3", 5, 3, Reconstruction::kScaleTimesCode,
-     PackBase3, UnpackBase3},
-    {QuantFormat::kCodebook2Bit, "codebook-2bit", 4, 4, Reconstruction::kScaleTimesCodebookEntry,
-     Pack2Bit<0>, Unpack2Bit<0>},
-};
-
-constexpr bool TableMatchesEnum() {
-  for (std::size_t i = 0; i < std::size(kFormats); ++i) {
-    if (static_cast<std::size_t>(kFormats[i].format) != i) return false;
-  }
-  return true;
-}
-static_assert(std::size(kFormats) == static_cast<std::size_t>(QuantFormat::kCodebook2Bit) + 1,
-              "kFormats must have one entry per QuantFormat");
-static_assert(TableMatchesEnum(), "kFormats must be in QuantFormat order");
-
-}  // namespace
-
-const FormatTraits& TraitsOf(QuantFormat format) {
-  return kFormats[static_cast<std::size_t>(format)];
-}
-
-const char* FormatName(QuantFormat format) { return TraitsOf(format).name; }
-
-std::size_t BytesForCodes(QuantFormat format, std::size_t n) {
-  const std::size_t per_byte = static_cast<std::size_t>(TraitsOf(format).codes_per_byte);
-  return (n + per_byte - 1) / per_byte;
-}
-
-void PackCodes(QuantFormat format, absl::Span<const std::int8_t> codes,
-               absl::Span<std::uint8_t> out) {
-  TraitsOf(format).pack(codes, out);
-}
-
-void UnpackCodes(QuantFormat format, absl::Span<const std::uint8_t> packed,
-                 absl::Span<std::int8_t> codes) {
-  TraitsOf(format).unpack(packed, codes);
-}
-
-const std::array<Base3Digits, 256>& Base3Table() { return kBase3Table; }
+}  // namespace format_internal
 
 }  // namespace ghost::compress

@@ -21,6 +21,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "absl/types/span.h"
 
@@ -45,7 +46,6 @@ struct FormatTraits {
   QuantFormat format;
   const char* name;
   int codes_per_byte;  // 4 (2 bits each) or 5 (base 3)
-  int num_levels;      // distinct codes: 3 for ternary, 4 for the codebook
   Reconstruction reconstruction;
   // Packs codes.size() codes into the first BytesForCodes() bytes of out.
   PackFn pack;
@@ -56,11 +56,47 @@ struct FormatTraits {
 // Code bits in storage: 2 for the 2-bit formats, 8/5 for base 3 (before block padding).
 constexpr double BitsPerCode(const FormatTraits& traits) { return 8.0 / traits.codes_per_byte; }
 
-const FormatTraits& TraitsOf(QuantFormat format);
-const char* FormatName(QuantFormat format);
+namespace format_internal {
+// The table's entries; call them through TraitsOf() or PackCodes()/UnpackCodes().
+void PackTernary2Bit(absl::Span<const std::int8_t> codes, absl::Span<std::uint8_t> out);
+void UnpackTernary2Bit(absl::Span<const std::uint8_t> packed, absl::Span<std::int8_t> codes);
+void PackBase3(absl::Span<const std::int8_t> codes, absl::Span<std::uint8_t> out);
+void UnpackBase3(absl::Span<const std::uint8_t> packed, absl::Span<std::int8_t> codes);
+void PackIndex2Bit(absl::Span<const std::int8_t> codes, absl::Span<std::uint8_t> out);
+void UnpackIndex2Bit(absl::Span<const std::uint8_t> packed, absl::Span<std::int8_t> codes);
+}  // namespace format_internal
+
+// The traits table, indexed by QuantFormat; constexpr so kernels can specialise on it.
+inline constexpr FormatTraits kFormats[] = {
+    {QuantFormat::kTernary2Bit, "ternary-2bit", 4, Reconstruction::kScaleTimesCode,
+     format_internal::PackTernary2Bit, format_internal::UnpackTernary2Bit},
+    {QuantFormat::kTernaryBase3, "ternary-base3", 5, Reconstruction::kScaleTimesCode,
+     format_internal::PackBase3, format_internal::UnpackBase3},
+    {QuantFormat::kCodebook2Bit, "codebook-2bit", 4, Reconstruction::kScaleTimesCodebookEntry,
+     format_internal::PackIndex2Bit, format_internal::UnpackIndex2Bit},
+};
+
+constexpr bool FormatTableMatchesEnum() {
+  for (std::size_t i = 0; i < std::size(kFormats); ++i) {
+    if (static_cast<std::size_t>(kFormats[i].format) != i) return false;
+  }
+  return true;
+}
+static_assert(std::size(kFormats) == static_cast<std::size_t>(QuantFormat::kCodebook2Bit) + 1,
+              "kFormats must have one entry per QuantFormat");
+static_assert(FormatTableMatchesEnum(), "kFormats must be in QuantFormat order");
+
+constexpr const FormatTraits& TraitsOf(QuantFormat format) {
+  return kFormats[static_cast<std::size_t>(format)];
+}
 
 // Bytes holding n codes of one block: ceil(n / codes_per_byte).
-std::size_t BytesForCodes(QuantFormat format, std::size_t n);
+constexpr std::size_t BytesForCodes(QuantFormat format, std::size_t n) {
+  const auto per_byte = static_cast<std::size_t>(TraitsOf(format).codes_per_byte);
+  return (n + per_byte - 1) / per_byte;
+}
+
+const char* FormatName(QuantFormat format);
 
 // Convenience wrappers over the table's functions. Contract: out / packed hold at least
 // BytesForCodes(format, codes.size()) bytes; ternary codes are in {-1, 0, 1} and codebook

@@ -4,8 +4,6 @@
 #include <bit>
 #include <cmath>
 
-#include "kernels/cpu/matmul.h"
-
 namespace ghost::compress {
 
 std::uint16_t F32ToF16(float value) {
@@ -28,7 +26,5 @@ std::uint16_t F32ToF16(float value) {
 }
 
 std::uint16_t ScaleToF16(float scale) { return F32ToF16(std::min(scale, 65504.0f)); }
-
-float RoundToF16(float value) { return kernels::F16ToF32(F32ToF16(value)); }
 
 }  // namespace ghost::compress

@@ -15,9 +15,6 @@ std::uint16_t F32ToF16(float value);
 // (65504) so that a stored scale is never Inf.
 std::uint16_t ScaleToF16(float scale);
 
-// F16ToF32(F32ToF16(value)), i.e. the value a kernel will see.
-float RoundToF16(float value);
-
 }  // namespace ghost::compress
 
 #endif  // GHOST_ENGINE_COMPRESS_FP16_H_

@@ -17,8 +17,8 @@ namespace ghost::compress {
 // E[x_j^2] over the n rows of calibration activations x [n, cols] (row-major), for
 // QuantizeOptions::column_importance. INVALID_ARGUMENT when n or cols is 0 or a value is
 // not finite.
-absl::StatusOr<std::vector<float>> ColumnSecondMoments(const float* x, std::size_t n,
-                                                       std::size_t cols);
+[[nodiscard]] absl::StatusOr<std::vector<float>> ColumnSecondMoments(const float* x, std::size_t n,
+                                                                     std::size_t cols);
 
 }  // namespace ghost::compress
 

@@ -48,12 +48,15 @@ struct QuantizeOptions {
 
   // The options alone; Quantize() also checks them against the matrix. INVALID_ARGUMENT
   // for out-of-range values, UNIMPLEMENTED for combinations that do not exist.
-  absl::Status Validate() const;
+  [[nodiscard]] absl::Status Validate() const;
 };
 
-// w: row-major [rows, cols], finite, |w| <= 65504 (stored scales are fp16).
-absl::StatusOr<QuantizedMatrix> Quantize(const float* w, std::size_t rows, std::size_t cols,
-                                         const QuantizeOptions& options);
+// w: row-major [rows, cols], finite, |w| <= 65504 (stored scales are fp16). Errors:
+// Validate()'s, and INVALID_ARGUMENT naming the first bad weight, an empty shape or an
+// importance span that does not fit.
+[[nodiscard]] absl::StatusOr<QuantizedMatrix> Quantize(const float* w, std::size_t rows,
+                                                       std::size_t cols,
+                                                       const QuantizeOptions& options);
 
 }  // namespace ghost::compress
 

@@ -14,8 +14,8 @@ bool IsFiniteNonNegativeF16(std::uint16_t bits) { return bits < 0x7c00u; }
 bool IsFiniteF16(std::uint16_t bits) { return (bits & 0x7fffu) < 0x7c00u; }
 
 absl::Status SizeError(const char* field, std::size_t got, std::size_t want) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("quantized matrix: ", field, " holds ", got, " values, the layout needs ", want));
+  return absl::InvalidArgumentError(absl::StrCat("quantized matrix: ", field, " holds ", got,
+                                                 " values, the layout needs ", want));
 }
 
 // The first invalid code byte, if any: stored 2-bit value 3 in ternary-2bit, or a base-3
@@ -31,9 +31,8 @@ absl::Status CheckCodes(const QuantizedMatrix& m) {
       valid = byte <= 242;
     }
     if (!valid) {
-      return absl::InvalidArgumentError(absl::StrCat("quantized matrix: code byte ", i, " (",
-                                                     byte, ") is invalid for ",
-                                                     FormatName(m.format)));
+      return absl::InvalidArgumentError(absl::StrCat("quantized matrix: code byte ", i, " (", byte,
+                                                     ") is invalid for ", FormatName(m.format)));
     }
   }
   return absl::OkStatus();
@@ -41,19 +40,13 @@ absl::Status CheckCodes(const QuantizedMatrix& m) {
 
 }  // namespace
 
-std::size_t QuantizedMatrix::blocks_per_row() const {
-  return (cols + block_size - 1) / block_size;
-}
+std::size_t QuantizedMatrix::blocks_per_row() const { return (cols + block_size - 1) / block_size; }
 
 std::size_t QuantizedMatrix::block_bytes() const { return BytesForCodes(format, block_size); }
 
-std::size_t QuantizedMatrix::code_bytes_per_row() const {
-  return blocks_per_row() * block_bytes();
-}
+std::size_t QuantizedMatrix::code_bytes_per_row() const { return blocks_per_row() * block_bytes(); }
 
-std::size_t QuantizedMatrix::blocks_per_super_block() const {
-  return kSuperBlockSize / block_size;
-}
+std::size_t QuantizedMatrix::blocks_per_super_block() const { return kSuperBlockSize / block_size; }
 
 std::size_t QuantizedMatrix::scales_per_row() const {
   if (scale_scheme == ScaleScheme::kF16PerBlock) return blocks_per_row();
@@ -76,8 +69,8 @@ float QuantizedMatrix::BlockScale(std::size_t row, std::size_t block) const {
   }
   const float super =
       kernels::F16ToF32(scales[row * scales_per_row() + block / blocks_per_super_block()]);
-  const absl::Span<const std::uint8_t> stream(
-      sub_scales.data() + row * sub_scale_bytes_per_row(), sub_scale_bytes_per_row());
+  const absl::Span<const std::uint8_t> stream(sub_scales.data() + row * sub_scale_bytes_per_row(),
+                                              sub_scale_bytes_per_row());
   return TwoLevelBlockScale(super, ReadBits(stream, block, sub_scale_bits), sub_scale_bits);
 }
 
@@ -96,8 +89,8 @@ absl::Status QuantizedMatrix::Validate() const {
         absl::StrCat("quantized matrix: shape ", rows, "x", cols, " is empty"));
   }
   if (std::find(kBlockSizes.begin(), kBlockSizes.end(), block_size) == kBlockSizes.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quantized matrix: block_size ", block_size, " is not 16, 32, 64, 128 or 256"));
+    return absl::InvalidArgumentError(absl::StrCat("quantized matrix: block_size ", block_size,
+                                                   " is not 16, 32, 64, 128 or 256"));
   }
   const bool two_level = scale_scheme == ScaleScheme::kTwoLevel;
   if (two_level ? (sub_scale_bits != 4 && sub_scale_bits != 6) : sub_scale_bits != 0) {

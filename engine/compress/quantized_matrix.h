@@ -4,7 +4,8 @@
 // A row of `cols` weights is cut into blocks_per_row = ceil(cols / block_size) blocks. When
 // cols is not a multiple of block_size the last block of every row is short: its codes are
 // packed as if the block were full, with padding codes (format.h) past the end of the row.
-// Padding is not weight data: decoders stop at cols.
+// Padding is not weight data: decoders stop at cols, or process the whole block against
+// inputs zero-padded to blocks_per_row * block_size (the codebook's entry 0 need not be 0).
 //
 //   codes       rows * code_bytes_per_row() bytes; block b of row r starts at byte
 //               r * code_bytes_per_row() + b * block_bytes(); bit layout in format.h.
@@ -67,7 +68,7 @@ struct QuantizedMatrix {
 
   // Checks the fields, the array sizes and that every code byte is valid for the format;
   // INVALID_ARGUMENT names the first problem. Decoders require a valid matrix.
-  absl::Status Validate() const;
+  [[nodiscard]] absl::Status Validate() const;
 };
 
 // Row r of the reconstruction into out (cols values). Requires m.Validate().ok().
@@ -75,7 +76,7 @@ void DequantizeRow(const QuantizedMatrix& m, std::size_t row, absl::Span<float> 
 
 // The whole reconstruction, row-major [rows, cols]: the reference every kernel is tested
 // against. Requires m.Validate().ok().
-std::vector<float> Dequantize(const QuantizedMatrix& m);
+[[nodiscard]] std::vector<float> Dequantize(const QuantizedMatrix& m);
 
 }  // namespace ghost::compress
 

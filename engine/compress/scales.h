@@ -7,10 +7,11 @@
 //                so q = 2^bits - 1 is the super scale itself and q = 0 is 1/2^bits of it.
 //                16 / 256 + bits / B bits per weight (B = 16, 4 bits: 0.3125).
 //                The super scale is the largest block scale of its super-block. Each q is
-//                chosen by trying every level with the codes re-solved for that level's
-//                scale, so codes are always optimal for the scale actually stored.
-//                Linear levels were measured against log-spaced ones (2 and 3 octaves) on
-//                Gaussian and Student-t weights: as good or better, and simpler to decode.
+//                the best of the levels around the block's fitted scale, each tried with
+//                codes re-solved for it, so codes are optimal for the scale as stored.
+//                Linear levels were measured against log-spaced ones (spanning 2 and 3
+//                octaves) on Gaussian and Student-t weights: never worse by more than
+//                0.0001 cosine, up to 0.009 better, and simpler to decode.
 //
 // Sub-scales of one row form a little-endian bit stream: q of block b occupies stream bits
 // b * bits .. b * bits + bits - 1, and stream bit k is bit k % 8 of byte k / 8 (the rule

@@ -22,17 +22,16 @@ double CodesForThresholdImpl(absl::Span<const float> w, absl::Span<const float> 
     const int code = (w[i] > threshold) - (w[i] < -threshold);
     codes[i] = static_cast<std::int8_t>(code);
     const float residual = w[i] - scale * static_cast<float>(code);
-    error += static_cast<double>(kWeighted ? importance[i] * residual * residual
-                                           : residual * residual);
+    error +=
+        static_cast<double>(kWeighted ? importance[i] * residual * residual : residual * residual);
   }
   return error;
 }
 
 double CodesForThreshold(absl::Span<const float> w, absl::Span<const float> importance,
                          float threshold, float scale, absl::Span<std::int8_t> codes) {
-  return importance.empty()
-             ? CodesForThresholdImpl<false>(w, importance, threshold, scale, codes)
-             : CodesForThresholdImpl<true>(w, importance, threshold, scale, codes);
+  return importance.empty() ? CodesForThresholdImpl<false>(w, importance, threshold, scale, codes)
+                            : CodesForThresholdImpl<true>(w, importance, threshold, scale, codes);
 }
 
 // The scale of the best top-k set of the magnitudes sorted in descending order, with

@@ -24,8 +24,8 @@ struct TernaryFit {
   double error = 0.0;  // weighted squared error of the codes written alongside
 };
 
-// Contract for all three: w.size() <= kMaxBlockSize (they sort on the stack), codes.size() == w.size(), importance
-// empty or of w.size() non-negative values.
+// Contract for all three: w.size() <= kMaxBlockSize (they sort on the stack), codes.size() ==
+// w.size(), importance empty or of w.size() non-negative values.
 
 // Codes optimal for a given scale (sign(w) where |w| > scale / 2, else 0); returns the
 // weighted squared error.
@@ -33,14 +33,16 @@ double TernaryCodesForScale(absl::Span<const float> w, absl::Span<const float> i
                             float scale, absl::Span<std::int8_t> codes);
 
 // The least-error ternary fit (see above); codes are those for the returned scale.
-TernaryFit FitTernaryExact(absl::Span<const float> w, absl::Span<const float> importance,
-                           absl::Span<std::int8_t> codes);
+[[nodiscard]] TernaryFit FitTernaryExact(absl::Span<const float> w,
+                                         absl::Span<const float> importance,
+                                         absl::Span<std::int8_t> codes);
 
 // The threshold/scale coordinate descent of the ternary-weight literature, kept as the
 // baseline: t = 0.7 * mean|w|, then `rounds` times: c = sign(w) * [|w| > t],
 // scale = weighted mean of |w| where c != 0, t = scale / 2. Means are importance-weighted.
-TernaryFit FitTernaryIterative(absl::Span<const float> w, absl::Span<const float> importance,
-                               int rounds, absl::Span<std::int8_t> codes);
+[[nodiscard]] TernaryFit FitTernaryIterative(absl::Span<const float> w,
+                                             absl::Span<const float> importance, int rounds,
+                                             absl::Span<std::int8_t> codes);
 
 }  // namespace ghost::compress
 

@@ -54,7 +54,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", default="models/ghost-tiny")
     ap.add_argument("--data-dir", default="build/train-data")
-    ap.add_argument("--max-doc-bytes", type=int, default=0)
+    ap.add_argument("--max-doc-bytes", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -33,9 +33,9 @@ def lr_at(step, args):
     """Warmup-stable-decay schedule (see the module docstring)."""
     if step < args.warmup_steps:
         return args.lr * (step + 1) / args.warmup_steps
-    start = decay_start(args)
-    if step < start:
+    if args.steps is None or step < decay_start(args):  # steps is None: not yet decided
         return args.lr
+    start = decay_start(args)
     progress = (step - start) / max(1, args.steps - start)
     cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
     return args.lr * (args.min_lr_ratio + (1.0 - args.min_lr_ratio) * cosine)
@@ -53,7 +53,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default="build/train-data")
     ap.add_argument("--out", default="build/ghost-tiny/checkpoint.pt")
-    ap.add_argument("--steps", type=int, default=1400)
+    ap.add_argument("--steps", type=int, default=417)
     ap.add_argument("--time-budget", type=float, default=None, metavar="MIN",
                     help="choose --steps during the run to fit this many minutes of training")
     ap.add_argument("--batch-size", type=int, default=2)
