@@ -55,7 +55,6 @@ LoadReport RunLoad(const std::shared_ptr<grpc::Channel>& channel, const LoadOpti
 
 // Percentile (0..100) of `values` (copied and sorted); 0 when empty.
 double Percentile(std::vector<double> values, double p);
-const char* StatusCodeName(grpc::StatusCode code);
 
 }  // namespace ghost::bench
 

@@ -14,6 +14,9 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"batch", ghost::bench::RunBatch,
+     "[--json] [--model DIR] [--shape tinyllama] [--curve 1,2,4,...] [--new_tokens N]\n"
+     "      Executor decode tokens/s for 1..32 concurrent greedy streams, ratio to 1 stream"},
     {"compress", ghost::bench::RunCompress,
      "[--json] [--quick] [--model PATH]\n"
      "      cosine, MSE, bits/weight and throughput of every quantization scheme and block size"},

@@ -4,6 +4,7 @@
 
 namespace ghost::bench {
 
+int RunBatch(int argc, char** argv);
 int RunCompress(int argc, char** argv);
 int RunKernels(int argc, char** argv);
 int RunServe(int argc, char** argv);

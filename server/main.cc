@@ -21,6 +21,12 @@ ABSL_FLAG(std::string, default_model, "ghost-tiny", "model loaded at start and u
 ABSL_FLAG(std::string, auth_token, "",
           "when set, every RPC needs 'authorization: Bearer <token>' (env GHOST_AUTH_TOKEN "
           "is used when the flag is empty)");
+ABSL_FLAG(std::string, registry_dir, "./.ghost-registry",
+          "directory for the model registry (registry.json and its lock file); created when "
+          "missing, and only one server may use it at a time");
+ABSL_FLAG(std::string, admin_token, "",
+          "when set, ImportModel, LoadModel, UnloadModel and DeleteModel need 'authorization: "
+          "Bearer <admin token>' (env GHOST_ADMIN_TOKEN is used when the flag is empty)");
 ABSL_FLAG(double, grace_period_s, 30, "seconds in-flight streams get to finish on SIGTERM");
 ABSL_FLAG(int, max_queued_requests, 64, "requests waiting per model before RESOURCE_EXHAUSTED");
 
@@ -68,6 +74,11 @@ int main(int argc, char** argv) {
   options.auth_token = absl::GetFlag(FLAGS_auth_token);
   if (options.auth_token.empty()) {
     if (const char* env = std::getenv("GHOST_AUTH_TOKEN")) options.auth_token = env;
+  }
+  options.registry_dir = absl::GetFlag(FLAGS_registry_dir);
+  options.admin_token = absl::GetFlag(FLAGS_admin_token);
+  if (options.admin_token.empty()) {
+    if (const char* env = std::getenv("GHOST_ADMIN_TOKEN")) options.admin_token = env;
   }
   options.grace_period = absl::Seconds(absl::GetFlag(FLAGS_grace_period_s));
   options.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);

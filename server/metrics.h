@@ -43,7 +43,7 @@ class ServerMetrics {
 
   ModelMetrics& ForModel(const std::string& model_name);
   // One finished RPC: full_method is "/package.Service/Method"; code is the gRPC code name
-  // as Prometheus' gRPC conventions spell it ("OK", "InvalidArgument", ...).
+  // ("OK", "INVALID_ARGUMENT", ...).
   void CountRpc(std::string_view full_method, const char* code, double seconds);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 

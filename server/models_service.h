@@ -1,4 +1,5 @@
-// ghost.v1.Models: the model repository API.
+// ghost.v1.Models: the model repository API. ImportModel, LoadModel, UnloadModel and DeleteModel
+// are admin RPCs (they need the admin token when one is configured).
 #ifndef GHOST_SERVER_MODELS_SERVICE_H_
 #define GHOST_SERVER_MODELS_SERVICE_H_
 

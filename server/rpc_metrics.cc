@@ -5,20 +5,10 @@
 #include <string_view>
 
 #include "absl/time/clock.h"
+#include "proto/status_name.h"
 
 namespace ghost::server {
 namespace {
-
-const char* CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK",          "Canceled",          "Unknown",          "InvalidArgument",
-      "DeadlineExceeded", "NotFound",     "AlreadyExists",    "PermissionDenied",
-      "ResourceExhausted", "FailedPrecondition", "Aborted",   "OutOfRange",
-      "Unimplemented", "Internal",        "Unavailable",      "DataLoss",
-      "Unauthenticated"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? kNames[i] : "Unknown";
-}
 
 class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
@@ -28,7 +18,7 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      metrics_.CountRpc(full_method_, CodeName(methods->GetSendStatus().error_code()),
+      metrics_.CountRpc(full_method_, StatusCodeName(methods->GetSendStatus().error_code()),
                         absl::ToDoubleSeconds(absl::Now() - start_));
     }
     methods->Proceed();

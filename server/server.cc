@@ -5,7 +5,6 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <cstdio>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -38,7 +37,7 @@ void ApplyTransportLimits(grpc::ServerBuilder& builder) {
 class GhostServerImpl final : public GhostServer {
  public:
   explicit GhostServerImpl(const ServerOptions& options)
-      : options_(options), auth_(options.auth_token) {}
+      : options_(options), auth_(options.auth_token, options.admin_token) {}
   ~GhostServerImpl() override { Shutdown(); }
 
   absl::Status Init();
@@ -51,8 +50,6 @@ class GhostServerImpl final : public GhostServer {
   void Shutdown() override;
 
  private:
-  void LoadDefaultModel();
-
   const ServerOptions options_;
   Authenticator auth_;
   ServerMetrics metrics_;
@@ -64,8 +61,7 @@ class GhostServerImpl final : public GhostServer {
   std::unique_ptr<CompressionService> compression_;
   std::unique_ptr<OperationsService> operations_;
   std::unique_ptr<grpc::Server> server_;
-  std::thread loader_;
-  absl::Notification loaded_;
+  absl::Notification loaded_;  // the default model's first load has ended
   bool ready_ = false;
   bool shut_down_ = false;
   int port_ = 0;
@@ -75,12 +71,21 @@ class GhostServerImpl final : public GhostServer {
 absl::Status GhostServerImpl::Init() {
   RegistryOptions registry_options;
   registry_options.model_roots = options_.model_roots;
+  registry_options.registry_dir = options_.registry_dir;
   registry_options.executor.max_queued_requests = options_.max_queued_requests;
   auto registry = ModelRegistry::Create(registry_options);
   if (!registry.ok()) return registry.status();
   registry_ = *std::move(registry);
-  // An unknown default model is a configuration error: fail at start, naming what exists.
-  if (auto info = registry_->Get(options_.default_model); !info.ok()) return info.status();
+  // The default model is registered on first use; one missing from the roots is a
+  // configuration error, reported at start.
+  if (auto info = registry_->Get(options_.default_model); absl::IsNotFound(info.status())) {
+    auto imported =
+        registry_->Import(options_.default_model, options_.default_model, ModelOrigin::kImported);
+    if (!imported.ok()) {
+      return absl::Status(imported.status().code(),
+                          absl::StrCat("default model: ", imported.status().message()));
+    }
+  }
 
   auto metrics_port =
       metrics_.Serve(absl::StrCat(options_.metrics_host, ":", options_.metrics_port));
@@ -114,20 +119,20 @@ absl::Status GhostServerImpl::Init() {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kReadyService, false);
-  loader_ = std::thread([this] { LoadDefaultModel(); });
+  // Joins (or finds finished) the load queued when the default model was ready at the last
+  // stop, rather than loading it twice.
+  registry_->LoadAsync(
+      options_.default_model, LoadMode::kIfNotLoaded, [this](absl::StatusOr<ModelInfo> loaded) {
+        if (loaded.ok()) {
+          ready_ = true;
+          server_->GetHealthCheckService()->SetServingStatus(kReadyService, true);
+        } else {
+          std::fprintf(stderr, "ghostserve: default model %s failed to load: %s\n",
+                       options_.default_model.c_str(), loaded.status().ToString().c_str());
+        }
+        loaded_.Notify();
+      });
   return absl::OkStatus();
-}
-
-void GhostServerImpl::LoadDefaultModel() {
-  auto loaded = registry_->Load(options_.default_model);
-  if (loaded.ok()) {
-    ready_ = true;
-    server_->GetHealthCheckService()->SetServingStatus(kReadyService, true);
-  } else {
-    std::fprintf(stderr, "ghostserve: default model %s failed to load: %s\n",
-                 options_.default_model.c_str(), loaded.status().ToString().c_str());
-  }
-  loaded_.Notify();
 }
 
 void GhostServerImpl::Shutdown() {
@@ -142,10 +147,12 @@ void GhostServerImpl::Shutdown() {
     std::fprintf(stderr, "ghostserve: grace period over, cancelling %d streams\n",
                  streams_.in_flight());
   }
-  if (loader_.joinable()) loader_.join();
-  // Cancels what is left (their reactors finish), then stops the engines.
-  server_->Shutdown(std::chrono::system_clock::now());
+  // Fails queued loads and waits for the one running, so that pending LoadModel calls end;
+  // loaded versions stay alive while streams still hold them.
   registry_->Shutdown();
+  loaded_.WaitForNotification();
+  // Cancels what is left: those streams finish, release their models, and the executors stop.
+  server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
 }
 
@@ -158,6 +165,10 @@ absl::Status ServerOptions::Validate() const {
   }
   if (model_roots.empty()) return absl::InvalidArgumentError("at least one --model_root is needed");
   if (default_model.empty()) return absl::InvalidArgumentError("--default_model is empty");
+  if (registry_dir.empty()) return absl::InvalidArgumentError("--registry_dir is empty");
+  if (!admin_token.empty() && admin_token == auth_token) {
+    return absl::InvalidArgumentError("--admin_token must differ from --auth_token");
+  }
   if (grace_period < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--grace_period_s must be >= 0");
   }

@@ -19,7 +19,10 @@ struct ServerOptions {
   int metrics_port = 9464;  // 0 picks a free port
   std::vector<std::string> model_roots = {"./models"};
   std::string default_model = "ghost-tiny";
-  std::string auth_token;  // empty: no authentication
+  // registry.json (the registered models) and its lock; one server per directory.
+  std::string registry_dir = "./.ghost-registry";
+  std::string auth_token;   // empty: no authentication
+  std::string admin_token;  // empty: admin RPCs need only what auth_token asks
   absl::Duration grace_period = absl::Seconds(30);
   int max_queued_requests = 64;
 
@@ -28,8 +31,10 @@ struct ServerOptions {
 
 class GhostServer {
  public:
-  // Binds both ports, starts serving, and loads the default model in the background: health
-  // "" is SERVING at once, "ghost.v1.Inference" once the default model is ready.
+  // Opens the registry (importing the default model from the roots when it is not
+  // registered), binds both ports, starts serving, and loads the default model and the models
+  // that were ready at the last stop in the background: health "" is SERVING at once,
+  // "ghost.v1.Inference" once the default model is ready.
   static absl::StatusOr<std::unique_ptr<GhostServer>> Start(const ServerOptions& options);
   virtual ~GhostServer() = default;
 

@@ -18,6 +18,18 @@ grpc::ServerUnaryReactor* RunUnary(const ServiceContext& ctx,
   return reactor;
 }
 
+// As RunUnary for the admin RPCs (import, load, unload, delete, compress), which need the
+// admin token when one is configured.
+template <typename Body>
+grpc::ServerUnaryReactor* RunAdminUnary(const ServiceContext& ctx,
+                                        grpc::CallbackServerContext* context, Body body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status status = ctx.auth->CheckAdmin(*context);
+  if (status.ok()) status = body();
+  reactor->Finish(status);
+  return reactor;
+}
+
 inline grpc::Status NotYetImplemented(const char* what) {
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                       std::string(what) + " is not implemented in this version of ghostserve");

@@ -2,12 +2,18 @@
 #ifndef GHOST_CLIENTS_GHOSTCTL_COMMANDS_H_
 #define GHOST_CLIENTS_GHOSTCTL_COMMANDS_H_
 
+#include <string>
+
 namespace ghost::ctl {
 
 int RunGenerate();
 int RunHealth();
 int RunList();
 int RunEval();
+// Model management: each takes the model name given after the command.
+int RunShow(const std::string& name);
+int RunLoad(const std::string& name);    // needs the admin token when the server has one
+int RunUnload(const std::string& name);  // needs the admin token when the server has one
 
 }  // namespace ghost::ctl
 

@@ -5,26 +5,13 @@
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
+#include "proto/status_name.h"
 
 ABSL_FLAG(std::string, address, "localhost:50051", "server address host:port");
 ABSL_FLAG(std::string, token, "", "bearer token (default: env GHOST_AUTH_TOKEN)");
 ABSL_FLAG(std::string, model, "", "model name (default: the server's default model)");
 
 namespace ghost::ctl {
-namespace {
-
-const char* CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",        "UNKNOWN",       "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-      "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
-}
-
-}  // namespace
-
 std::shared_ptr<grpc::Channel> OpenChannel() {
   return grpc::CreateChannel(absl::GetFlag(FLAGS_address), grpc::InsecureChannelCredentials());
 }
@@ -44,7 +31,7 @@ std::unique_ptr<grpc::ClientContext> NewContext(double deadline_s) {
 }
 
 int ReportError(const char* what, const grpc::Status& status) {
-  std::fprintf(stderr, "ghostctl: %s: %s: %s\n", what, CodeName(status.error_code()),
+  std::fprintf(stderr, "ghostctl: %s: %s: %s\n", what, StatusCodeName(status.error_code()),
                status.error_message().c_str());
   return 1;
 }

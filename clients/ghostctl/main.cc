@@ -17,22 +17,30 @@ constexpr char kUsage[] =
     "            [--top_p P] [--top_k K] [--seed S] [--stop STR] [--logprobs N]\n"
     "  health    print the server's liveness and readiness\n"
     "  list      list the models the server knows\n"
+    "  show NAME   print one model's state and details\n"
+    "  load NAME   load (or reload) a model and wait until it is ready\n"
+    "  unload NAME unload a model once its streams have finished\n"
     "  eval      bits per byte of a local model on a text file (no server needed):\n"
     "            --model NAME [--model_root DIR] --text FILE\n"
     "\n"
     "Common flags: --address host:port (localhost:50051), --token T (or env\n"
-    "GHOST_AUTH_TOKEN), --model NAME. Run 'ghostctl --helpfull' for every flag.";
+    "GHOST_AUTH_TOKEN; load and unload need the admin token when the server has one),\n"
+    "--model NAME. Run 'ghostctl --helpfull' for every flag.";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() != 2) {
+  const std::string command = args.size() >= 2 ? args[1] : "";
+  const bool takes_name = command == "show" || command == "load" || command == "unload";
+  if (args.size() != (takes_name ? 3u : 2u)) {
     std::fprintf(stderr, "%s\n", kUsage);
     return 2;
   }
-  const std::string command = args[1];
+  if (command == "show") return ghost::ctl::RunShow(args[2]);
+  if (command == "load") return ghost::ctl::RunLoad(args[2]);
+  if (command == "unload") return ghost::ctl::RunUnload(args[2]);
   if (command == "generate") return ghost::ctl::RunGenerate();
   if (command == "health") return ghost::ctl::RunHealth();
   if (command == "list") return ghost::ctl::RunList();

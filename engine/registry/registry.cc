@@ -1,246 +1,317 @@
 #include "engine/registry/registry.h"
 
-#include <algorithm>
-#include <filesystem>
-#include <map>
+#include <set>
+#include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
-#include "engine/common/file.h"
+#include "absl/synchronization/notification.h"
 #include "engine/common/log.h"
-#include "engine/model/config.h"
+#include "engine/registry/registry_impl.h"
 
 namespace ghost {
+namespace registry_internal {
 namespace {
 
-namespace fs = std::filesystem;
-
-// What config.json tells about a model without loading its weights.
-absl::StatusOr<ModelSummary> SummaryFromConfig(const std::string& directory) {
-  const std::string path = JoinPath(directory, "config.json");
-  absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<ModelConfig> config = ParseModelConfig(*text, path);
-  if (!config.ok()) return config.status();
-  ModelSummary summary;
-  summary.architecture = config->architecture;
-  summary.dtype = ShortDtypeName(config->torch_dtype);
-  summary.context_length = config->max_position_embeddings;
-  summary.vocab_size = config->vocab_size;
-  return summary;
-}
-
-class Registry final : public ModelRegistry {
- public:
-  explicit Registry(const RegistryOptions& options) : options_(options) {}
-  ~Registry() override { Shutdown(); }
-
-  void Scan();
-  std::vector<ModelInfo> List() const override;
-  absl::StatusOr<ModelInfo> Get(const std::string& name) const override;
-  absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const std::string& name) override;
-  absl::StatusOr<std::shared_ptr<LoadedModel>> GetReady(const std::string& name) const override;
-  absl::Status Unload(const std::string& name) override;
-  void Shutdown() override;
-
- private:
-  struct Entry {
-    ModelInfo info;
-    std::shared_ptr<LoadedModel> loaded;  // set while kReady
-  };
-
-  absl::Status NotFound(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  bool Settled(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-
-  const RegistryOptions options_;
-  mutable absl::Mutex mutex_;
-  std::map<std::string, Entry> models_ ABSL_GUARDED_BY(mutex_);
-  bool shut_down_ ABSL_GUARDED_BY(mutex_) = false;
-};
-
-void Registry::Scan() {
-  absl::MutexLock lock(&mutex_);
-  for (const std::string& root : options_.model_roots) {
-    std::error_code error;
-    std::vector<fs::path> directories;
-    for (const fs::directory_entry& entry : fs::directory_iterator(root, error)) {
-      if (entry.is_directory(error) && fs::exists(entry.path() / "config.json", error)) {
-        directories.push_back(entry.path());
-      }
-    }
-    std::sort(directories.begin(), directories.end());
-    for (const fs::path& directory : directories) {
-      const std::string name = directory.filename().string();
-      if (const auto it = models_.find(name); it != models_.end()) {
-        LogWarning(absl::StrCat("model ", name, " in ", root, " is hidden by the one in ",
-                                it->second.info.root, " (the first root wins)"));
-        continue;
-      }
-      Entry entry;
-      entry.info.name = name;
-      entry.info.root = root;
-      entry.info.directory = fs::absolute(directory, error).string();
-      absl::StatusOr<ModelSummary> summary = SummaryFromConfig(entry.info.directory);
-      if (summary.ok()) {
-        entry.info.summary = *std::move(summary);
-      } else {
-        entry.info.state = ModelState::kFailed;
-        entry.info.reason = std::string(summary.status().message());
-      }
-      models_[name] = std::move(entry);
-    }
-  }
-  LogInfo(absl::StrCat("model registry: ", models_.size(), " models under ",
-                       absl::StrJoin(options_.model_roots, ", ")));
-}
-
-absl::Status Registry::NotFound(const std::string& name) const {
-  std::vector<std::string> names;
-  for (const auto& [known, entry] : models_) names.push_back(known);
-  return absl::NotFoundError(absl::StrCat("model \"", name, "\" not found; known models: ",
-                                          names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
-}
-
-bool Registry::Settled(const std::string& name) const {
-  const ModelState state = models_.at(name).info.state;
-  return state != ModelState::kLoading && state != ModelState::kUnloading;
-}
-
-std::vector<ModelInfo> Registry::List() const {
-  absl::MutexLock lock(&mutex_);
-  std::vector<ModelInfo> infos;
-  for (const auto& [name, entry] : models_) infos.push_back(entry.info);
-  return infos;
-}
-
-absl::StatusOr<ModelInfo> Registry::Get(const std::string& name) const {
-  absl::MutexLock lock(&mutex_);
-  const auto it = models_.find(name);
-  if (it == models_.end()) return NotFound(name);
-  return it->second.info;
-}
-
-absl::StatusOr<std::shared_ptr<LoadedModel>> Registry::GetReady(const std::string& name) const {
-  absl::MutexLock lock(&mutex_);
-  const auto it = models_.find(name);
-  if (it == models_.end()) return NotFound(name);
-  if (it->second.info.state != ModelState::kReady) {
-    return absl::UnavailableError(absl::StrCat(
-        "model \"", name, "\" is not loaded (state: ", ModelStateName(it->second.info.state), ")"));
-  }
-  return it->second.loaded;
-}
-
-absl::StatusOr<std::shared_ptr<LoadedModel>> Registry::Load(const std::string& name) {
-  std::string directory;
+// Deleter of a handed-out version; runs on the thread that drops the last reference.
+void ReleaseVersion(const std::shared_ptr<Table>& table, LoadedModel* version) {
+  const std::string name = version->name;
+  version->executor->Shutdown();
+  delete version;
+  std::vector<ModelCallback> waiters;
+  ModelInfo info;
   {
-    absl::MutexLock lock(&mutex_);
-    if (models_.find(name) == models_.end()) return NotFound(name);
-    // Another caller may be loading or unloading it; wait for that to settle.
-    const auto settled = [this, &name]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return Settled(name);  // Await evaluates it with mutex_ held
-    };
-    mutex_.Await(absl::Condition(&settled));
-    if (shut_down_) return absl::UnavailableError("the model registry is shut down");
-    Entry& entry = models_[name];
-    if (entry.info.state == ModelState::kReady) return entry.loaded;
-    entry.info.state = ModelState::kLoading;
-    entry.info.reason.clear();
-    directory = entry.info.directory;
+    absl::MutexLock lock(&table->mu);
+    const auto it = table->entries.find(name);
+    if (it == table->entries.end()) return;
+    Entry& entry = it->second;
+    if (--entry.live_versions > 0 || entry.info.state != ModelState::kUnloading) return;
+    Transition(entry.info, ModelState::kAvailable);
+    waiters.swap(entry.unload_waiters);
+    info = entry.info;
   }
-  // The slow part runs unlocked; the kLoading state keeps other loaders of this model out.
-  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(directory);
-  absl::StatusOr<std::unique_ptr<Executor>> executor =
-      model.ok() ? Executor::Create(*model, options_.executor)
-                 : absl::StatusOr<std::unique_ptr<Executor>>(model.status());
-  absl::MutexLock lock(&mutex_);
-  Entry& entry = models_[name];
-  if (!executor.ok()) {
-    entry.info.state = ModelState::kFailed;
-    entry.info.reason = std::string(executor.status().message());
-    LogWarning(absl::StrCat("model ", name, " failed to load: ", entry.info.reason));
-    return executor.status();
-  }
-  entry.loaded = std::make_shared<LoadedModel>(LoadedModel{name, *model, *std::move(executor)});
-  entry.info.summary = (*model)->summary();
-  entry.info.state = ModelState::kReady;
-  return entry.loaded;
-}
-
-absl::Status Registry::Unload(const std::string& name) {
-  std::shared_ptr<LoadedModel> loaded;
-  {
-    absl::MutexLock lock(&mutex_);
-    const auto it = models_.find(name);
-    if (it == models_.end()) return NotFound(name);
-    if (it->second.info.state != ModelState::kReady) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("model \"", name,
-                       "\" is not loaded (state: ", ModelStateName(it->second.info.state), ")"));
-    }
-    it->second.info.state = ModelState::kUnloading;
-    loaded = std::move(it->second.loaded);
-  }
-  // Outside the lock: shutting down delivers final chunks to sinks and joins a thread.
-  loaded->executor->Shutdown();
-  absl::MutexLock lock(&mutex_);
-  models_[name].info.state = ModelState::kAvailable;
-  return absl::OkStatus();
-}
-
-void Registry::Shutdown() {
-  std::vector<std::shared_ptr<LoadedModel>> loaded;
-  {
-    absl::MutexLock lock(&mutex_);
-    shut_down_ = true;
-    for (auto& [name, entry] : models_) {
-      if (entry.loaded != nullptr) loaded.push_back(std::move(entry.loaded));
-      entry.loaded.reset();
-      if (entry.info.state == ModelState::kReady) entry.info.state = ModelState::kAvailable;
-    }
-  }
-  for (const auto& model : loaded) model->executor->Shutdown();
+  LogInfo(absl::StrCat("model ", name, " unloaded"));
+  for (ModelCallback& done : waiters) std::move(done)(info);
 }
 
 }  // namespace
 
-const char* ModelStateName(ModelState state) {
-  switch (state) {
-    case ModelState::kAvailable:
-      return "available";
-    case ModelState::kLoading:
-      return "loading";
-    case ModelState::kReady:
-      return "ready";
-    case ModelState::kUnloading:
-      return "unloading";
-    case ModelState::kFailed:
-      return "failed";
-  }
-  return "?";
+std::vector<ModelInfo> Registry::List() const {
+  absl::MutexLock lock(&table_->mu);
+  std::vector<ModelInfo> infos;
+  for (const auto& [name, entry] : table_->entries) infos.push_back(entry.info);
+  return infos;
 }
+
+absl::StatusOr<ModelInfo> Registry::Get(const std::string& name) const {
+  absl::MutexLock lock(&table_->mu);
+  const auto it = table_->entries.find(name);
+  if (it == table_->entries.end()) return NotFound(name);
+  return it->second.info;
+}
+
+absl::StatusOr<std::shared_ptr<LoadedModel>> Registry::GetReady(const std::string& name) const {
+  absl::MutexLock lock(&table_->mu);
+  if (table_->shut_down) return ShutDownError();
+  const auto it = table_->entries.find(name);
+  if (it == table_->entries.end()) return NotFound(name);
+  if (it->second.serving == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "model \"", name, "\" is not loaded (state: ", ModelStateName(it->second.info.state),
+        "); call LoadModel"));
+  }
+  return it->second.serving;
+}
+
+absl::Status Registry::QueueLoad(const std::string& name, ModelCallback& done) {
+  if (table_->shut_down) return ShutDownError();
+  const auto it = table_->entries.find(name);
+  if (it == table_->entries.end()) return NotFound(name);
+  Entry& entry = it->second;
+  switch (entry.info.state) {
+    case ModelState::kLoading:
+      break;  // joins the load in progress
+    case ModelState::kAvailable:
+    case ModelState::kFailed:
+    case ModelState::kReady:
+      Transition(entry.info, ModelState::kLoading);
+      table_->load_queue.push_back(name);
+      break;
+    case ModelState::kImporting:
+      return absl::FailedPreconditionError(
+          absl::StrCat("model \"", name, "\" is still being imported"));
+    case ModelState::kUnloading:
+      return absl::FailedPreconditionError(
+          absl::StrCat("model \"", name, "\" is unloading; load it again once it is available"));
+  }
+  if (done) entry.load_waiters.push_back(std::move(done));
+  return absl::OkStatus();
+}
+
+void Registry::LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) {
+  absl::StatusOr<ModelInfo> now = absl::UnknownError("pending");
+  bool pending = false;
+  {
+    absl::MutexLock lock(&table_->mu);
+    const auto it = table_->entries.find(name);
+    if (mode == LoadMode::kIfNotLoaded && it != table_->entries.end() &&
+        it->second.info.state == ModelState::kReady && !table_->shut_down) {
+      now = it->second.info;
+    } else if (absl::Status queued = QueueLoad(name, done); !queued.ok()) {
+      now = queued;
+    } else {
+      pending = true;  // `done` now waits in the entry
+    }
+  }
+  if (!pending) std::move(done)(std::move(now));
+}
+
+void Registry::LoaderLoop() {
+  for (;;) {
+    std::string name, root, path;
+    {
+      absl::MutexLock lock(&table_->mu);
+      Table* table = table_.get();
+      const auto has_work = [table]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(table->mu) {
+        return table->shut_down || !table->load_queue.empty();
+      };
+      table_->mu.Await(absl::Condition(&has_work));
+      if (table_->shut_down) return;  // Shutdown failed what was queued
+      name = table_->load_queue.front();
+      table_->load_queue.pop_front();
+      const ModelInfo& info = table_->entries.at(name).info;
+      root = info.root;
+      path = info.path;
+    }
+    FinishLoad(name, LoadVersion(name, root, path));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<LoadedModel>> Registry::LoadVersion(const std::string& name,
+                                                                   const std::string& root,
+                                                                   const std::string& path) const {
+  if (!IsConfiguredRoot(root)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the model root of \"", name, "\" is not configured on this server"));
+  }
+  absl::StatusOr<ModelLocation> location = ResolveUnderRoot(root, path);
+  if (!location.ok()) return location.status();
+  LogInfo(absl::StrCat("model ", name, " loading from ", path));
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(location->directory);
+  if (!model.ok()) return RelativeToRoot(model.status(), root);
+  absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(*model, options_.executor);
+  if (!executor.ok()) return RelativeToRoot(executor.status(), root);
+  return std::make_unique<LoadedModel>(LoadedModel{name, *model, *std::move(executor)});
+}
+
+void Registry::FinishLoad(const std::string& name,
+                          absl::StatusOr<std::unique_ptr<LoadedModel>> loaded) {
+  std::shared_ptr<LoadedModel> previous;  // released once no lock is held
+  std::vector<ModelCallback> waiters;
+  absl::StatusOr<ModelInfo> result = ShutDownError();
+  {
+    absl::MutexLock admin(&admin_mu_);
+    bool persist = false;
+    {
+      absl::MutexLock lock(&table_->mu);
+      Entry& entry = table_->entries.at(name);  // Delete refuses a loading model
+      waiters.swap(entry.load_waiters);
+      if (table_->shut_down) {
+        // Shutdown dropped the serving version; `loaded` is freed when this function returns.
+        Transition(entry.info,
+                   entry.live_versions > 0 ? ModelState::kUnloading : ModelState::kAvailable);
+      } else if (loaded.ok()) {
+        ++entry.live_versions;
+        previous = std::move(entry.serving);
+        entry.serving.reset((*loaded).release(), [table = table_](LoadedModel* version) {
+          ReleaseVersion(table, version);
+        });
+        entry.info.summary = entry.serving->model->summary();
+        entry.info.reason.clear();
+        Transition(entry.info, ModelState::kReady);
+        persist = !entry.info.load_at_start;
+        entry.info.load_at_start = true;
+        result = entry.info;
+      } else {
+        const std::string why(loaded.status().message());
+        const bool serving = entry.serving != nullptr;
+        entry.info.reason =
+            serving ? absl::StrCat("reload failed, still serving the previous version: ", why)
+                    : why;
+        Transition(entry.info, serving ? ModelState::kReady : ModelState::kFailed);
+        result = loaded.status();
+      }
+    }
+    if (persist) Persist().IgnoreError();  // logged; the model serves either way
+  }
+  if (result.ok()) {
+    // Not "ready": start-up scripts wait for ghostserve's own "model X ready" line.
+    LogInfo(absl::StrCat("model ", name, " loaded and serving"));
+  } else {
+    LogWarning(absl::StrCat("model ", name, " failed to load: ", result.status().message()));
+  }
+  previous.reset();
+  for (ModelCallback& done : waiters) std::move(done)(result);
+}
+
+absl::Status Registry::StartUnload(const std::string& name, ModelCallback& done,
+                                   std::shared_ptr<LoadedModel>& released, bool& persist) {
+  if (table_->shut_down) return ShutDownError();
+  const auto it = table_->entries.find(name);
+  if (it == table_->entries.end()) return NotFound(name);
+  Entry& entry = it->second;
+  switch (entry.info.state) {
+    case ModelState::kUnloading:
+      break;  // joins the unload in progress
+    case ModelState::kReady:
+      Transition(entry.info, ModelState::kUnloading);
+      released = std::move(entry.serving);
+      entry.info.reason.clear();
+      persist = entry.info.load_at_start;
+      entry.info.load_at_start = false;
+      break;
+    case ModelState::kLoading:
+      return absl::FailedPreconditionError(
+          absl::StrCat("model \"", name, "\" is loading; unload it once the load has finished"));
+    default:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model \"", name, "\" is not loaded (state: ", ModelStateName(entry.info.state), ")"));
+  }
+  entry.unload_waiters.push_back(std::move(done));
+  return absl::OkStatus();
+}
+
+void Registry::UnloadAsync(const std::string& name, ModelCallback done) {
+  std::shared_ptr<LoadedModel> released;
+  absl::Status started;
+  {
+    absl::MutexLock admin(&admin_mu_);
+    bool persist = false;
+    {
+      absl::MutexLock lock(&table_->mu);
+      started = StartUnload(name, done, released, persist);
+    }
+    if (persist) Persist().IgnoreError();  // logged; the unload goes on
+  }
+  if (!started.ok()) return std::move(done)(started);
+  LogInfo(absl::StrCat("model ", name, " unloading"));
+  // With no request in flight this releases the version here, and `done` runs before return.
+  released.reset();
+}
+
+void Registry::Shutdown() {
+  std::vector<std::shared_ptr<LoadedModel>> released;
+  std::vector<ModelCallback> cancelled;
+  {
+    absl::MutexLock lock(&table_->mu);
+    if (!table_->shut_down) {
+      table_->shut_down = true;
+      const std::set<std::string> queued(table_->load_queue.begin(), table_->load_queue.end());
+      table_->load_queue.clear();
+      for (auto& [name, entry] : table_->entries) {
+        if (entry.serving != nullptr) released.push_back(std::move(entry.serving));
+        if (entry.info.state == ModelState::kReady || queued.count(name) > 0) {
+          Transition(entry.info,
+                     entry.live_versions > 0 ? ModelState::kUnloading : ModelState::kAvailable);
+        }
+        if (queued.count(name) > 0) {
+          for (ModelCallback& done : entry.load_waiters) cancelled.push_back(std::move(done));
+          entry.load_waiters.clear();
+        }
+      }
+    }
+  }
+  for (ModelCallback& done : cancelled) std::move(done)(ShutDownError());
+  released.clear();  // versions without requests in flight are freed here
+  if (loader_.joinable()) loader_.join();
+}
+
+}  // namespace registry_internal
+
+using registry_internal::Registry;
 
 absl::Status RegistryOptions::Validate() const {
   if (model_roots.empty()) return absl::InvalidArgumentError("no model roots configured");
-  for (const std::string& root : model_roots) {
-    std::error_code error;
-    if (!fs::is_directory(root, error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model root ", root, " is not an existing directory"));
-    }
+  if (registry_dir.empty()) return absl::InvalidArgumentError("no registry directory configured");
+  if (absl::StatusOr<std::vector<ModelRoot>> roots = ResolveModelRoots(model_roots); !roots.ok()) {
+    return roots.status();
   }
   return executor.Validate();
 }
 
 absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
     const RegistryOptions& options) {
-  if (absl::Status s = options.Validate(); !s.ok()) return s;
-  auto registry = std::make_unique<Registry>(options);
-  registry->Scan();
+  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  absl::StatusOr<std::vector<ModelRoot>> roots = ResolveModelRoots(options.model_roots);
+  if (!roots.ok()) return roots.status();
+  absl::StatusOr<std::unique_ptr<RegistryStore>> store = RegistryStore::Open(options.registry_dir);
+  if (!store.ok()) return store.status();
+  auto registry = std::make_unique<Registry>(options, *std::move(roots), *std::move(store));
+  if (absl::Status status = registry->Restore(); !status.ok()) return status;
+  registry->Start();
   return std::unique_ptr<ModelRegistry>(std::move(registry));
+}
+
+absl::StatusOr<ModelInfo> ModelRegistry::Load(const std::string& name, LoadMode mode) {
+  absl::Notification done;
+  absl::StatusOr<ModelInfo> result;
+  LoadAsync(name, mode, [&](absl::StatusOr<ModelInfo> outcome) {
+    result = std::move(outcome);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<ModelInfo> ModelRegistry::Unload(const std::string& name) {
+  absl::Notification done;
+  absl::StatusOr<ModelInfo> result;
+  UnloadAsync(name, [&](absl::StatusOr<ModelInfo> outcome) {
+    result = std::move(outcome);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
 }
 
 }  // namespace ghost

@@ -1,5 +1,6 @@
-// The model registry: which model directories exist under the configured roots, which are
-// loaded, and their executors. Thread-safe.
+// The model registry: which model directories are registered (persisted in the registry
+// directory), their life-cycle states (model_state.h), and the executors of loaded models.
+// Thread-safe. Loads run on one loader thread; no registry lock is held while a model loads.
 #ifndef GHOST_ENGINE_REGISTRY_REGISTRY_H_
 #define GHOST_ENGINE_REGISTRY_REGISTRY_H_
 
@@ -7,57 +8,99 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "engine/model/model.h"
+#include "engine/registry/model_state.h"
 #include "engine/runtime/executor.h"
 
 namespace ghost {
 
-enum class ModelState { kAvailable, kLoading, kReady, kUnloading, kFailed };
-const char* ModelStateName(ModelState state);
-
 struct ModelInfo {
-  std::string name;       // directory name
-  std::string root;       // the model root it was found under
-  std::string directory;  // absolute path
+  std::string name;
+  std::string root;  // canonical model root holding it; stays on the server
+  std::string path;  // relative to root; what clients see
   ModelState state = ModelState::kAvailable;
-  std::string reason;    // why kFailed
-  ModelSummary summary;  // filled once loaded (or read from config.json when available)
+  // Why it is kFailed; while kReady, why the last reload failed (the old version serves).
+  std::string reason;
+  bool load_at_start = false;      // it was ready when the registry was last written
+  bool created_by_server = false;  // Delete removes the directory as well
+  ModelSummary summary;            // from config.json, completed (parameters, ...) once loaded
 };
 
 struct RegistryOptions {
   std::vector<std::string> model_roots;  // each must be an existing directory
+  // Holds registry.json and its lock file; created when missing. One registry per directory.
+  std::string registry_dir;
   ExecutorOptions executor;
 
   absl::Status Validate() const;
 };
 
-// A loaded model and its executor, kept alive by whoever holds the pointer.
+// A loaded version of a model. The registry hands it out as shared_ptr: unloading (or a
+// successful reload) drops only the registry's reference, and when the last holder (an
+// in-flight request) lets go, the executor shuts down and the weights are freed on that
+// thread. A sink of the executor must therefore never own one.
 struct LoadedModel {
   std::string name;
   std::shared_ptr<const Model> model;
   std::unique_ptr<Executor> executor;
 };
 
+// Who made a model directory: DeleteModel removes only the directories the server created
+// (compression outputs); for imported ones it removes only the registry entry.
+enum class ModelOrigin { kImported, kCreatedByServer };
+
+// Receives the outcome of an asynchronous operation, called without any registry lock held.
+using ModelCallback = absl::AnyInvocable<void(absl::StatusOr<ModelInfo>) &&>;
+
+enum class LoadMode {
+  kReload,       // a ready model loads its directory again (LoadModel after files changed)
+  kIfNotLoaded,  // a ready model is reported ready at once (start-up)
+};
+
 class ModelRegistry {
  public:
-  // Scans the roots: every subdirectory with a config.json is a model.
+  // Locks options.registry_dir (FAILED_PRECONDITION when another registry holds it), restores
+  // its entries (an entry whose directory or config.json is gone becomes kFailed) and starts
+  // loading those that were ready.
   static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(const RegistryOptions& options);
   virtual ~ModelRegistry() = default;
 
   virtual std::vector<ModelInfo> List() const = 0;
   // NOT_FOUND naming the known models.
   virtual absl::StatusOr<ModelInfo> Get(const std::string& name) const = 0;
-  // Loads the model and starts its executor; returns the ready model. Loading an already
-  // ready model returns it.
-  virtual absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const std::string& name) = 0;
-  // The ready model, NOT_FOUND for an unknown name, UNAVAILABLE when known but not loaded.
+
+  // Registers the directory `path` (resolved by ResolveModelPath: relative to a model root or
+  // absolute inside one) as `name` once its config.json parses, and persists the entry.
+  // INVALID_ARGUMENT for a bad name, ALREADY_EXISTS for a taken one, path errors as there.
+  virtual absl::StatusOr<ModelInfo> Import(const std::string& name, const std::string& path,
+                                           ModelOrigin origin) = 0;
+  // Loads the model on the loader thread (kLoading, then kReady or kFailed) and calls `done`
+  // with the outcome. With kReload a ready model loads its directory again beside the serving
+  // version, which is swapped out only on success; a load already in progress is joined.
+  // Immediate outcomes (NOT_FOUND, FAILED_PRECONDITION while importing or unloading,
+  // UNAVAILABLE after Shutdown, ready with kIfNotLoaded) reach `done` before this returns.
+  virtual void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) = 0;
+  // Stops handing the model out (kUnloading: GetReady answers UNAVAILABLE) and calls `done`
+  // once the last in-flight request has released it and its memory is freed (kAvailable).
+  // FAILED_PRECONDITION when it is not ready; an unload in progress is joined.
+  virtual void UnloadAsync(const std::string& name, ModelCallback done) = 0;
+  // Removes the entry (and a server-created directory). FAILED_PRECONDITION unless the model
+  // is available or failed.
+  virtual absl::Status Delete(const std::string& name) = 0;
+
+  // The serving version: NOT_FOUND for an unknown name, UNAVAILABLE when not loaded or after
+  // Shutdown.
   virtual absl::StatusOr<std::shared_ptr<LoadedModel>> GetReady(const std::string& name) const = 0;
-  // Shuts the model's executor down (its requests get a final "cancelled" chunk) and returns
-  // it to kAvailable. NOT_FOUND for an unknown name, FAILED_PRECONDITION when not ready.
-  virtual absl::Status Unload(const std::string& name) = 0;
-  // Shuts every executor down (in-flight requests get a final "cancelled" chunk).
+  // Refuses further operations, fails queued loads, drops every serving version (in-flight
+  // requests keep theirs until they finish) and joins the loader thread. Call it from one
+  // thread; the destructor calls it too. The persisted entries keep their load_at_start.
   virtual void Shutdown() = 0;
+
+  // Blocking forms of LoadAsync and UnloadAsync. Never call them from a ModelCallback.
+  absl::StatusOr<ModelInfo> Load(const std::string& name, LoadMode mode = LoadMode::kReload);
+  absl::StatusOr<ModelInfo> Unload(const std::string& name);
 };
 
 }  // namespace ghost

@@ -1,4 +1,5 @@
-// The v0 executor: one scheduler thread runs one request at a time, FIFO.
+// The executor: validates and queues requests on callers' threads; one scheduler thread runs
+// continuous batching (scheduler.h). The queue holds all the shared state (request_queue.h).
 #include "engine/runtime/executor.h"
 
 #include <atomic>
@@ -6,43 +7,48 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "engine/common/log.h"
 #include "engine/runtime/request_queue.h"
-#include "engine/runtime/sequence.h"
+#include "engine/runtime/scheduler.h"
 
 namespace ghost {
 namespace {
 
-class SerialExecutor final : public Executor {
+class BatchingExecutor final : public Executor {
  public:
-  SerialExecutor(std::shared_ptr<const Model> model, const ExecutorOptions& options)
-      : model_(std::move(model)), queue_(options.max_queued_requests) {
-    thread_ = std::thread([this] { SchedulerLoop(); });
+  BatchingExecutor(std::shared_ptr<const Model> model, const ExecutorOptions& options)
+      : model_(std::move(model)),
+        queue_(options.max_queued_requests),
+        scheduler_(model_, options, queue_) {
+    thread_ = std::thread([this] { scheduler_.Run(); });
+    scheduler_thread_ = thread_.get_id();
   }
-  ~SerialExecutor() override { Shutdown(); }
+  ~BatchingExecutor() override { Shutdown(); }
 
   absl::StatusOr<RequestId> Enqueue(GenerationRequest request, ChunkSink sink) override;
   void Cancel(RequestId id) override { queue_.Cancel(id); }
   void Shutdown() override;
   int num_running() const override { return queue_.num_running(); }
   int num_waiting() const override { return queue_.num_waiting(); }
+  double kv_cache_usage() const override {
+    return static_cast<double>(scheduler_.kv_blocks_in_use()) / scheduler_.kv_blocks_total();
+  }
+  ExecutorStats stats() const override;
 
  private:
   absl::Status CheckFitsModel(const GenerationRequest& request) const;
-  void SchedulerLoop();
-  void Run(PendingRequest& pending);
-  // Delivers the final chunk after checking the state transition it implies.
-  void Finish(PendingRequest& pending, GenerationChunk chunk, RequestState next);
-  void CancelWaiting(std::vector<std::unique_ptr<PendingRequest>> cancelled);
 
   std::shared_ptr<const Model> model_;
   RequestQueue queue_;
+  Scheduler scheduler_;
   std::atomic<RequestId> next_id_{1};
   absl::Mutex shutdown_mutex_;  // serializes concurrent Shutdown() calls around the join
   std::thread thread_;
+  std::thread::id scheduler_thread_;  // a copy: thread_ changes when joined
 };
 
-absl::Status SerialExecutor::CheckFitsModel(const GenerationRequest& request) const {
+// The KV pool always holds one full context (PagedKvCache::BlocksForCapacity), so a request
+// within the context also fits the pool, alone if need be: the context is the binding limit.
+absl::Status BatchingExecutor::CheckFitsModel(const GenerationRequest& request) const {
   const ModelConfig& config = model_->config();
   const int context = config.max_position_embeddings;
   const int prompt = static_cast<int>(request.prompt_tokens.size());
@@ -64,7 +70,7 @@ absl::Status SerialExecutor::CheckFitsModel(const GenerationRequest& request) co
   return absl::OkStatus();
 }
 
-absl::StatusOr<RequestId> SerialExecutor::Enqueue(GenerationRequest request, ChunkSink sink) {
+absl::StatusOr<RequestId> BatchingExecutor::Enqueue(GenerationRequest request, ChunkSink sink) {
   if (absl::Status s = request.Validate(); !s.ok()) return s;
   if (absl::Status s = CheckFitsModel(request); !s.ok()) return s;
   if (!sink) return absl::InvalidArgumentError("a chunk sink is required");
@@ -72,84 +78,48 @@ absl::StatusOr<RequestId> SerialExecutor::Enqueue(GenerationRequest request, Chu
   pending->id = next_id_.fetch_add(1);
   pending->request = std::move(request);
   pending->sink = std::move(sink);
+  pending->enqueued_at = absl::Now();
   const RequestId id = pending->id;
   if (absl::Status s = queue_.Push(std::move(pending)); !s.ok()) return s;
   return id;
 }
 
-void SerialExecutor::Shutdown() {
-  absl::MutexLock lock(&shutdown_mutex_);
+void BatchingExecutor::Shutdown() {
   queue_.Close();
-  // From a sink (the scheduler thread itself) the loop ends on its own once the sink returns.
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  // From a sink (the scheduler thread itself) the loop ends on its own once the sink returns;
+  // taking the mutex there would deadlock with another thread joining under it.
+  if (std::this_thread::get_id() == scheduler_thread_) return;
+  absl::MutexLock lock(&shutdown_mutex_);
+  if (thread_.joinable()) thread_.join();
 }
 
-void SerialExecutor::Finish(PendingRequest& pending, GenerationChunk chunk, RequestState next) {
-  if (absl::Status s = TransitionRequestState(pending.state, next); !s.ok()) {
-    LogWarning(absl::StrCat("request ", pending.id, ": ", s.message()));
-  }
-  pending.sink(std::move(chunk));
-}
-
-void SerialExecutor::CancelWaiting(std::vector<std::unique_ptr<PendingRequest>> cancelled) {
-  for (auto& pending : cancelled) {
-    GenerationChunk chunk;
-    chunk.finish_reason = FinishReason::kCancelled;
-    chunk.prompt_tokens = static_cast<int>(pending->request.prompt_tokens.size());
-    Finish(*pending, std::move(chunk), RequestState::kCancelled);
-  }
-}
-
-void SerialExecutor::Run(PendingRequest& pending) {
-  if (absl::Status s = TransitionRequestState(pending.state, RequestState::kRunning); !s.ok()) {
-    LogWarning(absl::StrCat("request ", pending.id, ": ", s.message()));
-  }
-  Sequence sequence(*model_, pending.request);
-  if (absl::Status s = sequence.Prefill(); !s.ok()) {
-    Finish(pending, sequence.Failed(std::move(s)), RequestState::kFailed);
-    return;
-  }
-  while (true) {
-    // Requests cancelled while waiting get their answer without waiting for this one.
-    CancelWaiting(queue_.TakeCancelled());
-    if (queue_.ShouldStopRunning()) {
-      Finish(pending, sequence.Cancelled(), RequestState::kCancelled);
-      return;
-    }
-    GenerationChunk chunk = sequence.Step();
-    switch (chunk.finish_reason) {
-      case FinishReason::kNone:
-        pending.sink(std::move(chunk));
-        break;
-      case FinishReason::kError:
-        Finish(pending, std::move(chunk), RequestState::kFailed);
-        return;
-      default:
-        Finish(pending, std::move(chunk), RequestState::kFinished);
-        return;
-    }
-  }
-}
-
-void SerialExecutor::SchedulerLoop() {
-  while (true) {
-    RequestQueue::Work work = queue_.WaitForWork();
-    CancelWaiting(std::move(work.cancelled));
-    if (work.next != nullptr) {
-      Run(*work.next);
-      queue_.FinishRunning();
-    }
-    if (work.closed) return;
-  }
+ExecutorStats BatchingExecutor::stats() const {
+  ExecutorStats stats;
+  stats.num_running = num_running();
+  stats.num_waiting = num_waiting();
+  stats.kv_blocks_total = scheduler_.kv_blocks_total();
+  stats.kv_blocks_in_use = scheduler_.kv_blocks_in_use();
+  stats.kv_cache_usage = static_cast<double>(stats.kv_blocks_in_use) / stats.kv_blocks_total;
+  stats.num_preemptions = scheduler_.num_preemptions();
+  return stats;
 }
 
 }  // namespace
 
 absl::Status ExecutorOptions::Validate() const {
+  const auto out_of_range = [](const char* field, const char* allowed, int value) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must be ", allowed, ", got ", value));
+  };
   if (max_queued_requests < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_queued_requests must be >= 0, got ", max_queued_requests));
+    return out_of_range("max_queued_requests", ">= 0", max_queued_requests);
   }
+  if (max_batch_size < 1) return out_of_range("max_batch_size", ">= 1", max_batch_size);
+  if (max_step_tokens < max_batch_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_step_tokens must be >= max_batch_size (", max_batch_size,
+                     ") so that every running request decodes each step, got ", max_step_tokens));
+  }
+  if (kv_cache_mib < 1) return out_of_range("kv_cache_mib", ">= 1", kv_cache_mib);
   return absl::OkStatus();
 }
 
@@ -157,7 +127,7 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
                                                            const ExecutorOptions& options) {
   if (model == nullptr) return absl::InvalidArgumentError("Executor needs a model");
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  return std::unique_ptr<Executor>(new SerialExecutor(std::move(model), options));
+  return std::unique_ptr<Executor>(new BatchingExecutor(std::move(model), options));
 }
 
 }  // namespace ghost

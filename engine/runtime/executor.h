@@ -1,8 +1,10 @@
 // The engine's public API for one loaded model: enqueue a request and get an id, receive its
-// chunks through a sink, cancel by id, shut down. One scheduler thread runs the model.
+// chunks through a sink, cancel by id, shut down. One scheduler thread runs the model with
+// continuous batching over a paged KV cache (scheduler.h).
 #ifndef GHOST_ENGINE_RUNTIME_EXECUTOR_H_
 #define GHOST_ENGINE_RUNTIME_EXECUTOR_H_
 
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -12,10 +14,30 @@
 namespace ghost {
 
 struct ExecutorOptions {
-  // Requests waiting beyond the running one; Enqueue answers RESOURCE_EXHAUSTED past this.
+  // Requests waiting beyond the running batch; Enqueue answers RESOURCE_EXHAUSTED past this.
   int max_queued_requests = 64;
+  // Requests in the running batch at once.
+  int max_batch_size = 32;
+  // Tokens one forward step may run: every running request's decode token, then prompt
+  // chunks. Long prompts prefill over several steps, alongside the decoding requests. At least
+  // max_batch_size, so that every running request decodes in every step.
+  int max_step_tokens = 256;
+  // Memory of the paged KV cache (fp32 keys and values). The pool always holds at least one
+  // full context, so every request that fits the model's context fits the pool.
+  int kv_cache_mib = 256;
 
+  // INVALID_ARGUMENT naming the field and the allowed range.
   absl::Status Validate() const;
+};
+
+// A snapshot for metrics; the fields are read one by one, not atomically together.
+struct ExecutorStats {
+  int num_running = 0;
+  int num_waiting = 0;
+  int kv_blocks_total = 0;   // blocks of PagedKvCache::kBlockTokens positions
+  int kv_blocks_in_use = 0;
+  double kv_cache_usage = 0.0;        // kv_blocks_in_use / kv_blocks_total
+  std::int64_t num_preemptions = 0;  // running requests evicted to make room, since Create
 };
 
 class Executor {
@@ -27,18 +49,23 @@ class Executor {
 
   // Validates the request (INVALID_ARGUMENT: empty prompt, prompt + max_new_tokens beyond the
   // context, bad sampling values), queues it (RESOURCE_EXHAUSTED when full, UNAVAILABLE after
-  // Shutdown) and returns its id. On success the sink will receive exactly one final chunk.
+  // Shutdown) and returns its id. On success the sink will receive exactly one final chunk;
+  // the first chunk carries the request's queue time.
   [[nodiscard]] virtual absl::StatusOr<RequestId> Enqueue(GenerationRequest request,
                                                           ChunkSink sink) = 0;
-  // Stops the request at the next step; its sink gets a final chunk with kCancelled.
-  // Unknown or finished ids are ignored.
+  // Stops the request at the next step, freeing its KV blocks; its sink gets a final chunk
+  // with kCancelled. Unknown or finished ids are ignored.
   virtual void Cancel(RequestId id) = 0;
   // Refuses new requests, cancels queued and running ones (each gets its final chunk), joins
   // the scheduler thread. Idempotent; the destructor calls it.
   virtual void Shutdown() = 0;
 
+  // Requests in the running batch / waiting in the queue (preempted ones included).
   virtual int num_running() const = 0;
   virtual int num_waiting() const = 0;
+  // Fraction of the KV cache's blocks in use, in [0, 1] (ghost_kv_cache_usage_ratio).
+  virtual double kv_cache_usage() const = 0;
+  virtual ExecutorStats stats() const = 0;
 };
 
 }  // namespace ghost

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace ghost {
 
@@ -69,6 +70,9 @@ struct GenerationChunk {
   absl::Status error;  // set when finish_reason == kError
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // On the request's first chunk only: the time from Enqueue until the scheduler first
+  // admitted it into the running batch (until its cancellation if it never ran).
+  std::optional<absl::Duration> queue_time;
 
   bool is_final() const { return finish_reason != FinishReason::kNone; }
 };

@@ -19,8 +19,8 @@ absl::Status RequestQueue::Push(std::unique_ptr<PendingRequest> request) {
 
 void RequestQueue::Cancel(RequestId id) {
   absl::MutexLock lock(&mutex_);
-  if (running_ == id) {
-    cancel_running_ = true;
+  if (running_.contains(id)) {
+    cancel_running_.insert(id);
     return;
   }
   const auto it = std::find_if(waiting_.begin(), waiting_.end(),
@@ -30,49 +30,56 @@ void RequestQueue::Cancel(RequestId id) {
   waiting_.erase(it);
 }
 
-RequestQueue::Work RequestQueue::WaitForWork() {
-  absl::MutexLock lock(&mutex_);
-  mutex_.Await(absl::Condition(
-      +[](RequestQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mutex_) {
-        return q->closed_ || !q->waiting_.empty() || !q->cancelled_.empty();
-      },
-      this));
-  Work work;
-  work.cancelled = std::move(cancelled_);
-  cancelled_.clear();
-  work.closed = closed_;
-  if (!closed_ && !waiting_.empty()) {
-    work.next = std::move(waiting_.front());
-    waiting_.pop_front();
-    running_ = work.next->id;
-    cancel_running_ = false;
-  }
-  return work;
-}
-
-std::vector<std::unique_ptr<PendingRequest>> RequestQueue::TakeCancelled() {
-  absl::MutexLock lock(&mutex_);
-  std::vector<std::unique_ptr<PendingRequest>> cancelled = std::move(cancelled_);
-  cancelled_.clear();
-  return cancelled;
-}
-
-bool RequestQueue::ShouldStopRunning() {
-  absl::MutexLock lock(&mutex_);
-  return cancel_running_ || closed_;
-}
-
-void RequestQueue::FinishRunning() {
-  absl::MutexLock lock(&mutex_);
-  running_.reset();
-  cancel_running_ = false;
-}
-
 void RequestQueue::Close() {
   absl::MutexLock lock(&mutex_);
   closed_ = true;
   for (auto& request : waiting_) cancelled_.push_back(std::move(request));
   waiting_.clear();
+}
+
+RequestQueue::Events RequestQueue::TakeEvents(bool wait) {
+  absl::MutexLock lock(&mutex_);
+  if (wait) {
+    mutex_.Await(absl::Condition(
+        +[](RequestQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mutex_) {
+          return q->closed_ || !q->waiting_.empty() || !q->cancelled_.empty() ||
+                 !q->cancel_running_.empty();
+        },
+        this));
+  }
+  Events events;
+  events.cancelled = std::move(cancelled_);
+  cancelled_.clear();
+  events.cancelled_running.assign(cancel_running_.begin(), cancel_running_.end());
+  cancel_running_.clear();
+  events.closed = closed_;
+  return events;
+}
+
+std::unique_ptr<PendingRequest> RequestQueue::PopIf(
+    absl::FunctionRef<bool(const PendingRequest&)> admit) {
+  absl::MutexLock lock(&mutex_);
+  if (closed_ || waiting_.empty() || !admit(*waiting_.front())) return nullptr;
+  std::unique_ptr<PendingRequest> request = std::move(waiting_.front());
+  waiting_.pop_front();
+  running_.insert(request->id);
+  return request;
+}
+
+void RequestQueue::Requeue(std::unique_ptr<PendingRequest> request) {
+  absl::MutexLock lock(&mutex_);
+  running_.erase(request->id);
+  if (closed_ || cancel_running_.erase(request->id) > 0) {
+    cancelled_.push_back(std::move(request));
+    return;
+  }
+  waiting_.push_front(std::move(request));
+}
+
+void RequestQueue::FinishRunning(RequestId id) {
+  absl::MutexLock lock(&mutex_);
+  running_.erase(id);
+  cancel_running_.erase(id);
 }
 
 int RequestQueue::num_waiting() const {
@@ -82,7 +89,7 @@ int RequestQueue::num_waiting() const {
 
 int RequestQueue::num_running() const {
   absl::MutexLock lock(&mutex_);
-  return running_.has_value() ? 1 : 0;
+  return static_cast<int>(running_.size());
 }
 
 }  // namespace ghost

@@ -10,6 +10,8 @@ const char* RequestStateName(RequestState state) {
       return "queued";
     case RequestState::kRunning:
       return "running";
+    case RequestState::kPreempted:
+      return "preempted";
     case RequestState::kFinished:
       return "finished";
     case RequestState::kCancelled:
@@ -28,7 +30,10 @@ absl::Status TransitionRequestState(RequestState& state, RequestState next) {
       break;
     case RequestState::kRunning:
       allowed = next == RequestState::kFinished || next == RequestState::kCancelled ||
-                next == RequestState::kFailed;
+                next == RequestState::kFailed || next == RequestState::kPreempted;
+      break;
+    case RequestState::kPreempted:
+      allowed = next == RequestState::kRunning || next == RequestState::kCancelled;
       break;
     default:
       break;  // terminal states

@@ -1,6 +1,9 @@
 // The life cycle of an enqueued request, with the allowed transitions checked:
 //   queued -> running -> finished | cancelled | failed
 //   queued -> cancelled
+//   running -> preempted -> running | cancelled
+// A preempted request lost its KV cache to a running one; it waits at the head of the queue
+// and recomputes its prompt and generated tokens once readmitted.
 #ifndef GHOST_ENGINE_RUNTIME_REQUEST_STATE_H_
 #define GHOST_ENGINE_RUNTIME_REQUEST_STATE_H_
 
@@ -8,7 +11,7 @@
 
 namespace ghost {
 
-enum class RequestState { kQueued, kRunning, kFinished, kCancelled, kFailed };
+enum class RequestState { kQueued, kRunning, kPreempted, kFinished, kCancelled, kFailed };
 
 const char* RequestStateName(RequestState state);
 

@@ -5,15 +5,18 @@
 namespace ghost {
 
 Sequence::Sequence(const Model& model, const GenerationRequest& request)
-    : model_(model),
-      request_(request),
-      session_(model.NewSession()),
+    : request_(request),
+      tokens_(request.prompt_tokens),
       sampler_(request.sampling, request.prompt_tokens),
       stop_rules_(request.stopping, model.config().eos_token_ids),
-      decoder_(model.tokenizer()) {}
+      decoder_(model.tokenizer()) {
+  tokens_.reserve(request.prompt_tokens.size() + request.stopping.max_new_tokens);
+}
 
-absl::Status Sequence::Prefill() {
-  return session_->Forward(request_.prompt_tokens, /*all_logits=*/false, logits_);
+ForwardSequence Sequence::NextChunk(int count) const {
+  const bool completes = count == num_pending();
+  return ForwardSequence{absl::MakeConstSpan(tokens_).subspan(num_cached_, count), num_cached_,
+                         &blocks_, completes ? LogitRows::kLast : LogitRows::kNone};
 }
 
 void Sequence::SetUsage(GenerationChunk& chunk) const {
@@ -21,11 +24,11 @@ void Sequence::SetUsage(GenerationChunk& chunk) const {
   chunk.completion_tokens = stop_rules_.generated_tokens();
 }
 
-GenerationChunk Sequence::Step() {
+GenerationChunk Sequence::Sample(absl::Span<const float> logits) {
   GenerationChunk chunk;
   TokenLogprob logprob;
   const std::vector<std::int32_t> suppressed = stop_rules_.SuppressedTokens();
-  const std::int32_t token = sampler_.Sample(logits_, suppressed, request_.top_logprobs, &logprob);
+  const std::int32_t token = sampler_.Sample(logits, suppressed, request_.top_logprobs, &logprob);
   chunk.token_ids.push_back(token);
   if (request_.top_logprobs > 0) chunk.logprobs.push_back(std::move(logprob));
 
@@ -38,13 +41,7 @@ GenerationChunk Sequence::Step() {
     SetUsage(chunk);
     return chunk;
   }
-  if (absl::Status s = session_->Forward({token}, /*all_logits=*/false, logits_); !s.ok()) {
-    GenerationChunk failed = Failed(std::move(s));
-    failed.token_ids = std::move(chunk.token_ids);
-    failed.logprobs = std::move(chunk.logprobs);
-    failed.text = std::move(chunk.text);
-    return failed;
-  }
+  tokens_.push_back(token);  // pending: the next step computes its keys and values
   return chunk;
 }
 

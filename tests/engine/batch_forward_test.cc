@@ -73,6 +73,8 @@ TEST_P(BatchForwardTest, BatchEqualsEachSequenceAlone) {
   std::shared_ptr<const Model> model = LoadTiny(spec);
   ASSERT_NE(model, nullptr);
   const int vocab = spec.vocab_size;
+  // Declared before the tables: they return their blocks to it when destroyed.
+  PagedKvCache cache(KvCacheShape::FromConfig(model->config()), 32);
   std::vector<TestSequence> sequences;
   sequences.push_back({SomeTokens(10, vocab, 1), SomeTokens(7, vocab, 2), LogitRows::kAll, {}});
   sequences.push_back({{}, SomeTokens(13, vocab, 3), LogitRows::kLast, {}});  // fresh prompt
@@ -81,7 +83,6 @@ TEST_P(BatchForwardTest, BatchEqualsEachSequenceAlone) {
   sequences.push_back({SomeTokens(16, vocab, 6), {9, 8}, LogitRows::kLast, {}});  // block edge
 
   // Blocks handed out round-robin, 16 positions at a time, so that tables interleave.
-  PagedKvCache cache(KvCacheShape::FromConfig(model->config()), 32);
   for (int tokens = 16; tokens <= 48; tokens += 16) {
     for (TestSequence& s : sequences) {
       const int total = static_cast<int>(s.prefix.size() + s.chunk.size());

@@ -239,13 +239,20 @@ TEST(BatchingTest, ShutdownEndsRunningPreemptedAndWaitingOnce) {
   options.kv_cache_mib = 1;
   options.max_batch_size = 6;
   std::unique_ptr<Executor> executor = MakeExecutor(model, options);
+  // A held gate keeps the scheduler busy until all ten are queued.
+  absl::Notification release;
+  Collector gate;
+  gate.HoldFirstChunk(&release);
+  ASSERT_TRUE(executor->Enqueue(Greedy(3, 2, 0), gate.Sink()).ok());
+  gate.WaitUntilHeld();
   std::vector<std::unique_ptr<Collector>> collectors;
   for (int i = 0; i < 10; ++i) {
     collectors.push_back(std::make_unique<Collector>());
     ChunkSink sink = collectors[i]->Sink();
     if (i == 0) {
       // Shuts down from the scheduler thread at its 30th token: by then the pool is full and
-      // requests were preempted, and none of the 100-token requests has finished.
+      // requests were preempted, and none of the 100-token requests has finished. It calls
+      // Shutdown again with its final chunk, while the test thread may be joining.
       sink = [&executor, inner = std::move(sink), tokens = 0](GenerationChunk chunk) mutable {
         tokens += static_cast<int>(chunk.token_ids.size());
         inner(std::move(chunk));
@@ -254,6 +261,7 @@ TEST(BatchingTest, ShutdownEndsRunningPreemptedAndWaitingOnce) {
     }
     ASSERT_TRUE(executor->Enqueue(Greedy(10 + i, 100, i), std::move(sink)).ok());
   }
+  release.Notify();
   collectors[0]->WaitFinal();
   executor->Shutdown();  // joins the scheduler thread
   for (auto& collector : collectors) {

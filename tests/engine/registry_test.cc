@@ -27,8 +27,8 @@ class RegistryTest : public ::testing::Test {
     root2_ = fs::canonical(ghost::testing::MakeTempDir("root2")).string();
     outside_ = fs::canonical(ghost::testing::MakeTempDir("outside")).string();
     registry_dir_ = ghost::testing::MakeTempDir("registry") + "/state";
-    for (const std::string& dir : {root_ + "/tiny", root_ + "/other", root2_ + "/second",
-                                   outside_ + "/escape"}) {
+    for (const std::string& dir :
+         {root_ + "/tiny", root_ + "/other", root2_ + "/second", outside_ + "/escape"}) {
       fs::create_directory(dir);
       ghost::testing::WriteTinyLlama(dir, spec_);
     }
@@ -37,9 +37,9 @@ class RegistryTest : public ::testing::Test {
     fs::create_directory(root_ + "/not-a-model");
   }
 
-  absl::StatusOr<std::unique_ptr<ModelRegistry>> Create() {
+  absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(std::vector<std::string> roots = {}) {
     RegistryOptions options;
-    options.model_roots = {root_, root2_};
+    options.model_roots = roots.empty() ? std::vector<std::string>{root_, root2_} : roots;
     options.registry_dir = registry_dir_;
     return ModelRegistry::Create(options);
   }
@@ -74,7 +74,8 @@ class RegistryTest : public ::testing::Test {
     ghost::testing::WriteFile(path + ".new", contents);
     fs::rename(path + ".new", path);
   }
-  static void ReplaceModel(const std::string& directory, const ghost::testing::TinyLlamaSpec& spec) {
+  static void ReplaceModel(const std::string& directory,
+                           const ghost::testing::TinyLlamaSpec& spec) {
     const std::string staging = ghost::testing::MakeTempDir("staging");
     ghost::testing::WriteTinyLlama(staging, spec);
     for (const fs::directory_entry& file : fs::directory_iterator(staging)) {
@@ -242,8 +243,10 @@ TEST_F(RegistryTest, UnloadWaitsForInFlightHoldersAndRefusesNewOnes) {
   // The holder (an in-flight stream) still runs to completion.
   EXPECT_EQ(Generate(**held), FinishReason::kLength);
 
+  const std::weak_ptr<const Model> weights = (*held)->model;
   held->reset();  // the last holder lets go: the executor stops and the unload completes
   EXPECT_TRUE(unloaded.HasBeenNotified());
+  EXPECT_TRUE(weights.expired());  // the memory is returned
   EXPECT_EQ(registry->Get("tiny")->state, ModelState::kAvailable);
   EXPECT_TRUE(registry->Load("tiny").ok());
 }
@@ -332,6 +335,45 @@ TEST_F(RegistryTest, EntriesPersistAcrossRestartsAndReadyModelsReload) {
   std::unique_ptr<ModelRegistry> registry = Make();
   ASSERT_NE(registry, nullptr);
   EXPECT_TRUE(registry->Get("tiny")->load_at_start);
+}
+
+TEST_F(RegistryTest, EntryUnderARootNoLongerConfiguredIsKeptAsFailed) {
+  {
+    std::unique_ptr<ModelRegistry> registry = Make();
+    ASSERT_NE(registry, nullptr);
+    ASSERT_TRUE(registry->Import("two", "second", ModelOrigin::kImported).ok());
+  }
+  {
+    absl::StatusOr<std::unique_ptr<ModelRegistry>> registry = Create({root_});
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    const ModelInfo two = *(*registry)->Get("two");
+    EXPECT_EQ(two.state, ModelState::kFailed);
+    EXPECT_THAT(two.reason, HasSubstr("the model root of \"two\" is not configured"));
+    EXPECT_EQ((*registry)->Load("two").status().code(), absl::StatusCode::kFailedPrecondition);
+    ASSERT_TRUE((*registry)->Import("tiny", "tiny", ModelOrigin::kImported).ok());  // rewrites
+  }
+  std::unique_ptr<ModelRegistry> registry = Make();  // the root is back
+  ASSERT_NE(registry, nullptr);
+  EXPECT_EQ(registry->Get("two")->state, ModelState::kAvailable);
+  EXPECT_TRUE(registry->Load("two").ok());
+}
+
+TEST_F(RegistryTest, ChangesAreUndoneWhenTheRegistryCannotBeSaved) {
+  std::unique_ptr<ModelRegistry> registry = Make();
+  ASSERT_NE(registry, nullptr);
+  ASSERT_TRUE(registry->Import("tiny", "tiny", ModelOrigin::kImported).ok());
+  // A directory where the temp file goes makes every write fail (even for root).
+  fs::create_directory(registry_dir_ + "/registry.json.tmp");
+  const absl::Status failed = registry->Import("other", "other", ModelOrigin::kImported).status();
+  EXPECT_EQ(failed.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(failed.message()), Not(HasSubstr(registry_dir_)));
+  EXPECT_EQ(registry->Get("other").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(registry->Delete("tiny").code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(registry->Get("tiny")->state, ModelState::kAvailable);
+
+  fs::remove(registry_dir_ + "/registry.json.tmp");
+  EXPECT_TRUE(registry->Import("other", "other", ModelOrigin::kImported).ok());
+  EXPECT_TRUE(registry->Delete("tiny").ok());
 }
 
 TEST_F(RegistryTest, CorruptRegistryFileIsRefused) {

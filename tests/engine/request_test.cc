@@ -81,6 +81,19 @@ TEST(RequestStateTest, TransitionsAreChecked) {
   EXPECT_TRUE(TransitionRequestState(state, RequestState::kCancelled).ok());
 }
 
+TEST(RequestStateTest, PreemptedRequestsRunAgainOrAreCancelled) {
+  RequestState state = RequestState::kQueued;
+  EXPECT_FALSE(TransitionRequestState(state, RequestState::kPreempted).ok());
+  ASSERT_TRUE(TransitionRequestState(state, RequestState::kRunning).ok());
+  ASSERT_TRUE(TransitionRequestState(state, RequestState::kPreempted).ok());
+  EXPECT_STREQ(RequestStateName(state), "preempted");
+  EXPECT_FALSE(TransitionRequestState(state, RequestState::kFinished).ok());
+  EXPECT_FALSE(TransitionRequestState(state, RequestState::kFailed).ok());
+  ASSERT_TRUE(TransitionRequestState(state, RequestState::kRunning).ok());
+  ASSERT_TRUE(TransitionRequestState(state, RequestState::kPreempted).ok());
+  EXPECT_TRUE(TransitionRequestState(state, RequestState::kCancelled).ok());
+}
+
 TEST(FinishReasonTest, Names) {
   EXPECT_STREQ(FinishReasonName(FinishReason::kStop), "stop");
   EXPECT_STREQ(FinishReasonName(FinishReason::kLength), "length");

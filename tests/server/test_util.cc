@@ -5,11 +5,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "gtest/gtest.h"
 
 namespace ghost::testing {
+
+std::string FreshTempDir(const std::string& prefix) {
+  std::string pattern = ::testing::TempDir() + "/ghost_" + prefix + "_XXXXXX";
+  const char* made = mkdtemp(pattern.data());
+  EXPECT_NE(made, nullptr) << "mkdtemp " << pattern;
+  return pattern;
+}
 
 server::ServerOptions TestServerOptions() {
   server::ServerOptions options;
@@ -19,6 +27,8 @@ server::ServerOptions TestServerOptions() {
   options.metrics_port = 0;
   options.model_roots = {std::string(GHOST_SOURCE_DIR) + "/models"};
   options.default_model = "ghost-tiny";
+  // Servers of one test binary, and test binaries run in parallel, each get their own registry.
+  options.registry_dir = FreshTempDir("registry");
   options.grace_period = absl::Seconds(10);
   return options;
 }

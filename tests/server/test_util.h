@@ -14,6 +14,10 @@
 
 namespace ghost::testing {
 
+// A fresh empty directory under the test temp dir.
+std::string FreshTempDir(const std::string& prefix);
+
+// Loopback, free ports, models/ as the model root, and a fresh registry directory.
 server::ServerOptions TestServerOptions();
 
 // Starts a server and waits until its default model is ready; fails the test otherwise.

@@ -1,0 +1,80 @@
+// Continuous batching: the scheduler thread's loop. It alone owns the running batch, the paged
+// KV cache and the model runner; it talks to callers' threads only through the RequestQueue.
+// Each step it
+//   1. delivers the final chunks of cancelled requests and frees their blocks;
+//   2. gives every running request its next tokens, decode tokens first, then prompt chunks,
+//      within max_step_tokens; a request that needs a block when none is free preempts the
+//      most recently admitted one (its blocks are freed, it returns to the head of the queue
+//      and later recomputes its prompt + generated tokens; its stream just continues);
+//   3. admits waiting requests in FIFO order while max_batch_size, the token budget and free
+//      blocks for their whole prompt allow (not in a step that preempted, to avoid thrashing);
+//   4. runs one batched forward, samples each request that completed its pending tokens with
+//      its own sampler, and pushes the chunks to the sinks.
+#ifndef GHOST_ENGINE_RUNTIME_SCHEDULER_H_
+#define GHOST_ENGINE_RUNTIME_SCHEDULER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/model/kv_cache.h"
+#include "engine/model/model.h"
+#include "engine/runtime/executor.h"
+#include "engine/runtime/request_queue.h"
+
+namespace ghost {
+
+class Scheduler {
+ public:
+  // `options` must be valid; `queue` must outlive the scheduler.
+  Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options,
+            RequestQueue& queue);
+
+  // The thread's body: steps until the queue is closed, then cancels the running requests.
+  // Every request taken from the queue gets exactly one final chunk.
+  void Run();
+
+  // Any thread.
+  int kv_blocks_total() const { return kv_blocks_total_; }
+  int kv_blocks_in_use() const { return kv_blocks_in_use_.load(std::memory_order_relaxed); }
+  std::int64_t num_preemptions() const { return num_preemptions_.load(std::memory_order_relaxed); }
+
+ private:
+  void CancelWaiting(std::vector<std::unique_ptr<PendingRequest>> cancelled);
+  void CancelRunning(const std::vector<RequestId>& ids);
+  // Steps 2 and 3: fills batch_ and batch_requests_.
+  void Plan();
+  void Admit(int& budget);
+  // Frees the blocks of the most recently admitted running request and requeues it.
+  void PreemptNewest();
+  // Step 4.
+  void RunBatch();
+  // Sends `chunk` (the queue time goes with a request's first chunk).
+  void Deliver(PendingRequest& request, GenerationChunk chunk);
+  // Delivers the final chunk after checking the state transition it implies.
+  void Finish(PendingRequest& request, GenerationChunk chunk, RequestState next);
+  // Drops finished requests (nulls in running_), returning their blocks.
+  void RemoveFinished();
+  void Transition(PendingRequest& request, RequestState next);
+  void PublishStats();
+
+  std::shared_ptr<const Model> model_;
+  const ExecutorOptions options_;
+  RequestQueue& queue_;
+  std::unique_ptr<ModelRunner> runner_;
+  PagedKvCache cache_;  // declared before running_: tables return their blocks on destruction
+  const int kv_blocks_total_;
+  std::atomic<int> kv_blocks_in_use_{0};
+  std::atomic<std::int64_t> num_preemptions_{0};
+  // In admission order: the back is the most recently admitted (the preemption victim).
+  std::vector<std::unique_ptr<PendingRequest>> running_;
+  // This step's forward entries and their requests, in the same order; reused across steps.
+  std::vector<ForwardSequence> batch_;
+  std::vector<PendingRequest*> batch_requests_;
+  std::vector<float> logits_;
+};
+
+}  // namespace ghost
+
+#endif  // GHOST_ENGINE_RUNTIME_SCHEDULER_H_
