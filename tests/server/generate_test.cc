@@ -160,13 +160,9 @@ TEST_F(GenerateTest, CancelMidStreamFreesTheRequest) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   // The running gauge returns to zero once the server has seen the cancellation.
-  double running = -1;
-  for (int i = 0; i < 100 && running != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    running = MetricValue(HttpGet(server_->metrics_port(), "/metrics"),
-                          "ghost_num_requests_running{model_name=\"ghost-tiny\"}");
-  }
-  EXPECT_EQ(running, 0);
+  EXPECT_EQ(AwaitMetric(server_->metrics_port(),
+                        "ghost_num_requests_running{model_name=\"ghost-tiny\"}", 0),
+            0);
   EXPECT_TRUE(CollectStream(*stub_, Greedy("next", 2)).status.ok());
 }
 

@@ -28,17 +28,6 @@ LoadOptions BaseLoad(int concurrency, int total) {
   return load;
 }
 
-// Polls /metrics until `series` reads `value` (the server updates gauges asynchronously).
-double AwaitMetric(int metrics_port, const std::string& series, double value) {
-  double seen = -1;
-  for (int i = 0; i < 100; ++i) {
-    seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
-    if (seen == value) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return seen;
-}
-
 TEST(LoadTest, ConcurrentStreamsWithCancellationsAndDeadlines) {
   server::ServerOptions options = TestServerOptions();
   options.max_queued_requests = 512;

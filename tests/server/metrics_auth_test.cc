@@ -31,7 +31,7 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
   const std::string model = "{model_name=\"ghost-tiny\"}";
   EXPECT_EQ(MetricValue(scrape, "ghost_generation_tokens_total" + model), 5);
   EXPECT_EQ(MetricValue(scrape, "ghost_prompt_tokens_total" + model), 7);
-  EXPECT_EQ(MetricValue(scrape, "ghost_num_requests_running" + model), 0);
+  EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_num_requests_running" + model, 0), 0);
   EXPECT_EQ(MetricValue(scrape, "ghost_time_to_first_token_seconds_count" + model), 1);
   EXPECT_EQ(MetricValue(scrape, "ghost_e2e_request_latency_seconds_count" + model), 1);
   EXPECT_EQ(MetricValue(scrape, "ghost_inter_token_latency_seconds_count" + model), 4);

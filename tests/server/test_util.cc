@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -105,6 +106,16 @@ double MetricValue(const std::string& exposition, const std::string& series) {
     }
   }
   return -1;
+}
+
+double AwaitMetric(int metrics_port, const std::string& series, double value) {
+  double seen = -1;
+  for (int i = 0; i < 300; ++i) {
+    seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
+    if (seen == value) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return seen;
 }
 
 }  // namespace ghost::testing
