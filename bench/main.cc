@@ -16,6 +16,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"batch", ghost::bench::RunBatch,
      "[--json] [--model DIR] [--shape tinyllama] [--curve 1,2,4,...] [--new_tokens N]\n"
+     "      [--prompt_tokens N] [--repeats N]\n"
      "      Executor decode tokens/s for 1..32 concurrent greedy streams, ratio to 1 stream"},
     {"compress", ghost::bench::RunCompress,
      "[--json] [--quick] [--model PATH]\n"

@@ -45,8 +45,8 @@ PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks)
       num_blocks_(std::max(num_blocks, 1)),
       block_floats_(kBlockTokens * shape.kv_dim()),
       // Default-initialized (not zeroed): untouched pages of a large pool cost nothing.
-      data_(new float[static_cast<std::size_t>(shape.num_layers) * num_blocks_ * 2 *
-                      block_floats_]) {
+      data_(
+          new float[static_cast<std::size_t>(shape.num_layers) * num_blocks_ * 2 * block_floats_]) {
   free_.reserve(num_blocks_);
   // Pushed in reverse so that block 0 is handed out first.
   for (int b = num_blocks_ - 1; b >= 0; --b) free_.push_back(b);
@@ -59,8 +59,8 @@ int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, std::int64_t capa
   const std::int64_t bytes = capacity_mib * 1024 * 1024;
   const auto block_bytes = static_cast<std::int64_t>(shape.BlockBytes());
   const std::int64_t blocks = block_bytes > 0 ? bytes / block_bytes : 1;
-  return static_cast<int>(std::clamp<std::int64_t>(blocks, BlocksForTokens(min_tokens),
-                                                   std::int64_t{1} << 30));
+  return static_cast<int>(
+      std::clamp<std::int64_t>(blocks, BlocksForTokens(min_tokens), std::int64_t{1} << 30));
 }
 
 bool PagedKvCache::Resize(KvBlockTable& table, int tokens) {

@@ -90,8 +90,8 @@ class PagedKvCache {
 
  private:
   float* Block(int layer, std::int32_t block, int kind) {
-    return data_.get() + ((static_cast<std::size_t>(layer) * num_blocks_ + block) * 2 + kind) *
-                             block_floats_;
+    return data_.get() +
+           ((static_cast<std::size_t>(layer) * num_blocks_ + block) * 2 + kind) * block_floats_;
   }
 
   const KvCacheShape shape_;

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/model/llama_ops.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace ghost {
 namespace {
@@ -35,9 +36,14 @@ class LlamaRunner final : public ModelRunner {
   const std::size_t q_dim_;
   // Activations of the step's stacked tokens, [n, width] each.
   std::vector<float> x_, normed_, q_, k_, v_, attn_, proj_, gate_, up_;
-  std::vector<const float*> key_blocks_, value_blocks_;
   std::vector<std::size_t> logit_rows_;  // rows of x_ whose logits were asked for
-  AttentionScratch attention_scratch_;
+  // One per sequence of the step, so that sequences attend in parallel.
+  struct SequenceScratch {
+    std::size_t first_row = 0;  // the sequence's first row among the stacked tokens
+    std::vector<const float*> key_blocks, value_blocks;
+    AttentionScratch attention;
+  };
+  std::vector<SequenceScratch> sequence_scratch_;
 };
 
 absl::Status LlamaRunner::Validate(absl::Span<const ForwardSequence> batch,
@@ -47,7 +53,9 @@ absl::Status LlamaRunner::Validate(absl::Span<const ForwardSequence> batch,
     return absl::InvalidArgumentError("the KV cache was made for a model of another shape");
   }
   for (const ForwardSequence& sequence : batch) {
-    if (sequence.tokens.empty()) return absl::InvalidArgumentError("Forward needs at least one token");
+    if (sequence.tokens.empty()) {
+      return absl::InvalidArgumentError("Forward needs at least one token");
+    }
     const std::int64_t end =
         std::int64_t{sequence.start} + static_cast<std::int64_t>(sequence.tokens.size());
     if (sequence.start < 0 || end > config_.max_position_embeddings) {
@@ -70,37 +78,56 @@ absl::Status LlamaRunner::Validate(absl::Span<const ForwardSequence> batch,
 
 void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batch,
                          PagedKvCache& cache) {
-  const AttentionShape shape{config_.num_attention_heads, config_.num_key_value_heads,
-                             config_.head_dim};
   const std::vector<double>& inv_freq = model_->rope_inv_freq();
   constexpr int kBlockTokens = PagedKvCache::kBlockTokens;
+  if (sequence_scratch_.size() < batch.size()) sequence_scratch_.resize(batch.size());
   std::size_t row = 0;  // first stacked row of the current sequence
-  for (const ForwardSequence& sequence : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const ForwardSequence& sequence = batch[i];
     const absl::Span<const std::int32_t> blocks = sequence.blocks->blocks();
     const std::size_t n = sequence.tokens.size();
     for (std::size_t t = 0; t < n; ++t) {
       const int position = sequence.start + static_cast<int>(t);
       float* q = &q_[(row + t) * q_dim_];
       float* k = &k_[(row + t) * kv_dim_];
-      ApplyRope(q, shape.num_heads, shape.head_dim, position, inv_freq);
-      ApplyRope(k, shape.num_kv_heads, shape.head_dim, position, inv_freq);
+      ApplyRope(q, config_.num_attention_heads, config_.head_dim, position, inv_freq);
+      ApplyRope(k, config_.num_key_value_heads, config_.head_dim, position, inv_freq);
       const std::int32_t block = blocks[position / kBlockTokens];
       const std::size_t offset = (position % kBlockTokens) * kv_dim_;
       std::copy_n(k, kv_dim_, cache.keys(layer_index, block) + offset);
       std::copy_n(&v_[(row + t) * kv_dim_], kv_dim_, cache.values(layer_index, block) + offset);
     }
+    SequenceScratch& scratch = sequence_scratch_[i];
+    scratch.first_row = row;
+    scratch.key_blocks.clear();
+    scratch.value_blocks.clear();
     const int used_blocks = PagedKvCache::BlocksForTokens(sequence.start + static_cast<int>(n));
-    key_blocks_.clear();
-    value_blocks_.clear();
     for (int b = 0; b < used_blocks; ++b) {
-      key_blocks_.push_back(cache.keys(layer_index, blocks[b]));
-      value_blocks_.push_back(cache.values(layer_index, blocks[b]));
+      scratch.key_blocks.push_back(cache.keys(layer_index, blocks[b]));
+      scratch.value_blocks.push_back(cache.values(layer_index, blocks[b]));
     }
-    const PagedKvView view{key_blocks_, value_blocks_, kBlockTokens};
-    CausalAttention(shape, &q_[row * q_dim_], n, sequence.start, view, attention_scratch_,
-                    &attn_[row * q_dim_]);
     row += n;
   }
+  // Sequences attend independently: one pool task each (their matrix products then run on
+  // the task's thread; a single sequence keeps the whole pool for its own products).
+  struct Context {
+    LlamaRunner* runner;
+    absl::Span<const ForwardSequence> batch;
+  } context{this, batch};
+  kernels::ThreadPool::Default().Run(
+      batch.size(),
+      +[](void* opaque, std::size_t i) {
+        const Context& c = *static_cast<const Context*>(opaque);
+        const ModelConfig& config = c.runner->config_;
+        const AttentionShape shape{config.num_attention_heads, config.num_key_value_heads,
+                                   config.head_dim};
+        SequenceScratch& scratch = c.runner->sequence_scratch_[i];
+        const PagedKvView view{scratch.key_blocks, scratch.value_blocks, kBlockTokens};
+        const std::size_t offset = scratch.first_row * c.runner->q_dim_;
+        CausalAttention(shape, &c.runner->q_[offset], c.batch[i].tokens.size(), c.batch[i].start,
+                        view, scratch.attention, &c.runner->attn_[offset]);
+      },
+      &context);
 }
 
 void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
@@ -158,7 +185,8 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
       CopyRow(weights.embed_tokens, token, &x_[row++ * hidden]);
     }
   }
-  for (int l = 0; l < config_.num_hidden_layers; ++l) RunLayer(weights.layers[l], l, batch, cache, n);
+  for (int l = 0; l < config_.num_hidden_layers; ++l)
+    RunLayer(weights.layers[l], l, batch, cache, n);
 
   // Only the rows whose logits are wanted go through the final norm and the lm_head.
   const std::size_t rows = logit_rows_.size();

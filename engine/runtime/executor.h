@@ -34,9 +34,9 @@ struct ExecutorOptions {
 struct ExecutorStats {
   int num_running = 0;
   int num_waiting = 0;
-  int kv_blocks_total = 0;   // blocks of PagedKvCache::kBlockTokens positions
+  int kv_blocks_total = 0;  // blocks of PagedKvCache::kBlockTokens positions
   int kv_blocks_in_use = 0;
-  double kv_cache_usage = 0.0;        // kv_blocks_in_use / kv_blocks_total
+  double kv_cache_usage = 0.0;       // kv_blocks_in_use / kv_blocks_total
   std::int64_t num_preemptions = 0;  // running requests evicted to make room, since Create
 };
 

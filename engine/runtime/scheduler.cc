@@ -146,9 +146,8 @@ void Scheduler::Plan() {
   if (preempted) return;
   while (budget > 0 && static_cast<int>(running_.size()) < options_.max_batch_size) {
     std::unique_ptr<PendingRequest> request = queue_.PopIf([this](const PendingRequest& waiting) {
-      const std::size_t tokens = waiting.sequence != nullptr
-                                     ? waiting.sequence->tokens().size()
-                                     : waiting.request.prompt_tokens.size();
+      const std::size_t tokens = waiting.sequence != nullptr ? waiting.sequence->tokens().size()
+                                                             : waiting.request.prompt_tokens.size();
       return cache_.free_blocks() >= PagedKvCache::BlocksForTokens(static_cast<int>(tokens));
     });
     if (request == nullptr) break;

@@ -77,7 +77,7 @@ TEST_P(BatchForwardTest, BatchEqualsEachSequenceAlone) {
   PagedKvCache cache(KvCacheShape::FromConfig(model->config()), 32);
   std::vector<TestSequence> sequences;
   sequences.push_back({SomeTokens(10, vocab, 1), SomeTokens(7, vocab, 2), LogitRows::kAll, {}});
-  sequences.push_back({{}, SomeTokens(13, vocab, 3), LogitRows::kLast, {}});  // fresh prompt
+  sequences.push_back({{}, SomeTokens(13, vocab, 3), LogitRows::kLast, {}});    // fresh prompt
   sequences.push_back({SomeTokens(33, vocab, 4), {42}, LogitRows::kLast, {}});  // decode
   sequences.push_back({SomeTokens(3, vocab, 5), {7}, LogitRows::kNone, {}});
   sequences.push_back({SomeTokens(16, vocab, 6), {9, 8}, LogitRows::kLast, {}});  // block edge
@@ -170,8 +170,7 @@ TEST(BatchForwardTest, RejectsBadSteps) {
               HasSubstr("does not hold its 17 positions"));
   EXPECT_THAT(message({{tokens, 30, &blocks, LogitRows::kLast}}, cache),
               HasSubstr("sequence of 33 tokens exceeds the model's context of 32 tokens"));
-  EXPECT_THAT(message({{tokens, 0, nullptr, LogitRows::kLast}}, cache),
-              HasSubstr("block table"));
+  EXPECT_THAT(message({{tokens, 0, nullptr, LogitRows::kLast}}, cache), HasSubstr("block table"));
   const std::vector<std::int32_t> bad = {1, 259};
   EXPECT_THAT(message({{bad, 0, &blocks, LogitRows::kLast}}, cache),
               HasSubstr("token id 259 out of range [0, 259)"));

@@ -36,7 +36,8 @@ std::unique_ptr<Executor> MakeExecutor(std::shared_ptr<const Model> model,
 GenerationRequest Greedy(int prompt_length, int max_new_tokens, int salt) {
   GenerationRequest request;
   request.prompt_tokens.push_back(256);
-  for (int i = 1; i < prompt_length; ++i) request.prompt_tokens.push_back('a' + (i * 7 + salt) % 26);
+  for (int i = 1; i < prompt_length; ++i)
+    request.prompt_tokens.push_back('a' + (i * 7 + salt) % 26);
   request.sampling.temperature = 0.0f;
   request.stopping.max_new_tokens = max_new_tokens;
   request.stopping.ignore_eos = true;
@@ -68,8 +69,8 @@ int RunTogether(Executor& executor, const std::vector<GenerationRequest>& reques
   auto max_running = std::make_shared<std::atomic<int>>(0);
   for (const GenerationRequest& request : requests) {
     collectors.push_back(std::make_unique<Collector>());
-    ChunkSink sink = [&executor, max_running, inner = collectors.back()->Sink()](
-                         GenerationChunk chunk) {
+    ChunkSink sink = [&executor, max_running,
+                      inner = collectors.back()->Sink()](GenerationChunk chunk) {
       const int running = executor.num_running();
       int seen = max_running->load();
       while (running > seen && !max_running->compare_exchange_weak(seen, running)) {
