@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
+#include "bench/curve.h"
 #include "bench/subcommands.h"
 #include "engine/runtime/executor.h"
 #include "kernels/cpu/thread_pool.h"
@@ -50,12 +50,7 @@ bool ParseOptions(int argc, char** argv, BatchOptions& options) {
       options.shape = argv[++i];
       if (options.shape != "tinyllama") return false;
     } else if (arg == "--curve" && has_value) {
-      options.curve.clear();
-      for (auto part : absl::StrSplit(argv[++i], ',')) {
-        int level;
-        if (!absl::SimpleAtoi(part, &level) || level < 1) return false;
-        options.curve.push_back(level);
-      }
+      if (!ParseCurve(argv[++i], options.curve)) return false;
     } else if (arg == "--new_tokens" && has_value) {
       if (!absl::SimpleAtoi(argv[++i], &options.new_tokens)) return false;
     } else if (arg == "--prompt_tokens" && has_value) {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "bench/load_client.h"
+#include "bench/curve.h"
 #include "bench/subcommands.h"
 #include "nlohmann/json.hpp"
 #include "server/server.h"
@@ -47,12 +47,7 @@ bool ParseOptions(int argc, char** argv, ServeOptions& options) {
     } else if (arg == "--token" && has_value) {
       options.token = argv[++i];
     } else if (arg == "--curve" && has_value) {
-      options.curve.clear();
-      for (auto part : absl::StrSplit(argv[++i], ',')) {
-        int level;
-        if (!absl::SimpleAtoi(part, &level) || level < 1) return false;
-        options.curve.push_back(level);
-      }
+      if (!ParseCurve(argv[++i], options.curve)) return false;
     } else if (arg == "--requests_per_stream" && has_value) {
       if (!absl::SimpleAtoi(argv[++i], &options.requests_per_stream)) return false;
     } else if (arg == "--max_new_tokens" && has_value) {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/run_command.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -10,14 +11,8 @@ namespace {
 TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
   const std::string command =
       std::string(GHOSTBENCH_PATH) + " kernels --json --seconds 0.05 --quick";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr) << command;
   std::string output;
-  char buffer[4096];
-  for (std::size_t got; (got = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) {
-    output.append(buffer, got);
-  }
-  ASSERT_EQ(pclose(pipe), 0) << command << "\n" << output;
+  ASSERT_EQ(ghost::testing::RunCommand(command, output), 0) << command << "\n" << output;
 
   const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
   ASSERT_FALSE(json.is_discarded()) << output;
