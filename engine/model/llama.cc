@@ -1,14 +1,21 @@
 #include "engine/model/llama.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/model/llama_ops.h"
+#include "engine/model/rope.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace ghost {
 namespace {
+
+// x[i] = silu(x[i]); the observed path keeps SiLU(gate) apart from its product with up.
+void Silu(float* x, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
 
 // The batched forward: scratch buffers sized for the largest step seen, reused across steps.
 class LlamaRunner final : public ModelRunner {
@@ -29,6 +36,10 @@ class LlamaRunner final : public ModelRunner {
   // Ropes the sequences' new queries and keys, stores keys and values in their blocks and
   // attends each sequence over its own cached positions.
   void Attend(int layer_index, absl::Span<const ForwardSequence> batch, PagedKvCache& cache);
+  void Observe(int layer, ActivationObserver::LinearInput input, const float* x, std::size_t n,
+               std::size_t cols) {
+    if (observer_ != nullptr) observer_->OnLinearInput(layer, input, x, n, cols);
+  }
 
   std::shared_ptr<const LlamaModel> model_;
   const ModelConfig& config_;
@@ -120,7 +131,7 @@ void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batc
         const Context& c = *static_cast<const Context*>(opaque);
         const ModelConfig& config = c.runner->config_;
         const AttentionShape shape{config.num_attention_heads, config.num_key_value_heads,
-                                   config.head_dim};
+                                   config.head_dim, config.sliding_window};
         SequenceScratch& scratch = c.runner->sequence_scratch_[i];
         const PagedKvView view{scratch.key_blocks, scratch.value_blocks, kBlockTokens};
         const std::size_t offset = scratch.first_row * c.runner->q_dim_;
@@ -137,17 +148,33 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
   const std::size_t inner = config_.intermediate_size;
   // Every matrix product runs once over all n stacked tokens of the step.
   RmsNorm(x_.data(), n, hidden, layer.input_norm, config_.rms_norm_eps, normed_.data());
+  Observe(layer_index, ActivationObserver::LinearInput::kAttention, normed_.data(), n, hidden);
   MatMul(normed_.data(), n, layer.q, q_.data());
   MatMul(normed_.data(), n, layer.k, k_.data());
   MatMul(normed_.data(), n, layer.v, v_.data());
+  if (layer.q_bias != nullptr) {
+    AddBias(q_.data(), n, q_dim_, layer.q_bias);
+    AddBias(k_.data(), n, kv_dim_, layer.k_bias);
+    AddBias(v_.data(), n, kv_dim_, layer.v_bias);
+  }
   Attend(layer_index, batch, cache);
+  Observe(layer_index, ActivationObserver::LinearInput::kAttentionOutput, attn_.data(), n, q_dim_);
   MatMul(attn_.data(), n, layer.o, proj_.data());
+  if (layer.o_bias != nullptr) AddBias(proj_.data(), n, hidden, layer.o_bias);
   for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
 
   RmsNorm(x_.data(), n, hidden, layer.post_attention_norm, config_.rms_norm_eps, normed_.data());
+  Observe(layer_index, ActivationObserver::LinearInput::kMlp, normed_.data(), n, hidden);
   MatMul(normed_.data(), n, layer.gate, gate_.data());
   MatMul(normed_.data(), n, layer.up, up_.data());
-  SiluMul(gate_.data(), up_.data(), n * inner);
+  if (observer_ != nullptr) {
+    Silu(gate_.data(), n * inner);
+    observer_->OnMlp(layer_index, gate_.data(), up_.data(), n, inner);
+    for (std::size_t i = 0; i < n * inner; ++i) gate_[i] *= up_[i];
+  } else {
+    SiluMul(gate_.data(), up_.data(), n * inner);
+  }
+  Observe(layer_index, ActivationObserver::LinearInput::kMlpDown, gate_.data(), n, inner);
   MatMul(gate_.data(), n, layer.down, proj_.data());
   for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
 }
@@ -203,13 +230,14 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
 
 absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
     ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, GenerationDefaults defaults,
-    std::unique_ptr<SafetensorsFile> weights_file) {
-  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(config, std::move(weights_file));
+    std::unique_ptr<SafetensorsCheckpoint> checkpoint) {
+  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(config, std::move(checkpoint));
   if (!weights.ok()) return weights.status();
   // Private constructor: make_shared cannot reach it.
   std::shared_ptr<LlamaModel> model(new LlamaModel());
   model->weights_ = *std::move(weights);
-  model->rope_inv_freq_ = RopeInverseFrequencies(config.head_dim, config.rope_theta);
+  model->rope_inv_freq_ =
+      RopeInverseFrequencies(config.head_dim, config.rope_theta, config.rope_scaling);
   ModelSummary& summary = model->summary_;
   summary.architecture = config.architecture;
   summary.parameters = model->weights_.storage->parameters();

@@ -37,11 +37,35 @@ struct ForwardSequence {
   LogitRows logits = LogitRows::kNone;
 };
 
+// Sees a forward step's activations layer by layer: the compressor profiles the MLP and the
+// inputs of every linear layer with it. Called on the runner's thread; the pointers are valid
+// only during the call. Rows are the step's stacked tokens.
+class ActivationObserver {
+ public:
+  // The input every linear layer of a group reads.
+  enum class LinearInput {
+    kAttention,  // q, k, v: [n, hidden]
+    kAttentionOutput,  // o: [n, heads * head_dim]
+    kMlp,  // gate, up: [n, hidden]
+    kMlpDown,  // down: [n, inner] (after the gate and SiLU-multiply)
+  };
+  virtual ~ActivationObserver() = default;
+  virtual void OnLinearInput(int layer, LinearInput input, const float* x, std::size_t n,
+                             std::size_t cols) = 0;
+  // silu_gate = SiLU(gate_proj x) and up = up_proj x, [n, inner] each, before they multiply
+  // (and before any gate threshold).
+  virtual void OnMlp(int layer, const float* silu_gate, const float* up, std::size_t n,
+                     std::size_t inner) = 0;
+};
+
 // Runs batched forward steps over a paged KV cache; owns scratch buffers reused across steps,
 // so one runner serves one thread.
 class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
+  // Not owned; nullptr (the default) observes nothing. Observing costs an extra pass over the
+  // MLP activations.
+  void set_observer(ActivationObserver* observer) { observer_ = observer; }
   // Runs every sequence's new tokens in one pass (each weight matrix is read once per step),
   // writes their keys and values into `cache` through their block tables and fills `logits`
   // with [rows, vocab]: the rows each sequence asked for, in batch order. INVALID_ARGUMENT
@@ -49,6 +73,9 @@ class ModelRunner {
   // block table too short, or a cache of another shape.
   [[nodiscard]] virtual absl::Status Forward(absl::Span<const ForwardSequence> batch,
                                              PagedKvCache& cache, std::vector<float>& logits) = 0;
+
+ protected:
+  ActivationObserver* observer_ = nullptr;
 };
 
 // One sequence with a private KV cache sized for the model's context, on top of a ModelRunner
