@@ -1,0 +1,187 @@
+// AVX-512 low-bit kernels, included by exactly two files: quant_matmul_avx512.cc (F + BW:
+// products through vpmaddubsw) and quant_matmul_avx512_vnni.cc (vpdpbusd), each compiled
+// with its own ISA flags. Internal linkage and no standard-library templates, for the
+// reason given in matmul_avx2.cc.
+#ifndef GHOST_KERNELS_CPU_QUANT_AVX512_KERNELS_H_
+#define GHOST_KERNELS_CPU_QUANT_AVX512_KERNELS_H_
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/quant_internal.h"
+
+namespace ghost::kernels::internal {
+namespace {
+
+constexpr int kMaxTokens = 4;
+
+template <QuantKind K>
+constexpr int kDigits = K == QuantKind::kTernaryBase3 ? 5 : 4;
+
+// acc + per 32-bit lane, the sum of 4 products of unsigned code bytes and int8 activations.
+template <bool kVnni>
+inline __m512i Dot(__m512i acc, __m512i codes, __m512i x) {
+  if constexpr (kVnni) {
+    return _mm512_dpbusd_epi32(acc, codes, x);
+  } else {  // No saturation: codes are at most 127, so a pair stays under 2^15.
+    const __m512i pairs = _mm512_maddubs_epi16(codes, x);
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)));
+  }
+}
+
+// The digits of 64 stored bytes, one vector per digit position s (see QuantLayout).
+template <QuantKind K>
+inline void Decode(__m512i bytes, __m512i digits[kDigits<K>]) {
+  if constexpr (K == QuantKind::kTernaryBase3) {
+    const __m512i one = _mm512_set1_epi8(1);
+    const __m512i two = _mm512_set1_epi8(2);
+    __m512i rotated = bytes;  // stored * 3^s mod 256
+    for (int s = 0; s < 5; ++s) {
+      if (s > 0) rotated = _mm512_add_epi8(_mm512_add_epi8(rotated, rotated), rotated);
+      // The top trit of rotated / 256: 1 from 86 up, 2 from 171 up.
+      const __mmask64 ge1 = _mm512_cmpge_epu8_mask(rotated, _mm512_set1_epi8(86));
+      const __mmask64 ge2 =
+          _mm512_cmpge_epu8_mask(rotated, _mm512_set1_epi8(static_cast<char>(171)));
+      digits[s] = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(ge1, one), ge2, two);
+    }
+  } else {
+    const __m512i mask = _mm512_set1_epi8(3);
+    for (int s = 0; s < 4; ++s) {
+      digits[s] = _mm512_and_si512(_mm512_srli_epi16(bytes, 2 * s), mask);
+    }
+  }
+}
+
+// 32-bit lane b holds the tail bytes of block b, zero-extended.
+inline __m512i LoadTail(const std::uint8_t* p, std::size_t tail_bytes) {
+  if (tail_bytes == 1)
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+inline __m512i Load64(const void* p) { return _mm512_loadu_si512(p); }
+
+inline std::size_t GroupBlocks(const QuantLayout& l, std::size_t group) {
+  const std::size_t left = l.blocks_per_row - group * kQuantGroupBlocks;
+  return left < kQuantGroupBlocks ? left : kQuantGroupBlocks;
+}
+
+// One weight row against T tokens starting at t0.
+template <bool kVnni, QuantKind K, int T>
+void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t row, std::size_t t0,
+               float* y, std::size_t ldy) {
+  constexpr int kD = kDigits<K>;
+  // With one token, two accumulators per group hide the latency of the dot products.
+  constexpr int kChains = T == 1 ? 2 : 1;
+  const QuantLayout& l = w.layout();
+  const std::uint8_t* codes = w.row_codes(row);
+  const std::uint16_t* scales = w.row_scales(row);
+  const QuantCodebook* book = w.row_codebook(row);
+  __m512i lut = _mm512_setzero_si512();
+  if constexpr (K == QuantKind::kCodebook2Bit) {
+    lut = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(static_cast<char>(book->steps[0]), static_cast<char>(book->steps[1]),
+                      static_cast<char>(book->steps[2]), static_cast<char>(book->steps[3]), 0, 0, 0,
+                      0, 0, 0, 0, 0, 0, 0, 0, 0));
+  }
+  const std::int8_t* values = x.values + t0 * l.activation_bytes;
+  const std::size_t group_values = l.slots_per_group * kD * 64;
+
+  __m512 dots[T];
+  for (int t = 0; t < T; ++t) dots[t] = _mm512_setzero_ps();
+  for (std::size_t g = 0; g < l.groups_per_row; ++g) {
+    const std::size_t stride = 4 * GroupBlocks(l, g);
+    const std::uint8_t* group_codes = codes + g * kQuantGroupBlocks * l.block_bytes;
+    const std::int8_t* group_x = values + g * group_values;
+    __m512i acc[kChains][T];
+    for (int c = 0; c < kChains; ++c) {
+      for (int t = 0; t < T; ++t) acc[c][t] = _mm512_setzero_si512();
+    }
+    const auto slot = [&](std::size_t s_index, __m512i bytes) {
+      __m512i digits[kD];
+      Decode<K>(bytes, digits);
+      for (int s = 0; s < kD; ++s) {
+        if constexpr (K == QuantKind::kCodebook2Bit)
+          digits[s] = _mm512_shuffle_epi8(lut, digits[s]);
+        const std::int8_t* xs = group_x + (s_index * kD + s) * 64;
+        for (int t = 0; t < T; ++t) {
+          acc[s % kChains][t] =
+              Dot<kVnni>(acc[s % kChains][t], digits[s], Load64(xs + t * l.activation_bytes));
+        }
+      }
+    };
+    for (std::size_t word = 0; word < l.full_words; ++word) {
+      slot(word, Load64(group_codes + word * stride));
+    }
+    if (l.tail_bytes > 0) {
+      slot(l.full_words, LoadTail(group_codes + l.full_words * stride, l.tail_bytes));
+    }
+    const __m512 scale = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
+    for (int t = 0; t < T; ++t) {
+      __m512i sum = acc[0][t];
+      if constexpr (kChains == 2) sum = _mm512_add_epi32(sum, acc[1][t]);
+      dots[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, dots[t]);
+    }
+  }
+  // The block sums need only the scales: a second, short pass keeps registers free above.
+  const float alpha = book ? book->step : 1.0f;
+  const float beta = book ? book->offset : -1.0f;
+  for (int t = 0; t < T; ++t) {
+    const float* sums = x.block_sums + (t0 + t) * x.block_sums_stride;
+    __m512 block_sums = _mm512_setzero_ps();
+    for (std::size_t g = 0; g < l.groups_per_row; ++g) {
+      const __m512 scale = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
+      block_sums =
+          _mm512_fmadd_ps(_mm512_loadu_ps(sums + g * kQuantGroupBlocks), scale, block_sums);
+    }
+    y[t * ldy] = x.scales[t0 + t] *
+                 (alpha * _mm512_reduce_add_ps(dots[t]) + beta * _mm512_reduce_add_ps(block_sums));
+  }
+}
+
+template <bool kVnni, QuantKind K>
+void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
+          std::size_t first, std::size_t count, float* y, std::size_t ldy) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t row = rows ? rows[i] : first + i;
+    for (std::size_t t0 = 0; t0 < x.n; t0 += kMaxTokens) {
+      float* out = y + t0 * ldy + i;
+      switch (x.n - t0) {
+        case 1:
+          RowTokens<kVnni, K, 1>(w, x, row, t0, out, ldy);
+          break;
+        case 2:
+          RowTokens<kVnni, K, 2>(w, x, row, t0, out, ldy);
+          break;
+        case 3:
+          RowTokens<kVnni, K, 3>(w, x, row, t0, out, ldy);
+          break;
+        default:
+          RowTokens<kVnni, K, 4>(w, x, row, t0, out, ldy);
+          break;
+      }
+    }
+  }
+}
+
+template <bool kVnni>
+void MatMulQuantRows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
+                     std::size_t first, std::size_t count, float* y, std::size_t ldy) {
+  switch (w.kind()) {
+    case QuantKind::kTernary2Bit:
+      return Rows<kVnni, QuantKind::kTernary2Bit>(w, x, rows, first, count, y, ldy);
+    case QuantKind::kTernaryBase3:
+      return Rows<kVnni, QuantKind::kTernaryBase3>(w, x, rows, first, count, y, ldy);
+    case QuantKind::kCodebook2Bit:
+      return Rows<kVnni, QuantKind::kCodebook2Bit>(w, x, rows, first, count, y, ldy);
+  }
+}
+
+}  // namespace
+}  // namespace ghost::kernels::internal
+
+#endif  // GHOST_KERNELS_CPU_QUANT_AVX512_KERNELS_H_

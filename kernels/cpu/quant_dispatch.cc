@@ -1,0 +1,129 @@
+// The one place that chooses a low-bit variant, packs the activations and splits the rows
+// of a MatMulQuant call across the thread pool.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iterator>
+
+#include "kernels/cpu/quant_internal.h"
+#include "kernels/cpu/quant_matmul.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace ghost::kernels {
+namespace internal {
+namespace {
+
+// Indexed by CpuIsa; the AVX-512 entry is replaced by the VNNI one where the CPU has it.
+constexpr QuantRowsFn kRowsFns[] = {MatMulQuantScalar, MatMulQuantAvx2, MatMulQuantAvx512};
+static_assert(std::size(kRowsFns) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
+
+// Same trade-offs as dispatch.cc: one core below this many weight bytes per call, row
+// ranges in multiples of 16, a few tasks per thread.
+constexpr std::size_t kMinParallelBytes = std::size_t{1} << 16;
+constexpr std::size_t kRowGrain = 16;
+constexpr std::size_t kTasksPerThread = 4;
+
+struct Job {
+  QuantRowsFn fn;
+  const QuantWeights* w;
+  PackedActivations x;
+  float* y;
+  std::size_t rows_per_task;
+};
+
+void RunJobTask(void* context, std::size_t task) {
+  const Job& job = *static_cast<const Job*>(context);
+  const std::size_t r0 = task * job.rows_per_task;
+  const std::size_t count = std::min(job.rows_per_task, job.w->rows() - r0);
+  job.fn(*job.w, job.x, nullptr, r0, count, job.y + r0, job.w->rows());
+}
+
+}  // namespace
+
+QuantRowsFn QuantRowsFor(CpuIsa isa) {
+  __builtin_cpu_init();
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
+  if (isa == CpuIsa::kAvx512 && vnni) return MatMulQuantAvx512Vnni;
+  return kRowsFns[static_cast<int>(isa)];
+}
+
+QuantAxpyFn QuantAxpyFor(CpuIsa isa) {
+  constexpr QuantAxpyFn kAxpyFns[] = {QuantAxpyScalar, QuantAxpyAvx2, QuantAxpyAvx512};
+  static_assert(std::size(kAxpyFns) == std::size(kRowsFns));
+  return kAxpyFns[static_cast<int>(isa)];
+}
+
+ActivationScratch& ThreadActivationScratch() {
+  thread_local ActivationScratch scratch;
+  return scratch;
+}
+
+PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeights& w,
+                                  ActivationScratch& scratch) {
+  const QuantLayout& l = w.layout();
+  const std::size_t bytes = n * l.activation_bytes;
+  if (scratch.bytes.size() < bytes + 64) scratch.bytes.resize(bytes + 64);
+  if (scratch.block_sums.size() < n * l.scale_stride) scratch.block_sums.resize(n * l.scale_stride);
+  if (scratch.scales.size() < n) scratch.scales.resize(n);
+  const auto address = reinterpret_cast<std::uintptr_t>(scratch.bytes.data());
+  auto* values = reinterpret_cast<std::int8_t*>((address + 63) & ~std::uintptr_t{63});
+  std::memset(values, 0, bytes);
+  std::fill_n(scratch.block_sums.begin(), n * l.scale_stride, 0.0f);
+
+  const std::uint32_t* positions = w.activation_positions();
+  const std::size_t cols = w.cols();
+  for (std::size_t t = 0; t < n; ++t) {
+    const float* row = x + t * cols;
+    float max_abs = 0;
+    for (std::size_t c = 0; c < cols; ++c) max_abs = std::max(max_abs, std::fabs(row[c]));
+    scratch.scales[t] = max_abs / 127.0f;
+    const float inverse = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+    std::int8_t* out = values + t * l.activation_bytes;
+    float* sums = scratch.block_sums.data() + t * l.scale_stride;
+    for (std::size_t c0 = 0, block = 0; c0 < cols; c0 += w.block_size(), ++block) {
+      const std::size_t c1 = std::min(cols, c0 + w.block_size());
+      int sum = 0;
+      for (std::size_t c = c0; c < c1; ++c) {
+        const long q = std::clamp(std::lrint(row[c] * inverse), -127L, 127L);
+        out[positions[c]] = static_cast<std::int8_t>(q);
+        sum += static_cast<int>(q);
+      }
+      sums[block] = static_cast<float>(sum);
+    }
+  }
+  PackedActivations packed;
+  packed.n = n;
+  packed.values = values;
+  packed.block_sums = scratch.block_sums.data();
+  packed.block_sums_stride = l.scale_stride;
+  packed.scales = scratch.scales.data();
+  return packed;
+}
+
+}  // namespace internal
+
+void MatMulQuantIsa(CpuIsa isa, const float* x, std::size_t n, const QuantWeights& w, float* y) {
+  using internal::Job;
+  const internal::QuantRowsFn fn = internal::QuantRowsFor(isa);
+  const internal::PackedActivations packed =
+      internal::PackActivations(x, n, w, internal::ThreadActivationScratch());
+  const std::size_t rows = w.rows();
+  ThreadPool& pool = ThreadPool::Default();
+  const std::size_t threads = pool.num_threads();
+  if (threads == 1 || w.bytes() < internal::kMinParallelBytes || rows < 2 * internal::kRowGrain) {
+    fn(w, packed, nullptr, 0, rows, y, rows);
+    return;
+  }
+  const std::size_t tasks =
+      std::min(threads * internal::kTasksPerThread, rows / internal::kRowGrain);
+  const std::size_t rows_per_task = ((rows + tasks - 1) / tasks + internal::kRowGrain - 1) /
+                                    internal::kRowGrain * internal::kRowGrain;
+  Job job{fn, &w, packed, y, rows_per_task};
+  pool.Run((rows + rows_per_task - 1) / rows_per_task, internal::RunJobTask, &job);
+}
+
+void MatMulQuant(const float* x, std::size_t n, const QuantWeights& w, float* y) {
+  MatMulQuantIsa(DetectedIsa(), x, n, w, y);
+}
+
+}  // namespace ghost::kernels

@@ -1,0 +1,77 @@
+// Internal to kernels/cpu: the int8 activations the low-bit kernels read, the per-ISA entry
+// points quant_dispatch.cc and sparse_mlp.cc choose between, and the scalar address
+// arithmetic of QuantLayout shared by the packers and the scalar reference.
+#ifndef GHOST_KERNELS_CPU_QUANT_INTERNAL_H_
+#define GHOST_KERNELS_CPU_QUANT_INTERNAL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/quant_matmul.h"
+
+namespace ghost::kernels::internal {
+
+// n activation rows quantized to int8 and permuted into QuantLayout order.
+struct PackedActivations {
+  std::size_t n = 0;
+  const std::int8_t* values = nullptr;  // token t at values + t * layout.activation_bytes
+  // Per token, sum of its int8 values over each block, as float; groups_per_row * 16
+  // entries (zero past the last block), so a kernel adds a group's 16 with one load.
+  const float* block_sums = nullptr;
+  std::size_t block_sums_stride = 0;
+  const float* scales = nullptr;  // Per token: x ~= scale * int8 value.
+};
+
+// Storage behind PackedActivations, grown as needed and reused from call to call.
+struct ActivationScratch {
+  std::vector<std::uint8_t> bytes;
+  std::vector<float> block_sums;
+  std::vector<float> scales;
+};
+
+// Quantizes x [n, cols] for w's layout into scratch (values 64-byte aligned).
+PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeights& w,
+                                  ActivationScratch& scratch);
+// The calling thread's scratch; its storage is reused from call to call.
+ActivationScratch& ThreadActivationScratch();
+
+// y[t * ldy + i] = row (rows ? rows[i] : first + i) of W dotted with token t, i < count.
+using QuantRowsFn = void (*)(const QuantWeights& w, const PackedActivations& x,
+                             const std::uint32_t* rows, std::size_t first, std::size_t count,
+                             float* y, std::size_t ldy);
+
+// out_perm[p] += sum_i coefs[i] * W[rows[i], c] at every position p of the activation
+// layout whose column c is a weight (other positions get unspecified values);
+// out_perm has layout.activation_bytes floats.
+using QuantAxpyFn = void (*)(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
+                             std::size_t count, float* out_perm);
+
+// The variants for an ISA (AVX-512 picks VNNI where the CPU has it).
+QuantRowsFn QuantRowsFor(CpuIsa isa);
+QuantAxpyFn QuantAxpyFor(CpuIsa isa);
+
+void MatMulQuantScalar(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
+                       std::size_t, std::size_t, float*, std::size_t);
+void MatMulQuantAvx2(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
+                     std::size_t, std::size_t, float*, std::size_t);
+// AVX-512 with vpmaddubsw (F + BW), and with VNNI's vpdpbusd.
+void MatMulQuantAvx512(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
+                       std::size_t, std::size_t, float*, std::size_t);
+void MatMulQuantAvx512Vnni(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
+                           std::size_t, std::size_t, float*, std::size_t);
+
+void QuantAxpyScalar(const QuantWeights&, const std::uint32_t*, const float*, std::size_t, float*);
+void QuantAxpyAvx2(const QuantWeights&, const std::uint32_t*, const float*, std::size_t, float*);
+void QuantAxpyAvx512(const QuantWeights&, const std::uint32_t*, const float*, std::size_t, float*);
+
+// The stored digit (0..2 ternary, 0..3 codebook index) of code j of block b of a row.
+int StoredCode(const QuantWeights& w, const std::uint8_t* row_codes, std::size_t block,
+               std::size_t j);
+// Where code j of block b sits in the activation layout of one token.
+std::size_t ActivationPosition(const QuantLayout& layout, bool base3, std::size_t block,
+                               std::size_t j);
+
+}  // namespace ghost::kernels::internal
+
+#endif  // GHOST_KERNELS_CPU_QUANT_INTERNAL_H_

@@ -1,0 +1,205 @@
+// The low-bit kernels: the repacked weights decode to exactly what engine/compress's
+// reference decoder gives; every variant matches the scalar reference up to fp32 summation
+// order; and all of them stay within the int8-activation error bound of an fp64
+// dequantize-then-dot reference. Every format, every block size, awkward shapes.
+#include "kernels/cpu/quant_matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/compress/quantized_matrix.h"
+#include "gtest/gtest.h"
+#include "kernels/cpu/quant_internal.h"
+#include "tests/kernels/random_quant_matrix.h"
+
+namespace ghost::kernels {
+namespace {
+
+using testing::RandomQuantMatrix;
+using testing::ViewOf;
+
+constexpr QuantKind kKinds[] = {QuantKind::kTernary2Bit, QuantKind::kTernaryBase3,
+                                QuantKind::kCodebook2Bit};
+constexpr std::size_t kBlockSizes[] = {16, 32, 64, 128, 256};
+
+struct Shape {
+  std::size_t rows;
+  std::size_t cols;
+};
+// Rows not a multiple of anything; cols shorter than a block, with short last blocks, and
+// long enough for several 16-block groups with a partial last one.
+constexpr Shape kShapes[] = {{1, 17}, {3, 64}, {37, 333}, {19, 4100}};
+constexpr std::size_t kTokenCounts[] = {1, 3, 16};
+
+std::vector<float> RandomActivations(std::size_t count, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(count);
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+std::vector<float> DequantizeAll(const QuantWeights& w) {
+  std::vector<float> out(w.rows() * w.cols());
+  for (std::size_t r = 0; r < w.rows(); ++r) DequantizeQuantRow(w, r, out.data() + r * w.cols());
+  return out;
+}
+
+using Param = std::tuple<QuantKind, std::size_t>;
+
+class QuantMatMulTest : public ::testing::TestWithParam<Param> {};
+
+TEST_P(QuantMatMulTest, DequantizeMatchesEngineReference) {
+  const auto [kind, block_size] = GetParam();
+  std::mt19937 rng(std::random_device{}());
+  for (const Shape& shape : kShapes) {
+    const compress::QuantizedMatrix m =
+        RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
+    ASSERT_TRUE(m.Validate().ok()) << m.Validate();
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+    EXPECT_EQ(DequantizeAll(w), compress::Dequantize(m)) << shape.rows << "x" << shape.cols;
+  }
+}
+
+TEST_P(QuantMatMulTest, VariantsMatchScalarAndDenseReference) {
+  const auto [kind, block_size] = GetParam();
+  std::mt19937 rng(std::random_device{}());
+  for (const Shape& shape : kShapes) {
+    const compress::QuantizedMatrix m =
+        RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+    const std::vector<float> dense = compress::Dequantize(m);
+    for (std::size_t n : kTokenCounts) {
+      const std::vector<float> x = RandomActivations(n * shape.cols, rng);
+      std::vector<float> reference(n * shape.rows);
+      MatMulQuantIsa(CpuIsa::kScalar, x.data(), n, w, reference.data());
+      for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+        if (!IsaSupported(isa)) continue;
+        std::vector<float> y(n * shape.rows, NAN);
+        MatMulQuantIsa(isa, x.data(), n, w, y.data());
+        for (std::size_t t = 0; t < n; ++t) {
+          for (std::size_t r = 0; r < shape.rows; ++r) {
+            double exact = 0;
+            double magnitude = 0;
+            for (std::size_t c = 0; c < shape.cols; ++c) {
+              const double p = double{x[t * shape.cols + c]} * dense[r * shape.cols + c];
+              exact += p;
+              magnitude += std::fabs(p);
+            }
+            const float got = y[t * shape.rows + r];
+            const std::string where = std::string(IsaName(isa)) + " " + QuantKindName(kind) + " " +
+                                      std::to_string(shape.rows) + "x" +
+                                      std::to_string(shape.cols) + " n=" + std::to_string(n) +
+                                      " t=" + std::to_string(t) + " r=" + std::to_string(r);
+            // Same integers, other fp32 summation order.
+            ASSERT_NEAR(got, reference[t * shape.rows + r], 1e-5 * magnitude + 1e-6) << where;
+            ASSERT_NEAR(got, exact,
+                        testing::Int8DotErrorBound(w, r, dense.data() + r * shape.cols,
+                                                   x.data() + t * shape.cols) +
+                            1e-5 * magnitude)
+                << where;
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFormats, QuantMatMulTest,
+                         ::testing::Combine(::testing::ValuesIn(kKinds),
+                                            ::testing::ValuesIn(kBlockSizes)),
+                         [](const ::testing::TestParamInfo<Param>& info) {
+                           std::string name = QuantKindName(std::get<0>(info.param));
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name + "_block" + std::to_string(std::get<1>(info.param));
+                         });
+
+// The AVX-512 variant for CPUs without VNNI runs here too wherever AVX-512 BW does.
+TEST(QuantMatMulAvx512NoVnniTest, MatchesScalar) {
+  if (!IsaSupported(CpuIsa::kAvx512)) GTEST_SKIP() << "no AVX-512";
+  std::mt19937 rng(std::random_device{}());
+  for (QuantKind kind : kKinds) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 21, 700, 32, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+    for (std::size_t n : kTokenCounts) {
+      const std::vector<float> x = RandomActivations(n * m.cols, rng);
+      auto& scratch = internal::ThreadActivationScratch();
+      const internal::PackedActivations packed = internal::PackActivations(x.data(), n, w, scratch);
+      std::vector<float> expected(n * m.rows);
+      std::vector<float> got(n * m.rows);
+      internal::MatMulQuantScalar(w, packed, nullptr, 0, m.rows, expected.data(), m.rows);
+      internal::MatMulQuantAvx512(w, packed, nullptr, 0, m.rows, got.data(), m.rows);
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
+            << QuantKindName(kind) << " n=" << n << " i=" << i;
+      }
+    }
+  }
+}
+
+// Large enough for MatMulQuant to split rows over the thread pool.
+TEST(QuantMatMulTest, ThreadedDefaultMatchesScalar) {
+  std::mt19937 rng(std::random_device{}());
+  for (QuantKind kind : kKinds) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 301, 1000, 64, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+    for (std::size_t n : {std::size_t{1}, std::size_t{8}}) {
+      const std::vector<float> x = RandomActivations(n * m.cols, rng);
+      std::vector<float> expected(n * m.rows);
+      std::vector<float> got(n * m.rows);
+      MatMulQuantIsa(CpuIsa::kScalar, x.data(), n, w, expected.data());
+      MatMulQuant(x.data(), n, w, got.data());
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
+            << QuantKindName(kind) << " n=" << n << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(QuantMatMulTest, ZeroActivationsGiveZero) {
+  std::mt19937 rng(std::random_device{}());
+  for (QuantKind kind : kKinds) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 5, 100, 16, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+    const std::vector<float> x(2 * m.cols, 0.0f);
+    std::vector<float> y(2 * m.rows, NAN);
+    MatMulQuant(x.data(), 2, w, y.data());
+    for (float v : y) EXPECT_EQ(v, 0.0f) << QuantKindName(kind);
+  }
+}
+
+// Every valid base-3 byte decodes through the stored transform: block b's byte k (of 51
+// whole bytes in a 256-code block) is the value 51 * b + k.
+TEST(QuantMatMulTest, EveryBase3ByteDecodes) {
+  compress::QuantizedMatrix m;
+  m.rows = 1;
+  m.cols = 5 * 256;
+  m.format = compress::QuantFormat::kTernaryBase3;
+  m.block_size = 256;
+  m.codes.assign(m.code_bytes_per_row(), 0);
+  m.scales.assign(m.blocks_per_row(), compress::F32ToF16(1.0f));
+  std::vector<std::int8_t> codes(m.cols, 0);
+  for (std::size_t b = 0; b < 5; ++b) {
+    for (std::size_t k = 0; k < 51; ++k) {
+      int value = static_cast<int>((51 * b + k) % 243);
+      for (std::size_t i = 0; i < 5; ++i, value /= 3) {
+        codes[256 * b + 5 * k + i] = static_cast<std::int8_t>(value % 3 - 1);
+      }
+    }
+    compress::PackCodes(m.format, absl::MakeSpan(codes.data() + 256 * b, 256),
+                        absl::MakeSpan(m.codes.data() + b * m.block_bytes(), m.block_bytes()));
+  }
+  ASSERT_TRUE(m.Validate().ok());
+  const QuantWeights w = QuantWeights::Prepare(ViewOf(m, QuantKind::kTernaryBase3));
+  std::vector<float> row(m.cols);
+  DequantizeQuantRow(w, 0, row.data());
+  for (std::size_t c = 0; c < m.cols; ++c) ASSERT_EQ(row[c], codes[c]) << c;
+}
+
+}  // namespace
+}  // namespace ghost::kernels
