@@ -63,6 +63,9 @@ void GenerateReactor::FinishEarly(const grpc::Status& status) {
 
 void GenerateReactor::RecordChunk(const GenerationChunk& chunk) {
   const absl::Time now = absl::Now();
+  if (chunk.queue_time) {
+    metrics_->request_queue_time.Observe(absl::ToDoubleSeconds(*chunk.queue_time));
+  }
   if (!chunk.token_ids.empty()) {
     if (tokens_streamed_ == 0) {
       metrics_->time_to_first_token.Observe(absl::ToDoubleSeconds(now - arrival_));

@@ -54,6 +54,10 @@ ServerMetrics::ServerMetrics()
                                .Name("ghost_e2e_request_latency_seconds")
                                .Help("Time from request arrival to its last message.")
                                .Register(*registry_)),
+      request_queue_time_(prometheus::BuildHistogram()
+                              .Name("ghost_request_queue_time_seconds")
+                              .Help("Time a request waited before its first forward step.")
+                              .Register(*registry_)),
       requests_running_(prometheus::BuildGauge()
                             .Name("ghost_num_requests_running")
                             .Help("Generate requests currently streaming.")
@@ -85,7 +89,8 @@ ModelMetrics& ServerMetrics::ForModel(const std::string& model_name) {
         prompt_tokens_.Add(labels), generation_tokens_.Add(labels), stream_bytes_.Add(labels),
         time_to_first_token_.Add(labels, LatencyBuckets()),
         inter_token_latency_.Add(labels, LatencyBuckets()),
-        e2e_request_latency_.Add(labels, LatencyBuckets()), requests_running_.Add(labels),
+        e2e_request_latency_.Add(labels, LatencyBuckets()),
+        request_queue_time_.Add(labels, LatencyBuckets()), requests_running_.Add(labels),
         request_success_, model_name});
   }
   return *slot;
@@ -106,6 +111,10 @@ void ServerMetrics::CountRpc(std::string_view full_method, const char* code, dou
   with_code.emplace("grpc_code", code);
   grpc_handled_.Add(with_code).Increment();
   grpc_handling_seconds_.Add(labels, LatencyBuckets()).Observe(seconds);
+}
+
+void ServerMetrics::AddCollectable(const std::shared_ptr<prometheus::Collectable>& collectable) {
+  exposer_->RegisterCollectable(collectable);
 }
 
 absl::StatusOr<int> ServerMetrics::Serve(const std::string& bind_address) {

@@ -29,6 +29,7 @@ struct ModelMetrics {
   prometheus::Histogram& time_to_first_token;
   prometheus::Histogram& inter_token_latency;
   prometheus::Histogram& e2e_request_latency;
+  prometheus::Histogram& request_queue_time;
   prometheus::Gauge& requests_running;
   prometheus::Family<prometheus::Counter>& request_success_family;
   std::string model_name;
@@ -50,6 +51,9 @@ class ServerMetrics {
   // Serves /metrics on bind_address ("0.0.0.0:9464"; port 0 picks a free one). Returns the
   // bound port.
   absl::StatusOr<int> Serve(const std::string& bind_address);
+  // Adds series computed at scrape time; call after Serve(). Held weakly: dropping the last
+  // shared_ptr removes them.
+  void AddCollectable(const std::shared_ptr<prometheus::Collectable>& collectable);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -60,6 +64,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>& time_to_first_token_;
   prometheus::Family<prometheus::Histogram>& inter_token_latency_;
   prometheus::Family<prometheus::Histogram>& e2e_request_latency_;
+  prometheus::Family<prometheus::Histogram>& request_queue_time_;
   prometheus::Family<prometheus::Gauge>& requests_running_;
   prometheus::Family<prometheus::Counter>& grpc_handled_;
   prometheus::Family<prometheus::Histogram>& grpc_handling_seconds_;

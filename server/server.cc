@@ -13,6 +13,7 @@
 #include "server/compression_service.h"
 #include "server/inference_service.h"
 #include "server/metrics.h"
+#include "server/model_gauges.h"
 #include "server/models_service.h"
 #include "server/rpc_metrics.h"
 #include "server/service_context.h"
@@ -55,6 +56,8 @@ class GhostServerImpl final : public GhostServer {
   ServerMetrics metrics_;
   StreamTracker streams_;
   std::unique_ptr<ModelRegistry> registry_;
+  // Reads the registry at scrape time; declared after it so it goes first.
+  std::shared_ptr<ModelGaugeCollector> model_gauges_;
   ServiceContext ctx_;
   std::unique_ptr<InferenceService> inference_;
   std::unique_ptr<ModelsService> models_;
@@ -91,6 +94,8 @@ absl::Status GhostServerImpl::Init() {
       metrics_.Serve(absl::StrCat(options_.metrics_host, ":", options_.metrics_port));
   if (!metrics_port.ok()) return metrics_port.status();
   metrics_port_ = *metrics_port;
+  model_gauges_ = std::make_shared<ModelGaugeCollector>(registry_.get());
+  metrics_.AddCollectable(model_gauges_);
 
   ctx_ = ServiceContext{registry_.get(), &metrics_, &auth_, &streams_, options_.default_model};
   inference_ = std::make_unique<InferenceService>(ctx_);

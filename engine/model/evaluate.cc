@@ -31,6 +31,7 @@ absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_v
   double total_bits = 0.0;
   std::int64_t targets = 0;
   std::vector<float> logits;
+  MlpActivity activity;
   for (std::size_t start = 0; start < ids.size(); start += window) {
     const std::size_t length = std::min<std::size_t>(window, ids.size() - start);
     if (length < 2) break;  // a one-token window predicts nothing
@@ -46,11 +47,15 @@ absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_v
       total_bits -= log_prob / std::log(2.0);
     }
     targets += static_cast<std::int64_t>(length - 1);
+    activity.active += session->mlp_activity().active;
+    activity.total += session->mlp_activity().total;
   }
   if (targets == 0) {
     return absl::InvalidArgumentError("text too short: at least 2 bytes are needed");
   }
-  return EvalResult{total_bits / static_cast<double>(targets), targets};
+  const double sparsity =
+      activity.total == 0 ? 0.0 : 1.0 - static_cast<double>(activity.active) / activity.total;
+  return EvalResult{total_bits / static_cast<double>(targets), targets, sparsity};
 }
 
 }  // namespace ghost

@@ -13,6 +13,8 @@ namespace ghost {
 struct EvalResult {
   double bits_per_byte = 0.0;
   std::int64_t bytes_predicted = 0;
+  // Fraction of gated MLP activations the gates zeroed; 0 for models without gates.
+  double mlp_activation_sparsity = 0.0;
 };
 
 // The text's bytes are the token ids (no BOS/EOS). It is cut into consecutive windows of

@@ -58,6 +58,13 @@ class ActivationObserver {
                      std::size_t inner) = 0;
 };
 
+// Gated MLP activations seen by a runner: neuron-token pairs whose gate passed, of all gated
+// pairs (zero for models without gates).
+struct MlpActivity {
+  std::int64_t active = 0;
+  std::int64_t total = 0;
+};
+
 // Runs batched forward steps over a paged KV cache; owns scratch buffers reused across steps,
 // so one runner serves one thread.
 class ModelRunner {
@@ -66,6 +73,7 @@ class ModelRunner {
   // Not owned; nullptr (the default) observes nothing. Observing costs an extra pass over the
   // MLP activations.
   void set_observer(ActivationObserver* observer) { observer_ = observer; }
+  const MlpActivity& mlp_activity() const { return mlp_activity_; }
   // Runs every sequence's new tokens in one pass (each weight matrix is read once per step),
   // writes their keys and values into `cache` through their block tables and fills `logits`
   // with [rows, vocab]: the rows each sequence asked for, in batch order. INVALID_ARGUMENT
@@ -76,6 +84,7 @@ class ModelRunner {
 
  protected:
   ActivationObserver* observer_ = nullptr;
+  MlpActivity mlp_activity_;
 };
 
 // One sequence with a private KV cache sized for the model's context, on top of a ModelRunner
@@ -90,6 +99,7 @@ class ModelSession {
   [[nodiscard]] virtual absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
                                              std::vector<float>& logits) = 0;
   virtual int num_tokens() const = 0;
+  virtual MlpActivity mlp_activity() const = 0;
 };
 
 // INVALID_ARGUMENT "sequence of N tokens exceeds the model's context of C tokens".
@@ -101,6 +111,7 @@ struct ModelSummary {
   std::string dtype;  // stored precision: "bf16", "f16", "f32"
   std::int64_t weight_bytes = 0;
   std::string tokenizer;  // "byte-level", ...
+  double removed_neuron_fraction = 0.0;  // MLP neurons the compressor removed
   int context_length = 0;
   int vocab_size = 0;
 };

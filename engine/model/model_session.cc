@@ -30,6 +30,7 @@ class PagedSession final : public ModelSession {
     return absl::OkStatus();
   }
   int num_tokens() const override { return num_tokens_; }
+  MlpActivity mlp_activity() const override { return runner_->mlp_activity(); }
 
  private:
   std::unique_ptr<ModelRunner> runner_;

@@ -101,6 +101,7 @@ ExecutorStats BatchingExecutor::stats() const {
   stats.kv_blocks_in_use = scheduler_.kv_blocks_in_use();
   stats.kv_cache_usage = static_cast<double>(stats.kv_blocks_in_use) / stats.kv_blocks_total;
   stats.num_preemptions = scheduler_.num_preemptions();
+  stats.mlp_activity = scheduler_.mlp_activity();
   return stats;
 }
 

@@ -38,6 +38,7 @@ struct ExecutorStats {
   int kv_blocks_in_use = 0;
   double kv_cache_usage = 0.0;       // kv_blocks_in_use / kv_blocks_total
   std::int64_t num_preemptions = 0;  // running requests evicted to make room, since Create
+  MlpActivity mlp_activity;          // gated MLP activations since Create
 };
 
 class Executor {

@@ -173,6 +173,8 @@ void Scheduler::RunBatch() {
     RemoveFinished();
     return;
   }
+  mlp_active_.store(runner_->mlp_activity().active, std::memory_order_relaxed);
+  mlp_gated_.store(runner_->mlp_activity().total, std::memory_order_relaxed);
   const std::size_t vocab = model_->config().vocab_size;
   std::size_t row = 0;
   for (std::size_t i = 0; i < batch_.size(); ++i) {

@@ -39,6 +39,10 @@ class Scheduler {
   int kv_blocks_total() const { return kv_blocks_total_; }
   int kv_blocks_in_use() const { return kv_blocks_in_use_.load(std::memory_order_relaxed); }
   std::int64_t num_preemptions() const { return num_preemptions_.load(std::memory_order_relaxed); }
+  // The runner's gated-MLP counts since start, as of the last step.
+  MlpActivity mlp_activity() const {
+    return {mlp_active_.load(std::memory_order_relaxed), mlp_gated_.load(std::memory_order_relaxed)};
+  }
 
  private:
   void CancelWaiting(std::vector<std::unique_ptr<PendingRequest>> cancelled);
@@ -67,6 +71,8 @@ class Scheduler {
   const int kv_blocks_total_;
   std::atomic<int> kv_blocks_in_use_{0};
   std::atomic<std::int64_t> num_preemptions_{0};
+  std::atomic<std::int64_t> mlp_active_{0};
+  std::atomic<std::int64_t> mlp_gated_{0};
   // In admission order: the back is the most recently admitted (the preemption victim).
   std::vector<std::unique_ptr<PendingRequest>> running_;
   // This step's forward entries and their requests, in the same order; reused across steps.

@@ -35,6 +35,19 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
   EXPECT_EQ(MetricValue(scrape, "ghost_time_to_first_token_seconds_count" + model), 1);
   EXPECT_EQ(MetricValue(scrape, "ghost_e2e_request_latency_seconds_count" + model), 1);
   EXPECT_EQ(MetricValue(scrape, "ghost_inter_token_latency_seconds_count" + model), 4);
+  EXPECT_EQ(MetricValue(scrape, "ghost_request_queue_time_seconds_count" + model), 1);
+  // Read from the model at scrape time: nothing waits, the finished request's KV blocks are
+  // free again, and ghost-tiny's 5.8M bf16 parameters take 2 bytes each (its norm weights are
+  // widened to fp32, a few KiB more).
+  EXPECT_EQ(MetricValue(scrape, "ghost_num_requests_waiting" + model), 0);
+  EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_kv_cache_usage_ratio" + model, 0), 0);
+  const double weight_bytes =
+      MetricValue(scrape, "ghost_model_weight_bytes{format=\"bf16\",model_name=\"ghost-tiny\"}");
+  EXPECT_GE(weight_bytes, 2 * 5837568);
+  EXPECT_LT(weight_bytes, 2 * 5837568 + 16384);
+  EXPECT_EQ(MetricValue(scrape, "ghost_model_sparsity_ratio{kind=\"removed_neurons\","
+                                "model_name=\"ghost-tiny\"}"),
+            0);
   EXPECT_NE(scrape.find("ghost_request_success_total{finished_reason=\"length\",model_name="
                         "\"ghost-tiny\"} 1"),
             std::string::npos)

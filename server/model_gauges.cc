@@ -1,0 +1,58 @@
+#include "server/model_gauges.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+namespace ghost::server {
+namespace {
+
+prometheus::MetricFamily Gauges(const char* name, const char* help) {
+  return prometheus::MetricFamily{name, help, prometheus::MetricType::Gauge, {}};
+}
+
+void Add(prometheus::MetricFamily& family, prometheus::ClientMetric::Label model,
+         double value, std::vector<prometheus::ClientMetric::Label> extra = {}) {
+  prometheus::ClientMetric metric;
+  metric.label.push_back(std::move(model));
+  for (auto& label : extra) metric.label.push_back(std::move(label));
+  // Sorted by name, as the registry's own series are.
+  std::sort(metric.label.begin(), metric.label.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  metric.gauge.value = value;
+  family.metric.push_back(std::move(metric));
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> ModelGaugeCollector::Collect() const {
+  prometheus::MetricFamily waiting =
+      Gauges("ghost_num_requests_waiting", "Requests queued for a place in the running batch.");
+  prometheus::MetricFamily kv_usage =
+      Gauges("ghost_kv_cache_usage_ratio", "Fraction of the KV cache's blocks in use.");
+  prometheus::MetricFamily weight_bytes = Gauges(
+      "ghost_model_weight_bytes", "Bytes of weights the forward pass reads, by stored format.");
+  prometheus::MetricFamily sparsity = Gauges(
+      "ghost_model_sparsity_ratio",
+      "MLP sparsity: kind=removed_neurons (neurons removed by compression), "
+      "kind=gated_activations (activations the gates zeroed since load).");
+  for (const ModelInfo& info : registry_->List()) {
+    if (info.state != ModelState::kReady) continue;
+    absl::StatusOr<std::shared_ptr<LoadedModel>> loaded = registry_->GetReady(info.name);
+    if (!loaded.ok()) continue;
+    const prometheus::ClientMetric::Label model{"model_name", info.name};
+    const ExecutorStats stats = (*loaded)->executor->stats();
+    const ModelSummary& summary = (*loaded)->model->summary();
+    Add(waiting, model, stats.num_waiting);
+    Add(kv_usage, model, stats.kv_cache_usage);
+    Add(weight_bytes, model, static_cast<double>(summary.weight_bytes),
+        {{"format", summary.dtype}});
+    Add(sparsity, model, summary.removed_neuron_fraction, {{"kind", "removed_neurons"}});
+    const double gated = static_cast<double>(stats.mlp_activity.total);
+    Add(sparsity, model, gated == 0 ? 0.0 : 1.0 - stats.mlp_activity.active / gated,
+        {{"kind", "gated_activations"}});
+  }
+  return {waiting, kv_usage, weight_bytes, sparsity};
+}
+
+}  // namespace ghost::server
