@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/model/rope.h"
 
 namespace ghost {
 
@@ -24,15 +25,20 @@ struct ModelConfig {
   int vocab_size = 0;
   int max_position_embeddings = 0;
   double rms_norm_eps = 1e-6;
-  double rope_theta = 10000.0;
+  double rope_theta = 10000.0;  // from rope_theta or rope_parameters.rope_theta
+  RopeScaling rope_scaling;     // from rope_scaling or rope_parameters
   bool tie_word_embeddings = false;
   std::string torch_dtype;  // as written ("bfloat16", "float32", ...); "" when absent
   std::optional<std::int32_t> bos_token_id;
   std::vector<std::int32_t> eos_token_ids;
   std::string hidden_act = "silu";
+  // Set by the architecture (architecture.h), not read directly from one key:
+  bool qkv_bias = false;     // q/k/v_proj.bias tensors (Qwen2; Llama attention_bias)
+  bool output_bias = false;  // o_proj.bias (Llama attention_bias)
+  int sliding_window = 0;    // 0: full causal attention; else Mistral's window (llama_ops.h)
 };
 
-// Architectures the engine can run.
+// Architectures the engine can run (the table in architecture.cc).
 const std::vector<std::string>& SupportedArchitectures();
 
 // Parses and validates config.json. INVALID_ARGUMENT messages start with `file_name` and say

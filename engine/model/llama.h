@@ -1,4 +1,5 @@
-// The Llama architecture (LlamaForCausalLM): pre-norm decoder with RMSNorm, rotary position
+// The Llama-family decoder (LlamaForCausalLM, and Qwen2 and Mistral, which add q/k/v biases
+// and a sliding window; architecture.h): pre-norm decoder with RMSNorm, rotary position
 // embeddings, grouped-query attention and a SwiGLU MLP. fp32 activations; weights as stored.
 #ifndef GHOST_ENGINE_MODEL_LLAMA_H_
 #define GHOST_ENGINE_MODEL_LLAMA_H_
@@ -14,10 +15,10 @@ namespace ghost {
 
 class LlamaModel final : public Model, public std::enable_shared_from_this<LlamaModel> {
  public:
-  // Loads the weights from `weights_file` and checks them against `config`.
+  // Loads the weights from `checkpoint` and checks them against `config`.
   static absl::StatusOr<std::shared_ptr<const Model>> Create(
       ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, GenerationDefaults defaults,
-      std::unique_ptr<SafetensorsFile> weights_file);
+      std::unique_ptr<SafetensorsCheckpoint> checkpoint);
 
   const ModelConfig& config() const override { return config_; }
   const Tokenizer& tokenizer() const override { return *tokenizer_; }

@@ -19,12 +19,11 @@ void RmsNorm(const float* x, std::size_t n, std::size_t dim, const float* weight
   }
 }
 
-std::vector<double> RopeInverseFrequencies(int head_dim, double theta) {
-  std::vector<double> inv_freq(head_dim / 2);
-  for (int i = 0; i < head_dim / 2; ++i) {
-    inv_freq[i] = std::pow(theta, -2.0 * i / head_dim);
+void AddBias(float* rows, std::size_t n, std::size_t dim, const float* bias) {
+  for (std::size_t t = 0; t < n; ++t) {
+    float* row = rows + t * dim;
+    for (std::size_t c = 0; c < dim; ++c) row[c] += bias[c];
   }
-  return inv_freq;
 }
 
 void ApplyRope(float* heads, int num_heads, int head_dim, int position,
@@ -87,14 +86,19 @@ void CausalAttention(const AttentionShape& shape, const float* q, std::size_t n,
     for (std::size_t row = 0; row < rows; ++row) {
       float* scores = &scratch.scores[row * positions];
       const std::size_t visible = first + row % n + 1;  // causal: up to its own position
+      const std::size_t window = shape.sliding_window;
+      const std::size_t oldest = window > 0 && visible > window ? visible - window : 0;
       float max_score = -INFINITY;
-      for (std::size_t s = 0; s < visible; ++s) max_score = std::max(max_score, scores[s] * scale);
+      for (std::size_t s = oldest; s < visible; ++s) {
+        max_score = std::max(max_score, scores[s] * scale);
+      }
       float total = 0.0f;
-      for (std::size_t s = 0; s < visible; ++s) {
+      for (std::size_t s = oldest; s < visible; ++s) {
         scores[s] = std::exp(scores[s] * scale - max_score);
         total += scores[s];
       }
-      for (std::size_t s = 0; s < visible; ++s) scores[s] /= total;
+      for (std::size_t s = oldest; s < visible; ++s) scores[s] /= total;
+      std::fill(scores, scores + oldest, 0.0f);
       std::fill(scores + visible, scores + positions, 0.0f);
     }
     const WeightMatrix values_t{WeightFormat::kF32, scratch.values_t.data(), head_dim, positions};

@@ -14,11 +14,11 @@ namespace ghost {
 void RmsNorm(const float* x, std::size_t n, std::size_t dim, const float* weight, double eps,
              float* out);
 
-// inv_freq[i] = theta^(-2i / head_dim), i < head_dim / 2.
-std::vector<double> RopeInverseFrequencies(int head_dim, double theta);
+// row[c] += bias[c] for n rows of `dim` values (Qwen2's q/k/v biases).
+void AddBias(float* rows, std::size_t n, std::size_t dim, const float* bias);
 
 // Rotates `num_heads` heads of one position in place, HF rotate_half convention: dimension i
-// pairs with i + head_dim/2.
+// pairs with i + head_dim/2. inv_freq comes from RopeInverseFrequencies (rope.h).
 void ApplyRope(float* heads, int num_heads, int head_dim, int position,
                const std::vector<double>& inv_freq);
 
@@ -29,6 +29,11 @@ struct AttentionShape {
   int num_heads = 0;
   int num_kv_heads = 0;
   int head_dim = 0;
+  // 0: every earlier position is visible. Else Mistral's sliding window, with the Hugging Face
+  // convention (transformers masking_utils: kv_idx > q_idx - sliding_window): the query at
+  // position p sees keys at positions p - window < s <= p, i.e. `window` positions counting
+  // its own. The cache keeps every position; older ones are only masked.
+  int sliding_window = 0;
 };
 
 // Buffers reused across calls so that decoding allocates nothing.

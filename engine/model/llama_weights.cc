@@ -1,13 +1,14 @@
 #include "engine/model/llama_weights.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace ghost {
 
 absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
-                                              std::unique_ptr<SafetensorsFile> file) {
+                                              std::unique_ptr<SafetensorsCheckpoint> checkpoint) {
   LlamaWeights weights;
-  weights.storage = std::make_unique<WeightLoader>(std::move(file));
+  weights.storage = std::make_unique<WeightLoader>(std::move(checkpoint));
   WeightLoader& loader = *weights.storage;
   const std::int64_t hidden = config.hidden_size;
   const std::int64_t q_dim = std::int64_t{config.num_attention_heads} * config.head_dim;
@@ -41,6 +42,16 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
     layer.gate = matrix(prefix + "mlp.gate_proj.weight", inner, hidden);
     layer.up = matrix(prefix + "mlp.up_proj.weight", inner, hidden);
     layer.down = matrix(prefix + "mlp.down_proj.weight", hidden, inner);
+    if (config.qkv_bias) {
+      layer.q_bias = vector(prefix + "self_attn.q_proj.bias", q_dim);
+      layer.k_bias = vector(prefix + "self_attn.k_proj.bias", kv_dim);
+      layer.v_bias = vector(prefix + "self_attn.v_proj.bias", kv_dim);
+    }
+    if (config.output_bias) layer.o_bias = vector(prefix + "self_attn.o_proj.bias", hidden);
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(status.message(), " (layer ", i, " of ",
+                                                      config.architecture, ")"));
+    }
     weights.layers.push_back(layer);
   }
   weights.final_norm = vector("model.norm.weight", hidden);

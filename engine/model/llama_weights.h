@@ -1,4 +1,5 @@
-// The tensors of a Llama checkpoint (Hugging Face LlamaForCausalLM names), shape-checked.
+// The tensors of a Llama-family checkpoint (Hugging Face LlamaForCausalLM names, which Qwen2
+// and Mistral share), shape-checked.
 #ifndef GHOST_ENGINE_MODEL_LLAMA_WEIGHTS_H_
 #define GHOST_ENGINE_MODEL_LLAMA_WEIGHTS_H_
 
@@ -7,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model/config.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/checkpoint.h"
 #include "engine/model/weight_loader.h"
 #include "engine/model/weight_matrix.h"
 
@@ -16,6 +17,11 @@ namespace ghost {
 struct LlamaLayerWeights {
   const float* input_norm = nullptr;  // [hidden]
   WeightMatrix q, k, v, o;
+  // nullptr unless the architecture has them (ModelConfig::qkv_bias, output_bias).
+  const float* q_bias = nullptr;  // [num_heads * head_dim]
+  const float* k_bias = nullptr;  // [num_kv_heads * head_dim]
+  const float* v_bias = nullptr;  // [num_kv_heads * head_dim]
+  const float* o_bias = nullptr;  // [hidden]
   const float* post_attention_norm = nullptr;  // [hidden]
   WeightMatrix gate, up, down;
 };
@@ -28,8 +34,9 @@ struct LlamaWeights {
   std::unique_ptr<WeightLoader> storage;  // owns the mapping and converted buffers
 };
 
+// Errors name the file and the tensor, and the layer for a layer's tensor.
 absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
-                                              std::unique_ptr<SafetensorsFile> file);
+                                              std::unique_ptr<SafetensorsCheckpoint> checkpoint);
 
 }  // namespace ghost
 

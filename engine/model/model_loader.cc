@@ -1,6 +1,4 @@
 // Model::Load: reads a Hugging Face model directory and builds the model for its architecture.
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "absl/status/status.h"
@@ -8,10 +6,10 @@
 #include "absl/strings/str_format.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
+#include "engine/model/checkpoint.h"
 #include "engine/model/generation_config.h"
 #include "engine/model/llama.h"
 #include "engine/model/model.h"
-#include "engine/model/safetensors.h"
 
 namespace ghost {
 namespace {
@@ -22,19 +20,6 @@ absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directo
   if (absl::IsNotFound(contents.status())) return GenerationConfig{};  // optional file
   if (!contents.ok()) return contents.status();
   return ParseGenerationConfig(*contents, path);
-}
-
-absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenWeights(const std::string& directory) {
-  const std::string path = JoinPath(directory, "model.safetensors");
-  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
-  if (absl::IsNotFound(file.status()) &&
-      ::access(JoinPath(directory, "model.safetensors.index.json").c_str(), F_OK) == 0) {
-    return absl::UnimplementedError(
-        absl::StrCat(directory,
-                     ": sharded checkpoints (model.safetensors.index.json) are not "
-                     "supported yet"));
-  }
-  return file;
 }
 
 }  // namespace
@@ -64,9 +49,11 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
     }
   }
 
-  absl::StatusOr<std::unique_ptr<SafetensorsFile>> weights = OpenWeights(directory);
+  absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> weights =
+      SafetensorsCheckpoint::Open(directory);
   if (!weights.ok()) return weights.status();
-  // Only Llama is supported today; ParseModelConfig has already rejected anything else.
+  // Every supported architecture runs on the Llama-family decoder (architecture.h);
+  // ParseModelConfig has already rejected the others.
   absl::StatusOr<std::shared_ptr<const Model>> model =
       LlamaModel::Create(*std::move(config), *std::move(tokenizer), std::move(generation->defaults),
                          *std::move(weights));

@@ -181,8 +181,15 @@ std::int64_t TensorView::num_elements() const {
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
   absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
-  const std::uint8_t* bytes = (*mapped)->data();
-  const std::uint64_t file_size = (*mapped)->size();
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file =
+      FromBytes((*mapped)->data(), (*mapped)->size(), path);
+  if (file.ok()) (*file)->file_ = *std::move(mapped);
+  return file;
+}
+
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::FromBytes(
+    const std::uint8_t* bytes, std::size_t size, const std::string& path) {
+  const std::uint64_t file_size = size;
   if (file_size < 8) {
     return HeaderError(path, absl::StrCat("file too short (", file_size,
                                           " bytes) to hold the 8-byte header length"));
@@ -223,7 +230,6 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     file->index_[entry.view.name] = file->tensors_.size();
     file->tensors_.push_back(std::move(entry.view));
   }
-  file->file_ = *std::move(mapped);
   return file;
 }
 

@@ -39,6 +39,11 @@ class SafetensorsFile {
  public:
   // Maps and validates the file. INVALID_ARGUMENT messages name the file and the tensor.
   static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  // Validates an image already in memory (the fuzzer's entry point); the views point into
+  // `bytes`, which must outlive the result. `path` only names it in messages.
+  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> FromBytes(const std::uint8_t* bytes,
+                                                                    std::size_t size,
+                                                                    const std::string& path);
 
   // nullptr when absent.
   const TensorView* Find(std::string_view name) const;
@@ -50,7 +55,7 @@ class SafetensorsFile {
   SafetensorsFile() = default;
 
   std::string path_;
-  std::unique_ptr<MappedFile> file_;
+  std::unique_ptr<MappedFile> file_;  // null for FromBytes
   std::vector<TensorView> tensors_;
   absl::flat_hash_map<std::string, std::size_t> index_;  // name -> position in tensors_
   std::map<std::string, std::string> metadata_;

@@ -50,18 +50,20 @@ bool Aligned(const void* p, std::size_t alignment) {
 
 absl::StatusOr<const TensorView*> WeightLoader::Find(const std::string& name,
                                                      const std::vector<std::int64_t>& shape) {
-  const TensorView* tensor = file_->Find(name);
+  const TensorView* tensor = checkpoint_->Find(name);
   if (tensor == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(file_->path(), ": missing tensor ", name));
+    return absl::InvalidArgumentError(
+        absl::StrCat(checkpoint_->path(), ": missing tensor ", name));
   }
+  const std::string& file = checkpoint_->FileOf(name);
   if (tensor->shape != shape) {
-    return absl::InvalidArgumentError(absl::StrCat(file_->path(), ": tensor ", name, " has shape ",
+    return absl::InvalidArgumentError(absl::StrCat(file, ": tensor ", name, " has shape ",
                                                    ShapeString(tensor->shape), ", expected ",
                                                    ShapeString(shape)));
   }
   if (tensor->dtype != Dtype::kF32 && tensor->dtype != Dtype::kBF16 &&
       tensor->dtype != Dtype::kF16) {
-    return absl::UnimplementedError(absl::StrCat(file_->path(), ": tensor ", name, " has dtype ",
+    return absl::UnimplementedError(absl::StrCat(file, ": tensor ", name, " has dtype ",
                                                  DtypeName(tensor->dtype),
                                                  ", supported: F32, BF16, F16"));
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/model/checkpoint.h"
 #include "engine/model/safetensors.h"
 #include "engine/model/weight_matrix.h"
 
@@ -18,9 +19,11 @@ namespace ghost {
 
 class WeightLoader {
  public:
-  explicit WeightLoader(std::unique_ptr<SafetensorsFile> file) : file_(std::move(file)) {}
+  explicit WeightLoader(std::unique_ptr<SafetensorsCheckpoint> checkpoint)
+      : checkpoint_(std::move(checkpoint)) {}
 
-  // INVALID_ARGUMENT "<file>: missing tensor <name>" or a shape/dtype mismatch message.
+  // INVALID_ARGUMENT "<file>: missing tensor <name>" or a shape/dtype mismatch message naming
+  // the file (the shard, in a sharded checkpoint) that holds the tensor.
   absl::StatusOr<WeightMatrix> Matrix(const std::string& name, std::int64_t rows,
                                       std::int64_t cols);
   absl::StatusOr<const float*> Vector(const std::string& name, std::int64_t size);
@@ -36,7 +39,7 @@ class WeightLoader {
                                          const std::vector<std::int64_t>& shape);
   const float* OwnFloats(std::vector<float> values);
 
-  std::unique_ptr<SafetensorsFile> file_;
+  std::unique_ptr<SafetensorsCheckpoint> checkpoint_;
   std::vector<std::vector<float>> f32_buffers_;
   std::vector<std::vector<std::uint16_t>> bf16_buffers_;
   std::int64_t parameters_ = 0;
