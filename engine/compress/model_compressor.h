@@ -23,6 +23,9 @@ struct CompressJobSpec {
   std::string scheme = "ternary";  // one of CompressSchemes()
   int block_size = 64;             // 16, 32, 64, 128 or 256
   bool remove_dead_neurons = false;
+  // A neuron is dead when max |SiLU(gate) * up| over the calibration tokens is at most this
+  // fraction of its layer's most active neuron's.
+  float dead_neuron_tolerance = 1e-3f;
   float target_sparsity = 0.0f;  // MLP gate target in [0, 1); 0 disables gating
   std::string calibration_text;  // must not be empty
   // Held-out text for bits per byte before and after; empty uses calibration_text.
@@ -37,6 +40,9 @@ const std::vector<std::string>& CompressSchemes();
 // Checks the spec alone, without touching files: INVALID_ARGUMENT naming the bad field and
 // the accepted values.
 [[nodiscard]] absl::Status ValidateCompressSpec(const CompressJobSpec& spec);
+
+// The quality report (CompressReport::ToJson) in the output directory.
+inline constexpr char kQualityReportFile[] = "ghost_quality_report.json";
 
 // Where the output is assembled before the rename; a crash leaves only this behind, and
 // CompressModelDirectory (or whoever recovers) removes it.
@@ -75,9 +81,9 @@ using CompressProgressFn = std::function<void(const CompressProgress&)>;
 // Runs the job on the calling thread (matrix work spreads over the default thread pool).
 // `progress` is called from this thread between steps. CANCELLED once `cancel` becomes true
 // (checked between tensors). On any error the output directory does not exist and the partial
-// one has been removed. ALREADY_EXISTS when output_dir exists; errors of Model::Load for the
-// source; UNIMPLEMENTED for sources whose tokenizer is not byte-level when bits per byte is
-// asked for.
+// one has been removed. ALREADY_EXISTS when output_dir exists; FAILED_PRECONDITION for a
+// source that is already compressed; errors of Model::Load for the source. Bits per byte is
+// measured for byte-level models only (0 in the report otherwise).
 absl::StatusOr<CompressReport> CompressModelDirectory(const CompressJobSpec& spec,
                                                       const CompressProgressFn& progress,
                                                       const std::atomic<bool>& cancel);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/model/quantization_config.h"
 #include "engine/model/rope.h"
 
 namespace ghost {
@@ -36,6 +37,8 @@ struct ModelConfig {
   bool qkv_bias = false;     // q/k/v_proj.bias tensors (Qwen2; Llama attention_bias)
   bool output_bias = false;  // o_proj.bias (Llama attention_bias)
   int sliding_window = 0;    // 0: full causal attention; else Mistral's window (llama_ops.h)
+  // quantization_config of a model the ghost compressor wrote (quantization_config.h).
+  std::optional<GhostQuantization> quantization;
 };
 
 // Architectures the engine can run (the table in architecture.cc).

@@ -7,10 +7,28 @@
 #include "absl/strings/str_cat.h"
 #include "engine/model/llama_ops.h"
 #include "engine/model/rope.h"
+#include "kernels/cpu/sparse_mlp.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace ghost {
 namespace {
+
+// The sparse MLP kernel's view of a [inner, hidden] matrix.
+kernels::MlpWeights AsMlpWeights(const WeightMatrix& w) {
+  kernels::MlpWeights out;
+  switch (w.format) {
+    case WeightFormat::kF32:
+      out.f32 = static_cast<const float*>(w.data);
+      break;
+    case WeightFormat::kBF16:
+      out.bf16 = static_cast<const std::uint16_t*>(w.data);
+      break;
+    case WeightFormat::kQuant:
+      out.quant = static_cast<const kernels::QuantWeights*>(w.data);
+      break;
+  }
+  return out;
+}
 
 // x[i] = silu(x[i]); the observed path keeps SiLU(gate) apart from its product with up.
 void Silu(float* x, std::size_t count) {
@@ -36,6 +54,10 @@ class LlamaRunner final : public ModelRunner {
   // Ropes the sequences' new queries and keys, stores keys and values in their blocks and
   // attends each sequence over its own cached positions.
   void Attend(int layer_index, absl::Span<const ForwardSequence> batch, PagedKvCache& cache);
+  // The MLP of the step's n stacked tokens from normed_ into proj_: all neurons, or (gated)
+  // only those whose gate passes.
+  void DenseMlp(const LlamaLayerWeights& layer, int layer_index, std::size_t n);
+  void GatedMlp(const LlamaLayerWeights& layer, std::size_t n);
   void Observe(int layer, ActivationObserver::LinearInput input, const float* x, std::size_t n,
                std::size_t cols) {
     if (observer_ != nullptr) observer_->OnLinearInput(layer, input, x, n, cols);
@@ -145,7 +167,6 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
                            absl::Span<const ForwardSequence> batch, PagedKvCache& cache,
                            std::size_t n) {
   const std::size_t hidden = config_.hidden_size;
-  const std::size_t inner = config_.intermediate_size;
   // Every matrix product runs once over all n stacked tokens of the step.
   RmsNorm(x_.data(), n, hidden, layer.input_norm, config_.rms_norm_eps, normed_.data());
   Observe(layer_index, ActivationObserver::LinearInput::kAttention, normed_.data(), n, hidden);
@@ -165,6 +186,16 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
 
   RmsNorm(x_.data(), n, hidden, layer.post_attention_norm, config_.rms_norm_eps, normed_.data());
   Observe(layer_index, ActivationObserver::LinearInput::kMlp, normed_.data(), n, hidden);
+  if (layer.gated) {
+    GatedMlp(layer, n);
+  } else {
+    DenseMlp(layer, layer_index, n);
+  }
+  for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
+}
+
+void LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_index, std::size_t n) {
+  const std::size_t inner = layer.inner;
   MatMul(normed_.data(), n, layer.gate, gate_.data());
   MatMul(normed_.data(), n, layer.up, up_.data());
   if (observer_ != nullptr) {
@@ -176,7 +207,23 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
   }
   Observe(layer_index, ActivationObserver::LinearInput::kMlpDown, gate_.data(), n, inner);
   MatMul(gate_.data(), n, layer.down, proj_.data());
-  for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
+}
+
+void LlamaRunner::GatedMlp(const LlamaLayerWeights& layer, std::size_t n) {
+  const std::size_t inner = layer.inner;
+  MatMul(normed_.data(), n, layer.gate, gate_.data());
+  Silu(gate_.data(), n * inner);
+  // GhostGate: SiLU(g) * (|SiLU(g)| > t); the kernel then skips the zeroed neurons.
+  std::int64_t active = 0;
+  for (std::size_t i = 0; i < n * inner; ++i) {
+    const bool keep = std::fabs(gate_[i]) > layer.gate_threshold;
+    gate_[i] = keep ? gate_[i] : 0.0f;
+    active += keep;
+  }
+  mlp_activity_.active += active;
+  mlp_activity_.total += static_cast<std::int64_t>(n * inner);
+  kernels::SparseMlp(normed_.data(), gate_.data(), n, config_.hidden_size, inner,
+                     AsMlpWeights(layer.up), AsMlpWeights(layer.down), proj_.data());
 }
 
 absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, PagedKvCache& cache,
@@ -244,6 +291,10 @@ absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
   summary.dtype = model->weights_.storage->dominant_dtype();
   summary.weight_bytes = model->weights_.storage->resident_bytes();
   summary.tokenizer = tokenizer->type_name();
+  std::size_t kept = 0;
+  for (const LlamaLayerWeights& layer : model->weights_.layers) kept += layer.inner;
+  const double neurons = double{config.intermediate_size} * config.num_hidden_layers;
+  summary.removed_neuron_fraction = neurons == 0 ? 0.0 : 1.0 - static_cast<double>(kept) / neurons;
   summary.context_length = config.max_position_embeddings;
   summary.vocab_size = config.vocab_size;
   model->config_ = std::move(config);

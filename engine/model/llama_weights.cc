@@ -10,6 +10,9 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
   LlamaWeights weights;
   weights.storage = std::make_unique<WeightLoader>(std::move(checkpoint));
   WeightLoader& loader = *weights.storage;
+  const GhostQuantization* quantization =
+      config.quantization ? &*config.quantization : nullptr;
+  loader.set_quantization(quantization);
   const std::int64_t hidden = config.hidden_size;
   const std::int64_t q_dim = std::int64_t{config.num_attention_heads} * config.head_dim;
   const std::int64_t kv_dim = std::int64_t{config.num_key_value_heads} * config.head_dim;
@@ -39,9 +42,25 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
     layer.v = matrix(prefix + "self_attn.v_proj.weight", kv_dim, hidden);
     layer.o = matrix(prefix + "self_attn.o_proj.weight", hidden, q_dim);
     layer.post_attention_norm = vector(prefix + "post_attention_layernorm.weight", hidden);
-    layer.gate = matrix(prefix + "mlp.gate_proj.weight", inner, hidden);
-    layer.up = matrix(prefix + "mlp.up_proj.weight", inner, hidden);
-    layer.down = matrix(prefix + "mlp.down_proj.weight", hidden, inner);
+    // A compressed model may have removed neurons: kept_neurons sizes its MLP.
+    absl::StatusOr<std::optional<std::vector<std::int32_t>>> kept =
+        loader.OptionalIndices(prefix + "mlp.kept_neurons");
+    if (!kept.ok() && status.ok()) status = kept.status();
+    layer.inner = kept.ok() && kept->has_value() ? (*kept)->size() : inner;
+    if (layer.inner == 0 || layer.inner > static_cast<std::size_t>(inner)) {
+      status.Update(absl::InvalidArgumentError(absl::StrCat(
+          prefix, "mlp.kept_neurons holds ", layer.inner, " neurons; 1..", inner, " expected")));
+    }
+    const auto layer_inner = static_cast<std::int64_t>(layer.inner);
+    layer.gate = matrix(prefix + "mlp.gate_proj.weight", layer_inner, hidden);
+    layer.up = matrix(prefix + "mlp.up_proj.weight", layer_inner, hidden);
+    if (quantization != nullptr && quantization->gated()) {
+      layer.gated = true;
+      layer.gate_threshold = quantization->gate_thresholds[i];
+      layer.down = matrix(prefix + "mlp.down_proj.weight", layer_inner, hidden);
+    } else {
+      layer.down = matrix(prefix + "mlp.down_proj.weight", hidden, layer_inner);
+    }
     if (config.qkv_bias) {
       layer.q_bias = vector(prefix + "self_attn.q_proj.bias", q_dim);
       layer.k_bias = vector(prefix + "self_attn.k_proj.bias", kv_dim);

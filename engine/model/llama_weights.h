@@ -23,7 +23,14 @@ struct LlamaLayerWeights {
   const float* v_bias = nullptr;  // [num_kv_heads * head_dim]
   const float* o_bias = nullptr;  // [hidden]
   const float* post_attention_norm = nullptr;  // [hidden]
+  // gate and up are [inner, hidden]; down is [hidden, inner], or [inner, hidden] (one row per
+  // neuron) when gated. inner is intermediate_size unless the compressor removed neurons.
   WeightMatrix gate, up, down;
+  std::size_t inner = 0;
+  // Gated: the MLP runs sparse, only for neurons with |SiLU(gate)| > gate_threshold, and down
+  // is stored one row per neuron.
+  bool gated = false;
+  float gate_threshold = 0.0f;
 };
 
 struct LlamaWeights {

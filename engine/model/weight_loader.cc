@@ -48,6 +48,19 @@ bool Aligned(const void* p, std::size_t alignment) {
 
 }  // namespace
 
+absl::StatusOr<std::optional<std::vector<std::int32_t>>> WeightLoader::OptionalIndices(
+    const std::string& name) {
+  const TensorView* tensor = checkpoint_->Find(name);
+  if (tensor == nullptr) return std::nullopt;
+  if (tensor->dtype != Dtype::kI32 || tensor->shape.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(checkpoint_->FileOf(name), ": tensor ", name,
+                                                   " must be a 1-D I32 tensor"));
+  }
+  std::vector<std::int32_t> values(static_cast<std::size_t>(tensor->shape[0]));
+  std::memcpy(values.data(), tensor->data, tensor->nbytes);
+  return values;
+}
+
 absl::StatusOr<const TensorView*> WeightLoader::Find(const std::string& name,
                                                      const std::vector<std::int64_t>& shape) {
   const TensorView* tensor = checkpoint_->Find(name);
@@ -80,6 +93,17 @@ const float* WeightLoader::OwnFloats(std::vector<float> values) {
 
 absl::StatusOr<WeightMatrix> WeightLoader::Matrix(const std::string& name, std::int64_t rows,
                                                   std::int64_t cols) {
+  const TensorLookup lookup = [this](const std::string& n) { return checkpoint_->Find(n); };
+  if (quantization_ != nullptr && HasQuantizedTensors(lookup, LinearBaseName(name))) {
+    const std::int64_t before = quantized_.bytes();
+    absl::StatusOr<WeightMatrix> matrix =
+        quantized_.Load(lookup, checkpoint_->path(), name, rows, cols, *quantization_);
+    if (!matrix.ok()) return matrix.status();
+    resident_bytes_ += quantized_.bytes() - before;
+    parameters_ += rows * cols;
+    parameters_by_dtype_[compress::FormatName(quantization_->format)] += rows * cols;
+    return matrix;
+  }
   absl::StatusOr<const TensorView*> found = Find(name, {rows, cols});
   if (!found.ok()) return found.status();
   const TensorView& t = **found;

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/model/checkpoint.h"
 #include "engine/model/safetensors.h"
+#include "engine/model/quantized_store.h"
 #include "engine/model/weight_matrix.h"
 
 namespace ghost {
@@ -27,11 +29,18 @@ class WeightLoader {
   absl::StatusOr<WeightMatrix> Matrix(const std::string& name, std::int64_t rows,
                                       std::int64_t cols);
   absl::StatusOr<const float*> Vector(const std::string& name, std::int64_t size);
+  // A compressed model's layout: Matrix() then reads X.qweight/X.qscale/... (quantized_store.h)
+  // wherever they exist instead of X.weight. Not owned.
+  void set_quantization(const GhostQuantization* quantization) { quantization_ = quantization; }
+  // An I32 vector (kept_neurons); nullopt when absent, INVALID_ARGUMENT when not I32 [n].
+  absl::StatusOr<std::optional<std::vector<std::int32_t>>> OptionalIndices(
+      const std::string& name);
 
   std::int64_t parameters() const { return parameters_; }
   // Bytes held for the forward (bf16 2 per weight, f32 and widened f16 4).
   std::int64_t resident_bytes() const { return resident_bytes_; }
-  // The stored dtype that holds most parameters: "bf16", "f16" or "f32".
+  // The stored format that holds most parameters: "bf16", "f16", "f32", or a quantized
+  // format ("ternary-2bit", ...).
   std::string dominant_dtype() const;
 
  private:
@@ -40,6 +49,8 @@ class WeightLoader {
   const float* OwnFloats(std::vector<float> values);
 
   std::unique_ptr<SafetensorsCheckpoint> checkpoint_;
+  const GhostQuantization* quantization_ = nullptr;
+  QuantizedStore quantized_;
   std::vector<std::vector<float>> f32_buffers_;
   std::vector<std::vector<std::uint16_t>> bf16_buffers_;
   std::int64_t parameters_ = 0;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/quant_matmul.h"
 
 namespace ghost {
 
@@ -13,6 +14,9 @@ void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y) {
       return;
     case WeightFormat::kBF16:
       kernels::MatMulBf16(x, n, static_cast<const std::uint16_t*>(w.data), w.rows, w.cols, y);
+      return;
+    case WeightFormat::kQuant:
+      kernels::MatMulQuant(x, n, *static_cast<const kernels::QuantWeights*>(w.data), y);
       return;
   }
 }
@@ -27,6 +31,9 @@ void CopyRow(const WeightMatrix& w, std::size_t row, float* out) {
       for (std::size_t c = 0; c < w.cols; ++c) out[c] = kernels::Bf16ToF32(src[c]);
       return;
     }
+    case WeightFormat::kQuant:
+      kernels::DequantizeQuantRow(*static_cast<const kernels::QuantWeights*>(w.data), row, out);
+      return;
   }
 }
 

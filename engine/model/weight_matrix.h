@@ -8,7 +8,11 @@
 
 namespace ghost {
 
-enum class WeightFormat { kF32, kBF16 };
+enum class WeightFormat {
+  kF32,
+  kBF16,
+  kQuant,  // data is a kernels::QuantWeights (ternary or codebook, kernels/cpu/quant_matmul.h)
+};
 
 // Row-major [rows, cols] (PyTorch nn.Linear layout [out, in]). Does not own its data.
 struct WeightMatrix {
