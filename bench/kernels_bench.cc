@@ -1,14 +1,15 @@
-// ghostbench kernels: measures the machine's read bandwidth, then the CPU matmuls at
-// decode-like n on Llama-sized weights, reported as weight GB/s and as a fraction of that
-// bandwidth. Weight copies are rotated so that every call reads its weights from memory.
-#include <unistd.h>
-
+// ghostbench kernels: measures the machine's read bandwidth, then the CPU matmuls (fp32,
+// bf16 and the low-bit formats at block sizes 64 and 256) at decode-like n on Llama-sized
+// weights, reported as weight GB/s (every byte the kernel reads: codes, scales, codebooks)
+// and as a fraction of that bandwidth. Weight copies are rotated so that every call reads
+// its weights from memory.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "bench/memory_bandwidth.h"
 #include "bench/subcommands.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/quant_matmul.h"
 #include "nlohmann/json.hpp"
 
 namespace ghost::bench {
@@ -38,6 +40,8 @@ struct Shape {
 
 struct CaseResult {
   std::string kernel;
+  std::string format;          // f32, bf16, or a low-bit format name
+  std::size_t block_size = 0;  // Low-bit formats only.
   Shape shape;
   std::size_t n;
   std::size_t copies;
@@ -77,13 +81,6 @@ bool ParseOptions(int argc, char** argv, Options* options) {
   return true;
 }
 
-// The last-level cache, where the OS reports it; virtual machines often hide it.
-std::size_t LastLevelCacheBytes() {
-  const long reported = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  constexpr std::size_t kAssumed = std::size_t{32} << 20;
-  return reported > 0 ? std::max<std::size_t>(reported, kAssumed) : kAssumed;
-}
-
 // Deterministic values in [-1, 1): timing does not depend on them, only denormals would.
 void FillPseudoRandom(float* values, std::size_t count, std::uint32_t seed) {
   std::uint32_t state = seed * 2654435761u + 1;
@@ -93,11 +90,31 @@ void FillPseudoRandom(float* values, std::size_t count, std::uint32_t seed) {
   }
 }
 
-// Enough copies that the ones not in use exceed 4x the last-level cache: every call then
-// reads its weights from memory.
 std::size_t WeightCopies(const Options& options, std::size_t weight_bytes) {
-  if (options.quick) return 2;
-  return std::max<std::size_t>(2, (4 * LastLevelCacheBytes() + weight_bytes - 1) / weight_bytes);
+  return options.quick ? 2 : CopiesToDefeatCache(weight_bytes);
+}
+
+// Calls call(copy) once per copy as a warm-up (page tables, pool threads), then in rounds
+// of one call per copy for options.seconds (at least 3 rounds), and keeps the fastest
+// round, as the bandwidth pass does: on a shared machine the other rounds measure the
+// neighbours.
+template <typename Call>
+void TimeCalls(const Options& options, std::size_t copies, Call call, CaseResult* result) {
+  for (std::size_t i = 0; i < copies; ++i) call(i);
+  std::size_t calls = 0;
+  double best = 1e30;
+  const Clock::time_point start = Clock::now();
+  for (int round = 0;
+       round < 3 || Clock::now() - start < std::chrono::duration<double>(options.seconds);
+       ++round) {
+    const Clock::time_point round_start = Clock::now();
+    for (std::size_t i = 0; i < copies; ++i) call(i);
+    calls += copies;
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - round_start).count());
+  }
+  result->copies = copies;
+  result->calls = calls;
+  result->seconds_per_call = best / static_cast<double>(copies);
 }
 
 template <typename Weight>
@@ -130,25 +147,71 @@ CaseResult RunCase(const Options& options, Shape shape, std::size_t n, double ba
       kernels::MatMulBf16Isa(options.isa, x.data(), n, w[copy], shape.rows, shape.cols, y.data());
     }
   };
-  for (std::size_t i = 0; i < copies; ++i) call(i);  // Warm up: page tables, pool threads.
-
-  std::size_t calls = 0;
-  const Clock::time_point start = Clock::now();
-  double elapsed = 0;
-  do {
-    call(calls % copies);
-    ++calls;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < options.seconds || calls < copies);
-
   CaseResult result;
+  TimeCalls(options, copies, call, &result);
   result.kernel = std::string(sizeof(Weight) == sizeof(float) ? "MatMulF32" : "MatMulBf16");
+  result.format = sizeof(Weight) == sizeof(float) ? "f32" : "bf16";
   result.shape = shape;
   result.n = n;
-  result.copies = copies;
-  result.calls = calls;
-  result.seconds_per_call = elapsed / static_cast<double>(calls);
   result.weight_gb_per_s = static_cast<double>(weight_bytes) / result.seconds_per_call / 1e9;
+  result.ratio_to_bandwidth = result.weight_gb_per_s / bandwidth;
+  return result;
+}
+
+// Random valid codes and scales in the storage format, repacked once; the content does
+// not change the timing.
+kernels::QuantWeights RandomQuantWeights(kernels::QuantKind kind, Shape shape,
+                                         std::size_t block_size) {
+  std::mt19937 rng(3);
+  std::vector<std::uint8_t> codes(shape.rows *
+                                  kernels::QuantCodeBytesPerRow(kind, shape.cols, block_size));
+  for (std::uint8_t& byte : codes) {
+    if (kind == kernels::QuantKind::kTernaryBase3) {
+      byte = static_cast<std::uint8_t>(rng() % 243);
+    } else {  // Four 2-bit fields, each a valid ternary code (0..2) or codebook index.
+      byte = static_cast<std::uint8_t>((rng() % 3) | (rng() % 3) << 2 | (rng() % 3) << 4 |
+                                       (rng() % 3) << 6);
+    }
+  }
+  const std::size_t blocks_per_row = (shape.cols + block_size - 1) / block_size;
+  std::vector<std::uint16_t> scales(shape.rows * blocks_per_row);
+  for (std::uint16_t& scale : scales) scale = static_cast<std::uint16_t>(0x2000 + rng() % 0x400);
+  constexpr std::size_t kCodebookGroupRows = 64;
+  std::vector<std::uint16_t> codebook;
+  for (std::size_t g = 0; g * kCodebookGroupRows < shape.rows; ++g) {
+    codebook.insert(codebook.end(), {0xbe00, 0xb800, 0x3800, 0x3e00});  // -1.5 -0.5 0.5 1.5
+  }
+  kernels::QuantMatrixView view;
+  view.kind = kind;
+  view.rows = shape.rows;
+  view.cols = shape.cols;
+  view.block_size = block_size;
+  view.codes = codes.data();
+  view.scales = scales.data();
+  view.codebook = codebook.data();
+  view.codebook_group_rows = kCodebookGroupRows;
+  return kernels::QuantWeights::Prepare(view);
+}
+
+CaseResult RunQuantCase(const Options& options, const std::vector<kernels::QuantWeights>& w,
+                        std::size_t n, double bandwidth) {
+  const Shape shape{w[0].rows(), w[0].cols()};
+  std::vector<float> x(n * shape.cols);
+  FillPseudoRandom(x.data(), x.size(), 2);
+  std::vector<float> y(n * shape.rows);
+  CaseResult result;
+  TimeCalls(
+      options, w.size(),
+      [&](std::size_t copy) {
+        kernels::MatMulQuantIsa(options.isa, x.data(), n, w[copy], y.data());
+      },
+      &result);
+  result.kernel = "MatMulQuant";
+  result.format = kernels::QuantKindName(w[0].kind());
+  result.block_size = w[0].block_size();
+  result.shape = shape;
+  result.n = n;
+  result.weight_gb_per_s = static_cast<double>(w[0].bytes()) / result.seconds_per_call / 1e9;
   result.ratio_to_bandwidth = result.weight_gb_per_s / bandwidth;
   return result;
 }
@@ -158,11 +221,13 @@ void PrintTable(const Options& options, const BandwidthResult& bandwidth,
   std::printf("read bandwidth: %.1f GB/s (%d threads, %.2f GiB buffer)\n", bandwidth.gb_per_s,
               bandwidth.threads, static_cast<double>(bandwidth.bytes) / (1 << 30));
   std::printf("isa: %s\n\n", kernels::IsaName(options.isa));
-  std::printf("%-11s %-12s %4s %12s %12s %8s\n", "kernel", "shape", "n", "ms/call", "weight GB/s",
+  std::printf("%-18s %-12s %4s %12s %12s %8s\n", "weights", "shape", "n", "ms/call", "weight GB/s",
               "ratio");
   for (const CaseResult& r : results) {
     const std::string shape = std::to_string(r.shape.rows) + "x" + std::to_string(r.shape.cols);
-    std::printf("%-11s %-12s %4zu %12.3f %12.1f %8.2f\n", r.kernel.c_str(), shape.c_str(), r.n,
+    std::string weights = r.format;
+    if (r.block_size > 0) weights += "/b" + std::to_string(r.block_size);
+    std::printf("%-18s %-12s %4zu %12.3f %12.1f %8.2f\n", weights.c_str(), shape.c_str(), r.n,
                 r.seconds_per_call * 1e3, r.weight_gb_per_s, r.ratio_to_bandwidth);
   }
 }
@@ -179,6 +244,8 @@ void PrintJson(const Options& options, const BandwidthResult& bandwidth,
   out["results"] = nlohmann::json::array();
   for (const CaseResult& r : results) {
     out["results"].push_back({{"kernel", r.kernel},
+                              {"format", r.format},
+                              {"block_size", r.block_size},
                               {"rows", r.shape.rows},
                               {"cols", r.shape.cols},
                               {"n", r.n},
@@ -227,6 +294,20 @@ int RunKernels(int argc, char** argv) {
     for (std::size_t n : {1, 8}) {
       results.push_back(RunCase<float>(options, shape, n, bandwidth.gb_per_s, arena));
       results.push_back(RunCase<std::uint16_t>(options, shape, n, bandwidth.gb_per_s, arena));
+    }
+  }
+  for (const Shape& shape : shapes) {
+    for (kernels::QuantKind kind :
+         {kernels::QuantKind::kTernary2Bit, kernels::QuantKind::kTernaryBase3,
+          kernels::QuantKind::kCodebook2Bit}) {
+      for (std::size_t block_size : {64, 256}) {
+        // Copies of one repacked matrix; freed before the next format.
+        std::vector<kernels::QuantWeights> copies(1, RandomQuantWeights(kind, shape, block_size));
+        copies.resize(WeightCopies(options, copies[0].bytes()), copies[0]);
+        for (std::size_t n : {1, 8}) {
+          results.push_back(RunQuantCase(options, copies, n, bandwidth.gb_per_s));
+        }
+      }
     }
   }
   if (options.json) {

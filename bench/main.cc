@@ -23,7 +23,13 @@ constexpr Subcommand kSubcommands[] = {
      "      cosine, MSE, bits/weight and throughput of every quantization scheme and block size"},
     {"kernels", ghost::bench::RunKernels,
      "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512]\n"
-     "      memory read bandwidth, then MatMulF32/MatMulBf16 weight GB/s against it"},
+     "      memory read bandwidth, then MatMulF32/Bf16/Quant weight GB/s against it"},
+    {"sparse", ghost::bench::RunSparse,
+     "[--json] [--seconds S] [--quick] [--hidden N] [--inner N] [--isa scalar|avx2|avx512]\n"
+     "      dense vs row-packed sparse MLP at 0/30/50/70% sparsity: speedup, fraction of ideal"},
+    {"quality", ghost::bench::RunQuality,
+     "[--json] [--quick] [--model DIR] [--dead_tolerance F]\n"
+     "      whole-model compression: bits/byte before and after per scheme, dead neurons, gates"},
     {"serve", ghost::bench::RunServe,
      "[--address HOST:PORT] [--curve 1,2,4,8,16,32] [--max_new_tokens N] [--json] ...\n"
      "      concurrent streaming Generate calls: tokens/s, TTFT, inter-token latency, errors"},

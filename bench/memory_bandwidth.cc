@@ -1,6 +1,7 @@
 #include "bench/memory_bandwidth.h"
 
 #include <emmintrin.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -77,6 +78,14 @@ BandwidthResult MeasureReadBandwidth(void* buffer, std::size_t bytes, double min
   }
   result.gb_per_s = static_cast<double>(result.bytes) / result.best_seconds / 1e9;
   return result;
+}
+
+std::size_t CopiesToDefeatCache(std::size_t bytes_per_copy) {
+  // The last-level cache, where the OS reports it; virtual machines often hide it.
+  const long reported = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  constexpr std::size_t kAssumed = std::size_t{32} << 20;
+  const std::size_t cache = reported > 0 ? std::max<std::size_t>(reported, kAssumed) : kAssumed;
+  return std::max<std::size_t>(2, (4 * cache + bytes_per_copy - 1) / bytes_per_copy);
 }
 
 }  // namespace ghost::bench

@@ -18,6 +18,10 @@ struct BandwidthResult {
 // min_seconds (at least 3 passes) and keeps the fastest pass. buffer is 64-byte aligned.
 BandwidthResult MeasureReadBandwidth(void* buffer, std::size_t bytes, double min_seconds);
 
+// How many copies of bytes_per_copy weights to rotate through so that the copies not in use
+// exceed 4x the last-level cache (at least 2): every call then reads its weights from memory.
+std::size_t CopiesToDefeatCache(std::size_t bytes_per_copy);
+
 }  // namespace ghost::bench
 
 #endif  // GHOST_BENCH_MEMORY_BANDWIDTH_H_

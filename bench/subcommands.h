@@ -7,7 +7,9 @@ namespace ghost::bench {
 int RunBatch(int argc, char** argv);
 int RunCompress(int argc, char** argv);
 int RunKernels(int argc, char** argv);
+int RunQuality(int argc, char** argv);
 int RunServe(int argc, char** argv);
+int RunSparse(int argc, char** argv);
 
 }  // namespace ghost::bench
 

@@ -15,6 +15,7 @@
 namespace ghost::kernels::internal {
 namespace {
 
+constexpr int kTileRows = 4;
 constexpr int kMaxTokens = 4;
 
 template <QuantKind K>
@@ -68,103 +69,127 @@ inline std::size_t GroupBlocks(const QuantLayout& l, std::size_t group) {
   return left < kQuantGroupBlocks ? left : kQuantGroupBlocks;
 }
 
-// One weight row against T tokens starting at t0.
-template <bool kVnni, QuantKind K, int T>
-void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t row, std::size_t t0,
-               float* y, std::size_t ldy) {
+// R weight rows against T tokens starting at t0: every activation vector loaded feeds R
+// rows, so that at n = 8 the activations (too big for L1) are read from L2 R times less.
+template <bool kVnni, QuantKind K, int R, int T>
+void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* rows,
+          std::size_t t0, float* y, std::size_t ldy) {
   constexpr int kD = kDigits<K>;
-  // With one token, two accumulators per group hide the latency of the dot products.
-  constexpr int kChains = T == 1 ? 2 : 1;
   const QuantLayout& l = w.layout();
-  const std::uint8_t* codes = w.row_codes(row);
-  const std::uint16_t* scales = w.row_scales(row);
-  const QuantCodebook* book = w.row_codebook(row);
-  __m512i lut = _mm512_setzero_si512();
-  if constexpr (K == QuantKind::kCodebook2Bit) {
-    lut = _mm512_broadcast_i32x4(
-        _mm_setr_epi8(static_cast<char>(book->steps[0]), static_cast<char>(book->steps[1]),
-                      static_cast<char>(book->steps[2]), static_cast<char>(book->steps[3]), 0, 0, 0,
-                      0, 0, 0, 0, 0, 0, 0, 0, 0));
+  const std::uint8_t* codes[R];
+  const std::uint16_t* scales[R];
+  const QuantCodebook* books[R];
+  __m512i lut[R];
+  for (int r = 0; r < R; ++r) {
+    codes[r] = w.row_codes(rows[r]);
+    scales[r] = w.row_scales(rows[r]);
+    books[r] = w.row_codebook(rows[r]);
+    lut[r] = _mm512_setzero_si512();
+    if constexpr (K == QuantKind::kCodebook2Bit) {
+      const std::uint8_t* steps = books[r]->steps;
+      lut[r] = _mm512_broadcast_i32x4(_mm_setr_epi8(
+          static_cast<char>(steps[0]), static_cast<char>(steps[1]), static_cast<char>(steps[2]),
+          static_cast<char>(steps[3]), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+    }
   }
   const std::int8_t* values = x.values + t0 * l.activation_bytes;
   const std::size_t group_values = l.slots_per_group * kD * 64;
 
-  __m512 dots[T];
-  for (int t = 0; t < T; ++t) dots[t] = _mm512_setzero_ps();
+  // Float sums live in memory: they change once per group, and registers are all taken by
+  // the integer accumulators, the decoded codes and the tables.
+  alignas(64) float dots[R][T][16] = {};
   for (std::size_t g = 0; g < l.groups_per_row; ++g) {
     const std::size_t stride = 4 * GroupBlocks(l, g);
-    const std::uint8_t* group_codes = codes + g * kQuantGroupBlocks * l.block_bytes;
+    const std::size_t group_offset = g * kQuantGroupBlocks * l.block_bytes;
     const std::int8_t* group_x = values + g * group_values;
-    __m512i acc[kChains][T];
-    for (int c = 0; c < kChains; ++c) {
-      for (int t = 0; t < T; ++t) acc[c][t] = _mm512_setzero_si512();
+    __m512i acc[R][T];
+    for (int r = 0; r < R; ++r) {
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
     }
-    const auto slot = [&](std::size_t s_index, __m512i bytes) {
-      __m512i digits[kD];
-      Decode<K>(bytes, digits);
+    for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
+      const bool tail = s_index == l.full_words;
+      __m512i digits[R][kD];
+      for (int r = 0; r < R; ++r) {
+        const std::uint8_t* p = codes[r] + group_offset + s_index * stride;
+        Decode<K>(tail ? LoadTail(p, l.tail_bytes) : Load64(p), digits[r]);
+      }
       for (int s = 0; s < kD; ++s) {
-        if constexpr (K == QuantKind::kCodebook2Bit)
-          digits[s] = _mm512_shuffle_epi8(lut, digits[s]);
         const std::int8_t* xs = group_x + (s_index * kD + s) * 64;
+        for (int r = 0; r < R; ++r) {
+          if constexpr (K == QuantKind::kCodebook2Bit) {
+            digits[r][s] = _mm512_shuffle_epi8(lut[r], digits[r][s]);
+          }
+        }
         for (int t = 0; t < T; ++t) {
-          acc[s % kChains][t] =
-              Dot<kVnni>(acc[s % kChains][t], digits[s], Load64(xs + t * l.activation_bytes));
+          const __m512i xv = Load64(xs + t * l.activation_bytes);
+          for (int r = 0; r < R; ++r) acc[r][t] = Dot<kVnni>(acc[r][t], digits[r][s], xv);
         }
       }
-    };
-    for (std::size_t word = 0; word < l.full_words; ++word) {
-      slot(word, Load64(group_codes + word * stride));
     }
-    if (l.tail_bytes > 0) {
-      slot(l.full_words, LoadTail(group_codes + l.full_words * stride, l.tail_bytes));
-    }
-    const __m512 scale = _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
-    for (int t = 0; t < T; ++t) {
-      __m512i sum = acc[0][t];
-      if constexpr (kChains == 2) sum = _mm512_add_epi32(sum, acc[1][t]);
-      dots[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, dots[t]);
+    for (int r = 0; r < R; ++r) {
+      const __m512 scale = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[r] + g * kQuantGroupBlocks)));
+      for (int t = 0; t < T; ++t) {
+        _mm512_store_ps(dots[r][t], _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][t]), scale,
+                                                    _mm512_load_ps(dots[r][t])));
+      }
     }
   }
-  // The block sums need only the scales: a second, short pass keeps registers free above.
-  const float alpha = book ? book->step : 1.0f;
-  const float beta = book ? book->offset : -1.0f;
-  for (int t = 0; t < T; ++t) {
-    const float* sums = x.block_sums + (t0 + t) * x.block_sums_stride;
-    __m512 block_sums = _mm512_setzero_ps();
-    for (std::size_t g = 0; g < l.groups_per_row; ++g) {
-      const __m512 scale = _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
-      block_sums =
-          _mm512_fmadd_ps(_mm512_loadu_ps(sums + g * kQuantGroupBlocks), scale, block_sums);
+  // The block sums need only the scales: a second, short pass.
+  for (int r = 0; r < R; ++r) {
+    const float alpha = books[r] ? books[r]->step : 1.0f;
+    const float beta = books[r] ? books[r]->offset : -1.0f;
+    for (int t = 0; t < T; ++t) {
+      const float* sums = x.block_sums + (t0 + t) * x.block_sums_stride;
+      __m512 block_sums = _mm512_setzero_ps();
+      for (std::size_t g = 0; g < l.groups_per_row; ++g) {
+        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(scales[r] + g * kQuantGroupBlocks)));
+        block_sums =
+            _mm512_fmadd_ps(_mm512_loadu_ps(sums + g * kQuantGroupBlocks), scale, block_sums);
+      }
+      y[t * ldy + r] =
+          x.scales[t0 + t] * (alpha * _mm512_reduce_add_ps(_mm512_load_ps(dots[r][t])) +
+                              beta * _mm512_reduce_add_ps(block_sums));
     }
-    y[t * ldy] = x.scales[t0 + t] *
-                 (alpha * _mm512_reduce_add_ps(dots[t]) + beta * _mm512_reduce_add_ps(block_sums));
   }
 }
 
+template <bool kVnni, QuantKind K, int R>
+void TileTokens(const QuantWeights& w, const PackedActivations& x, const std::size_t* rows,
+                float* y, std::size_t ldy) {
+  for (std::size_t t0 = 0; t0 < x.n; t0 += kMaxTokens) {
+    float* out = y + t0 * ldy;
+    switch (x.n - t0) {
+      case 1:
+        Tile<kVnni, K, R, 1>(w, x, rows, t0, out, ldy);
+        break;
+      case 2:
+        Tile<kVnni, K, R, 2>(w, x, rows, t0, out, ldy);
+        break;
+      case 3:
+        Tile<kVnni, K, R, 3>(w, x, rows, t0, out, ldy);
+        break;
+      default:
+        Tile<kVnni, K, R, 4>(w, x, rows, t0, out, ldy);
+        break;
+    }
+  }
+}
+
+// Rows four at a time (the outputs of a tile are consecutive), the last few one at a time.
 template <bool kVnni, QuantKind K>
 void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
           std::size_t first, std::size_t count, float* y, std::size_t ldy) {
-  for (std::size_t i = 0; i < count; ++i) {
+  std::size_t i = 0;
+  for (; i + kTileRows <= count; i += kTileRows) {
+    std::size_t tile_rows[kTileRows];
+    for (int r = 0; r < kTileRows; ++r) tile_rows[r] = rows ? rows[i + r] : first + i + r;
+    TileTokens<kVnni, K, kTileRows>(w, x, tile_rows, y + i, ldy);
+  }
+  for (; i < count; ++i) {
     const std::size_t row = rows ? rows[i] : first + i;
-    for (std::size_t t0 = 0; t0 < x.n; t0 += kMaxTokens) {
-      float* out = y + t0 * ldy + i;
-      switch (x.n - t0) {
-        case 1:
-          RowTokens<kVnni, K, 1>(w, x, row, t0, out, ldy);
-          break;
-        case 2:
-          RowTokens<kVnni, K, 2>(w, x, row, t0, out, ldy);
-          break;
-        case 3:
-          RowTokens<kVnni, K, 3>(w, x, row, t0, out, ldy);
-          break;
-        default:
-          RowTokens<kVnni, K, 4>(w, x, row, t0, out, ldy);
-          break;
-      }
-    }
+    TileTokens<kVnni, K, 1>(w, x, &row, y + i, ldy);
   }
 }
 

@@ -41,11 +41,20 @@ using QuantRowsFn = void (*)(const QuantWeights& w, const PackedActivations& x,
                              const std::uint32_t* rows, std::size_t first, std::size_t count,
                              float* y, std::size_t ldy);
 
-// out_perm[p] += sum_i coefs[i] * W[rows[i], c] at every position p of the activation
-// layout whose column c is a weight (other positions get unspecified values);
-// out_perm has layout.activation_bytes floats.
+// out_perm[AxpyPosition(p)] += sum_i coefs[i] * W[rows[i], c] for every column c, where p
+// is c's activation position (QuantWeights::activation_positions); out_perm has
+// layout.activation_bytes floats, and the positions that are no column get unspecified
+// values.
 using QuantAxpyFn = void (*)(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                              std::size_t count, float* out_perm);
+
+// The AXPY output transposes each 64-byte slot of the activation layout to 4 x 16 floats:
+// byte k of 32-bit lane b goes to float 16 * k + b, so that the kernels extract byte k of
+// all 16 lanes with a shift and a mask, and lane b keeps block b's scale.
+inline std::size_t AxpyPosition(std::size_t activation_position) {
+  const std::size_t in_slot = activation_position % 64;
+  return activation_position - in_slot + (in_slot % 4) * 16 + in_slot / 4;
+}
 
 // The variants for an ISA (AVX-512 picks VNNI where the CPU has it).
 QuantRowsFn QuantRowsFor(CpuIsa isa);

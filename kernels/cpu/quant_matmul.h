@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/huge_page_allocator.h"
 #include "kernels/cpu/matmul.h"
 
 namespace ghost::kernels {
@@ -117,7 +118,8 @@ class QuantWeights {
   std::size_t block_size_ = 0;
   std::size_t codebook_group_rows_ = 0;
   QuantLayout layout_;
-  std::vector<std::uint8_t> codes_;  // rows * row_bytes, plus 64 bytes vector loads may touch
+  // rows * row_bytes, plus 64 bytes that vector loads past the last row may touch.
+  std::vector<std::uint8_t, HugePageAllocator<std::uint8_t>> codes_;
   std::vector<std::uint16_t> scales_;
   std::vector<QuantCodebook> codebooks_;
   std::vector<std::uint32_t> activation_positions_;

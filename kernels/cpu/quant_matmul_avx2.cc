@@ -164,7 +164,8 @@ void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t
   }
 }
 
-// out_perm += coef * row in the activation layout (see QuantAxpyFn).
+// out_perm += coef * row in the AXPY layout (quant_internal.h); half h of a slot's 16
+// lanes is 8 consecutive floats of each of its 4 byte rows.
 template <QuantKind K>
 void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm) {
   constexpr int kD = kDigits<K>;
@@ -176,6 +177,7 @@ void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm
     const float* e = w.row_codebook(row)->entries;
     table = _mm256_setr_ps(e[0], e[1], e[2], e[3], 0, 0, 0, 0);
   }
+  const __m256i byte_mask = _mm256_set1_epi32(0xff);
   const std::size_t group_values = l.slots_per_group * kD * 64;
   for (std::size_t g = 0; g < l.groups_per_row; ++g) {
     const std::size_t stride = 4 * GroupBlocks(l, g);
@@ -183,25 +185,16 @@ void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm
     for (int h = 0; h < 2; ++h) {
       const __m256 scale =
           _mm256_mul_ps(_mm256_set1_ps(coef), LoadScales(scales + g * kQuantGroupBlocks + 8 * h));
-      // Piece q (8 bytes) of a half holds blocks 2q and 2q + 1 of it.
-      __m256 piece_scale[4];
-      for (int q = 0; q < 4; ++q) {
-        piece_scale[q] =
-            _mm256_permutevar8x32_ps(scale, _mm256_setr_epi32(2 * q, 2 * q, 2 * q, 2 * q, 2 * q + 1,
-                                                              2 * q + 1, 2 * q + 1, 2 * q + 1));
-      }
       for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
         __m256i digits[kD];
         Decode<K>(LoadSlot(l, group_codes, stride, s_index, h), digits);
         for (int s = 0; s < kD; ++s) {
-          float* out = out_perm + g * group_values + (s_index * kD + s) * 64 + 32 * h;
-          const __m128i low = _mm256_castsi256_si128(digits[s]);
-          const __m128i high = _mm256_extracti128_si256(digits[s], 1);
-          const __m128i pieces[4] = {low, _mm_srli_si128(low, 8), high, _mm_srli_si128(high, 8)};
-          for (int q = 0; q < 4; ++q) {
-            const __m256 value = _mm256_permutevar8x32_ps(table, _mm256_cvtepu8_epi32(pieces[q]));
-            _mm256_storeu_ps(out + 8 * q,
-                             _mm256_fmadd_ps(value, piece_scale[q], _mm256_loadu_ps(out + 8 * q)));
+          float* out = out_perm + g * group_values + (s_index * kD + s) * 64 + 8 * h;
+          for (int k = 0; k < 4; ++k) {
+            const __m256i index = _mm256_and_si256(_mm256_srli_epi32(digits[s], 8 * k), byte_mask);
+            const __m256 value = _mm256_permutevar8x32_ps(table, index);
+            _mm256_storeu_ps(out + 16 * k,
+                             _mm256_fmadd_ps(value, scale, _mm256_loadu_ps(out + 16 * k)));
           }
         }
       }

@@ -6,55 +6,58 @@
 namespace ghost::kernels::internal {
 namespace {
 
-// out_perm += coef * row, in the activation layout: each decoded code is looked up as a
-// float (ternary -1/0/+1 or the exact codebook entry) and scaled by its block's scale.
-template <QuantKind K>
-void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm) {
+// out_perm += sum over R rows of coef * row, in the AXPY layout (quant_internal.h): byte k
+// of every 32-bit lane is one shift and mask away, looked up as a float (ternary -1/0/+1 or
+// the exact codebook entry) and scaled by its lane's block scale, without cross-lane
+// shuffles. Rows go in pairs: the loads and stores of out_perm are the bottleneck, and four rows
+// measured slower (registers spill).
+template <QuantKind K, int R>
+void AxpyTile(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
+              float* out_perm) {
   constexpr int kD = kDigits<K>;
   const QuantLayout& l = w.layout();
-  const std::uint8_t* codes = w.row_codes(row);
-  const std::uint16_t* scales = w.row_scales(row);
-  __m512 table = _mm512_setr_ps(-1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  if constexpr (K == QuantKind::kCodebook2Bit) {
-    const float* e = w.row_codebook(row)->entries;
-    table = _mm512_setr_ps(e[0], e[1], e[2], e[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const std::uint8_t* codes[R];
+  const std::uint16_t* scales[R];
+  __m512 table[R];
+  for (int r = 0; r < R; ++r) {
+    codes[r] = w.row_codes(rows[r]);
+    scales[r] = w.row_scales(rows[r]);
+    table[r] = _mm512_setr_ps(-1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    if constexpr (K == QuantKind::kCodebook2Bit) {
+      const float* e = w.row_codebook(rows[r])->entries;
+      table[r] = _mm512_setr_ps(e[0], e[1], e[2], e[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
   }
+  const __m512i byte_mask = _mm512_set1_epi32(0xff);
   const std::size_t group_values = l.slots_per_group * kD * 64;
   for (std::size_t g = 0; g < l.groups_per_row; ++g) {
     const std::size_t stride = 4 * GroupBlocks(l, g);
-    const std::uint8_t* group_codes = codes + g * kQuantGroupBlocks * l.block_bytes;
+    const std::size_t group_offset = g * kQuantGroupBlocks * l.block_bytes;
     float* group_out = out_perm + g * group_values;
-    const __m512 scale = _mm512_mul_ps(
-        _mm512_set1_ps(coef), _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-                                  scales + g * kQuantGroupBlocks))));
-    // Quarter q of a 64-byte vector holds blocks 4q .. 4q + 3, 4 bytes each.
-    __m512 quarter_scale[4];
-    for (int q = 0; q < 4; ++q) {
-      const __m512i block_of_lane = _mm512_setr_epi32(
-          4 * q, 4 * q, 4 * q, 4 * q, 4 * q + 1, 4 * q + 1, 4 * q + 1, 4 * q + 1, 4 * q + 2,
-          4 * q + 2, 4 * q + 2, 4 * q + 2, 4 * q + 3, 4 * q + 3, 4 * q + 3, 4 * q + 3);
-      quarter_scale[q] = _mm512_permutexvar_ps(block_of_lane, scale);
+    __m512 scale[R];
+    for (int r = 0; r < R; ++r) {
+      scale[r] = _mm512_mul_ps(_mm512_set1_ps(coefs[r]),
+                               _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                                   scales[r] + g * kQuantGroupBlocks))));
     }
-    const auto slot = [&](std::size_t s_index, __m512i bytes) {
-      __m512i digits[kD];
-      Decode<K>(bytes, digits);
+    for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
+      __m512i digits[R][kD];
+      for (int r = 0; r < R; ++r) {
+        const std::uint8_t* p = codes[r] + group_offset + s_index * stride;
+        Decode<K>(s_index == l.full_words ? LoadTail(p, l.tail_bytes) : Load64(p), digits[r]);
+      }
       for (int s = 0; s < kD; ++s) {
         float* out = group_out + (s_index * kD + s) * 64;
-        const __m128i quarters[4] = {
-            _mm512_extracti32x4_epi32(digits[s], 0), _mm512_extracti32x4_epi32(digits[s], 1),
-            _mm512_extracti32x4_epi32(digits[s], 2), _mm512_extracti32x4_epi32(digits[s], 3)};
-        for (int q = 0; q < 4; ++q) {
-          const __m512 value = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(quarters[q]), table);
-          _mm512_storeu_ps(out + 16 * q,
-                           _mm512_fmadd_ps(value, quarter_scale[q], _mm512_loadu_ps(out + 16 * q)));
+        for (int k = 0; k < 4; ++k) {
+          __m512 sum = _mm512_loadu_ps(out + 16 * k);
+          for (int r = 0; r < R; ++r) {
+            const __m512i index =
+                _mm512_and_si512(_mm512_srli_epi32(digits[r][s], 8 * k), byte_mask);
+            sum = _mm512_fmadd_ps(_mm512_permutexvar_ps(index, table[r]), scale[r], sum);
+          }
+          _mm512_storeu_ps(out + 16 * k, sum);
         }
       }
-    };
-    for (std::size_t word = 0; word < l.full_words; ++word) {
-      slot(word, Load64(group_codes + word * stride));
-    }
-    if (l.tail_bytes > 0) {
-      slot(l.full_words, LoadTail(group_codes + l.full_words * stride, l.tail_bytes));
     }
   }
 }
@@ -62,7 +65,9 @@ void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm
 template <QuantKind K>
 void AxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
               std::size_t count, float* out_perm) {
-  for (std::size_t i = 0; i < count; ++i) AxpyRow<K>(w, rows[i], coefs[i], out_perm);
+  std::size_t i = 0;
+  for (; i + 2 <= count; i += 2) AxpyTile<K, 2>(w, rows + i, coefs + i, out_perm);
+  if (i < count) AxpyTile<K, 1>(w, rows + i, coefs + i, out_perm);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ void QuantAxpyScalar(const QuantWeights& w, const std::uint32_t* rows, const flo
       const std::size_t block = c / w.block_size();
       const int code = StoredCode(w, codes, block, c % w.block_size());
       const float value = book ? book->entries[code] : static_cast<float>(code - 1);
-      out_perm[positions[c]] += coefs[i] * F16ToF32(scales[block]) * value;
+      out_perm[AxpyPosition(positions[c])] += coefs[i] * F16ToF32(scales[block]) * value;
     }
   }
 }

@@ -101,7 +101,9 @@ void SumPartials(const Job& job, std::size_t tasks, float* out) {
   for (std::size_t task = 0; task < tasks; ++task) {
     const float* partial = job.partials + task * job.partial_size;
     if (positions != nullptr) {
-      for (std::size_t c = 0; c < job.hidden; ++c) out[c] += partial[positions[c]];
+      for (std::size_t c = 0; c < job.hidden; ++c) {
+        out[c] += partial[internal::AxpyPosition(positions[c])];
+      }
     } else {
       for (std::size_t c = 0; c < job.hidden; ++c) out[c] += partial[c];
     }

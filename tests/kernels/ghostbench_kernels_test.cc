@@ -3,8 +3,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "tests/run_command.h"
 #include "nlohmann/json.hpp"
+#include "tests/run_command.h"
 
 namespace {
 
@@ -23,10 +23,25 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
   EXPECT_GT(bandwidth.at("bytes").get<double>(), 0.0);
   EXPECT_GE(bandwidth.at("threads").get<int>(), 1);
   const nlohmann::json& results = json.at("results");
-  ASSERT_EQ(results.size(), 8u);  // {f32, bf16} x {2 shapes} x {n = 1, 8}.
+  // {f32, bf16} x {2 shapes} x {n = 1, 8}, then 3 low-bit formats x 2 block sizes x
+  // {2 shapes} x {n = 1, 8}.
+  ASSERT_EQ(results.size(), 8u + 24u);
+  int low_bit = 0;
   for (const nlohmann::json& r : results) {
     const std::string kernel = r.at("kernel").get<std::string>();
-    EXPECT_TRUE(kernel == "MatMulF32" || kernel == "MatMulBf16") << kernel;
+    const std::string format = r.at("format").get<std::string>();
+    if (kernel == "MatMulQuant") {
+      ++low_bit;
+      EXPECT_TRUE(format == "ternary-2bit" || format == "ternary-base3" ||
+                  format == "codebook-2bit")
+          << format;
+      const long block_size = r.at("block_size").get<long>();
+      EXPECT_TRUE(block_size == 64 || block_size == 256) << block_size;
+    } else {
+      EXPECT_TRUE((kernel == "MatMulF32" && format == "f32") ||
+                  (kernel == "MatMulBf16" && format == "bf16"))
+          << kernel << " " << format;
+    }
     for (const char* key : {"rows", "cols", "n", "weight_copies", "calls"}) {
       EXPECT_GE(r.at(key).get<long>(), 1) << key;
     }
@@ -34,6 +49,7 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
       EXPECT_GT(r.at(key).get<double>(), 0.0) << key;
     }
   }
+  EXPECT_EQ(low_bit, 24);
 }
 
 }  // namespace
