@@ -1,6 +1,7 @@
 // Smoke test of `ghostbench compress --quick`: it runs, prints the JSON that reports parse,
 // and its numbers hang together. Timings are never asserted.
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <utility>
@@ -64,3 +65,24 @@ TEST(GhostbenchCompressTest, QuickRunPrintsConsistentJson) {
 }
 
 }  // namespace
+
+// `ghostbench quality --quick`: one whole-model case on ghost-tiny (skipped without it).
+TEST(GhostbenchQualityTest, QuickRunReportsAHeldOutEvaluation) {
+  if (!std::filesystem::exists(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny")) {
+    GTEST_SKIP() << "no ghost-tiny";
+  }
+  const std::string command = std::string(GHOSTBENCH_PATH) + " quality --json --quick --model " +
+                              GHOST_SOURCE_DIR + "/models/ghost-tiny";
+  std::string output;
+  ASSERT_EQ(ghost::testing::RunCommand(command, output), 0) << command << "\n" << output;
+  const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << output;
+  ASSERT_EQ(json.at("cases").size(), 1u);
+  const nlohmann::json& c = json.at("cases")[0];
+  EXPECT_GT(c.at("bits_per_byte_before").get<double>(), 1.0) << c;
+  EXPECT_GT(c.at("bits_per_byte_after").get<double>(), 1.0) << c;
+  EXPECT_LT(c.at("bits_per_byte_after").get<double>(), 8.0) << c;
+  EXPECT_GT(c.at("removed_neuron_fraction").get<double>(), 0.0) << c;
+  EXPECT_GT(c.at("activation_sparsity").get<double>(), 0.2) << c;
+  EXPECT_GT(c.at("weights_per_second").get<double>(), 0.0) << c;
+}
