@@ -29,8 +29,8 @@ absl::Status IndexError(const std::string& index_path, absl::string_view message
 absl::Status CheckShardName(const std::string& index_path, const std::string& directory,
                             const std::string& tensor, const std::string& shard) {
   const auto bad = [&](absl::string_view why) {
-    return IndexError(index_path, absl::StrCat("weight_map entry \"", tensor, "\": shard \"",
-                                               shard, "\" ", why));
+    return IndexError(
+        index_path, absl::StrCat("weight_map entry \"", tensor, "\": shard \"", shard, "\" ", why));
   };
   if (shard.empty() || shard == "." || shard == "..") return bad("is not a file name");
   if (shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos ||
@@ -69,8 +69,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
   const std::string index_path = JoinPath(directory, kIndexFile);
   std::error_code error;
   if (!fs::exists(index_path, error)) {
-    return absl::NotFoundError(absl::StrCat(directory, ": no weights (neither ", kSingleFile,
-                                            " nor ", kIndexFile, ")"));
+    return absl::NotFoundError(
+        absl::StrCat(directory, ": no weights (neither ", kSingleFile, " nor ", kIndexFile, ")"));
   }
   return OpenSharded(directory, index_path);
 }
@@ -91,9 +91,9 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
   std::map<std::string, std::vector<std::string>> tensors_of_shard;
   for (const auto& [tensor, shard] : (*index)["weight_map"].items()) {
     if (!shard.is_string()) {
-      return IndexError(index_path, absl::StrCat("weight_map entry \"", tensor,
-                                                 "\" must be a file name, got ",
-                                                 JsonSnippet(shard)));
+      return IndexError(index_path,
+                        absl::StrCat("weight_map entry \"", tensor, "\" must be a file name, got ",
+                                     JsonSnippet(shard)));
     }
     const std::string name = shard.get<std::string>();
     if (absl::Status s = CheckShardName(index_path, directory, tensor, name); !s.ok()) return s;
@@ -104,13 +104,15 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
     const std::string path = JoinPath(directory, shard);
     std::error_code error;
     const std::uintmax_t size = fs::file_size(path, error);
-    LogInfo(absl::StrFormat("loading shard %d/%d: %s (%s)", ++number, tensors_of_shard.size(),
-                            shard, error ? "size unknown" : HumanBytes(size)));
-    absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
-    if (absl::IsNotFound(file.status())) {
-      return absl::NotFoundError(absl::StrCat(index_path, ": shard ", shard, " (of tensor ",
-                                              tensors.front(), ") is missing"));
+    if (error) {
+      const std::string message = absl::StrCat(index_path, ": shard ", shard, " (of tensor ",
+                                               tensors.front(), "): ", error.message());
+      return error == std::errc::no_such_file_or_directory ? absl::NotFoundError(message)
+                                                           : absl::InvalidArgumentError(message);
     }
+    LogInfo(absl::StrFormat("loading shard %d/%d: %s (%s)", ++number, tensors_of_shard.size(),
+                            shard, HumanBytes(size)));
+    absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
     if (!file.ok()) return file.status();
     for (const std::string& tensor : tensors) {
       if ((*file)->Find(tensor) == nullptr) {

@@ -48,8 +48,7 @@ absl::Status ReadCommonKeys(const ConfigReader& reader, ModelConfig& config) {
 
   if (!explicit_head_dim && config.hidden_size % config.num_attention_heads != 0) {
     return reader.Invalid(absl::StrCat("num_attention_heads (", config.num_attention_heads,
-                                       ") does not divide hidden_size (", config.hidden_size,
-                                       ")"));
+                                       ") does not divide hidden_size (", config.hidden_size, ")"));
   }
   if (config.num_attention_heads % config.num_key_value_heads != 0) {
     return reader.Invalid(absl::StrCat("num_key_value_heads (", config.num_key_value_heads,
@@ -61,8 +60,8 @@ absl::Status ReadCommonKeys(const ConfigReader& reader, ModelConfig& config) {
         absl::StrCat("head_dim must be even for rotary embeddings, got ", config.head_dim));
   }
   if (config.hidden_act != "silu") {
-    return reader.Unsupported(absl::StrCat("hidden_act \"", config.hidden_act,
-                                           "\" is not supported (supported: silu)"));
+    return reader.Unsupported(
+        absl::StrCat("hidden_act \"", config.hidden_act, "\" is not supported (supported: silu)"));
   }
   return absl::OkStatus();
 }
@@ -91,9 +90,9 @@ absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view json, const std::s
   config.architecture = architectures[0].get<std::string>();
   const Architecture* architecture = FindArchitecture(config.architecture);
   if (architecture == nullptr) {
-    return reader.Unsupported(absl::StrCat("unsupported architecture ", config.architecture,
-                                           " (supported: ",
-                                           absl::StrJoin(SupportedArchitectures(), ", "), ")"));
+    return reader.Unsupported(
+        absl::StrCat("unsupported architecture ", config.architecture,
+                     " (supported: ", absl::StrJoin(SupportedArchitectures(), ", "), ")"));
   }
   if (absl::Status s = ReadCommonKeys(reader, config); !s.ok()) return s;
   if (absl::Status s = architecture->configure(reader, config); !s.ok()) return s;

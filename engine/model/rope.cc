@@ -24,8 +24,7 @@ double Llama3Scaled(double inv_freq, const RopeScaling& s) {
 
 }  // namespace
 
-std::vector<double> RopeInverseFrequencies(int head_dim, double theta,
-                                           const RopeScaling& scaling) {
+std::vector<double> RopeInverseFrequencies(int head_dim, double theta, const RopeScaling& scaling) {
   std::vector<double> inv_freq(head_dim / 2);
   for (int i = 0; i < head_dim / 2; ++i) {
     const double base = std::pow(theta, -2.0 * i / head_dim);

@@ -15,8 +15,8 @@ struct RopeScaling {
   };
   Type type = Type::kNone;
   double factor = 1.0;
-  double low_freq_factor = 1.0;   // llama3
-  double high_freq_factor = 4.0;  // llama3
+  double low_freq_factor = 1.0;              // llama3
+  double high_freq_factor = 4.0;             // llama3
   int original_max_position_embeddings = 0;  // llama3: the pre-extension context
 };
 

@@ -16,9 +16,8 @@ absl::Status ReadScaling(const ConfigReader& params, RopeScaling& scaling) {
   if (absl::Status s = params.String(type_key, type); !s.ok()) return s;
   if (type == "default") return absl::OkStatus();
   if (type != "linear" && type != "llama3") {
-    return params.Unsupported(absl::StrCat("rope type \"", type,
-                                           "\" is not supported (supported: ",
-                                           kSupportedRopeTypes, ")"));
+    return params.Unsupported(absl::StrCat(
+        "rope type \"", type, "\" is not supported (supported: ", kSupportedRopeTypes, ")"));
   }
   if (!params.Has("factor")) return params.Missing("factor");
   if (absl::Status s = params.PositiveNumber("factor", scaling.factor); !s.ok()) return s;

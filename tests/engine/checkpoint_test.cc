@@ -31,10 +31,9 @@ struct ShardedModel {
   nlohmann::json weight_map;
 
   void WriteIndex() const {
-    ghost::testing::WriteFile(dir + "/model.safetensors.index.json",
-                              nlohmann::json{{"metadata", {{"total_size", 1}}},
-                                             {"weight_map", weight_map}}
-                                  .dump());
+    ghost::testing::WriteFile(
+        dir + "/model.safetensors.index.json",
+        nlohmann::json{{"metadata", {{"total_size", 1}}}, {"weight_map", weight_map}}.dump());
   }
   void WriteShards(const Tensors& first, const Tensors& second) const {
     ghost::testing::WriteFile(dir + "/" + kShard1, ghost::testing::SafetensorsBytes(first));
@@ -98,17 +97,19 @@ TEST(CheckpointTest, ShardNamesMustStayInTheDirectory) {
   ShardedModel model = MakeSharded(spec);
   const std::string outside = ghost::testing::MakeTempDir("outside");
   ghost::testing::WriteFile(outside + "/x.safetensors", ghost::testing::SafetensorsBytes({}));
-  ASSERT_EQ(::symlink((outside + "/x.safetensors").c_str(), (model.dir + "/link.safetensors").c_str()),
-            0);
-  for (const std::string bad : {std::string("../x.safetensors"), outside + "/x.safetensors",
-                                std::string("sub/x.safetensors"), std::string(".."),
-                                std::string("link.safetensors")}) {
+  ASSERT_EQ(
+      ::symlink((outside + "/x.safetensors").c_str(), (model.dir + "/link.safetensors").c_str()),
+      0);
+  for (const std::string bad :
+       {std::string("../x.safetensors"), outside + "/x.safetensors",
+        std::string("sub/x.safetensors"), std::string(".."), std::string("link.safetensors")}) {
     nlohmann::json weight_map = model.weight_map;
     model.weight_map["model.norm.weight"] = bad;
     model.WriteIndex();
     const std::string error = LoadError(model.dir, absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(error, HasSubstr("model.safetensors.index.json: weight_map entry "
-                                 "\"model.norm.weight\": shard \"" + bad + "\""));
+                                 "\"model.norm.weight\": shard \"" +
+                                 bad + "\""));
     model.weight_map = weight_map;
   }
 }
@@ -159,7 +160,7 @@ TEST(CheckpointTest, ShapeErrorsNameTheShard) {
   model.WriteShards(first, second);
   EXPECT_THAT(LoadError(model.dir, absl::StatusCode::kInvalidArgument),
               HasSubstr(std::string(kShard2) + ": tensor model.layers.1.mlp.up_proj.weight has "
-                                                "shape [32, 48], expected [48, 32] (layer 1"));
+                                               "shape [32, 48], expected [48, 32] (layer 1"));
 }
 
 }  // namespace

@@ -206,39 +206,42 @@ TEST(ConfigTest, RopeScalingLayouts) {
 // Configs laid out like the published ones of each family (the keys that matter to us).
 TEST(ConfigTest, FamiliesParse) {
   // SmolLM2-135M: Llama layout, tied embeddings, no head_dim, extra nanotron keys.
-  absl::StatusOr<ModelConfig> config = ParseModelConfig(R"({
+  const std::string kSmolLm2 = R"({
     "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 576,
     "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
     "num_key_value_heads": 3, "vocab_size": 49152, "max_position_embeddings": 8192,
     "rms_norm_eps": 1e-05, "rope_theta": 100000, "rope_scaling": null, "hidden_act": "silu",
     "tie_word_embeddings": true, "torch_dtype": "bfloat16", "bos_token_id": 0,
     "eos_token_id": 0, "is_llama_config": true, "rope_interleaved": false,
-    "pretraining_tp": 1, "attention_bias": false, "mlp_bias": false})", "smollm/config.json");
+    "pretraining_tp": 1, "attention_bias": false, "mlp_bias": false})";
+  absl::StatusOr<ModelConfig> config = ParseModelConfig(kSmolLm2, "smollm/config.json");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->head_dim, 64);
   EXPECT_TRUE(config->tie_word_embeddings);
 
   // TinyLlama-1.1B: Llama 2 layout, GQA 32/4.
-  config = ParseModelConfig(R"({
+  const std::string kTinyLlama = R"({
     "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048,
     "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
     "num_key_value_heads": 4, "vocab_size": 32000, "max_position_embeddings": 2048,
     "rms_norm_eps": 1e-05, "rope_scaling": null, "hidden_act": "silu", "pretraining_tp": 1,
     "tie_word_embeddings": false, "torch_dtype": "float32", "bos_token_id": 1,
-    "eos_token_id": 2})", "tinyllama/config.json");
+    "eos_token_id": 2})";
+  config = ParseModelConfig(kTinyLlama, "tinyllama/config.json");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->head_dim, 64);
   EXPECT_DOUBLE_EQ(config->rope_theta, 10000.0);
 
   // Qwen2.5-0.5B: q/k/v biases implied by the architecture; sliding window off.
-  config = ParseModelConfig(R"({
+  const std::string kQwen25 = R"({
     "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896,
     "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
     "num_key_value_heads": 2, "vocab_size": 151936, "max_position_embeddings": 32768,
     "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "hidden_act": "silu",
     "sliding_window": 32768, "use_sliding_window": false, "max_window_layers": 21,
     "tie_word_embeddings": true, "torch_dtype": "bfloat16", "bos_token_id": 151643,
-    "eos_token_id": 151643})", "qwen/config.json");
+    "eos_token_id": 151643})";
+  config = ParseModelConfig(kQwen25, "qwen/config.json");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(config->qkv_bias);
   EXPECT_FALSE(config->output_bias);

@@ -10,9 +10,9 @@
 namespace ghost::testing {
 
 const std::vector<std::string>& ReferenceModelNames() {
-  static const auto* const kNames = new std::vector<std::string>{
-      "llama-f32",  "llama-bf16",   "llama-linear-f32", "qwen2-f32",
-      "qwen2-bf16", "mistral-f32", "mistral-bf16"};
+  static const auto* const kNames =
+      new std::vector<std::string>{"llama-f32",  "llama-bf16",  "llama-linear-f32", "qwen2-f32",
+                                   "qwen2-bf16", "mistral-f32", "mistral-bf16"};
   return *kNames;
 }
 

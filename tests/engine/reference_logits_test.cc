@@ -53,8 +53,8 @@ TEST_P(ReferenceLogitsTest, AllPositionsInOnePass) {
   out.write(reinterpret_cast<const char*>(logits.data()),
             static_cast<std::streamsize>(logits.size() * sizeof(float)));
   ASSERT_TRUE(out.good());
-  Report("prefill", ghost::testing::MaxRelativeError(logits.data(), run_.logits.data(),
-                                                     logits.size()));
+  Report("prefill",
+         ghost::testing::MaxRelativeError(logits.data(), run_.logits.data(), logits.size()));
 }
 
 // The prompt in one step, then one token per step through the KV cache (where the sliding
@@ -69,8 +69,8 @@ TEST_P(ReferenceLogitsTest, PromptThenTokenByToken) {
     all.insert(all.end(), step.begin(), step.end());
   }
   ASSERT_EQ(all.size(), run_.logits.size());
-  Report("prompt + decode", ghost::testing::MaxRelativeError(all.data(), run_.logits.data(),
-                                                             all.size()));
+  Report("prompt + decode",
+         ghost::testing::MaxRelativeError(all.data(), run_.logits.data(), all.size()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ReferenceLogitsTest,
