@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "ghost/v1/inference.grpc.pb.h"
 #include "ghost/v1/models.grpc.pb.h"
@@ -164,6 +165,38 @@ TEST_F(GenerateTest, CancelMidStreamFreesTheRequest) {
                         "ghost_num_requests_running{model_name=\"ghost-tiny\"}", 0),
             0);
   EXPECT_TRUE(CollectStream(*stub_, Greedy("next", 2)).status.ok());
+}
+
+// TESTPLAN B9: a client that does not read holds no KV cache and no unbounded buffers: the
+// executor finishes the request at its own pace (its KV blocks go back at once) and the
+// reactor keeps one write in flight, merging the rest into a single pending message, which
+// is bounded by max_new_tokens.
+TEST_F(GenerateTest, SlowReaderGetsEveryTokenWithoutHoldingTheKvCache) {
+  const GenerateRequest request = Greedy("A slow reader", 300);
+  const StreamResult fast = CollectStream(*stub_, request);
+  ASSERT_TRUE(fast.status.ok()) << fast.status.error_message();
+  const std::string model = "{model_name=\"ghost-tiny\"}";
+  const int metrics_port = server_->metrics_port();
+  const double generated =
+      MetricValue(HttpGet(metrics_port, "/metrics"), "ghost_generation_tokens_total" + model);
+
+  auto context = ContextWithToken("");
+  auto reader = stub_->Generate(context.get(), request);
+  // All 300 tokens are generated while the client reads nothing.
+  EXPECT_EQ(AwaitMetric(metrics_port, "ghost_generation_tokens_total" + model, generated + 300),
+            generated + 300);
+  EXPECT_EQ(AwaitMetric(metrics_port, "ghost_kv_cache_usage_ratio" + model, 0), 0);
+
+  std::vector<int> token_ids;
+  int messages = 0;
+  ghost::v1::GenerateResponse response;
+  while (reader->Read(&response)) {
+    ++messages;
+    token_ids.insert(token_ids.end(), response.token_ids().begin(), response.token_ids().end());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(token_ids, fast.token_ids);
+  EXPECT_LT(messages, 300) << "the backlog was merged, not queued message by message";
 }
 
 TEST_F(GenerateTest, TokenizeAndDetokenizeRoundTrip) {
