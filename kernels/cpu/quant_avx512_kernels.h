@@ -183,6 +183,11 @@ void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t
           std::size_t first, std::size_t count, float* y, std::size_t ldy) {
   std::size_t i = 0;
   for (; i + kTileRows <= count; i += kTileRows) {
+    if (rows != nullptr) {  // Listed rows are scattered: fetch the next tile's early.
+      for (std::size_t j = i + kTileRows; j < i + 2 * kTileRows && j < count; ++j) {
+        PrefetchRow(w, rows[j]);
+      }
+    }
     std::size_t tile_rows[kTileRows];
     for (int r = 0; r < kTileRows; ++r) tile_rows[r] = rows ? rows[i + r] : first + i + r;
     TileTokens<kVnni, K, kTileRows>(w, x, tile_rows, y + i, ldy);

@@ -84,9 +84,12 @@ PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeig
       const std::size_t c1 = std::min(cols, c0 + w.block_size());
       int sum = 0;
       for (std::size_t c = c0; c < c1; ++c) {
-        const long q = std::clamp(std::lrint(row[c] * inverse), -127L, 127L);
+        // Round half away from zero, branch-free (signs are random); |row[c] * inverse| <= 127
+        // by the choice of inverse. std::lrint is a library call here and was 2x slower.
+        const float scaled = row[c] * inverse;
+        const int q = static_cast<int>(scaled + std::copysign(0.5f, scaled));
         out[positions[c]] = static_cast<std::int8_t>(q);
-        sum += static_cast<int>(q);
+        sum += q;
       }
       sums[block] = static_cast<float>(sum);
     }

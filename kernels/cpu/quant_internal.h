@@ -48,6 +48,22 @@ using QuantRowsFn = void (*)(const QuantWeights& w, const PackedActivations& x,
 using QuantAxpyFn = void (*)(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                              std::size_t count, float* out_perm);
 
+namespace {  // Internal linkage: each ISA file gets its own copy (see matmul_avx2.cc).
+
+// Asks for [p, p + bytes) in cache ahead of use. The sparse MLP reads scattered rows, which
+// the hardware prefetchers do not predict; without this each row waits for memory.
+inline void PrefetchBytes(const void* p, std::size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(c + offset);
+}
+
+inline void PrefetchRow(const QuantWeights& w, std::size_t row) {
+  PrefetchBytes(w.row_codes(row), w.layout().row_bytes);
+  PrefetchBytes(w.row_scales(row), w.layout().scale_stride * sizeof(std::uint16_t));
+}
+
+}  // namespace
+
 // The AXPY output transposes each 64-byte slot of the activation layout to 4 x 16 floats:
 // byte k of 32-bit lane b goes to float 16 * k + b, so that the kernels extract byte k of
 // all 16 lanes with a shift and a mask, and lane b keeps block b's scale.

@@ -147,6 +147,7 @@ void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t
           std::size_t first, std::size_t count, float* y, std::size_t ldy) {
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t row = rows ? rows[i] : first + i;
+    if (rows != nullptr && i + 1 < count) PrefetchRow(w, rows[i + 1]);  // Scattered rows.
     for (std::size_t t0 = 0; t0 < x.n; t0 += kMaxTokens) {
       float* out = y + t0 * ldy + i;
       switch (x.n - t0) {
@@ -205,7 +206,10 @@ void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm
 template <QuantKind K>
 void AxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
               std::size_t count, float* out_perm) {
-  for (std::size_t i = 0; i < count; ++i) AxpyRow<K>(w, rows[i], coefs[i], out_perm);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i + 1 < count) PrefetchRow(w, rows[i + 1]);  // Scattered rows: fetch the next early.
+    AxpyRow<K>(w, rows[i], coefs[i], out_perm);
+  }
 }
 
 }  // namespace

@@ -66,7 +66,11 @@ template <QuantKind K>
 void AxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
               std::size_t count, float* out_perm) {
   std::size_t i = 0;
-  for (; i + 2 <= count; i += 2) AxpyTile<K, 2>(w, rows + i, coefs + i, out_perm);
+  for (; i + 2 <= count; i += 2) {
+    // The rows are scattered: fetch the next pair early.
+    for (std::size_t j = i + 2; j < i + 4 && j < count; ++j) PrefetchRow(w, rows[j]);
+    AxpyTile<K, 2>(w, rows + i, coefs + i, out_perm);
+  }
   if (i < count) AxpyTile<K, 1>(w, rows + i, coefs + i, out_perm);
 }
 

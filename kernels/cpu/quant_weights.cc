@@ -38,15 +38,22 @@ QuantLayout MakeLayout(QuantKind kind, std::size_t cols, std::size_t block_size)
   return l;
 }
 
+// Offset in its group of byte i of block b of a group of group_blocks blocks.
+std::size_t ByteOffsetInGroup(const QuantLayout& l, std::size_t group_blocks, std::size_t b,
+                              std::size_t i) {
+  if (i < 4 * l.full_words) return (i / 4) * 4 * group_blocks + 4 * b + i % 4;
+  return l.full_words * 4 * group_blocks + l.tail_bytes * b + (i - 4 * l.full_words);
+}
+
+std::size_t GroupBlocks(const QuantLayout& l, std::size_t group) {
+  return std::min(kQuantGroupBlocks, l.blocks_per_row - group * kQuantGroupBlocks);
+}
+
 // Offset in a row of byte i (of block_bytes) of block `block`.
 std::size_t StoredByteOffset(const QuantLayout& l, std::size_t block, std::size_t i) {
   const std::size_t group = block / kQuantGroupBlocks;
-  const std::size_t b = block % kQuantGroupBlocks;
-  const std::size_t group_blocks =
-      std::min(kQuantGroupBlocks, l.blocks_per_row - group * kQuantGroupBlocks);
-  const std::size_t base = group * kQuantGroupBlocks * l.block_bytes;
-  if (i < 4 * l.full_words) return base + (i / 4) * 4 * group_blocks + 4 * b + i % 4;
-  return base + l.full_words * 4 * group_blocks + l.tail_bytes * b + (i - 4 * l.full_words);
+  return group * kQuantGroupBlocks * l.block_bytes +
+         ByteOffsetInGroup(l, GroupBlocks(l, group), block % kQuantGroupBlocks, i);
 }
 
 QuantCodebook MakeCodebook(const std::uint16_t* entries) {
@@ -98,13 +105,24 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
 
   w.codes_.assign(view.rows * l.row_bytes + 64, 0);
   w.scales_.assign(view.rows * l.scale_stride, 0);
+  std::array<std::uint8_t, 256> stored;  // Byte as stored, see Base3ToStored.
+  for (int b = 0; b < 256; ++b) {
+    stored[b] = IsBase3(view.kind) ? Base3ToStored(static_cast<std::uint8_t>(b))
+                                   : static_cast<std::uint8_t>(b);
+  }
   for (std::size_t r = 0; r < view.rows; ++r) {
     const std::uint8_t* src = view.codes + r * format_row_bytes;
     std::uint8_t* dst = w.codes_.data() + r * l.row_bytes;
+    // Block by block rather than through StoredByteOffset: this runs over every weight of
+    // a model at load time.
     for (std::size_t block = 0; block < l.blocks_per_row; ++block) {
+      const std::size_t group = block / kQuantGroupBlocks;
+      const std::size_t group_blocks = GroupBlocks(l, group);
+      std::uint8_t* group_dst = dst + group * kQuantGroupBlocks * l.block_bytes;
+      const std::uint8_t* block_src = src + block * format_block_bytes;
       for (std::size_t i = 0; i < format_block_bytes; ++i) {
-        const std::uint8_t byte = src[block * format_block_bytes + i];
-        dst[StoredByteOffset(l, block, i)] = IsBase3(view.kind) ? Base3ToStored(byte) : byte;
+        group_dst[ByteOffsetInGroup(l, group_blocks, block % kQuantGroupBlocks, i)] =
+            stored[block_src[i]];
       }
     }
     std::memcpy(w.scales_.data() + r * l.scale_stride, view.scales + r * l.blocks_per_row,

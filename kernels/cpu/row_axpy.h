@@ -46,6 +46,14 @@ void AxpyRows(const Weight* w, const std::uint32_t* index, const float* coefs, s
               std::size_t cols, float* __restrict out) {
   std::size_t i = 0;
   for (; i + 2 <= count; i += 2) {
+    // The rows are scattered, which the hardware prefetchers do not predict: fetch the
+    // next pair early.
+    for (std::size_t j = i + 2; j < i + 4 && j < count; ++j) {
+      const char* next = reinterpret_cast<const char*>(w + std::size_t{index[j]} * cols);
+      for (std::size_t offset = 0; offset < cols * sizeof(Weight); offset += 64) {
+        __builtin_prefetch(next + offset);
+      }
+    }
     const Weight* __restrict a = w + std::size_t{index[i]} * cols;
     const Weight* __restrict b = w + std::size_t{index[i + 1]} * cols;
     const float ca = coefs[i];

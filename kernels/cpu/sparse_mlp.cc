@@ -70,7 +70,16 @@ void RunTask(void* context, std::size_t task) {
   if (job.up->quant != nullptr) {
     job.quant_dot(*job.up->quant, job.packed_x, active, 0, count, coefs, count);
   } else {
+    const std::size_t row_bytes = hidden * (job.up->f32 != nullptr ? 4 : 2);
+    const char* up_bytes = job.up->f32 != nullptr ? reinterpret_cast<const char*>(job.up->f32)
+                                                  : reinterpret_cast<const char*>(job.up->bf16);
     for (std::size_t i = 0; i < count; ++i) {
+      if (i + 1 < count) {  // Scattered rows: fetch the next one early.
+        const char* next = up_bytes + std::size_t{active[i + 1]} * row_bytes;
+        for (std::size_t offset = 0; offset < row_bytes; offset += 64) {
+          __builtin_prefetch(next + offset);
+        }
+      }
       const std::size_t row = std::size_t{active[i]} * hidden;
       if (job.up->f32 != nullptr) {
         job.variant->dot_f32(job.x, 1, job.up->f32 + row, 1, hidden, coefs + i, 1);
