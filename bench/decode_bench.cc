@@ -1,18 +1,15 @@
 // ghostbench batch: aggregate decode tokens/s of the Executor (continuous batching over the
 // paged KV cache) for 1, 2, 4, ... concurrent greedy requests, and the ratio to one stream.
 // Runs on a model directory (default models/ghost-tiny) or, with --shape tinyllama, on random
-// bf16 weights of TinyLlama-1.1B's shape written to a temporary directory (with the
-// tokenizer of --model).
+// weights of TinyLlama-1.1B's shape (bf16 or, with --format, compressed) written to a temporary
+// directory (with the tokenizer of --model).
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +17,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
 #include "bench/curve.h"
+#include "bench/random_model.h"
 #include "bench/subcommands.h"
 #include "engine/runtime/executor.h"
 #include "kernels/cpu/thread_pool.h"
@@ -31,6 +29,7 @@ namespace {
 struct BatchOptions {
   std::string model = "models/ghost-tiny";
   std::string shape;  // "tinyllama": random weights instead of --model
+  std::string format = "bf16";  // of the random weights: random_model.h
   std::vector<int> curve = {1, 2, 4, 8, 16, 32};
   int new_tokens = 64;
   int prompt_tokens = 16;
@@ -49,6 +48,8 @@ bool ParseOptions(int argc, char** argv, BatchOptions& options) {
     } else if (arg == "--shape" && has_value) {
       options.shape = argv[++i];
       if (options.shape != "tinyllama") return false;
+    } else if (arg == "--format" && has_value) {
+      options.format = argv[++i];
     } else if (arg == "--curve" && has_value) {
       if (!ParseCurve(argv[++i], options.curve)) return false;
     } else if (arg == "--new_tokens" && has_value) {
@@ -63,81 +64,6 @@ bool ParseOptions(int argc, char** argv, BatchOptions& options) {
   }
   return !options.curve.empty() && options.new_tokens >= 1 && options.prompt_tokens >= 1 &&
          options.repeats >= 1;
-}
-
-// Writes a LlamaForCausalLM directory with TinyLlama-1.1B's shape (2.2 GB of bf16), random
-// weights and the tokenizer of `tokenizer_dir` (byte-level: ids past it decode to no text).
-bool WriteRandomTinyLlama(const std::string& dir, const std::string& tokenizer_dir) {
-  constexpr std::int64_t kVocab = 32000, kHidden = 2048, kInner = 5632, kLayers = 22;
-  constexpr std::int64_t kHeads = 32, kKvHeads = 4, kHeadDim = 64;
-  std::map<std::string, std::vector<std::int64_t>> shapes;
-  shapes["model.embed_tokens.weight"] = {kVocab, kHidden};
-  shapes["lm_head.weight"] = {kVocab, kHidden};
-  shapes["model.norm.weight"] = {kHidden};
-  for (int l = 0; l < kLayers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    shapes[p + "input_layernorm.weight"] = {kHidden};
-    shapes[p + "post_attention_layernorm.weight"] = {kHidden};
-    shapes[p + "self_attn.q_proj.weight"] = {kHeads * kHeadDim, kHidden};
-    shapes[p + "self_attn.k_proj.weight"] = {kKvHeads * kHeadDim, kHidden};
-    shapes[p + "self_attn.v_proj.weight"] = {kKvHeads * kHeadDim, kHidden};
-    shapes[p + "self_attn.o_proj.weight"] = {kHidden, kHeads * kHeadDim};
-    shapes[p + "mlp.gate_proj.weight"] = {kInner, kHidden};
-    shapes[p + "mlp.up_proj.weight"] = {kInner, kHidden};
-    shapes[p + "mlp.down_proj.weight"] = {kHidden, kInner};
-  }
-  nlohmann::json header = nlohmann::json::object();
-  std::int64_t offset = 0;
-  for (const auto& [name, shape] : shapes) {
-    std::int64_t bytes = 2;
-    for (std::int64_t d : shape) bytes *= d;
-    header[name] = {
-        {"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-  }
-  std::string header_text = header.dump();
-  header_text.append((8 - header_text.size() % 8) % 8, ' ');
-  std::ofstream out(dir + "/model.safetensors", std::ios::binary);
-  const std::uint64_t header_size = header_text.size();
-  out.write(reinterpret_cast<const char*>(&header_size), 8);
-  out.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
-  std::uint64_t state = 0x9E3779B97F4A7C15ull;
-  std::vector<std::uint16_t> buffer;
-  for (const auto& [name, shape] : shapes) {
-    std::int64_t count = 1;
-    for (std::int64_t d : shape) count *= d;
-    buffer.resize(static_cast<std::size_t>(count));
-    const bool norm = shape.size() == 1;
-    for (std::uint16_t& value : buffer) {
-      state ^= state << 13, state ^= state >> 7, state ^= state << 17;  // xorshift64
-      // Uniform in [-0.035, 0.035) (std 0.02), truncated to bf16; norms are 1.
-      const float w = norm ? 1.0f : (static_cast<float>(state >> 40) / 16777216.0f - 0.5f) * 0.07f;
-      std::uint32_t bits;
-      std::memcpy(&bits, &w, 4);
-      value = static_cast<std::uint16_t>(bits >> 16);
-    }
-    out.write(reinterpret_cast<const char*>(buffer.data()), count * 2);
-  }
-  const nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
-                                 {"model_type", "llama"},
-                                 {"vocab_size", kVocab},
-                                 {"hidden_size", kHidden},
-                                 {"intermediate_size", kInner},
-                                 {"num_hidden_layers", kLayers},
-                                 {"num_attention_heads", kHeads},
-                                 {"num_key_value_heads", kKvHeads},
-                                 {"head_dim", kHeadDim},
-                                 {"max_position_embeddings", 2048},
-                                 {"rms_norm_eps", 1e-5},
-                                 {"rope_theta", 10000.0},
-                                 {"torch_dtype", "bfloat16"},
-                                 {"bos_token_id", 1},
-                                 {"eos_token_id", 2},
-                                 {"tie_word_embeddings", false}};
-  std::ofstream(dir + "/config.json") << config.dump(2);
-  std::error_code error;
-  std::filesystem::copy_file(tokenizer_dir + "/tokenizer.json", dir + "/tokenizer.json", error);
-  return out.good() && !error;
 }
 
 struct Level {
@@ -190,7 +116,7 @@ int RunBatch(int argc, char** argv) {
   if (!ParseOptions(argc, argv, options)) {
     std::fprintf(
         stderr,
-        "usage: ghostbench batch [--json] [--model DIR] [--shape tinyllama]\n"
+        "usage: ghostbench batch [--json] [--model DIR] [--shape tinyllama [--format F]]\n"
         "  [--curve 1,2,4,8,16,32] [--new_tokens 64] [--prompt_tokens 16] [--repeats 3]\n");
     return 2;
   }
@@ -198,8 +124,10 @@ int RunBatch(int argc, char** argv) {
   std::string temp_dir;
   if (options.shape == "tinyllama") {
     char pattern[] = "/tmp/ghostbench-tinyllama-XXXXXX";
-    if (mkdtemp(pattern) == nullptr || !WriteRandomTinyLlama(pattern, options.model)) {
-      std::fprintf(stderr, "ghostbench batch: cannot write the random TinyLlama model\n");
+    if (mkdtemp(pattern) == nullptr) return 1;
+    if (absl::Status s = WriteRandomTinyLlama(pattern, options.model, options.format); !s.ok()) {
+      std::fprintf(stderr, "ghostbench batch: %s\n", s.ToString().c_str());
+      std::filesystem::remove_all(pattern);
       return 1;
     }
     directory = temp_dir = pattern;

@@ -15,12 +15,16 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"batch", ghost::bench::RunBatch,
-     "[--json] [--model DIR] [--shape tinyllama] [--curve 1,2,4,...] [--new_tokens N]\n"
-     "      [--prompt_tokens N] [--repeats N]\n"
+     "[--json] [--model DIR] [--shape tinyllama [--format F]] [--curve 1,2,4,...]\n"
+     "      [--new_tokens N] [--prompt_tokens N] [--repeats N]\n"
      "      Executor decode tokens/s for 1..32 concurrent greedy streams, ratio to 1 stream"},
     {"compress", ghost::bench::RunCompress,
      "[--json] [--quick] [--model PATH]\n"
      "      cosine, MSE, bits/weight and throughput of every quantization scheme and block size"},
+    {"decode", ghost::bench::RunDecode,
+     "[--json] [--formats bf16,ternary,...] [--new_tokens 64] [--repeats 2]\n"
+     "      one-stream decode on a random TinyLlama-shape model per weight format: tokens/s,\n"
+     "      bytes read per token, GB/s and its ratio to the measured read bandwidth"},
     {"kernels", ghost::bench::RunKernels,
      "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512]\n"
      "      memory read bandwidth, then MatMulF32/Bf16/Quant weight GB/s against it"},

@@ -256,14 +256,7 @@ absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
   if (absl::Status s = QuantizeLayers(profile, output); !s.ok()) return s;
   if (absl::Status s = Cancelled(); !s.ok()) return s;
   Progress("writing", 0, kWriteStart, kEvaluateStart);
-  GhostQuantization quantization;
-  const Scheme& scheme = *FindScheme(spec_.scheme);
-  quantization.scheme = scheme.name;
-  quantization.format = scheme.format;
-  quantization.block_size = static_cast<std::size_t>(spec_.block_size);
-  quantization.scale_scheme = scheme.scales;
-  quantization.sub_scale_bits = scheme.sub_scale_bits;
-  quantization.codebook_group_rows = scheme.codebook_group_rows;
+  GhostQuantization quantization = QuantizationForScheme(spec_.scheme, spec_.block_size);
   quantization.gate_thresholds = report_.gate_thresholds;
   (*config_json)["quantization_config"] = quantization.ToJson();
   if (absl::Status s = output.Write(spec_.source_dir, out_dir, config_json->dump(2));
@@ -294,6 +287,18 @@ const std::vector<std::string>& CompressSchemes() {
     return v;
   }();
   return *names;
+}
+
+GhostQuantization QuantizationForScheme(const std::string& scheme_name, int block_size) {
+  const Scheme& scheme = *FindScheme(scheme_name);
+  GhostQuantization quantization;
+  quantization.scheme = scheme.name;
+  quantization.format = scheme.format;
+  quantization.block_size = static_cast<std::size_t>(block_size);
+  quantization.scale_scheme = scheme.scales;
+  quantization.sub_scale_bits = scheme.sub_scale_bits;
+  quantization.codebook_group_rows = scheme.codebook_group_rows;
+  return quantization;
 }
 
 absl::Status ValidateCompressSpec(const CompressJobSpec& spec) {

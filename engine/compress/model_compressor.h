@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/model/quantization_config.h"
 
 namespace ghost::compress {
 
@@ -36,6 +37,9 @@ struct CompressJobSpec {
 // "ternary-2level" (fp16 super-block scales + 4-bit sub-scales), "codebook4" (2-bit codes
 // into a 4-entry codebook per row, fp16 block scales).
 const std::vector<std::string>& CompressSchemes();
+
+// The stored layout of `scheme` (one of CompressSchemes()) at `block_size`, without gates.
+GhostQuantization QuantizationForScheme(const std::string& scheme, int block_size);
 
 // Checks the spec alone, without touching files: INVALID_ARGUMENT naming the bad field and
 // the accepted values.

@@ -1,0 +1,140 @@
+// ghostbench decode: one stream decoding on a random model of TinyLlama-1.1B's shape, in bf16
+// and in every compressed format. Per format: decode tokens/s (64 tokens after a 16-token
+// prompt, prefill excluded), the weight bytes read per token, the implied GB/s and its ratio
+// to the machine's read bandwidth measured in the same run.
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "bench/huge_buffer.h"
+#include "bench/memory_bandwidth.h"
+#include "bench/random_model.h"
+#include "bench/subcommands.h"
+#include "engine/model/model.h"
+#include "kernels/cpu/thread_pool.h"
+#include "nlohmann/json.hpp"
+
+namespace ghost::bench {
+namespace {
+
+struct DecodeResult {
+  std::string format;
+  double tokens_per_s = 0;
+  double bytes_per_token = 0;
+  double gb_per_s = 0;
+};
+
+// Decodes `new_tokens` greedy-free (argmax is irrelevant here: the next input is fixed) after
+// a prompt; returns decode tokens/s, the best of `repeats` runs.
+double DecodeTokensPerSecond(const Model& model, int prompt_tokens, int new_tokens,
+                             int repeats) {
+  double best = 0;
+  std::vector<float> logits;
+  for (int r = 0; r < repeats; ++r) {
+    std::unique_ptr<ModelSession> session = model.NewSession();
+    std::vector<std::int32_t> prompt;
+    for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(100 + i);
+    if (!session->Forward(prompt, /*all_logits=*/false, logits).ok()) return 0;
+    const absl::Time start = absl::Now();
+    for (int t = 0; t < new_tokens; ++t) {
+      const std::int32_t token = 200 + t;
+      if (!session->Forward({&token, 1}, /*all_logits=*/false, logits).ok()) return 0;
+    }
+    best = std::max(best, new_tokens / absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  return best;
+}
+
+}  // namespace
+
+int RunDecode(int argc, char** argv) {
+  std::vector<std::string> formats = RandomModelFormats();
+  std::string tokenizer_dir = "models/ghost-tiny";
+  int new_tokens = 64, repeats = 2;
+  bool json = false;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--json") {
+      json = true;
+    } else if (arg == "--formats" && has_value) {
+      formats = absl::StrSplit(argv[++i], ',');
+    } else if (arg == "--tokenizer_model" && has_value) {
+      tokenizer_dir = argv[++i];
+    } else if (arg == "--new_tokens" && has_value && absl::SimpleAtoi(argv[i + 1], &new_tokens)) {
+      ++i;
+    } else if (arg == "--repeats" && has_value && absl::SimpleAtoi(argv[i + 1], &repeats)) {
+      ++i;
+    } else {
+      std::fprintf(stderr,
+                   "usage: ghostbench decode [--json] [--formats bf16,ternary,...] "
+                   "[--new_tokens 64] [--repeats 2] [--tokenizer_model DIR]\n");
+      return 2;
+    }
+  }
+  BandwidthResult bandwidth;
+  {
+    HugeBuffer buffer(std::size_t{1} << 30);
+    bandwidth = MeasureReadBandwidth(buffer.data(), buffer.size(), 2.0);
+  }
+  std::vector<DecodeResult> results;
+  for (const std::string& format : formats) {
+    char pattern[] = "/tmp/ghostbench-decode-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) return 1;
+    const absl::Status written = WriteRandomTinyLlama(pattern, tokenizer_dir, format);
+    absl::StatusOr<std::shared_ptr<const Model>> model =
+        written.ok() ? Model::Load(pattern) : absl::StatusOr<std::shared_ptr<const Model>>(written);
+    std::filesystem::remove_all(pattern);  // the mapping stays valid
+    if (!model.ok()) {
+      std::fprintf(stderr, "ghostbench decode %s: %s\n", format.c_str(),
+                   model.status().ToString().c_str());
+      return 1;
+    }
+    const ModelSummary& summary = (*model)->summary();
+    const ModelConfig& config = (*model)->config();
+    // Every weight is read once per token except the embedding table (one row, bf16).
+    const double embedding = 2.0 * config.vocab_size * config.hidden_size;
+    DecodeResult result;
+    result.format = format;
+    result.bytes_per_token = static_cast<double>(summary.weight_bytes) - embedding;
+    result.tokens_per_s = DecodeTokensPerSecond(**model, 16, new_tokens, repeats);
+    result.gb_per_s = result.bytes_per_token * result.tokens_per_s / 1e9;
+    results.push_back(result);
+  }
+
+  const int threads = static_cast<int>(kernels::ThreadPool::Default().num_threads());
+  if (json) {
+    nlohmann::json out = {{"shape", "tinyllama-1.1b"},
+                          {"threads", threads},
+                          {"bandwidth_gb_per_s", bandwidth.gb_per_s},
+                          {"new_tokens", new_tokens}};
+    for (const DecodeResult& r : results) {
+      out["results"].push_back({{"format", r.format},
+                                {"tokens_per_s", r.tokens_per_s},
+                                {"bytes_per_token", r.bytes_per_token},
+                                {"gb_per_s", r.gb_per_s},
+                                {"ratio_to_bandwidth", r.gb_per_s / bandwidth.gb_per_s}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("random TinyLlama-1.1B shape, %d threads, read bandwidth %.1f GB/s, %d tokens\n",
+              threads, bandwidth.gb_per_s, new_tokens);
+  std::printf("%-16s %10s %14s %8s %12s\n", "format", "tokens/s", "MB per token", "GB/s",
+              "x bandwidth");
+  for (const DecodeResult& r : results) {
+    std::printf("%-16s %10.2f %14.1f %8.2f %12.3f\n", r.format.c_str(), r.tokens_per_s,
+                r.bytes_per_token / 1e6, r.gb_per_s, r.gb_per_s / bandwidth.gb_per_s);
+  }
+  return 0;
+}
+
+}  // namespace ghost::bench
