@@ -1,8 +1,10 @@
-// ghost.v1.Compression and google.longrunning.Operations. Compression jobs are not part of
-// this version: every RPC answers UNIMPLEMENTED (after authentication) so clients can probe.
+// ghost.v1.Compression (start a compression job) and google.longrunning.Operations (follow,
+// list, cancel, wait for and delete jobs), over the engine's CompressJobManager. Compress,
+// CancelOperation and DeleteOperation are admin RPCs; the others need only the auth token.
 #ifndef GHOST_SERVER_COMPRESSION_SERVICE_H_
 #define GHOST_SERVER_COMPRESSION_SERVICE_H_
 
+#include "engine/jobs/job_manager.h"
 #include "ghost/v1/compression.grpc.pb.h"
 #include "google/longrunning/operations.grpc.pb.h"
 #include "server/service_context.h"
@@ -11,18 +13,24 @@ namespace ghost::server {
 
 class CompressionService final : public ghost::v1::Compression::CallbackService {
  public:
-  explicit CompressionService(const ServiceContext& ctx) : ctx_(ctx) {}
+  CompressionService(const ServiceContext& ctx, jobs::CompressJobManager& jobs)
+      : ctx_(ctx), jobs_(jobs) {}
+  // Checks the request at once (NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS,
+  // RESOURCE_EXHAUSTED) and answers with the queued operation.
   grpc::ServerUnaryReactor* Compress(grpc::CallbackServerContext* context,
                                      const ghost::v1::CompressRequest* request,
                                      google::longrunning::Operation* response) override;
 
  private:
   const ServiceContext& ctx_;
+  jobs::CompressJobManager& jobs_;
 };
 
 class OperationsService final : public google::longrunning::Operations::CallbackService {
  public:
-  explicit OperationsService(const ServiceContext& ctx) : ctx_(ctx) {}
+  OperationsService(const ServiceContext& ctx, jobs::CompressJobManager& jobs)
+      : ctx_(ctx), jobs_(jobs) {}
+  // Oldest first; page_size defaults to 50 (at most 500); the filter is ignored.
   grpc::ServerUnaryReactor* ListOperations(
       grpc::CallbackServerContext* context,
       const google::longrunning::ListOperationsRequest* request,
@@ -30,20 +38,25 @@ class OperationsService final : public google::longrunning::Operations::Callback
   grpc::ServerUnaryReactor* GetOperation(grpc::CallbackServerContext* context,
                                          const google::longrunning::GetOperationRequest* request,
                                          google::longrunning::Operation* response) override;
+  // FAILED_PRECONDITION unless the operation is done.
   grpc::ServerUnaryReactor* DeleteOperation(
       grpc::CallbackServerContext* context,
       const google::longrunning::DeleteOperationRequest* request,
       google::protobuf::Empty* response) override;
+  // The job ends CANCELLED (code 1) without leaving a model; no effect once it is done.
   grpc::ServerUnaryReactor* CancelOperation(
       grpc::CallbackServerContext* context,
       const google::longrunning::CancelOperationRequest* request,
       google::protobuf::Empty* response) override;
+  // Answers when the operation is done or after the timeout (default 60 s, at most 10 min)
+  // with its latest state; no thread waits meanwhile.
   grpc::ServerUnaryReactor* WaitOperation(grpc::CallbackServerContext* context,
                                           const google::longrunning::WaitOperationRequest* request,
                                           google::longrunning::Operation* response) override;
 
  private:
   const ServiceContext& ctx_;
+  jobs::CompressJobManager& jobs_;
 };
 
 }  // namespace ghost::server

@@ -25,10 +25,13 @@ ABSL_FLAG(std::string, registry_dir, "./.ghost-registry",
           "directory for the model registry (registry.json and its lock file); created when "
           "missing, and only one server may use it at a time");
 ABSL_FLAG(std::string, admin_token, "",
-          "when set, ImportModel, LoadModel, UnloadModel and DeleteModel need 'authorization: "
+          "when set, ImportModel, LoadModel, UnloadModel, DeleteModel, Compress, CancelOperation "
+          "and DeleteOperation need 'authorization: "
           "Bearer <admin token>' (env GHOST_ADMIN_TOKEN is used when the flag is empty)");
 ABSL_FLAG(double, grace_period_s, 30, "seconds in-flight streams get to finish on SIGTERM");
 ABSL_FLAG(int, max_queued_requests, 64, "requests waiting per model before RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, compression_workers, 1,
+          "compression jobs run at once (each also uses the matrix thread pool)");
 
 namespace {
 
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
   }
   options.grace_period = absl::Seconds(absl::GetFlag(FLAGS_grace_period_s));
   options.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
+  options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
 
   auto server = ghost::server::GhostServer::Start(options);
   if (!server.ok()) {

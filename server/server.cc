@@ -8,8 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "engine/compress/model_compressor.h"
+#include "engine/jobs/job_manager.h"
 #include "engine/registry/registry.h"
 #include "server/auth.h"
+#include "server/compression_gauges.h"
 #include "server/compression_service.h"
 #include "server/inference_service.h"
 #include "server/metrics.h"
@@ -58,6 +61,9 @@ class GhostServerImpl final : public GhostServer {
   std::unique_ptr<ModelRegistry> registry_;
   // Reads the registry at scrape time; declared after it so it goes first.
   std::shared_ptr<ModelGaugeCollector> model_gauges_;
+  // Compression jobs register their models in the registry, so they stop before it does.
+  std::unique_ptr<jobs::CompressJobManager> jobs_;
+  std::shared_ptr<CompressionJobCollector> job_gauges_;
   ServiceContext ctx_;
   std::unique_ptr<InferenceService> inference_;
   std::unique_ptr<ModelsService> models_;
@@ -90,18 +96,30 @@ absl::Status GhostServerImpl::Init() {
     }
   }
 
+  jobs::JobManagerOptions job_options;
+  job_options.registry = registry_.get();
+  job_options.registry_dir = options_.registry_dir;
+  job_options.output_root = options_.model_roots.front();
+  job_options.workers = options_.compression_workers;
+  job_options.compress = compress::CompressModelDirectory;
+  auto jobs = jobs::CompressJobManager::Create(job_options);
+  if (!jobs.ok()) return jobs.status();
+  jobs_ = *std::move(jobs);
+
   auto metrics_port =
       metrics_.Serve(absl::StrCat(options_.metrics_host, ":", options_.metrics_port));
   if (!metrics_port.ok()) return metrics_port.status();
   metrics_port_ = *metrics_port;
   model_gauges_ = std::make_shared<ModelGaugeCollector>(registry_.get());
   metrics_.AddCollectable(model_gauges_);
+  job_gauges_ = std::make_shared<CompressionJobCollector>(jobs_.get());
+  metrics_.AddCollectable(job_gauges_);
 
   ctx_ = ServiceContext{registry_.get(), &metrics_, &auth_, &streams_, options_.default_model};
   inference_ = std::make_unique<InferenceService>(ctx_);
   models_ = std::make_unique<ModelsService>(ctx_);
-  compression_ = std::make_unique<CompressionService>(ctx_);
-  operations_ = std::make_unique<OperationsService>(ctx_);
+  compression_ = std::make_unique<CompressionService>(ctx_, *jobs_);
+  operations_ = std::make_unique<OperationsService>(ctx_, *jobs_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -154,6 +172,9 @@ void GhostServerImpl::Shutdown() {
   }
   // Fails queued loads and waits for the one running, so that pending LoadModel calls end;
   // loaded versions stay alive while streams still hold them.
+  // Running compression jobs are stopped (they end FAILED, interrupted) and pending
+  // WaitOperation calls answered before the registry goes.
+  jobs_->Shutdown();
   registry_->Shutdown();
   loaded_.WaitForNotification();
   // Cancels what is left: those streams finish, release their models, and the executors stop.
@@ -176,6 +197,9 @@ absl::Status ServerOptions::Validate() const {
   }
   if (grace_period < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--grace_period_s must be >= 0");
+  }
+  if (compression_workers < 1) {
+    return absl::InvalidArgumentError("--compression_workers must be >= 1");
   }
   if (max_queued_requests < 1) {
     return absl::InvalidArgumentError("--max_queued_requests must be >= 1");

@@ -25,6 +25,8 @@ struct ServerOptions {
   std::string admin_token;  // empty: admin RPCs need only what auth_token asks
   absl::Duration grace_period = absl::Seconds(30);
   int max_queued_requests = 64;
+  // Compression jobs running at once, on threads of their own (not the inference executors).
+  int compression_workers = 1;
 
   absl::Status Validate() const;
 };

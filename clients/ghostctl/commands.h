@@ -14,6 +14,10 @@ int RunEval();
 int RunShow(const std::string& name);
 int RunLoad(const std::string& name);    // needs the admin token when the server has one
 int RunUnload(const std::string& name);  // needs the admin token when the server has one
+// Compression jobs: compress needs the admin token when the server has one, as does cancel.
+int RunCompress();
+int RunJobs();
+int RunCancel(const std::string& operation);
 
 }  // namespace ghost::ctl
 

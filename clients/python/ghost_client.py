@@ -1,5 +1,7 @@
 """A minimal Python client for ghostserve: streams a Generate call and prints the text.
 
+compress() runs a compression job and follows it to the end; see its docstring.
+
 Generate the stubs first (`make python-stubs` writes them to build/python), then:
     PYTHONPATH=build/python /usr/bin/python3 clients/python/ghost_client.py "The President said"
 """
@@ -8,7 +10,8 @@ import sys
 
 import grpc
 
-from ghost.v1 import inference_pb2, inference_pb2_grpc
+from ghost.v1 import compression_pb2, compression_pb2_grpc, inference_pb2, inference_pb2_grpc
+from google.longrunning import operations_pb2, operations_pb2_grpc
 
 
 def generate(address, prompt, max_new_tokens, temperature, token=None, timeout=60):
@@ -22,6 +25,35 @@ def generate(address, prompt, max_new_tokens, temperature, token=None, timeout=6
     )
     metadata = [("authorization", f"Bearer {token}")] if token else None
     yield from stub.Generate(request, timeout=timeout, metadata=metadata)
+
+
+def compress(address, model, output_model, scheme="ternary", block_size=64, request_id="",
+             token=None, wait_seconds=1):
+    """Starts a compression job and yields (operation, metadata) after every WaitOperation
+    call until the job is done; the last operation holds a CompressResponse or an error.
+
+        for op, meta in compress("localhost:50051", "ghost-tiny", "ghost-tiny-t64"):
+            print(meta.phase, meta.percent)
+        result = compression_pb2.CompressResponse()
+        op.response.Unpack(result)
+    """
+    channel = grpc.insecure_channel(address)
+    metadata = [("authorization", f"Bearer {token}")] if token else None
+    request = compression_pb2.CompressRequest(model=model, output_model=output_model,
+                                              scheme=scheme, block_size=block_size,
+                                              request_id=request_id)
+    operation = compression_pb2_grpc.CompressionStub(channel).Compress(
+        request, timeout=60, metadata=metadata)
+    operations = operations_pb2_grpc.OperationsStub(channel)
+    while True:
+        progress = compression_pb2.CompressMetadata()
+        operation.metadata.Unpack(progress)
+        yield operation, progress
+        if operation.done:
+            return
+        wait = operations_pb2.WaitOperationRequest(name=operation.name)
+        wait.timeout.seconds = wait_seconds
+        operation = operations.WaitOperation(wait, timeout=wait_seconds + 30, metadata=metadata)
 
 
 def main():

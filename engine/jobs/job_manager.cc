@@ -113,7 +113,6 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
   }
   if (!job.request.request_id.empty()) id_of_request_[job.request.request_id] = id;
   queue_.push_back(id);
-  PublishCounts();
   LogInfo(absl::StrCat("compression job ", id, " queued: ", job.request.model, " -> ",
                        job.request.output_model, " (", job.request.scheme, ", block ",
                        job.request.block_size, ")"));
@@ -183,7 +182,6 @@ absl::Status JobManagerImpl::Delete(const std::string& id) {
   }
   if (!job.request.request_id.empty()) id_of_request_.erase(job.request.request_id);
   jobs_.erase(it);
-  PublishCounts();
   return absl::OkStatus();
 }
 
@@ -205,7 +203,6 @@ void JobManagerImpl::SetState(Entry& entry, JobState next, std::vector<Delivery>
                          job.error.ok() ? "" : ": ", job.error.message()));
   }
   Persist(job);
-  PublishCounts();
   if (IsDone(next)) TakeWaiters(job.id, deliveries);
 }
 
@@ -217,11 +214,11 @@ void JobManagerImpl::Persist(const CompressJob& job) const {
   }
 }
 
-void JobManagerImpl::PublishCounts() const {
-  if (!options_.on_counts) return;
+JobCounts JobManagerImpl::CountByState() const {
   JobCounts counts{};
+  absl::MutexLock lock(&mu_);
   for (const auto& [id, entry] : jobs_) ++counts[static_cast<size_t>(entry.job.state)];
-  options_.on_counts(counts);
+  return counts;
 }
 
 absl::StatusOr<uint64_t> JobManagerImpl::WaitAsync(const std::string& id, absl::Time deadline,

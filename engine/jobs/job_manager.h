@@ -45,9 +45,6 @@ struct JobManagerOptions {
   int workers = 1;                    // jobs running at once
   int max_queued = 16;                // jobs waiting beyond those; more are RESOURCE_EXHAUSTED
   CompressFn compress;
-  // Called with every change of the counts, under the manager's lock (keep it short and do
-  // not call the manager from it); the server feeds its ghost_compression_jobs gauge.
-  std::function<void(const JobCounts&)> on_counts;
 
   absl::Status Validate() const;
 };
@@ -70,6 +67,8 @@ class CompressJobManager {
   virtual absl::StatusOr<CompressJob> Get(const std::string& id) const = 0;
   // Every job, oldest first.
   virtual std::vector<CompressJob> List() const = 0;
+  // How many jobs are in each state (the ghost_compression_jobs gauge).
+  virtual JobCounts CountByState() const = 0;
   // A queued job is cancelled at once; a running one is asked to stop and ends CANCELLED
   // without leaving a model. A finished job is returned unchanged.
   virtual absl::StatusOr<CompressJob> Cancel(const std::string& id) = 0;

@@ -27,6 +27,7 @@ class JobManagerImpl final : public CompressJobManager {
   absl::StatusOr<CompressJob> Submit(CompressJobRequest request) override;
   absl::StatusOr<CompressJob> Get(const std::string& id) const override;
   std::vector<CompressJob> List() const override;
+  JobCounts CountByState() const override;
   absl::StatusOr<CompressJob> Cancel(const std::string& id) override;
   absl::Status Delete(const std::string& id) override;
   absl::StatusOr<uint64_t> WaitAsync(const std::string& id, absl::Time deadline,
@@ -54,12 +55,11 @@ class JobManagerImpl final : public CompressJobManager {
 
   // job_manager.cc
   std::string NewId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves a job to `next` (stamping its times), persists it and publishes the counts; the
-  // waits it ends are appended to `deliveries`.
+  // Moves a job to `next` (stamping its times) and persists it; the waits it ends are appended
+  // to `deliveries`.
   void SetState(Entry& entry, JobState next, std::vector<Delivery>& deliveries)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Persist(const CompressJob& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PublishCounts() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TakeWaiters(const std::string& id, std::vector<Delivery>& deliveries)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Deliver(std::vector<Delivery>& deliveries);

@@ -19,7 +19,6 @@ void JobManagerImpl::Restore() {
     if (!job.request.request_id.empty()) id_of_request_[job.request.request_id] = job.id;
     jobs_[job.id].job = std::move(job);
   }
-  PublishCounts();
 }
 
 void JobManagerImpl::RecoverInterrupted(CompressJob& job) {

@@ -58,7 +58,6 @@ class JobManagerTest : public ::testing::Test {
     options.output_root = root_;
     options.max_queued = max_queued;
     options.compress = compressor_.Function();
-    options.on_counts = [this](const JobCounts& counts) { counts_ = counts; };
     auto manager = CompressJobManager::Create(options);
     ASSERT_TRUE(manager.ok()) << manager.status();
     manager_ = *std::move(manager);
@@ -102,14 +101,15 @@ class JobManagerTest : public ::testing::Test {
     EXPECT_TRUE(absl::IsNotFound(registry_->Get(name).status()));
   }
 
-  int Count(JobState state) const { return counts_[static_cast<size_t>(state)]; }
+  int Count(JobState state) const {
+    return manager_->CountByState()[static_cast<size_t>(state)];
+  }
 
   std::string root_;
   std::string registry_dir_;
   ghost::testing::GatedCompressor compressor_;
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<CompressJobManager> manager_;
-  JobCounts counts_{};
 };
 
 TEST_F(JobManagerTest, RunsToSuccessAndRegistersTheModel) {

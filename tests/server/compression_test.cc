@@ -1,0 +1,240 @@
+// Integration: compression jobs over gRPC on the real server and the real compressor, on a
+// copy of models/ghost-tiny: compress -> wait -> load the new model -> generate; bad requests
+// with their codes; cancellation leaving no model; listing pages; admin authentication.
+#include <filesystem>
+#include <fstream>
+
+#include "engine/compress/model_compressor.h"
+#include "ghost/v1/models.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/compression_client.h"
+#include "tests/server/test_util.h"
+
+namespace ghost::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class CompressionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = FreshTempDir("compress_models");
+    fs::copy(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny", root_ + "/ghost-tiny",
+             fs::copy_options::recursive);
+    options_ = TestServerOptions();
+    options_.model_roots = {root_};
+  }
+
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(root_);
+  }
+
+  void Start(const std::string& token = "") {
+    server_ = StartTestServer(options_);
+    ASSERT_NE(server_, nullptr);
+    channel_ = ChannelTo(server_->port());
+    client_ = std::make_unique<CompressionClient>(channel_, token);
+    models_ = ghost::v1::Models::NewStub(channel_);
+  }
+
+  std::vector<std::string> ModelNames() {
+    ghost::v1::ListModelsResponse list;
+    EXPECT_TRUE(models_->ListModels(ContextWithToken("").get(), {}, &list).ok());
+    std::vector<std::string> names;
+    for (const auto& model : list.models()) names.push_back(model.name());
+    return names;
+  }
+
+  // The output is nowhere: no directory, no partial directory, no registry entry.
+  void ExpectNoModel(const std::string& name) {
+    EXPECT_FALSE(fs::exists(root_ + "/" + name));
+    EXPECT_FALSE(fs::exists(compress::PartialOutputDir(root_ + "/" + name)));
+    EXPECT_THAT(ModelNames(), ::testing::Not(::testing::Contains(name)));
+  }
+
+  std::string root_;
+  server::ServerOptions options_;
+  std::unique_ptr<server::GhostServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<CompressionClient> client_;
+  std::unique_ptr<ghost::v1::Models::Stub> models_;
+};
+
+TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
+  Start();
+  ghost::v1::CompressRequest request = CompressRequestFor("ghost-tiny", "tiny-t64");
+  request.set_request_id("job-1");
+  google::longrunning::Operation operation;
+  ASSERT_TRUE(client_->Compress(request, &operation).ok());
+  EXPECT_THAT(operation.name(), ::testing::StartsWith("operations/"));
+  // A retry with the same request_id is the same operation.
+  google::longrunning::Operation retry;
+  ASSERT_TRUE(client_->Compress(request, &retry).ok());
+  EXPECT_EQ(retry.name(), operation.name());
+
+  const google::longrunning::Operation done = client_->AwaitDone(operation.name());
+  ASSERT_TRUE(done.has_response()) << done.error().message();
+  ghost::v1::CompressResponse response;
+  ASSERT_TRUE(done.response().UnpackTo(&response));
+  EXPECT_EQ(response.model(), "tiny-t64");
+  EXPECT_GT(response.bits_per_weight(), 1.5);
+  EXPECT_LT(response.bits_per_weight(), 4);
+  EXPECT_GT(response.compression_ratio(), 1);
+  EXPECT_GT(response.bits_per_byte_before(), 0);
+  EXPECT_GT(response.bits_per_byte_after(), 0);
+  ASSERT_GT(response.layers_size(), 0);
+  for (const ghost::v1::LayerQuality& layer : response.layers()) {
+    EXPECT_GT(layer.cosine(), 0.5) << layer.tensor();
+  }
+  const ghost::v1::CompressMetadata metadata = MetadataOf(done);
+  EXPECT_EQ(metadata.phase(), "done");
+  EXPECT_EQ(metadata.percent(), 100);
+  EXPECT_GT(metadata.elapsed_seconds(), 0);
+  EXPECT_FALSE(fs::exists(compress::PartialOutputDir(root_ + "/tiny-t64")));
+
+  ghost::v1::LoadModelRequest load;
+  load.set_name("tiny-t64");
+  ghost::v1::Model model;
+  ASSERT_TRUE(models_->LoadModel(ContextWithToken("").get(), load, &model).ok());
+  EXPECT_EQ(model.state(), ghost::v1::READY);
+  auto inference = ghost::v1::Inference::NewStub(channel_);
+  ghost::v1::GenerateRequest generate;
+  generate.set_model("tiny-t64");
+  generate.set_text("Once upon a time");
+  generate.mutable_sampling()->set_temperature(0);
+  generate.mutable_stopping()->set_max_new_tokens(8);
+  generate.mutable_stopping()->set_ignore_eos(true);
+  const StreamResult result = CollectStream(*inference, generate);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.token_ids.size(), 8u);
+
+  EXPECT_EQ(AwaitMetric(server_->metrics_port(), "ghost_compression_jobs{state=\"succeeded\"}", 1),
+            1);
+  // Deleting the operation keeps the model.
+  ASSERT_TRUE(client_->Delete(operation.name()).ok());
+  EXPECT_EQ(client_->Get(operation.name(), &retry).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(ModelNames(), ::testing::Contains("tiny-t64"));
+}
+
+TEST_F(CompressionTest, BadRequestsFailAtOnce) {
+  fs::copy(root_ + "/ghost-tiny", root_ + "/no-sample", fs::copy_options::recursive);
+  fs::remove(root_ + "/no-sample/validation-sample.txt");
+  Start();
+  ghost::v1::ImportModelRequest import;
+  import.set_name("no-sample");
+  import.set_path("no-sample");
+  ghost::v1::Model model;
+  ASSERT_TRUE(models_->ImportModel(ContextWithToken("").get(), import, &model).ok());
+
+  EXPECT_EQ(client_->Compress(CompressRequestFor("missing", "out")).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ghost::v1::CompressRequest request = CompressRequestFor("ghost-tiny", "out");
+  request.set_scheme("int3");
+  grpc::Status status = client_->Compress(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("codebook4"));  // lists the accepted schemes
+  request = CompressRequestFor("ghost-tiny", "out");
+  request.set_block_size(48);
+  status = client_->Compress(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("128"));
+  EXPECT_EQ(client_->Compress(CompressRequestFor("ghost-tiny", "no-sample")).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  fs::create_directory(root_ + "/stray");
+  EXPECT_EQ(client_->Compress(CompressRequestFor("ghost-tiny", "stray")).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  status = client_->Compress(CompressRequestFor("no-sample", "out"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("validation-sample.txt"));
+
+  google::longrunning::Operation operation;
+  for (const char* name : {"operations/0123456789abcdef", "bogus", "operations/"}) {
+    EXPECT_EQ(client_->Get(name, &operation).error_code(), grpc::StatusCode::NOT_FOUND) << name;
+    EXPECT_EQ(client_->WaitOnce(name, 1, &operation).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(client_->Cancel(name).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(client_->Delete(name).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  google::longrunning::ListOperationsResponse list;
+  EXPECT_EQ(client_->List(10, "not-a-token", &list).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectNoModel("out");
+}
+
+TEST_F(CompressionTest, CancelledJobsLeaveNoModel) {
+  Start();
+  // Both jobs are cancelled: the first while it runs (profiling a long text keeps it busy),
+  // the second while it waits behind it on the single worker.
+  ghost::v1::CompressRequest slow = CompressRequestFor("ghost-tiny", "slow");
+  std::ifstream sample(root_ + "/ghost-tiny/validation-sample.txt");
+  const std::string text((std::istreambuf_iterator<char>(sample)), {});
+  for (int i = 0; i < 4; ++i) slow.mutable_calibration_text()->append(text);
+  google::longrunning::Operation running;
+  google::longrunning::Operation queued;
+  ASSERT_TRUE(client_->Compress(slow, &running).ok());
+  ASSERT_TRUE(client_->Compress(CompressRequestFor("ghost-tiny", "queued"), &queued).ok());
+  EXPECT_EQ(MetadataOf(queued).phase(), "queued");
+  EXPECT_EQ(client_->Delete(running.name()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  ASSERT_TRUE(client_->Cancel(queued.name()).ok());
+  ASSERT_TRUE(client_->Cancel(running.name()).ok());
+  for (const auto* operation : {&running, &queued}) {
+    const google::longrunning::Operation done = client_->AwaitDone(operation->name());
+    EXPECT_EQ(done.error().code(), grpc::StatusCode::CANCELLED) << done.error().message();
+    EXPECT_FALSE(done.has_response());
+  }
+  ExpectNoModel("slow");
+  ExpectNoModel("queued");
+
+  // Pages of one, oldest first.
+  google::longrunning::ListOperationsResponse page;
+  ASSERT_TRUE(client_->List(1, "", &page).ok());
+  ASSERT_EQ(page.operations_size(), 1);
+  EXPECT_EQ(page.operations(0).name(), running.name());
+  ASSERT_FALSE(page.next_page_token().empty());
+  const std::string token = page.next_page_token();
+  page.Clear();
+  ASSERT_TRUE(client_->List(1, token, &page).ok());
+  ASSERT_EQ(page.operations_size(), 1);
+  EXPECT_EQ(page.operations(0).name(), queued.name());
+  EXPECT_TRUE(page.next_page_token().empty());
+  EXPECT_EQ(AwaitMetric(server_->metrics_port(), "ghost_compression_jobs{state=\"cancelled\"}", 2),
+            2);
+}
+
+TEST_F(CompressionTest, WaitAnswersAtItsTimeoutWhileTheJobRuns) {
+  Start();
+  ghost::v1::CompressRequest request = CompressRequestFor("ghost-tiny", "waited");
+  google::longrunning::Operation operation;
+  ASSERT_TRUE(client_->Compress(request, &operation).ok());
+  google::longrunning::Operation waited;
+  ASSERT_TRUE(client_->WaitOnce(operation.name(), 0, &waited).ok());
+  EXPECT_EQ(waited.name(), operation.name());
+  EXPECT_FALSE(waited.done());
+  EXPECT_TRUE(client_->AwaitDone(operation.name()).has_response());
+}
+
+TEST_F(CompressionTest, AdminRpcsNeedTheAdminToken) {
+  options_.auth_token = "user-token";
+  options_.admin_token = "admin-token";
+  Start("user-token");
+  const ghost::v1::CompressRequest request = CompressRequestFor("ghost-tiny", "out");
+  EXPECT_EQ(client_->Compress(request).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CompressionClient(channel_).Compress(request).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  CompressionClient admin(channel_, "admin-token");
+  google::longrunning::Operation operation;
+  ASSERT_TRUE(admin.Compress(request, &operation).ok());
+  // Following a job needs only the user token; stopping or forgetting it needs the admin's.
+  google::longrunning::Operation seen;
+  EXPECT_TRUE(client_->Get(operation.name(), &seen).ok());
+  EXPECT_EQ(client_->Cancel(operation.name()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(client_->Delete(operation.name()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(admin.Cancel(operation.name()).ok());
+  EXPECT_TRUE(client_->AwaitDone(operation.name()).done());
+}
+
+}  // namespace
+}  // namespace ghost::testing
