@@ -32,27 +32,26 @@ inline __m512i Dot(__m512i acc, __m512i codes, __m512i x) {
   }
 }
 
-// The digits of 64 stored bytes, one vector per digit position s (see QuantLayout).
+// Digit s of 64 stored bytes (see QuantLayout), for s = 0, 1, ... in order: state starts
+// as the bytes themselves (base 3 keeps stored * 3^s mod 256 in it).
+template <QuantKind K>
+inline __m512i NextDigit(__m512i& state, int s) {
+  if constexpr (K == QuantKind::kTernaryBase3) {
+    if (s > 0) state = _mm512_add_epi8(_mm512_add_epi8(state, state), state);
+    // The top trit of state / 256: 1 from 86 up, 2 from 171 up.
+    const __mmask64 ge1 = _mm512_cmpge_epu8_mask(state, _mm512_set1_epi8(86));
+    const __mmask64 ge2 = _mm512_cmpge_epu8_mask(state, _mm512_set1_epi8(static_cast<char>(171)));
+    return _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(ge1, _mm512_set1_epi8(1)), ge2,
+                                _mm512_set1_epi8(2));
+  } else {
+    return _mm512_and_si512(_mm512_srli_epi16(state, 2 * s), _mm512_set1_epi8(3));
+  }
+}
+
+// All digits of 64 stored bytes, one vector per digit position s.
 template <QuantKind K>
 inline void Decode(__m512i bytes, __m512i digits[kDigits<K>]) {
-  if constexpr (K == QuantKind::kTernaryBase3) {
-    const __m512i one = _mm512_set1_epi8(1);
-    const __m512i two = _mm512_set1_epi8(2);
-    __m512i rotated = bytes;  // stored * 3^s mod 256
-    for (int s = 0; s < 5; ++s) {
-      if (s > 0) rotated = _mm512_add_epi8(_mm512_add_epi8(rotated, rotated), rotated);
-      // The top trit of rotated / 256: 1 from 86 up, 2 from 171 up.
-      const __mmask64 ge1 = _mm512_cmpge_epu8_mask(rotated, _mm512_set1_epi8(86));
-      const __mmask64 ge2 =
-          _mm512_cmpge_epu8_mask(rotated, _mm512_set1_epi8(static_cast<char>(171)));
-      digits[s] = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(ge1, one), ge2, two);
-    }
-  } else {
-    const __m512i mask = _mm512_set1_epi8(3);
-    for (int s = 0; s < 4; ++s) {
-      digits[s] = _mm512_and_si512(_mm512_srli_epi16(bytes, 2 * s), mask);
-    }
-  }
+  for (int s = 0; s < kDigits<K>; ++s) digits[s] = NextDigit<K>(bytes, s);
 }
 
 // 32-bit lane b holds the tail bytes of block b, zero-extended.
@@ -108,21 +107,25 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
     }
     for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
       const bool tail = s_index == l.full_words;
-      __m512i digits[R][kD];
+      __m512i state[R];
       for (int r = 0; r < R; ++r) {
         const std::uint8_t* p = codes[r] + group_offset + s_index * stride;
-        Decode<K>(tail ? LoadTail(p, l.tail_bytes) : Load64(p), digits[r]);
+        state[r] = tail ? LoadTail(p, l.tail_bytes) : Load64(p);
       }
+      // One digit of every row at a time: decoding all digits first would need R * kD
+      // registers next to the R * T accumulators, and spilled at n >= 4.
       for (int s = 0; s < kD; ++s) {
-        const std::int8_t* xs = group_x + (s_index * kD + s) * 64;
+        __m512i digit[R];
         for (int r = 0; r < R; ++r) {
+          digit[r] = NextDigit<K>(state[r], s);
           if constexpr (K == QuantKind::kCodebook2Bit) {
-            digits[r][s] = _mm512_shuffle_epi8(lut[r], digits[r][s]);
+            digit[r] = _mm512_shuffle_epi8(lut[r], digit[r]);
           }
         }
+        const std::int8_t* xs = group_x + (s_index * kD + s) * 64;
         for (int t = 0; t < T; ++t) {
           const __m512i xv = Load64(xs + t * l.activation_bytes);
-          for (int r = 0; r < R; ++r) acc[r][t] = Dot<kVnni>(acc[r][t], digits[r][s], xv);
+          for (int r = 0; r < R; ++r) acc[r][t] = Dot<kVnni>(acc[r][t], digit[r], xv);
         }
       }
     }
