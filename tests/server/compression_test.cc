@@ -7,6 +7,7 @@
 #include "ghost/v1/models.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/run_command.h"
 #include "tests/server/compression_client.h"
 #include "tests/server/test_util.h"
 
@@ -93,6 +94,22 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
   EXPECT_EQ(metadata.percent(), 100);
   EXPECT_GT(metadata.elapsed_seconds(), 0);
   EXPECT_FALSE(fs::exists(compress::PartialOutputDir(root_ + "/tiny-t64")));
+
+  // ghostctl retrying with the same request_id gets the finished job and prints its report.
+  const std::string ghostctl = std::string(GHOST_BINARY_DIR) + "/clients/ghostctl/ghostctl" +
+                               " --address=127.0.0.1:" + std::to_string(server_->port());
+  std::string printed;
+  ASSERT_EQ(RunCommand(ghostctl + " compress --model ghost-tiny --output tiny-t64 --scheme "
+                                  "ternary --block_size 64 --request_id job-1 --wait 2>&1",
+                       printed),
+            0)
+      << printed;
+  EXPECT_THAT(printed, HasSubstr(operation.name()));
+  EXPECT_THAT(printed, HasSubstr("bits/weight"));
+  EXPECT_THAT(printed, HasSubstr(response.layers(0).tensor()));
+  printed.clear();
+  ASSERT_EQ(RunCommand(ghostctl + " jobs", printed), 0);
+  EXPECT_THAT(printed, HasSubstr(operation.name() + "  succeeded"));
 
   ghost::v1::LoadModelRequest load;
   load.set_name("tiny-t64");
