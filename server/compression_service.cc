@@ -31,10 +31,9 @@ class WaitOperationReactor final : public grpc::ServerUnaryReactor {
   // Nothing of `this` is touched after WaitAsync: the call may already be over by then.
   void Start(const std::string& id, absl::Duration timeout) {
     std::shared_ptr<Shared> shared = shared_;
-    absl::StatusOr<uint64_t> handle =
-        jobs_.WaitAsync(id, absl::Now() + timeout, [shared](jobs::CompressJob job) {
-          Complete(*shared, &job, grpc::Status::OK);
-        });
+    absl::StatusOr<uint64_t> handle = jobs_.WaitAsync(
+        id, absl::Now() + timeout,
+        [shared](jobs::CompressJob job) { Complete(*shared, &job, grpc::Status::OK); });
     if (!handle.ok()) return Complete(*shared, nullptr, ToGrpcStatus(handle.status()));
     absl::MutexLock lock(&shared->mu);
     shared->handle = *handle;
@@ -82,7 +81,8 @@ class WaitOperationReactor final : public grpc::ServerUnaryReactor {
   std::shared_ptr<Shared> shared_;
 };
 
-absl::StatusOr<absl::Duration> WaitTimeout(const google::longrunning::WaitOperationRequest& request) {
+absl::StatusOr<absl::Duration> WaitTimeout(
+    const google::longrunning::WaitOperationRequest& request) {
   if (!request.has_timeout()) return kDefaultWait;
   const absl::Duration timeout =
       absl::Seconds(request.timeout().seconds()) + absl::Nanoseconds(request.timeout().nanos());
@@ -151,8 +151,8 @@ grpc::ServerUnaryReactor* OperationsService::GetOperation(
 }
 
 grpc::ServerUnaryReactor* OperationsService::DeleteOperation(
-    grpc::CallbackServerContext* context, const google::longrunning::DeleteOperationRequest* request,
-    google::protobuf::Empty*) {
+    grpc::CallbackServerContext* context,
+    const google::longrunning::DeleteOperationRequest* request, google::protobuf::Empty*) {
   return RunAdminUnary(ctx_, context, [&] {
     absl::StatusOr<std::string> id = JobIdOf(request->name());
     if (!id.ok()) return ToGrpcStatus(id.status());
@@ -161,8 +161,8 @@ grpc::ServerUnaryReactor* OperationsService::DeleteOperation(
 }
 
 grpc::ServerUnaryReactor* OperationsService::CancelOperation(
-    grpc::CallbackServerContext* context, const google::longrunning::CancelOperationRequest* request,
-    google::protobuf::Empty*) {
+    grpc::CallbackServerContext* context,
+    const google::longrunning::CancelOperationRequest* request, google::protobuf::Empty*) {
   return RunAdminUnary(ctx_, context, [&] {
     absl::StatusOr<std::string> id = JobIdOf(request->name());
     if (!id.ok()) return ToGrpcStatus(id.status());

@@ -16,8 +16,7 @@ namespace ghost::server {
 inline constexpr char kOperationPrefix[] = "operations/";
 
 // `now` sets elapsed_seconds of a running job.
-void ToOperation(const jobs::CompressJob& job, absl::Time now,
-                 google::longrunning::Operation& out);
+void ToOperation(const jobs::CompressJob& job, absl::Time now, google::longrunning::Operation& out);
 
 jobs::CompressJobRequest FromProto(const ghost::v1::CompressRequest& request);
 

@@ -10,8 +10,8 @@ namespace ghost::ctl {
 
 int RunJobs() {
   auto stub = google::longrunning::Operations::NewStub(OpenChannel());
-  std::printf("%-28s %-10s %-11s %6s %9s  %s\n", "OPERATION", "STATE", "PHASE", "DONE",
-              "ELAPSED", "MODEL / ERROR");
+  std::printf("%-28s %-10s %-11s %6s %9s  %s\n", "OPERATION", "STATE", "PHASE", "DONE", "ELAPSED",
+              "MODEL / ERROR");
   google::longrunning::ListOperationsRequest request;
   request.set_name("operations");
   do {

@@ -24,8 +24,8 @@ std::string ProgressLine(const ghost::v1::CompressMetadata& metadata) {
   const int filled = static_cast<int>(metadata.percent() / 100 * kWidth + 0.5f);
   std::string bar(std::max(0, std::min(kWidth, filled)), '#');
   bar.resize(kWidth, '.');
-  std::string line = absl::StrFormat("[%s] %5.1f%%  %-10s", bar, metadata.percent(),
-                                     metadata.phase());
+  std::string line =
+      absl::StrFormat("[%s] %5.1f%%  %-10s", bar, metadata.percent(), metadata.phase());
   if (metadata.num_layers() > 0) {
     absl::StrAppendFormat(&line, "  layer %d/%d", metadata.layer(), metadata.num_layers());
   }
@@ -36,8 +36,8 @@ std::string ProgressLine(const ghost::v1::CompressMetadata& metadata) {
 void PrintQualityReport(const ghost::v1::CompressResponse& response) {
   std::printf("model %s: %.3f bits/weight, %.2fx smaller weights\n", response.model().c_str(),
               response.bits_per_weight(), response.compression_ratio());
-  std::printf("bits per byte: %.4f before, %.4f after (%+.2f%%)\n",
-              response.bits_per_byte_before(), response.bits_per_byte_after(),
+  std::printf("bits per byte: %.4f before, %.4f after (%+.2f%%)\n", response.bits_per_byte_before(),
+              response.bits_per_byte_after(),
               response.bits_per_byte_before() > 0
                   ? 100 * (response.bits_per_byte_after() / response.bits_per_byte_before() - 1)
                   : 0.0);

@@ -36,8 +36,8 @@ absl::Status TransitionJobState(JobState& state, JobState next) {
   bool allowed = false;
   switch (state) {
     case JobState::kQueued:
-      allowed = next == JobState::kRunning || next == JobState::kCancelled ||
-                next == JobState::kFailed;
+      allowed =
+          next == JobState::kRunning || next == JobState::kCancelled || next == JobState::kFailed;
       break;
     case JobState::kRunning:
       allowed = IsDone(next);

@@ -60,8 +60,8 @@ struct JobProgress {
 };
 
 struct CompressJob {
-  std::string id;         // the operation is "operations/<id>"
-  int64_t sequence = 0;   // creation order, for listing
+  std::string id;              // the operation is "operations/<id>"
+  int64_t sequence = 0;        // creation order, for listing
   CompressJobRequest request;  // calibration_text is not kept (see calibration_fingerprint)
   uint64_t calibration_fingerprint = 0;
   std::string output_dir;  // absolute, under the first model root

@@ -64,8 +64,8 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
   request.ApplyDefaults();
   // The same request_id answers with its job before anything else is checked: a retry must
   // succeed even once the output model exists (because that job made it).
-  const auto known_request = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)
-                                 -> std::optional<absl::StatusOr<CompressJob>> {
+  const auto known_request =
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::optional<absl::StatusOr<CompressJob>> {
     const auto it = id_of_request_.find(request.request_id);
     if (request.request_id.empty() || it == id_of_request_.end()) return std::nullopt;
     const CompressJob& job = jobs_.at(it->second).job;
@@ -87,8 +87,8 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
   if (shutting_down_) return absl::UnavailableError("the server is shutting down");
   if (auto known = known_request()) return *std::move(known);
   if (OutputTakenByActiveJob(request.output_model)) {
-    return absl::AlreadyExistsError(absl::StrCat("another compression job is writing model \"",
-                                                 request.output_model, "\""));
+    return absl::AlreadyExistsError(
+        absl::StrCat("another compression job is writing model \"", request.output_model, "\""));
   }
   if (static_cast<int>(queue_.size()) >= options_.max_queued) {
     return absl::ResourceExhaustedError(absl::StrCat(

@@ -29,8 +29,7 @@ void JobManagerImpl::RecoverInterrupted(CompressJob& job) {
                                  JoinPath(output->root, output->path) == job.output_dir;
   if (registered_by_job) {
     // Delete removes the directory of a server-created model with its entry.
-    if (absl::Status deleted = options_.registry->Delete(job.request.output_model);
-        !deleted.ok()) {
+    if (absl::Status deleted = options_.registry->Delete(job.request.output_model); !deleted.ok()) {
       LogWarning(absl::StrCat("compression job ", job.id, ": model ", job.request.output_model,
                               " not removed: ", deleted.message()));
     }

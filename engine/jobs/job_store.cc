@@ -145,8 +145,9 @@ std::string JobToJson(const CompressJob& job) {
       {"created", TimeToJson(job.created)},
       {"started", TimeToJson(job.started)},
       {"finished", TimeToJson(job.finished)},
-      {"error", {{"code", static_cast<int>(job.error.code())},
-                 {"message", std::string(job.error.message())}}},
+      {"error",
+       {{"code", static_cast<int>(job.error.code())},
+        {"message", std::string(job.error.message())}}},
   };
   if (job.state == JobState::kSucceeded) out["result"] = ReportToJson(job.report);
   return out.dump(2);
@@ -257,7 +258,8 @@ absl::Status JobStore::Write(const CompressJob& job) const {
 absl::Status JobStore::Remove(const std::string& id) const {
   std::error_code error;
   fs::remove(FileOf(id), error);
-  if (error) return absl::InternalError(absl::StrCat("cannot remove job ", id, ": ", error.message()));
+  if (error)
+    return absl::InternalError(absl::StrCat("cannot remove job ", id, ": ", error.message()));
   return absl::OkStatus();
 }
 

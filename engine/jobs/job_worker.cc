@@ -56,9 +56,9 @@ void JobManagerImpl::FinishJob(const std::string& id, const compress::CompressJo
   // the job would stop, so its model must not appear.
   absl::Status registered;
   if (outcome.ok() && !cancel_requested) {
-    registered = options_.registry
-                     ->Import(output_model, spec.output_dir, ModelOrigin::kCreatedByServer)
-                     .status();
+    registered =
+        options_.registry->Import(output_model, spec.output_dir, ModelOrigin::kCreatedByServer)
+            .status();
   }
   const bool succeeded = outcome.ok() && !cancel_requested && registered.ok();
   // The compressor removes its partial directory on errors; a successful output that may not

@@ -61,8 +61,7 @@ google::longrunning::Operation CompressionClient::AwaitDone(const std::string& n
   return operation;
 }
 
-ghost::v1::CompressRequest CompressRequestFor(const std::string& model,
-                                              const std::string& output) {
+ghost::v1::CompressRequest CompressRequestFor(const std::string& model, const std::string& output) {
   ghost::v1::CompressRequest request;
   request.set_model(model);
   request.set_output_model(output);

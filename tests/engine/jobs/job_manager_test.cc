@@ -101,9 +101,7 @@ class JobManagerTest : public ::testing::Test {
     EXPECT_TRUE(absl::IsNotFound(registry_->Get(name).status()));
   }
 
-  int Count(JobState state) const {
-    return manager_->CountByState()[static_cast<size_t>(state)];
-  }
+  int Count(JobState state) const { return manager_->CountByState()[static_cast<size_t>(state)]; }
 
   std::string root_;
   std::string registry_dir_;
@@ -316,8 +314,7 @@ TEST_F(JobManagerTest, RejectsBadRequestsAtOnce) {
   EXPECT_EQ(compressor_.last_calibration_text(), "some text of our own");
 
   // Taken outputs: a registered model, a directory in the root, another job's output.
-  EXPECT_EQ(manager_->Submit(Request("source")).status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(manager_->Submit(Request("source")).status().code(), absl::StatusCode::kAlreadyExists);
   fs::create_directory(root_ + "/stray");
   EXPECT_EQ(manager_->Submit(Request("stray")).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(manager_->Submit(Request("out")).status().code(), absl::StatusCode::kAlreadyExists);
@@ -331,8 +328,7 @@ TEST_F(JobManagerTest, QueueIsBounded) {
   const CompressJob running = Submit(Request("a"));
   compressor_.AwaitStarted(1);
   const CompressJob queued = Submit(Request("b"));
-  EXPECT_EQ(manager_->Submit(Request("c")).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(manager_->Submit(Request("c")).status().code(), absl::StatusCode::kResourceExhausted);
   compressor_.Open();
   EXPECT_EQ(Wait(running.id).state, JobState::kSucceeded);
   EXPECT_EQ(Wait(queued.id).state, JobState::kSucceeded);

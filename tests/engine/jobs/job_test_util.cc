@@ -22,7 +22,8 @@ void GatedCompressor::AwaitStarted(int count) {
     const int* started;
     int count;
   } target{&started_, count};
-  mu_.Await(absl::Condition(+[](Target* t) { return *t->started >= t->count; }, &target));
+  mu_.Await(absl::Condition(
+      +[](Target* t) { return *t->started >= t->count; }, &target));
 }
 
 int GatedCompressor::started() const {
