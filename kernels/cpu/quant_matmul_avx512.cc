@@ -66,9 +66,14 @@ template <QuantKind K>
 void AxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
               std::size_t count, float* out_perm) {
   std::size_t i = 0;
+  // The rows are scattered: fetch them kPrefetchRows ahead, far enough to cover the
+  // memory latency.
+  constexpr std::size_t kPrefetchRows = 8;
+  for (std::size_t j = 0; j < kPrefetchRows && j < count; ++j) PrefetchRow(w, rows[j]);
   for (; i + 2 <= count; i += 2) {
-    // The rows are scattered: fetch the next pair early.
-    for (std::size_t j = i + 2; j < i + 4 && j < count; ++j) PrefetchRow(w, rows[j]);
+    for (std::size_t j = i + kPrefetchRows; j < i + kPrefetchRows + 2 && j < count; ++j) {
+      PrefetchRow(w, rows[j]);
+    }
     AxpyTile<K, 2>(w, rows + i, coefs + i, out_perm);
   }
   if (i < count) AxpyTile<K, 1>(w, rows + i, coefs + i, out_perm);
