@@ -4,7 +4,6 @@
 // and as a fraction of that bandwidth. Weight copies are rotated so that every call reads
 // its weights from memory.
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/best_round.h"
 #include "bench/huge_buffer.h"
 #include "bench/memory_bandwidth.h"
 #include "bench/subcommands.h"
@@ -23,7 +23,6 @@
 namespace ghost::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using kernels::CpuIsa;
 
 struct Options {
@@ -94,27 +93,12 @@ std::size_t WeightCopies(const Options& options, std::size_t weight_bytes) {
   return options.quick ? 2 : CopiesToDefeatCache(weight_bytes);
 }
 
-// Calls call(copy) once per copy as a warm-up (page tables, pool threads), then in rounds
-// of one call per copy for options.seconds (at least 3 rounds), and keeps the fastest
-// round, as the bandwidth pass does: on a shared machine the other rounds measure the
-// neighbours.
 template <typename Call>
 void TimeCalls(const Options& options, std::size_t copies, Call call, CaseResult* result) {
-  for (std::size_t i = 0; i < copies; ++i) call(i);
-  std::size_t calls = 0;
-  double best = 1e30;
-  const Clock::time_point start = Clock::now();
-  for (int round = 0;
-       round < 3 || Clock::now() - start < std::chrono::duration<double>(options.seconds);
-       ++round) {
-    const Clock::time_point round_start = Clock::now();
-    for (std::size_t i = 0; i < copies; ++i) call(i);
-    calls += copies;
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - round_start).count());
-  }
+  const BestRound timing = TimeBestRound(options.seconds, copies, call);
   result->copies = copies;
-  result->calls = calls;
-  result->seconds_per_call = best / static_cast<double>(copies);
+  result->calls = timing.calls;
+  result->seconds_per_call = timing.seconds_per_call;
 }
 
 template <typename Weight>

@@ -4,7 +4,6 @@
 // fraction of the ideal 1 / (1 - sparsity). The gate projection is the same in both and
 // left out. Weight copies are rotated so that every call reads its weights from memory.
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/best_round.h"
 #include "bench/memory_bandwidth.h"
 #include "bench/subcommands.h"
 #include "kernels/cpu/matmul.h"
@@ -24,7 +24,6 @@
 namespace ghost::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using kernels::CpuIsa;
 
 struct Options {
@@ -112,21 +111,10 @@ kernels::QuantWeights RandomTernary(std::size_t rows, std::size_t cols, std::mt1
   return kernels::QuantWeights::Prepare(view);
 }
 
-// Per-call seconds of the fastest of several rounds of one call per copy (see TimeCalls in
-// kernels_bench.cc), after a warm-up round.
+// Per-call seconds of the fastest of several rounds of one call per copy (best_round.h).
 double TimePerCall(const Options& options, std::size_t copies,
                    const std::function<void(std::size_t)>& call) {
-  for (std::size_t i = 0; i < copies; ++i) call(i);
-  double best = 1e30;
-  const Clock::time_point start = Clock::now();
-  for (int round = 0;
-       round < 3 || Clock::now() - start < std::chrono::duration<double>(options.seconds);
-       ++round) {
-    const Clock::time_point round_start = Clock::now();
-    for (std::size_t i = 0; i < copies; ++i) call(i);
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - round_start).count());
-  }
-  return best / static_cast<double>(copies);
+  return TimeBestRound(options.seconds, copies, call).seconds_per_call;
 }
 
 struct Row {
