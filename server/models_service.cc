@@ -57,10 +57,15 @@ grpc::ServerUnaryReactor* RunAdminAsync(const ServiceContext& ctx,
     reactor->Finish(status);
     return reactor;
   }
-  start([reactor, response](absl::StatusOr<ModelInfo> outcome) {
+  // Readiness follows the default model: an unload makes it NOT_SERVING as soon as it
+  // starts (the model stops taking requests), a load once it has succeeded.
+  const std::function<void()>& refresh = ctx.refresh_readiness;
+  start([reactor, response, refresh](absl::StatusOr<ModelInfo> outcome) {
+    if (refresh) refresh();
     if (outcome.ok()) ToProto(*outcome, *response);
     reactor->Finish(ToGrpcStatus(outcome.status()));
   });
+  if (refresh) refresh();
   return reactor;
 }
 

@@ -54,6 +54,12 @@ class GhostServerImpl final : public GhostServer {
   void Shutdown() override;
 
  private:
+  // "ghost.v1.Inference" is SERVING exactly while the default model is loaded (after
+  // Shutdown, the health service ignores further changes and reports NOT_SERVING).
+  void RefreshReadiness() {
+    const bool ready = registry_->GetReady(options_.default_model).ok();
+    server_->GetHealthCheckService()->SetServingStatus(kReadyService, ready);
+  }
   const ServerOptions options_;
   Authenticator auth_;
   ServerMetrics metrics_;
@@ -115,7 +121,8 @@ absl::Status GhostServerImpl::Init() {
   job_gauges_ = std::make_shared<CompressionJobCollector>(jobs_.get());
   metrics_.AddCollectable(job_gauges_);
 
-  ctx_ = ServiceContext{registry_.get(), &metrics_, &auth_, &streams_, options_.default_model};
+  ctx_ = ServiceContext{registry_.get(), &metrics_, &auth_, &streams_, options_.default_model,
+                        [this] { RefreshReadiness(); }};
   inference_ = std::make_unique<InferenceService>(ctx_);
   models_ = std::make_unique<ModelsService>(ctx_);
   compression_ = std::make_unique<CompressionService>(ctx_, *jobs_);
@@ -148,7 +155,7 @@ absl::Status GhostServerImpl::Init() {
       options_.default_model, LoadMode::kIfNotLoaded, [this](absl::StatusOr<ModelInfo> loaded) {
         if (loaded.ok()) {
           ready_ = true;
-          server_->GetHealthCheckService()->SetServingStatus(kReadyService, true);
+          RefreshReadiness();
         } else {
           std::fprintf(stderr, "ghostserve: default model %s failed to load: %s\n",
                        options_.default_model.c_str(), loaded.status().ToString().c_str());

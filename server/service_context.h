@@ -2,6 +2,7 @@
 #ifndef GHOST_SERVER_SERVICE_CONTEXT_H_
 #define GHOST_SERVER_SERVICE_CONTEXT_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -37,6 +38,9 @@ struct ServiceContext {
   const Authenticator* auth = nullptr;
   StreamTracker* streams = nullptr;
   std::string default_model;
+  // Sets the readiness health status from the default model's state; called after every
+  // load or unload (may be empty in tests of single services).
+  std::function<void()> refresh_readiness;
 
   // Name of the model a request addresses ("" = the default).
   const std::string& ModelName(const std::string& requested) const {

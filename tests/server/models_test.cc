@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ghost/v1/models.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -162,6 +163,29 @@ TEST_F(ModelsTest, ImportLoadUnloadDelete) {
   ASSERT_EQ(list.models_size(), 1);
   EXPECT_EQ(list.models(0).name(), "ghost-tiny");
   EXPECT_EQ(list.models(0).state(), ghost::v1::READY);
+}
+
+// Readiness ("ghost.v1.Inference") follows the default model; liveness ("") stays SERVING.
+TEST_F(ModelsTest, ReadinessFollowsTheDefaultModel) {
+  Start();
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  const auto status = [&](const char* service) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    EXPECT_TRUE(health->Check(ContextWithToken("").get(), request, &response).ok());
+    return response.status();
+  };
+  using grpc::health::v1::HealthCheckResponse;
+  EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(Unload("ghost-tiny").ok());
+  EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(status(""), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(Import("tiny-b", "tiny-b").ok());
+  ASSERT_TRUE(Load("tiny-b").ok());  // another model does not make the server ready
+  EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
+  ASSERT_TRUE(Load("ghost-tiny").ok());
+  EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::SERVING);
 }
 
 TEST_F(ModelsTest, AdminRpcsNeedTheAdminToken) {
