@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -19,7 +18,7 @@
 #include "engine/compress/metrics.h"
 #include "engine/compress/quantize.h"
 #include "engine/model/safetensors.h"
-#include "kernels/cpu/matmul.h"
+#include "engine/model/weight_loader.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"
 
@@ -122,20 +121,6 @@ bool IsMatrixOf(const TensorView& tensor, const char* part) {
          tensor.name.find(part) != std::string::npos;
 }
 
-std::vector<float> ToF32(const TensorView& tensor) {
-  std::vector<float> out(static_cast<std::size_t>(tensor.num_elements()));
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    if (tensor.dtype == Dtype::kF32) {
-      std::memcpy(&out[i], tensor.data + 4 * i, 4);
-      continue;
-    }
-    std::uint16_t bits;
-    std::memcpy(&bits, tensor.data + 2 * i, 2);
-    out[i] = tensor.dtype == Dtype::kBF16 ? kernels::Bf16ToF32(bits) : kernels::F16ToF32(bits);
-  }
-  return out;
-}
-
 // The model's MLP and attention projections as two sets, named after the model's directory.
 absl::StatusOr<std::vector<MatrixSet>> ModelSets(const std::string& path) {
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
@@ -147,7 +132,7 @@ absl::StatusOr<std::vector<MatrixSet>> ModelSets(const std::string& path) {
     for (std::size_t s = 0; s < sets.size(); ++s) {
       if (!IsMatrixOf(tensor, s == 0 ? ".mlp." : ".self_attn.")) continue;
       sets[s].matrices.push_back({static_cast<std::size_t>(tensor.shape[0]),
-                                  static_cast<std::size_t>(tensor.shape[1]), ToF32(tensor)});
+                                  static_cast<std::size_t>(tensor.shape[1]), TensorToF32(tensor)});
     }
   }
   return sets;

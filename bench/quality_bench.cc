@@ -95,6 +95,15 @@ int RunQuality(int argc, char** argv) {
   const std::string calibration = text.substr(0, text.size() / 2);
   const std::string evaluation = text.substr(text.size() / 2);
 
+  // Throughput counts the source's parameters (what the compressor reads).
+  absl::StatusOr<std::shared_ptr<const Model>> source = Model::Load(model);
+  if (!source.ok()) {
+    std::fprintf(stderr, "%s\n", source.status().ToString().c_str());
+    return 1;
+  }
+  const double weights = static_cast<double>((*source)->summary().parameters);
+  source->reset();
+
   const fs::path out_root = fs::temp_directory_path() / absl::StrCat("ghostbench-quality-", getpid());
   fs::create_directories(out_root);
   std::vector<Result> results;
@@ -120,8 +129,6 @@ int RunQuality(int argc, char** argv) {
       fs::remove_all(out_root);
       return 1;
     }
-    absl::StatusOr<std::shared_ptr<const Model>> loaded = Model::Load(model);
-    const double weights = loaded.ok() ? static_cast<double>((*loaded)->summary().parameters) : 0;
     results.push_back({c, *report, seconds, weights / seconds});
     fs::remove_all(spec.output_dir);
   }

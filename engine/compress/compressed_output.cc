@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cstring>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -10,8 +9,8 @@
 #include "engine/compress/metrics.h"
 #include "engine/model/quantized_tensors.h"
 #include "engine/model/safetensors_writer.h"
+#include "engine/model/weight_loader.h"
 #include "engine/registry/durable_file.h"
-#include "kernels/cpu/matmul.h"
 
 namespace ghost::compress {
 namespace {
@@ -21,33 +20,12 @@ constexpr const char* kCopiedFiles[] = {"tokenizer.json", "tokenizer_config.json
                                         "special_tokens_map.json", "generation_config.json",
                                         "validation-sample.txt"};
 
-absl::StatusOr<std::vector<float>> ToFloats(const TensorView& t) {
-  const std::size_t count = static_cast<std::size_t>(t.num_elements());
-  std::vector<float> out(count);
-  switch (t.dtype) {
-    case Dtype::kF32:
-      std::memcpy(out.data(), t.data, count * 4);
-      return out;
-    case Dtype::kBF16:
-    case Dtype::kF16:
-      for (std::size_t i = 0; i < count; ++i) {
-        std::uint16_t bits;
-        std::memcpy(&bits, t.data + 2 * i, 2);
-        out[i] = t.dtype == Dtype::kBF16 ? kernels::Bf16ToF32(bits) : kernels::F16ToF32(bits);
-      }
-      return out;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("tensor ", t.name, " has dtype ",
-                                                     DtypeName(t.dtype), ", not a float type"));
-  }
-}
-
 // The selected part of w [rows, cols] (see LinearSelection); sets rows/cols to its shape.
-std::vector<float> Select(const std::vector<float>& w, std::size_t& rows, std::size_t& cols,
+std::vector<float> Select(std::vector<float> w, std::size_t& rows, std::size_t& cols,
                           const LinearSelection& s) {
   std::vector<float> out;
   if (s.indices.empty()) {
-    out = w;
+    out = std::move(w);
   } else if (!s.select_columns) {
     for (std::int32_t r : s.indices) out.insert(out.end(), &w[r * cols], &w[(r + 1) * cols]);
     rows = s.indices.size();
@@ -99,11 +77,15 @@ absl::StatusOr<TensorQuality> CompressedOutput::AddQuantized(
     return absl::InvalidArgumentError(
         absl::StrCat(source_.FileOf(weight_name), ": missing 2-D tensor ", weight_name));
   }
-  absl::StatusOr<std::vector<float>> full = ToFloats(*source);
-  if (!full.ok()) return full.status();
+  if (source->dtype != Dtype::kF32 && source->dtype != Dtype::kBF16 &&
+      source->dtype != Dtype::kF16) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor ", weight_name, " has dtype ",
+                                                   DtypeName(source->dtype),
+                                                   ", not a float type"));
+  }
   std::size_t rows = static_cast<std::size_t>(source->shape[0]);
   std::size_t cols = static_cast<std::size_t>(source->shape[1]);
-  const std::vector<float> w = Select(*full, rows, cols, selection);
+  const std::vector<float> w = Select(TensorToF32(*source), rows, cols, selection);
   QuantizeOptions o = options;
   if (column_importance.size() == cols) o.column_importance = column_importance;
   absl::StatusOr<QuantizedMatrix> q = Quantize(w.data(), rows, cols, o);

@@ -1,11 +1,6 @@
 #include "engine/compress/model_compressor.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstring>
-#include <deque>
 #include <filesystem>
 #include <memory>
 
@@ -16,9 +11,8 @@
 #include "engine/common/json.h"
 #include "engine/common/log.h"
 #include "engine/compress/activation_profile.h"
-#include "engine/compress/metrics.h"
-#include "engine/compress/quantize.h"
 #include "engine/compress/compressed_output.h"
+#include "engine/compress/quantize.h"
 #include "engine/model/checkpoint.h"
 #include "engine/model/evaluate.h"
 #include "engine/model/kv_cache.h"
@@ -268,14 +262,6 @@ absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
   if (absl::Status s = Cancelled(); !s.ok()) return s;
   if (absl::Status s = Evaluate(out_dir); !s.ok()) return s;
   return report_;
-}
-
-absl::Status SyncDirectory(const std::string& directory) {
-  ScopedFd dir(open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir.valid() || fsync(dir.get()) != 0) {
-    return absl::InternalError(absl::StrCat(directory, ": fsync: ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace

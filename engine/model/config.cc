@@ -96,6 +96,10 @@ absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view json, const std::s
   }
   if (absl::Status s = ReadCommonKeys(reader, config); !s.ok()) return s;
   if (absl::Status s = architecture->configure(reader, config); !s.ok()) return s;
+  absl::StatusOr<std::optional<GhostQuantization>> quantization =
+      ParseQuantizationConfig(*parsed, config.num_hidden_layers, file_name);
+  if (!quantization.ok()) return quantization.status();
+  config.quantization = *std::move(quantization);
   return config;
 }
 

@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/file.h"
-#include "engine/common/json.h"
 #include "engine/common/log.h"
 #include "engine/model/checkpoint.h"
 #include "engine/model/generation_config.h"
@@ -31,12 +30,6 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
   if (!config_text.ok()) return config_text.status();
   absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text, config_path);
   if (!config.ok()) return config.status();
-  absl::StatusOr<nlohmann::json> config_json = ParseJsonStrict(*config_text, config_path);
-  if (!config_json.ok()) return config_json.status();
-  absl::StatusOr<std::optional<GhostQuantization>> quantization =
-      ParseQuantizationConfig(*config_json, config->num_hidden_layers, config_path);
-  if (!quantization.ok()) return quantization.status();
-  config->quantization = *std::move(quantization);
 
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
       Tokenizer::FromFile(JoinPath(directory, "tokenizer.json"));

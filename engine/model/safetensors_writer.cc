@@ -19,18 +19,6 @@ absl::Status ErrnoError(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
 }
 
-absl::Status WriteAll(int fd, const std::uint8_t* data, std::size_t size,
-                      const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError("write", path);
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckTensors(absl::Span<const TensorToWrite> tensors) {
   std::set<std::string> names;
   for (const TensorToWrite& t : tensors) {
@@ -81,8 +69,7 @@ absl::Status WriteSafetensors(const std::string& path, absl::Span<const TensorTo
   if (!fd.valid()) return ErrnoError("cannot create", path);
   absl::Status s = WriteAll(fd.get(), length, sizeof(length), path);
   if (s.ok()) {
-    s = WriteAll(fd.get(), reinterpret_cast<const std::uint8_t*>(header_text.data()),
-                 header_text.size(), path);
+    s = WriteAll(fd.get(), header_text.data(), header_text.size(), path);
   }
   for (const TensorToWrite* t : order) {
     if (s.ok()) s = WriteAll(fd.get(), t->bytes.data(), t->bytes.size(), path);

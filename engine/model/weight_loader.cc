@@ -25,28 +25,25 @@ const char* ShortName(Dtype dtype) {
   }
 }
 
-// Reads element i of a float tensor as fp32; the data may be unaligned.
-float ElementAsF32(const TensorView& t, std::size_t i) {
-  switch (t.dtype) {
-    case Dtype::kBF16:
-    case Dtype::kF16: {
-      std::uint16_t bits;
-      std::memcpy(&bits, t.data + 2 * i, 2);
-      return t.dtype == Dtype::kBF16 ? kernels::Bf16ToF32(bits) : kernels::F16ToF32(bits);
-    }
-    default: {
-      float value;
-      std::memcpy(&value, t.data + 4 * i, 4);
-      return value;
-    }
-  }
-}
-
 bool Aligned(const void* p, std::size_t alignment) {
   return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
 }
 
 }  // namespace
+
+std::vector<float> TensorToF32(const TensorView& tensor) {
+  std::vector<float> out(static_cast<std::size_t>(tensor.num_elements()));
+  if (tensor.dtype == Dtype::kF32) {
+    std::memcpy(out.data(), tensor.data, out.size() * sizeof(float));
+    return out;
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint16_t bits;
+    std::memcpy(&bits, tensor.data + 2 * i, 2);
+    out[i] = tensor.dtype == Dtype::kBF16 ? kernels::Bf16ToF32(bits) : kernels::F16ToF32(bits);
+  }
+  return out;
+}
 
 absl::StatusOr<std::optional<std::vector<std::int32_t>>> WeightLoader::OptionalIndices(
     const std::string& name) {
@@ -128,18 +125,14 @@ absl::StatusOr<WeightMatrix> WeightLoader::Matrix(const std::string& name, std::
     matrix.data = t.data;
     return matrix;
   }
-  std::vector<float> values(count);
-  for (std::size_t i = 0; i < count; ++i) values[i] = ElementAsF32(t, i);
-  matrix.data = OwnFloats(std::move(values));
+  matrix.data = OwnFloats(TensorToF32(t));
   return matrix;
 }
 
 absl::StatusOr<const float*> WeightLoader::Vector(const std::string& name, std::int64_t size) {
   absl::StatusOr<const TensorView*> found = Find(name, {size});
   if (!found.ok()) return found.status();
-  std::vector<float> values(static_cast<std::size_t>(size));
-  for (std::size_t i = 0; i < values.size(); ++i) values[i] = ElementAsF32(**found, i);
-  return OwnFloats(std::move(values));
+  return OwnFloats(TensorToF32(**found));
 }
 
 std::string WeightLoader::dominant_dtype() const {

@@ -19,6 +19,10 @@
 
 namespace ghost {
 
+// The values of an F32, BF16 or F16 tensor as fp32 (its data may be unaligned). Other dtypes
+// are the caller's to refuse.
+std::vector<float> TensorToF32(const TensorView& tensor);
+
 class WeightLoader {
  public:
   explicit WeightLoader(std::unique_ptr<SafetensorsCheckpoint> checkpoint)

@@ -17,18 +17,26 @@ absl::Status ErrnoError(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
 }
 
-absl::Status WriteAll(int fd, const std::string& contents, const std::string& path) {
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n = write(fd, contents.data() + written, contents.size() - written);
+}  // namespace
+
+absl::Status WriteAll(int fd, const void* data, std::size_t size, const std::string& path) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = write(fd, bytes, size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoError("write", path);
-    written += static_cast<size_t>(n);
+    bytes += n;
+    size -= static_cast<std::size_t>(n);
   }
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::Status SyncDirectory(const std::string& directory) {
+  ScopedFd dir(open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return ErrnoError("cannot open directory", directory);
+  if (fsync(dir.get()) != 0) return ErrnoError("fsync", directory);
+  return absl::OkStatus();
+}
 
 ScopedFd::~ScopedFd() {
   if (fd_ >= 0) close(fd_);
@@ -50,17 +58,15 @@ absl::Status WriteFileDurably(const std::string& path, const std::string& conten
   {
     ScopedFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoError("cannot create", temp);
-    if (absl::Status s = WriteAll(fd.get(), contents, temp); !s.ok()) return s;
+    if (absl::Status s = WriteAll(fd.get(), contents.data(), contents.size(), temp); !s.ok()) {
+      return s;
+    }
     if (fsync(fd.get()) != 0) return ErrnoError("fsync", temp);
   }
   if (rename(temp.c_str(), path.c_str()) != 0) return ErrnoError("rename", temp);
   // The rename itself is durable only once the directory entry is.
   const std::string directory = std::filesystem::path(path).parent_path().string();
-  ScopedFd dir(
-      open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir.valid()) return ErrnoError("cannot open directory", directory);
-  if (fsync(dir.get()) != 0) return ErrnoError("fsync", directory);
-  return absl::OkStatus();
+  return SyncDirectory(directory.empty() ? "." : directory);
 }
 
 absl::StatusOr<std::unique_ptr<FileLock>> FileLock::Acquire(const std::string& path) {

@@ -3,6 +3,7 @@
 #ifndef GHOST_ENGINE_REGISTRY_DURABLE_FILE_H_
 #define GHOST_ENGINE_REGISTRY_DURABLE_FILE_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,12 @@ class ScopedFd {
  private:
   int fd_;
 };
+
+// Writes all `size` bytes to `fd` (retrying short writes and EINTR); errors name `path`.
+absl::Status WriteAll(int fd, const void* data, std::size_t size, const std::string& path);
+
+// Makes the entries of `directory` (a rename into it) durable: fsync of the directory.
+absl::Status SyncDirectory(const std::string& directory);
 
 // Replaces `path` with `contents` so that a crash at any point leaves either the old or the
 // new file: write a temp file beside it, fsync it, rename it over `path`, fsync the directory.
