@@ -45,22 +45,6 @@ std::vector<float> Select(std::vector<float> w, std::size_t& rows, std::size_t& 
   return t;
 }
 
-std::vector<std::string> SourceTensorNames(const ModelConfig& config) {
-  std::vector<std::string> names = {"model.embed_tokens.weight", "model.norm.weight",
-                                    "lm_head.weight"};
-  for (int l = 0; l < config.num_hidden_layers; ++l) {
-    const std::string p = absl::StrCat("model.layers.", l, ".");
-    for (const char* suffix :
-         {"input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.bias",
-          "self_attn.k_proj.bias", "self_attn.v_proj.bias", "self_attn.q_proj.weight",
-          "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
-          "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"}) {
-      names.push_back(p + suffix);
-    }
-  }
-  return names;
-}
-
 absl::Status CopyFileDurably(const std::string& from, const std::string& to) {
   absl::StatusOr<std::string> contents = ReadFileToString(from);
   if (!contents.ok()) return contents.status();
@@ -108,9 +92,8 @@ absl::Status CompressedOutput::Write(const std::string& source_dir, const std::s
                                      const std::string& config_json) const {
   std::vector<TensorToWrite> tensors;
   std::size_t source_bytes = 0, written_bytes = 0;
-  for (const std::string& name : SourceTensorNames(config_)) {
+  for (const std::string& name : source_.tensor_names()) {
     const TensorView* t = source_.Find(name);
-    if (t == nullptr) continue;
     source_bytes += t->nbytes;
     if (replaced_.count(name) > 0) continue;
     tensors.push_back({name, t->dtype, t->shape, {t->data, t->nbytes}});

@@ -15,7 +15,6 @@
 #include "engine/compress/model_compressor.h"
 #include "engine/compress/quantize.h"
 #include "engine/model/checkpoint.h"
-#include "engine/model/config.h"
 
 namespace ghost::compress {
 
@@ -30,8 +29,7 @@ struct LinearSelection {
 
 class CompressedOutput {
  public:
-  CompressedOutput(const SafetensorsCheckpoint& source, const ModelConfig& config)
-      : source_(source), config_(config) {}
+  explicit CompressedOutput(const SafetensorsCheckpoint& source) : source_(source) {}
 
   // Quantizes the source tensor `weight_name` (X.weight) as selected and keeps it as X.q*.
   absl::StatusOr<TensorQuality> AddQuantized(const std::string& weight_name,
@@ -53,7 +51,6 @@ class CompressedOutput {
 
  private:
   const SafetensorsCheckpoint& source_;
-  const ModelConfig& config_;
   std::deque<QuantizedMatrix> matrices_;  // stable addresses: the tensors point into them
   std::vector<std::pair<std::string, const QuantizedMatrix*>> quantized_;  // base name -> matrix
   std::deque<std::vector<std::int32_t>> kept_;

@@ -246,7 +246,7 @@ absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
   if (absl::Status s = Profile(profile); !s.ok()) return s;
   ChooseNeuronsAndGates(profile);
 
-  CompressedOutput output(*checkpoint_, source_->config());
+  CompressedOutput output(*checkpoint_);
   if (absl::Status s = QuantizeLayers(profile, output); !s.ok()) return s;
   if (absl::Status s = Cancelled(); !s.ok()) return s;
   Progress("writing", 0, kWriteStart, kEvaluateStart);

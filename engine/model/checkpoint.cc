@@ -1,5 +1,6 @@
 #include "engine/model/checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <system_error>
@@ -135,6 +136,14 @@ const SafetensorsFile* SafetensorsCheckpoint::FileHolding(std::string_view name)
 const TensorView* SafetensorsCheckpoint::Find(std::string_view name) const {
   const SafetensorsFile* file = FileHolding(name);
   return file == nullptr ? nullptr : file->Find(name);
+}
+
+std::vector<std::string> SafetensorsCheckpoint::tensor_names() const {
+  if (file_of_tensor_.empty()) return files_.front()->tensor_names();
+  std::vector<std::string> names;
+  for (const auto& [name, file] : file_of_tensor_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 const std::string& SafetensorsCheckpoint::FileOf(std::string_view name) const {

@@ -30,6 +30,8 @@ class SafetensorsCheckpoint {
 
   // nullptr when absent.
   const TensorView* Find(std::string_view name) const;
+  // Every tensor Find() answers for, sorted.
+  std::vector<std::string> tensor_names() const;
   // The file holding `name`, for error messages; path() when no file holds it.
   const std::string& FileOf(std::string_view name) const;
   // model.safetensors, or the index file of a sharded checkpoint.
