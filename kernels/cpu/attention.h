@@ -1,0 +1,50 @@
+// Causal grouped-query attention over a paged KV cache, on fp32 queries, keys and values.
+// Plain C++: no absl, no engine types.
+//
+// One pass over the cached keys and values per kv head and tile of query rows: every loaded
+// key or value row serves all the query heads of its group (and, for several new positions,
+// several positions), the softmax is streamed (running maximum and sum, rescaled as the
+// maximum grows), and nothing is gathered or copied. Entry points dispatch once, at first use,
+// to the best variant this CPU supports, and split the kv heads and row tiles across the
+// thread pool.
+#ifndef GHOST_KERNELS_CPU_ATTENTION_H_
+#define GHOST_KERNELS_CPU_ATTENTION_H_
+
+#include <cstddef>
+
+#include "kernels/cpu/matmul.h"
+
+namespace ghost::kernels {
+
+struct AttentionDims {
+  std::size_t num_heads = 0;
+  std::size_t num_kv_heads = 0;  // divides num_heads
+  std::size_t head_dim = 0;
+  // 0: every earlier position is visible. Else the query at position p sees the keys at
+  // positions p - sliding_window < s <= p (Hugging Face's convention, `window` positions
+  // counting its own).
+  std::size_t sliding_window = 0;
+};
+
+// One sequence's keys and values of one layer: position s is row s % block_tokens of
+// key_blocks[s / block_tokens] (values alike); a row holds num_kv_heads * head_dim floats,
+// kv head h at offset h * head_dim.
+struct PagedKvBlocks {
+  const float* const* key_blocks = nullptr;
+  const float* const* value_blocks = nullptr;
+  std::size_t block_tokens = 0;
+};
+
+// Attention of the n new positions [first, first + n) over the cache, which already holds
+// positions [0, first + n). q and out: [n, num_heads * head_dim]; query head h uses kv head
+// h / (num_heads / num_kv_heads). Scores are scaled by 1 / sqrt(head_dim).
+void PagedAttention(const AttentionDims& dims, const float* q, std::size_t n, std::size_t first,
+                    const PagedKvBlocks& kv, float* out);
+
+// An explicit variant, for tests and benchmarks; check IsaSupported() first.
+void PagedAttentionIsa(CpuIsa isa, const AttentionDims& dims, const float* q, std::size_t n,
+                       std::size_t first, const PagedKvBlocks& kv, float* out);
+
+}  // namespace ghost::kernels
+
+#endif  // GHOST_KERNELS_CPU_ATTENTION_H_
