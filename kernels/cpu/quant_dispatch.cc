@@ -58,8 +58,36 @@ ActivationScratch& ThreadActivationScratch() {
   return scratch;
 }
 
+float PackTokenScalar(const float* x, const QuantWeights& w, std::int8_t* out, float* block_sums) {
+  const QuantLayout& l = w.layout();
+  std::memset(out, 0, l.activation_bytes);
+  std::fill_n(block_sums, l.scale_stride, 0.0f);
+  const std::uint32_t* positions = w.activation_positions();
+  const std::size_t cols = w.cols();
+  float max_abs = 0;
+  for (std::size_t c = 0; c < cols; ++c) max_abs = std::max(max_abs, std::fabs(x[c]));
+  const float inverse = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+  for (std::size_t c0 = 0, block = 0; c0 < cols; c0 += w.block_size(), ++block) {
+    const std::size_t c1 = std::min(cols, c0 + w.block_size());
+    int sum = 0;
+    for (std::size_t c = c0; c < c1; ++c) {
+      // Round half away from zero, branch-free (signs are random); |x[c] * inverse| <= 127
+      // by the choice of inverse. std::lrint is a library call here and was 2x slower.
+      const float scaled = x[c] * inverse;
+      const int q = static_cast<int>(scaled + std::copysign(0.5f, scaled));
+      out[positions[c]] = static_cast<std::int8_t>(q);
+      sum += q;
+    }
+    block_sums[block] = static_cast<float>(sum);
+  }
+  return max_abs / 127.0f;
+}
+
 PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeights& w,
                                   ActivationScratch& scratch) {
+  static const bool avx512 = DetectedIsa() == CpuIsa::kAvx512;
+  const PackTokenFn pack =
+      avx512 && w.kind() != QuantKind::kTernaryBase3 ? PackTokenAvx512 : PackTokenScalar;
   const QuantLayout& l = w.layout();
   const std::size_t bytes = n * l.activation_bytes;
   if (scratch.bytes.size() < bytes + 64) scratch.bytes.resize(bytes + 64);
@@ -67,32 +95,9 @@ PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeig
   if (scratch.scales.size() < n) scratch.scales.resize(n);
   const auto address = reinterpret_cast<std::uintptr_t>(scratch.bytes.data());
   auto* values = reinterpret_cast<std::int8_t*>((address + 63) & ~std::uintptr_t{63});
-  std::memset(values, 0, bytes);
-  std::fill_n(scratch.block_sums.begin(), n * l.scale_stride, 0.0f);
-
-  const std::uint32_t* positions = w.activation_positions();
-  const std::size_t cols = w.cols();
   for (std::size_t t = 0; t < n; ++t) {
-    const float* row = x + t * cols;
-    float max_abs = 0;
-    for (std::size_t c = 0; c < cols; ++c) max_abs = std::max(max_abs, std::fabs(row[c]));
-    scratch.scales[t] = max_abs / 127.0f;
-    const float inverse = max_abs > 0 ? 127.0f / max_abs : 0.0f;
-    std::int8_t* out = values + t * l.activation_bytes;
-    float* sums = scratch.block_sums.data() + t * l.scale_stride;
-    for (std::size_t c0 = 0, block = 0; c0 < cols; c0 += w.block_size(), ++block) {
-      const std::size_t c1 = std::min(cols, c0 + w.block_size());
-      int sum = 0;
-      for (std::size_t c = c0; c < c1; ++c) {
-        // Round half away from zero, branch-free (signs are random); |row[c] * inverse| <= 127
-        // by the choice of inverse. std::lrint is a library call here and was 2x slower.
-        const float scaled = row[c] * inverse;
-        const int q = static_cast<int>(scaled + std::copysign(0.5f, scaled));
-        out[positions[c]] = static_cast<std::int8_t>(q);
-        sum += q;
-      }
-      sums[block] = static_cast<float>(sum);
-    }
+    scratch.scales[t] = pack(x + t * w.cols(), w, values + t * l.activation_bytes,
+                             scratch.block_sums.data() + t * l.scale_stride);
   }
   PackedActivations packed;
   packed.n = n;

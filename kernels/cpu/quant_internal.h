@@ -33,6 +33,15 @@ struct ActivationScratch {
 // Quantizes x [n, cols] for w's layout into scratch (values 64-byte aligned).
 PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeights& w,
                                   ActivationScratch& scratch);
+
+// One token of PackActivations: writes every position of `out` (activation_bytes), the
+// block sums (scale_stride floats) and returns the scale. Each value is round-half-away of
+// x * (127 / max|x|), so that every packer yields the same bytes. The AVX-512 packer
+// handles the 2-bit kinds only.
+using PackTokenFn = float (*)(const float* x, const QuantWeights& w, std::int8_t* out,
+                              float* block_sums);
+float PackTokenScalar(const float* x, const QuantWeights& w, std::int8_t* out, float* block_sums);
+float PackTokenAvx512(const float* x, const QuantWeights& w, std::int8_t* out, float* block_sums);
 // The calling thread's scratch; its storage is reused from call to call.
 ActivationScratch& ThreadActivationScratch();
 

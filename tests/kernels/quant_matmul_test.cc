@@ -141,6 +141,37 @@ TEST(QuantMatMulAvx512NoVnniTest, MatchesScalar) {
   }
 }
 
+// Every packer writes the same bytes, block sums and scale, so that the variants compute
+// the same integers whichever packer ran. Scratch starts dirty: every byte must be written.
+TEST(QuantPackTest, Avx512PackerMatchesScalar) {
+  if (!IsaSupported(CpuIsa::kAvx512)) GTEST_SKIP() << "no AVX-512";
+  std::mt19937 rng(std::random_device{}());
+  for (QuantKind kind : {QuantKind::kTernary2Bit, QuantKind::kCodebook2Bit}) {
+    for (std::size_t block_size : kBlockSizes) {
+      for (const Shape& shape : kShapes) {
+        const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 1, shape.cols, block_size, rng);
+        const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+        const QuantLayout& l = w.layout();
+        std::vector<float> x = RandomActivations(shape.cols, rng);
+        x[rng() % shape.cols] = 0.5f;  // Halves round away from zero after scaling...
+        x[0] = 127.0f;                 // ...by exactly 1: max |x| is 127.
+        std::vector<std::int8_t> expected(l.activation_bytes, 55), got(l.activation_bytes, 77);
+        std::vector<float> expected_sums(l.scale_stride, 5), got_sums(l.scale_stride, 7);
+        const float expected_scale =
+            internal::PackTokenScalar(x.data(), w, expected.data(), expected_sums.data());
+        const float got_scale =
+            internal::PackTokenAvx512(x.data(), w, got.data(), got_sums.data());
+        const std::string where = std::string(QuantKindName(kind)) + " block " +
+                                  std::to_string(block_size) + " cols " +
+                                  std::to_string(shape.cols);
+        EXPECT_EQ(got_scale, expected_scale) << where;
+        EXPECT_EQ(got, expected) << where;
+        EXPECT_EQ(got_sums, expected_sums) << where;
+      }
+    }
+  }
+}
+
 // Large enough for MatMulQuant to split rows over the thread pool.
 TEST(QuantMatMulTest, ThreadedDefaultMatchesScalar) {
   std::mt19937 rng(std::random_device{}());
