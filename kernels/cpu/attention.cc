@@ -1,8 +1,10 @@
 // The one place that chooses an attention variant and splits a call across the thread pool:
-// one task per (kv head, tile of query rows).
+// one task per tile of new positions, or, for a single tile (decode), one task per range of
+// cached positions, merged afterwards.
 #include "kernels/cpu/attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <iterator>
 #include <vector>
@@ -13,41 +15,97 @@
 namespace ghost::kernels {
 namespace {
 
-// Indexed by CpuIsa.
-constexpr internal::AttendRowsFn kAttendRows[] = {
-    internal::AttendRowsScalar, internal::AttendRowsAvx2, internal::AttendRowsAvx512};
-static_assert(std::size(kAttendRows) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
+using internal::TileRange;
+using internal::TileState;
 
+// Indexed by CpuIsa.
+constexpr internal::AttendTileFn kAttendTile[] = {
+    internal::AttendTileScalar, internal::AttendTileAvx2, internal::AttendTileAvx512};
+static_assert(std::size(kAttendTile) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
+
+// Query rows (positions x heads) per tile, at least one position: their running sums stay in
+// L1 while the keys and values stream past once.
+constexpr std::size_t kTileRows = 32;
 // Waking the workers costs some microseconds; below this many multiply-adds one core is
 // faster on its own.
 constexpr std::size_t kMinParallelMacs = std::size_t{1} << 16;
+// A single tile's keys are split into ranges of at least kMinSplitKeys, a few per thread so
+// that a core slowed by other load takes fewer.
+constexpr std::size_t kSplitsPerThread = 2;
+constexpr std::size_t kMinSplitKeys = 256;
 
 struct Job {
-  internal::AttendRowsFn fn;
+  internal::AttendTileFn fn;
   const AttentionDims* dims;
   const float* q;
+  std::size_t n;
   std::size_t first;
   const PagedKvBlocks* kv;
-  std::size_t rows;  // per kv head
-  std::size_t tile_rows;
-  std::size_t tiles_per_head;
+  std::size_t positions_per_tile;
+  std::size_t split_keys;  // cached positions per split of a single tile
+  float* partials;         // each split's sums, max and total, back to back
   float* out;
 };
 
-// Grows once per thread to the largest tile seen; later calls allocate nothing.
-float* TileScratch(std::size_t floats) {
-  thread_local std::vector<float> scratch;
-  if (scratch.size() < floats) scratch.resize(floats);
-  return scratch.data();
+// Grows once to the largest size seen; later calls allocate nothing.
+float* Grow(std::vector<float>& buffer, std::size_t floats) {
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
 }
 
+// A tile over every key it sees. Its rows are laid out as the output's, so the sums build up
+// in `out` itself and are divided by their totals at the end.
 void RunTile(void* context, std::size_t task) {
   const Job& job = *static_cast<const Job*>(context);
-  const std::size_t kv_head = task / job.tiles_per_head;
-  const std::size_t row_begin = task % job.tiles_per_head * job.tile_rows;
-  const std::size_t row_end = std::min(row_begin + job.tile_rows, job.rows);
-  float* sums = TileScratch(job.tile_rows * job.dims->head_dim);
-  job.fn(*job.dims, job.q, job.first, *job.kv, kv_head, row_begin, row_end, sums, job.out);
+  const std::size_t head_dim = job.dims->head_dim;
+  const std::size_t t_begin = task * job.positions_per_tile;
+  const std::size_t t_end = std::min(t_begin + job.positions_per_tile, job.n);
+  const std::size_t rows = (t_end - t_begin) * job.dims->num_heads;
+  thread_local std::vector<float> scratch;
+  float* max_and_total = Grow(scratch, 2 * rows);
+  const TileState state{job.out + t_begin * job.dims->num_heads * head_dim, max_and_total,
+                        max_and_total + rows};
+  job.fn(*job.dims, job.q, job.first, *job.kv, {t_begin, t_end, 0, job.first + job.n}, state);
+  for (std::size_t i = 0; i < rows; ++i) {
+    // Every row sees at least its own position, so its total is at least 1.
+    const float inverse = 1.0f / state.total[i];
+    for (std::size_t d = 0; d < head_dim; ++d) state.sums[i * head_dim + d] *= inverse;
+  }
+}
+
+TileState SplitState(const Job& job, std::size_t split) {
+  const std::size_t rows = job.n * job.dims->num_heads;
+  float* base = job.partials + split * rows * (job.dims->head_dim + 2);
+  return {base, base + rows * job.dims->head_dim, base + rows * (job.dims->head_dim + 1)};
+}
+
+void RunSplit(void* context, std::size_t split) {
+  const Job& job = *static_cast<const Job*>(context);
+  const std::size_t key_begin = split * job.split_keys;
+  const std::size_t key_end = std::min(key_begin + job.split_keys, job.first + job.n);
+  job.fn(*job.dims, job.q, job.first, *job.kv, {0, job.n, key_begin, key_end},
+         SplitState(job, split));
+}
+
+// Rescales every split's sums and total to the row's overall maximum and adds them up. A
+// split whose keys a row does not see has max -inf and weighs e^-inf = 0.
+void MergeSplits(const Job& job, std::size_t splits) {
+  const std::size_t head_dim = job.dims->head_dim;
+  const std::size_t rows = job.n * job.dims->num_heads;
+  for (std::size_t i = 0; i < rows; ++i) {
+    float max = -INFINITY;
+    for (std::size_t s = 0; s < splits; ++s) max = std::max(max, SplitState(job, s).max[i]);
+    float total = 0.0f;
+    float* row = job.out + i * head_dim;
+    std::fill_n(row, head_dim, 0.0f);
+    for (std::size_t s = 0; s < splits; ++s) {
+      const TileState state = SplitState(job, s);
+      const float weight = std::exp(state.max[i] - max);
+      total += weight * state.total[i];
+      for (std::size_t d = 0; d < head_dim; ++d) row[d] += weight * state.sums[i * head_dim + d];
+    }
+    for (std::size_t d = 0; d < head_dim; ++d) row[d] /= total;
+  }
 }
 
 }  // namespace
@@ -55,28 +113,38 @@ void RunTile(void* context, std::size_t task) {
 void PagedAttentionIsa(CpuIsa isa, const AttentionDims& dims, const float* q, std::size_t n,
                        std::size_t first, const PagedKvBlocks& kv, float* out) {
   if (n == 0) return;
-  const std::size_t group = dims.num_heads / dims.num_kv_heads;
-  const std::size_t rows = n * group;
-  const std::size_t tile_rows = internal::TileRows(group);
-  const std::size_t tiles_per_head = (rows + tile_rows - 1) / tile_rows;
-  Job job{kAttendRows[static_cast<int>(isa)],
+  const std::size_t positions_per_tile = std::max<std::size_t>(1, kTileRows / dims.num_heads);
+  const std::size_t tiles = (n + positions_per_tile - 1) / positions_per_tile;
+  const std::size_t keys = first + n;
+  Job job{kAttendTile[static_cast<int>(isa)],
           &dims,
           q,
+          n,
           first,
           &kv,
-          rows,
-          tile_rows,
-          tiles_per_head,
+          positions_per_tile,
+          keys,
+          nullptr,
           out};
-  const std::size_t tasks = dims.num_kv_heads * tiles_per_head;
-  // Scores and weighted sums, counting every cached position for every row (an upper bound).
-  const std::size_t macs = 2 * dims.num_heads * n * (first + n) * dims.head_dim;
   ThreadPool& pool = ThreadPool::Default();
-  if (tasks == 1 || pool.num_threads() == 1 || macs < kMinParallelMacs) {
-    for (std::size_t task = 0; task < tasks; ++task) RunTile(&job, task);
+  const std::size_t threads = pool.num_threads();
+  // Scores and weighted sums, counting every cached position for every row (an upper bound).
+  const std::size_t macs = 2 * dims.num_heads * n * keys * dims.head_dim;
+  const std::size_t splits =
+      tiles > 1 ? 1 : std::min(threads * kSplitsPerThread, keys / kMinSplitKeys);
+  if (threads == 1 || macs < kMinParallelMacs || (tiles == 1 && splits < 2)) {
+    for (std::size_t task = 0; task < tiles; ++task) RunTile(&job, task);
     return;
   }
-  pool.Run(tasks, RunTile, &job);
+  if (tiles > 1) {
+    pool.Run(tiles, RunTile, &job);
+    return;
+  }
+  thread_local std::vector<float> partials;
+  job.partials = Grow(partials, splits * n * dims.num_heads * (dims.head_dim + 2));
+  job.split_keys = (keys + splits - 1) / splits;
+  pool.Run(splits, RunSplit, &job);
+  MergeSplits(job, splits);
 }
 
 void PagedAttention(const AttentionDims& dims, const float* q, std::size_t n, std::size_t first,

@@ -1,12 +1,12 @@
 // Causal grouped-query attention over a paged KV cache, on fp32 queries, keys and values.
 // Plain C++: no absl, no engine types.
 //
-// One pass over the cached keys and values per kv head and tile of query rows: every loaded
-// key or value row serves all the query heads of its group (and, for several new positions,
-// several positions), the softmax is streamed (running maximum and sum, rescaled as the
-// maximum grows), and nothing is gathered or copied. Entry points dispatch once, at first use,
-// to the best variant this CPU supports, and split the kv heads and row tiles across the
-// thread pool.
+// One pass over the cached keys and values per tile of new positions: each cache row is read
+// once for all of its kv heads, every key or value vector loaded serves several query heads of
+// its group, the softmax is streamed (running maximum and sum, rescaled as the maximum grows),
+// and nothing is gathered or copied. Entry points dispatch once, at first use, to the best
+// variant this CPU supports, and split the tiles (or, for one tile, as in decode, ranges of the
+// cached positions, merged afterwards) across the thread pool.
 #ifndef GHOST_KERNELS_CPU_ATTENTION_H_
 #define GHOST_KERNELS_CPU_ATTENTION_H_
 

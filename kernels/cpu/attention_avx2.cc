@@ -4,10 +4,9 @@
 
 namespace ghost::kernels::internal {
 
-void AttendRowsAvx2(const AttentionDims& dims, const float* q, std::size_t first,
-                    const PagedKvBlocks& kv, std::size_t kv_head, std::size_t row_begin,
-                    std::size_t row_end, float* sums, float* out) {
-  AttendRows<Avx2Vec>(dims, q, first, kv, kv_head, row_begin, row_end, sums, out);
+void AttendTileAvx2(const AttentionDims& dims, const float* q, std::size_t first,
+                    const PagedKvBlocks& kv, const TileRange& range, const TileState& state) {
+  AttendTile<Avx2Vec>(dims, q, first, kv, range, state);
 }
 
 }  // namespace ghost::kernels::internal

@@ -1,9 +1,5 @@
-// Internal to kernels/cpu: the per-ISA attention entry points that attention.cc chooses
-// between, and how it tiles the work.
-//
-// The query rows of one kv head are numbered r = t * group + g for new position t and query
-// head g of the group, so that a tile of consecutive rows holds whole positions' groups
-// where it can.
+// Internal to kernels/cpu: the per-ISA attention tiles that attention.cc chooses between and
+// splits the work into.
 #ifndef GHOST_KERNELS_CPU_ATTENTION_INTERNAL_H_
 #define GHOST_KERNELS_CPU_ATTENTION_INTERNAL_H_
 
@@ -13,27 +9,37 @@
 
 namespace ghost::kernels::internal {
 
-// Rows attended together in one pass over the keys: their running sums (tile * head_dim
-// floats) stay in L1, and the per-row state fits on the stack.
-constexpr std::size_t kMaxTileRows = 16;
+// New positions [t_begin, t_end) attended over the cached positions [key_begin, key_end)
+// (each position further limited to the keys it sees).
+struct TileRange {
+  std::size_t t_begin = 0;
+  std::size_t t_end = 0;
+  std::size_t key_begin = 0;
+  std::size_t key_end = 0;
+};
 
-// Whole groups per tile where a group fits, so one position's heads share every key load.
-constexpr std::size_t TileRows(std::size_t group) {
-  return group <= kMaxTileRows ? kMaxTileRows / group * group : kMaxTileRows;
-}
+// The streaming softmax state of a tile's rows, row i = (t - t_begin) * num_heads + head:
+// the running maximum score, the running sum of e^(score - max) and the sums of values
+// weighted by e^(score - max), [rows, head_dim]. The output is sums / total; tiles over
+// disjoint key ranges merge by rescaling to the larger maximum.
+struct TileState {
+  float* sums;
+  float* max;
+  float* total;
+};
 
-// Attends rows [row_begin, row_end) (at most kMaxTileRows) of kv head `kv_head`, writing
-// their outputs. `sums` holds (row_end - row_begin) * head_dim floats of scratch.
-using AttendRowsFn = void (*)(const AttentionDims& dims, const float* q, std::size_t first,
-                              const PagedKvBlocks& kv, std::size_t kv_head, std::size_t row_begin,
-                              std::size_t row_end, float* sums, float* out);
+// Fills `state` for `range`: one pass over the keys and values, each row of the cache serving
+// every kv head and every query head of its group.
+using AttendTileFn = void (*)(const AttentionDims& dims, const float* q, std::size_t first,
+                              const PagedKvBlocks& kv, const TileRange& range,
+                              const TileState& state);
 
-void AttendRowsScalar(const AttentionDims&, const float*, std::size_t, const PagedKvBlocks&,
-                      std::size_t, std::size_t, std::size_t, float*, float*);
-void AttendRowsAvx2(const AttentionDims&, const float*, std::size_t, const PagedKvBlocks&,
-                    std::size_t, std::size_t, std::size_t, float*, float*);
-void AttendRowsAvx512(const AttentionDims&, const float*, std::size_t, const PagedKvBlocks&,
-                      std::size_t, std::size_t, std::size_t, float*, float*);
+void AttendTileScalar(const AttentionDims&, const float*, std::size_t, const PagedKvBlocks&,
+                      const TileRange&, const TileState&);
+void AttendTileAvx2(const AttentionDims&, const float*, std::size_t, const PagedKvBlocks&,
+                    const TileRange&, const TileState&);
+void AttendTileAvx512(const AttentionDims&, const float*, std::size_t, const PagedKvBlocks&,
+                      const TileRange&, const TileState&);
 
 }  // namespace ghost::kernels::internal
 

@@ -23,129 +23,193 @@ inline std::size_t OldestVisible(std::size_t position, std::size_t window) {
   return window > 0 && position >= window ? position + 1 - window : 0;
 }
 
+// scores[j] = q . keys[j] for j < T::kWidth: one accumulator per key, reduced together, so
+// neither a per-key horizontal sum nor one long dependency chain limits the throughput.
 template <typename T>
-float Dot(const float* a, const float* b, std::size_t dim) {
-  typename T::V acc = T::Set(0.0f);
+void DotMany(const float* q, const float* const* keys, std::size_t dim, float* scores) {
+  typename T::V acc[T::kWidth];
+  for (std::size_t j = 0; j < T::kWidth; ++j) acc[j] = T::Set(0.0f);
   std::size_t d = 0;
-  for (; d + T::kWidth <= dim; d += T::kWidth) acc = T::Fma(T::Load(a + d), T::Load(b + d), acc);
-  float sum = T::ReduceAdd(acc);
-  for (; d < dim; ++d) sum += a[d] * b[d];
-  return sum;
+  for (; d + T::kWidth <= dim; d += T::kWidth) {
+    const typename T::V query = T::Load(q + d);
+    for (std::size_t j = 0; j < T::kWidth; ++j)
+      acc[j] = T::Fma(query, T::Load(keys[j] + d), acc[j]);
+  }
+  T::ReduceAddMany(acc, scores);
+  for (; d < dim; ++d) {
+    for (std::size_t j = 0; j < T::kWidth; ++j) scores[j] += q[d] * keys[j][d];
+  }
 }
 
-// x[j] = e^(x[j] - shift); returns their sum.
+// x[j] = e^(x[j] * scale - shift); returns their sum.
 template <typename T>
-float ExpShifted(float* x, std::size_t count, float shift) {
+float ExpShifted(float* x, std::size_t count, float scale, float shift) {
+  const typename T::V vector_scale = T::Set(scale);
   const typename T::V vector_shift = T::Set(shift);
   typename T::V vector_total = T::Set(0.0f);
   std::size_t j = 0;
   for (; j + T::kWidth <= count; j += T::kWidth) {
-    const typename T::V e = Exp<T>(T::Sub(T::Load(x + j), vector_shift));
+    const typename T::V e = Exp<T>(T::Sub(T::Mul(T::Load(x + j), vector_scale), vector_shift));
     T::Store(x + j, e);
     vector_total = T::Add(vector_total, e);
   }
   float total = T::ReduceAdd(vector_total);
   for (; j < count; ++j) {
-    x[j] = Exp<ScalarVec>(x[j] - shift);
+    x[j] = Exp<ScalarVec>(x[j] * scale - shift);
     total += x[j];
   }
   return total;
 }
 
-// sums = sums * correction + sum_j weights[j] * values[j], over dim floats. The loads of
-// sums and values stay in L1; one pass over sums per key block, not per key.
-template <typename T>
-void RescaleAccumulate(float* sums, float correction, const float* weights,
-                       const float* const* values, std::size_t count, std::size_t dim) {
-  const typename T::V vector_correction = T::Set(correction);
-  std::size_t d = 0;
-  for (; d + T::kWidth <= dim; d += T::kWidth) {
-    typename T::V acc = T::Mul(T::Load(sums + d), vector_correction);
-    for (std::size_t j = 0; j < count; ++j) {
-      acc = T::Fma(T::Set(weights[j]), T::Load(values[j] + d), acc);
+// Query heads of a group whose weighted sums are accumulated together, sharing each loaded
+// value vector.
+constexpr std::size_t kHeadsTogether = 4;
+
+// For the H rows h that see the same keys: sums[h][d .. d + C * kWidth) = sums[h] *
+// correction[h] + sum_j weights[h][j] * values[j], the H x C accumulators held in registers
+// across the keys, so that each value vector loaded serves H rows.
+template <typename T, std::size_t H, std::size_t C>
+void AccumulateVectors(float* const* sums, const float* correction, const float* const* weights,
+                       const float* const* values, std::size_t count, std::size_t d) {
+  typename T::V acc[H][C];
+  for (std::size_t h = 0; h < H; ++h) {
+    for (std::size_t c = 0; c < C; ++c) {
+      acc[h][c] = T::Mul(T::Load(sums[h] + d + c * T::kWidth), T::Set(correction[h]));
     }
-    T::Store(sums + d, acc);
   }
-  for (; d < dim; ++d) {
-    float acc = sums[d] * correction;
-    for (std::size_t j = 0; j < count; ++j) acc += weights[j] * values[j][d];
-    sums[d] = acc;
+  for (std::size_t j = 0; j < count; ++j) {
+    typename T::V v[C];
+    for (std::size_t c = 0; c < C; ++c) v[c] = T::Load(values[j] + d + c * T::kWidth);
+    for (std::size_t h = 0; h < H; ++h) {
+      const typename T::V w = T::Set(weights[h][j]);
+      for (std::size_t c = 0; c < C; ++c) acc[h][c] = T::Fma(w, v[c], acc[h][c]);
+    }
+  }
+  for (std::size_t h = 0; h < H; ++h) {
+    for (std::size_t c = 0; c < C; ++c) T::Store(sums[h] + d + c * T::kWidth, acc[h][c]);
   }
 }
 
+// AccumulateVectors over all dim floats: C vectors at a time (as many as the registers hold
+// beside H x C accumulators), then one, then the scalar tail.
+template <typename T, std::size_t H>
+void RescaleAccumulate(float* const* sums, const float* correction, const float* const* weights,
+                       const float* const* values, std::size_t count, std::size_t dim) {
+  constexpr std::size_t C = T::kWidth >= 16 ? 4 : 2;
+  std::size_t d = 0;
+  for (; d + C * T::kWidth <= dim; d += C * T::kWidth) {
+    AccumulateVectors<T, H, C>(sums, correction, weights, values, count, d);
+  }
+  for (; d + T::kWidth <= dim; d += T::kWidth) {
+    AccumulateVectors<T, H, 1>(sums, correction, weights, values, count, d);
+  }
+  for (; d < dim; ++d) {
+    for (std::size_t h = 0; h < H; ++h) {
+      float acc = sums[h][d] * correction[h];
+      for (std::size_t j = 0; j < count; ++j) acc += weights[h][j] * values[j][d];
+      sums[h][d] = acc;
+    }
+  }
+}
+
+inline void Prefetch(const float* row, std::size_t floats) {
+  for (std::size_t i = 0; i < floats; i += 64 / sizeof(float)) __builtin_prefetch(row + i);
+}
+
+// Row-pointer of position s in a paged cache (key or value blocks).
+inline const float* CacheRow(const float* const* blocks, std::size_t block_tokens,
+                             std::size_t row_floats, std::size_t s) {
+  return blocks[s / block_tokens] + s % block_tokens * row_floats;
+}
+
 template <typename T>
-void AttendRows(const AttentionDims& dims, const float* q, std::size_t first,
-                const PagedKvBlocks& kv, std::size_t kv_head, std::size_t row_begin,
-                std::size_t row_end, float* sums, float* out) {
+void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
+                const PagedKvBlocks& kv, const TileRange& range, const TileState& state) {
+  static_assert(kKeyBlock % T::kWidth == 0, "DotMany scores whole vectors of keys");
   const std::size_t head_dim = dims.head_dim;
   const std::size_t group = dims.num_heads / dims.num_kv_heads;
   const std::size_t q_stride = dims.num_heads * head_dim;
   const std::size_t kv_stride = dims.num_kv_heads * head_dim;
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(head_dim));
-  const std::size_t rows = row_end - row_begin;
-
-  // Per row: its query and output, the keys [begin, end) it sees, its running maximum score
-  // and running sum of e^(score - maximum).
-  const float* queries[kMaxTileRows];
-  float* outputs[kMaxTileRows];
-  std::size_t begin[kMaxTileRows], end[kMaxTileRows];
-  float running_max[kMaxTileRows], running_sum[kMaxTileRows];
+  const std::size_t rows = (range.t_end - range.t_begin) * dims.num_heads;
   for (std::size_t i = 0; i < rows; ++i) {
-    const std::size_t row = row_begin + i;
-    const std::size_t t = row / group;
-    const std::size_t offset = t * q_stride + (kv_head * group + row % group) * head_dim;
-    queries[i] = q + offset;
-    outputs[i] = out + offset;
-    begin[i] = OldestVisible(first + t, dims.sliding_window);
-    end[i] = first + t + 1;
-    running_max[i] = -__builtin_inff();
-    running_sum[i] = 0.0f;
-    for (std::size_t d = 0; d < head_dim; ++d) sums[i * head_dim + d] = 0.0f;
+    state.max[i] = -__builtin_inff();
+    state.total[i] = 0.0f;
   }
+  for (std::size_t i = 0; i < rows * head_dim; ++i) state.sums[i] = 0.0f;
 
-  // Rows go in position order: the first sees the oldest keys, the last the newest.
-  const std::size_t lo = OldestVisible(first + row_begin / group, dims.sliding_window);
-  const std::size_t hi = first + (row_end - 1) / group + 1;
+  // The keys some row of the tile sees, within the range asked for: the first position sees
+  // the oldest, the last the newest.
+  const std::size_t lo =
+      MaxSize(range.key_begin, OldestVisible(first + range.t_begin, dims.sliding_window));
+  const std::size_t hi = MinSize(range.key_end, first + range.t_end);
+  const float* key_rows[kKeyBlock];
+  const float* value_rows[kKeyBlock];
   const float* keys[kKeyBlock];
   const float* values[kKeyBlock];
-  float weights[kKeyBlock];
+  float weights[kHeadsTogether][kKeyBlock];
   for (std::size_t s0 = lo; s0 < hi; s0 += kKeyBlock) {
     const std::size_t count = MinSize(kKeyBlock, hi - s0);
     for (std::size_t j = 0; j < count; ++j) {
-      const std::size_t s = s0 + j;
-      const std::size_t offset = (s % kv.block_tokens) * kv_stride + kv_head * head_dim;
-      keys[j] = kv.key_blocks[s / kv.block_tokens] + offset;
-      values[j] = kv.value_blocks[s / kv.block_tokens] + offset;
+      key_rows[j] = CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s0 + j);
+      value_rows[j] = CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s0 + j);
     }
-    for (std::size_t i = 0; i < rows; ++i) {
-      if (begin[i] >= s0 + count || end[i] <= s0) continue;  // sees none of this block
-      const std::size_t b = MaxSize(begin[i], s0) - s0;
-      const std::size_t e = MinSize(end[i], s0 + count) - s0;
-      float block_max = -__builtin_inff();
-      for (std::size_t j = b; j < e; ++j) {
-        weights[j] = Dot<T>(queries[i], keys[j], head_dim) * scale;
-        block_max = MaxFloat(block_max, weights[j]);
+    // A short last block repeats its last key, so that DotMany always reads whole groups.
+    for (std::size_t j = count; j < kKeyBlock; ++j) key_rows[j] = key_rows[count - 1];
+    // The kv heads read each row in head_dim pieces, a stride the hardware prefetchers follow
+    // poorly: fetch the next block's whole rows while this one is scored.
+    for (std::size_t s = s0 + kKeyBlock; s < MinSize(s0 + 2 * kKeyBlock, hi); ++s) {
+      Prefetch(CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s), kv_stride);
+      Prefetch(CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s), kv_stride);
+    }
+    for (std::size_t t = range.t_begin; t < range.t_end; ++t) {
+      const std::size_t begin = MaxSize(OldestVisible(first + t, dims.sliding_window), s0);
+      const std::size_t end = MinSize(first + t + 1, s0 + count);
+      if (begin >= end) continue;  // position t sees none of this block
+      const std::size_t b = begin - s0;
+      const std::size_t e = end - s0;
+      for (std::size_t kv_head = 0; kv_head < dims.num_kv_heads; ++kv_head) {
+        for (std::size_t j = 0; j < kKeyBlock; ++j) {
+          keys[j] = key_rows[j] + kv_head * head_dim;
+          values[j] = value_rows[j] + kv_head * head_dim;
+        }
+        for (std::size_t h0 = kv_head * group; h0 < (kv_head + 1) * group; h0 += kHeadsTogether) {
+          const std::size_t heads = MinSize(kHeadsTogether, (kv_head + 1) * group - h0);
+          float* row_sums[kHeadsTogether];
+          float correction[kHeadsTogether];
+          const float* row_weights[kHeadsTogether];
+          for (std::size_t k = 0; k < heads; ++k) {
+            const std::size_t h = h0 + k;
+            const std::size_t i = (t - range.t_begin) * dims.num_heads + h;
+            const float* query = q + t * q_stride + h * head_dim;
+            float* w = weights[k];
+            // Scores of keys this row does not see are computed with the others and ignored.
+            for (std::size_t j = b / T::kWidth * T::kWidth; j < e; j += T::kWidth) {
+              DotMany<T>(query, keys + j, head_dim, w + j);
+            }
+            float block_max = -__builtin_inff();
+            for (std::size_t j = b; j < e; ++j) block_max = MaxFloat(block_max, w[j]);
+            const float new_max = MaxFloat(state.max[i], block_max * scale);
+            // e^-inf = 0 exactly on a row's first block, which clears nothing but the zeros.
+            correction[k] = __builtin_expf(state.max[i] - new_max);
+            const float block_sum = ExpShifted<T>(w + b, e - b, scale, new_max);
+            state.total[i] = state.total[i] * correction[k] + block_sum;
+            state.max[i] = new_max;
+            row_sums[k] = state.sums + i * head_dim;
+            row_weights[k] = w + b;
+          }
+          if (heads == kHeadsTogether) {
+            RescaleAccumulate<T, kHeadsTogether>(row_sums, correction, row_weights, values + b,
+                                                 e - b, head_dim);
+          } else {
+            for (std::size_t k = 0; k < heads; ++k) {
+              RescaleAccumulate<T, 1>(row_sums + k, correction + k, row_weights + k, values + b,
+                                      e - b, head_dim);
+            }
+          }
+        }
       }
-      const float new_max = MaxFloat(running_max[i], block_max);
-      // e^-inf = 0 exactly on a row's first block, which clears nothing but the zeros.
-      const float correction = __builtin_expf(running_max[i] - new_max);
-      const float block_sum = ExpShifted<T>(weights + b, e - b, new_max);
-      running_sum[i] = running_sum[i] * correction + block_sum;
-      running_max[i] = new_max;
-      RescaleAccumulate<T>(sums + i * head_dim, correction, weights + b, values + b, e - b,
-                           head_dim);
     }
-  }
-
-  for (std::size_t i = 0; i < rows; ++i) {
-    // Every row sees at least its own position, so its sum is at least 1.
-    const typename T::V inverse = T::Set(1.0f / running_sum[i]);
-    const float* row_sums = sums + i * head_dim;
-    std::size_t d = 0;
-    for (; d + T::kWidth <= head_dim; d += T::kWidth) {
-      T::Store(outputs[i] + d, T::Mul(T::Load(row_sums + d), inverse));
-    }
-    for (; d < head_dim; ++d) outputs[i][d] = row_sums[d] * (1.0f / running_sum[i]);
   }
 }
 

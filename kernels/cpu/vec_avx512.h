@@ -24,7 +24,28 @@ struct Avx512Vec {
   static V Min(V a, V b) { return _mm512_min_ps(a, b); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static float ReduceAdd(V v) { return _mm512_reduce_add_ps(v); }
-  static float ReduceMax(V v) { return _mm512_reduce_max_ps(v); }
+  // A transposing tree: pairs of vectors, then pairs of pairs, within each 128-bit lane;
+  // then the four lanes. Lane k of the result holds the sums of v[4k .. 4k + 3].
+  static void ReduceAddMany(const V* v, float* out) {
+    __m512 pairs[8];
+    for (int i = 0; i < 8; ++i) {
+      pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                               _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    }
+    __m512 quads[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m512d a = _mm512_castps_pd(pairs[2 * i]);
+      const __m512d b = _mm512_castps_pd(pairs[2 * i + 1]);
+      quads[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                               _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+    const __m512 q01 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[0], quads[1], 0x44),
+                                     _mm512_shuffle_f32x4(quads[0], quads[1], 0xEE));
+    const __m512 q23 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2], quads[3], 0x44),
+                                     _mm512_shuffle_f32x4(quads[2], quads[3], 0xEE));
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_shuffle_f32x4(q01, q23, 0x88),
+                                        _mm512_shuffle_f32x4(q01, q23, 0xDD)));
+  }
   static V Round(V v) {
     return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }

@@ -166,10 +166,21 @@ TEST(PagedAttentionTest, SlidingWindow) {
   }
 }
 
-// Groups that do not divide the 16-row tile, groups larger than it, and blocks whose
-// size is no power of two.
+// Long enough for a decode step to split its keys across the thread pool and merge.
+TEST(PagedAttentionTest, LongContextDecode) {
+  for (std::size_t group : {1, 4, 8}) {
+    Check({4 * group, 4, 64, 1500, 1, 0, 16});
+    Check({2 * group, 2, 80, 777, 1, 0, 16});
+    Check({2 * group, 2, 64, 1000, 1, 100, 16});  // splits the window does not reach
+    Check({2 * group, 2, 64, 1000, 2, 600, 16});
+  }
+}
+
+// Groups that are no multiple of the 4 heads accumulated together, many heads per kv head, and
+// blocks whose size is no power of two.
 TEST(PagedAttentionTest, AwkwardShapes) {
   Check({12, 4, 64, 30, 3, 0, 16});
+  Check({12, 2, 64, 40, 5, 0, 16});
   Check({32, 1, 64, 50, 1, 0, 16});
   Check({32, 1, 80, 9, 3, 7, 16});
   Check({6, 2, 6, 17, 4, 0, 5});
