@@ -1,5 +1,8 @@
 #include "kernels/cpu/thread_pool.h"
 
+#include <sched.h>
+
+#include <chrono>
 #include <cstdlib>
 
 namespace ghost::kernels {
@@ -9,6 +12,12 @@ namespace {
 // try-locking a mutex this very thread may hold.
 thread_local bool in_pool_task = false;
 
+inline void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 int DefaultThreadCount() {
   if (const char* env = std::getenv("GHOST_NUM_THREADS")) {
     char* end = nullptr;
@@ -17,6 +26,27 @@ int DefaultThreadCount() {
   }
   const unsigned hardware = std::thread::hardware_concurrency();
   return hardware == 0 ? 1 : int(hardware);
+}
+
+// Polls done() for up to kSpin (long enough to cover the gap between two kernel calls of
+// a decode step, short enough not to hold a core long once work stops). Past kYieldAfter
+// it also yields: where the thread it waits for shares this core (the other core busy
+// elsewhere), that thread then runs now rather than at the end of this one's time slice.
+constexpr auto kSpin = std::chrono::microseconds(100);
+constexpr auto kYieldAfter = std::chrono::microseconds(20);
+
+template <typename Done>
+bool SpinUntil(Done done) {
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    for (int i = 0; i < 32; ++i) {
+      if (done()) return true;
+      Pause();
+    }
+    const auto spun = std::chrono::steady_clock::now() - start;
+    if (spun > kSpin) return done();
+    if (spun > kYieldAfter) sched_yield();
+  }
 }
 
 }  // namespace
@@ -29,9 +59,9 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads < 1 ? 1 : num
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
   }
-  work_ready_.notify_all();
+  work_ready_.notify_all();  // Spinning workers see stopping_ themselves.
   for (std::thread& worker : workers_) worker.join();
 }
 
@@ -57,37 +87,46 @@ void ThreadPool::Run(std::size_t num_tasks, TaskFn fn, void* context) {
     for (std::size_t task = 0; task < num_tasks; ++task) fn(context, task);
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    fn_ = fn;
-    context_ = context;
-    num_tasks_ = num_tasks;
-    next_task_.store(0);
-    workers_busy_ = int(workers_.size());
-    ++generation_;
+  fn_ = fn;
+  context_ = context;
+  num_tasks_ = num_tasks;
+  next_task_.store(0);
+  workers_busy_.store(int(workers_.size()));
+  generation_.fetch_add(1);
+  if (sleeping_workers_.load() > 0) {
+    // A worker that counted itself sleeping either sees the new generation when it takes
+    // the mutex or is already waiting.
+    { std::lock_guard lock(mutex_); }
+    work_ready_.notify_all();
   }
-  work_ready_.notify_all();
   RunTasks();
+  const auto done = [this] { return workers_busy_.load() == 0; };
+  if (SpinUntil(done)) return;
   std::unique_lock lock(mutex_);
-  work_done_.wait(lock, [this] { return workers_busy_ == 0; });
+  caller_sleeping_.store(true);
+  work_done_.wait(lock, done);
+  caller_sleeping_.store(false);
 }
 
 void ThreadPool::WorkerLoop() {
   std::size_t seen_generation = 0;
   while (true) {
-    {
-      std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [&] { return stopping_ || generation_ != seen_generation; });
-      if (stopping_) return;
-      seen_generation = generation_;
+    const auto has_work = [&] { return stopping_.load() || generation_.load() != seen_generation; };
+    if (!SpinUntil(has_work)) {
+      sleeping_workers_.fetch_add(1);
+      {
+        std::unique_lock lock(mutex_);
+        work_ready_.wait(lock, has_work);
+      }
+      sleeping_workers_.fetch_sub(1);
     }
+    if (stopping_.load()) return;
+    seen_generation = generation_.load();
     RunTasks();
-    bool last;
-    {
-      std::lock_guard lock(mutex_);
-      last = --workers_busy_ == 0;
+    if (workers_busy_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+      { std::lock_guard lock(mutex_); }
+      work_done_.notify_one();
     }
-    if (last) work_done_.notify_one();
   }
 }
 

@@ -45,14 +45,21 @@ class ThreadPool {
 
   std::mutex run_mutex_;  // Held for a whole Run(); try_lock decides pool vs caller-only.
 
-  std::mutex mutex_;  // Guards everything below except the atomics.
+  // Workers and the caller spin a while before they sleep: decode calls the pool a few
+  // hundred times per token, and waking a sleeping thread costs tens of microseconds
+  // (more in a VM), as much as a whole small matrix product.
+  std::mutex mutex_;  // Taken only to sleep on the condition variables and to wake sleepers.
   std::condition_variable work_ready_;
   std::condition_variable work_done_;
-  std::size_t generation_ = 0;  // Bumped for every Run() that uses the workers.
-  int workers_busy_ = 0;
-  bool stopping_ = false;
+  std::atomic<std::size_t> generation_{0};  // Bumped for every Run() that uses the workers.
+  std::atomic<int> workers_busy_{0};
+  std::atomic<bool> stopping_{false};
+  // Who sleeps on the condition variables, so that the other side takes the mutex and
+  // notifies only then (sequentially consistent with the flags they wait on).
+  std::atomic<int> sleeping_workers_{0};
+  std::atomic<bool> caller_sleeping_{false};
 
-  // The current job; written before generation_ is bumped under mutex_.
+  // The current job; written before generation_ is bumped (release).
   TaskFn fn_ = nullptr;
   void* context_ = nullptr;
   std::size_t num_tasks_ = 0;
