@@ -70,10 +70,10 @@ struct DigitDecoder {
 
   explicit DigitDecoder(const QuantCodebook* book) {
     if constexpr (K == QuantKind::kCodebook2Bit) {
-      alignas(16) std::uint8_t t1[16] = {}, t4[16] = {};
-      for (int k = 0; k < 4; ++k) t1[k] = t4[4 * k] = book->steps[k];
-      table1 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t1)));
-      table4 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t4)));
+      // Built in registers: byte stores then a vector load would stall store forwarding.
+      const std::uint8_t* st = book->steps;
+      table1 = _mm512_set1_epi32(st[0] | st[1] << 8 | st[2] << 16 | st[3] << 24);
+      table4 = _mm512_broadcast_i32x4(_mm_setr_epi32(st[0], st[1], st[2], st[3]));
     }
   }
 
@@ -141,12 +141,16 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
   const std::uint16_t* scales[R];
   const QuantCodebook* books[R];
   __m512i lut[R];
+  __m512 alpha[R], beta[R];  // Codebook: entry = offset + step * steps[index].
   for (int r = 0; r < R; ++r) {
     codes[r] = w.row_codes(rows[r]);
     scales[r] = w.row_scales(rows[r]);
     books[r] = w.row_codebook(rows[r]);
+    alpha[r] = beta[r] = _mm512_setzero_ps();
     lut[r] = _mm512_setzero_si512();
     if constexpr (K == QuantKind::kCodebook2Bit) {
+      alpha[r] = _mm512_set1_ps(books[r]->step);
+      beta[r] = _mm512_set1_ps(books[r]->offset);
       const std::uint8_t* steps = books[r]->steps;
       lut[r] = _mm512_broadcast_i32x4(_mm_setr_epi8(
           static_cast<char>(steps[0]), static_cast<char>(steps[1]), static_cast<char>(steps[2]),
@@ -191,31 +195,30 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
         }
       }
     }
+    // The block sums' term folds in here too: per lane, (alpha * dot + beta * sum) * scale.
+    __m512 sums[T];
+    for (int t = 0; t < T; ++t) {
+      sums[t] = _mm512_loadu_ps(x.block_sums + (t0 + t) * x.block_sums_stride +
+                                g * kQuantGroupBlocks);
+    }
     for (int r = 0; r < R; ++r) {
       const __m512 scale = _mm512_cvtph_ps(
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[r] + g * kQuantGroupBlocks)));
       for (int t = 0; t < T; ++t) {
-        _mm512_store_ps(dots[r][t], _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][t]), scale,
-                                                    _mm512_load_ps(dots[r][t])));
+        const __m512 dot = _mm512_cvtepi32_ps(acc[r][t]);
+        __m512 lane;
+        if constexpr (K == QuantKind::kCodebook2Bit) {
+          lane = _mm512_fmadd_ps(dot, alpha[r], _mm512_mul_ps(sums[t], beta[r]));
+        } else {  // Stored codes are the ternary value plus 1.
+          lane = _mm512_sub_ps(dot, sums[t]);
+        }
+        _mm512_store_ps(dots[r][t], _mm512_fmadd_ps(lane, scale, _mm512_load_ps(dots[r][t])));
       }
     }
   }
-  // The block sums need only the scales: a second, short pass.
   for (int r = 0; r < R; ++r) {
-    const float alpha = books[r] ? books[r]->step : 1.0f;
-    const float beta = books[r] ? books[r]->offset : -1.0f;
     for (int t = 0; t < T; ++t) {
-      const float* sums = x.block_sums + (t0 + t) * x.block_sums_stride;
-      __m512 block_sums = _mm512_setzero_ps();
-      for (std::size_t g = 0; g < l.groups_per_row; ++g) {
-        const __m512 scale = _mm512_cvtph_ps(_mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(scales[r] + g * kQuantGroupBlocks)));
-        block_sums =
-            _mm512_fmadd_ps(_mm512_loadu_ps(sums + g * kQuantGroupBlocks), scale, block_sums);
-      }
-      y[t * ldy + r] =
-          x.scales[t0 + t] * (alpha * _mm512_reduce_add_ps(_mm512_load_ps(dots[r][t])) +
-                              beta * _mm512_reduce_add_ps(block_sums));
+      y[t * ldy + r] = x.scales[t0 + t] * _mm512_reduce_add_ps(_mm512_load_ps(dots[r][t]));
     }
   }
 }
@@ -235,8 +238,9 @@ float RowDot(const QuantWeights& w, const PackedActivations& x, std::size_t row)
   const QuantCodebook* book = w.row_codebook(row);
   const DigitDecoder<kVnni, K> decoder(book);
   const std::size_t group_values = l.slots_per_group * kD * 64;
+  const __m512 alpha = _mm512_set1_ps(book ? book->step : 0.0f);
+  const __m512 beta = _mm512_set1_ps(book ? book->offset : 0.0f);
   __m512 dots = _mm512_setzero_ps();
-  __m512 block_sums = _mm512_setzero_ps();
   for (std::size_t g = 0; g < l.groups_per_row; ++g) {
     const std::size_t stride = 4 * GroupBlocks(l, g);
     const std::uint8_t* p = codes + g * kQuantGroupBlocks * l.block_bytes;
@@ -250,14 +254,17 @@ float RowDot(const QuantWeights& w, const PackedActivations& x, std::size_t row)
     }
     const __m512 scale = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
-    dots = _mm512_fmadd_ps(_mm512_cvtepi32_ps(decoder.Combine(acc)), scale, dots);
-    block_sums =
-        _mm512_fmadd_ps(_mm512_loadu_ps(x.block_sums + g * kQuantGroupBlocks), scale, block_sums);
+    const __m512 dot = _mm512_cvtepi32_ps(decoder.Combine(acc));
+    const __m512 sums = _mm512_loadu_ps(x.block_sums + g * kQuantGroupBlocks);
+    __m512 lane;  // As in Tile: (alpha * dot + beta * sum) per lane.
+    if constexpr (K == QuantKind::kCodebook2Bit) {
+      lane = _mm512_fmadd_ps(dot, alpha, _mm512_mul_ps(sums, beta));
+    } else {
+      lane = _mm512_sub_ps(dot, sums);
+    }
+    dots = _mm512_fmadd_ps(lane, scale, dots);
   }
-  const float alpha = book ? book->step : 1.0f;
-  const float beta = book ? book->offset : -1.0f;
-  return x.scales[0] *
-         (alpha * _mm512_reduce_add_ps(dots) + beta * _mm512_reduce_add_ps(block_sums));
+  return x.scales[0] * _mm512_reduce_add_ps(dots);
 }
 
 template <bool kVnni, QuantKind K, int R>
