@@ -23,19 +23,62 @@ constexpr std::size_t kMinParallelBytes = std::size_t{1} << 16;
 constexpr std::size_t kRowGrain = 16;
 constexpr std::size_t kTasksPerThread = 4;
 
+// Row ranges of up to kMaxShared matrices, numbered one after the other.
+constexpr std::size_t kMaxShared = 4;
+
 struct Job {
   QuantRowsFn fn;
-  const QuantWeights* w;
   PackedActivations x;
-  float* y;
+  std::size_t count;
+  const QuantWeights* w[kMaxShared];
+  float* y[kMaxShared];
+  std::size_t first_task[kMaxShared + 1];  // Matrix i has tasks [first_task[i], first_task[i+1]).
   std::size_t rows_per_task;
 };
 
 void RunJobTask(void* context, std::size_t task) {
   const Job& job = *static_cast<const Job*>(context);
-  const std::size_t r0 = task * job.rows_per_task;
-  const std::size_t count = std::min(job.rows_per_task, job.w->rows() - r0);
-  job.fn(*job.w, job.x, nullptr, r0, count, job.y + r0, job.w->rows());
+  std::size_t i = 0;
+  while (task >= job.first_task[i + 1]) ++i;
+  const QuantWeights& w = *job.w[i];
+  const std::size_t r0 = (task - job.first_task[i]) * job.rows_per_task;
+  const std::size_t count = std::min(job.rows_per_task, w.rows() - r0);
+  job.fn(w, job.x, nullptr, r0, count, job.y[i] + r0, w.rows());
+}
+
+bool SameLayout(const QuantWeights& a, const QuantWeights& b) {
+  return a.kind() == b.kind() && a.cols() == b.cols() && a.block_size() == b.block_size();
+}
+
+// Packs x once for all `count` matrices (same layout) and splits their rows over the pool.
+void RunShared(QuantRowsFn fn, const float* x, std::size_t n, const QuantWeights* const* w,
+               float* const* y, std::size_t count) {
+  Job job{};
+  job.fn = fn;
+  job.x = PackActivations(x, n, *w[0], ThreadActivationScratch());
+  job.count = count;
+  std::size_t rows = 0, bytes = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    job.w[i] = w[i];
+    job.y[i] = y[i];
+    rows += w[i]->rows();
+    bytes += w[i]->bytes();
+  }
+  ThreadPool& pool = ThreadPool::Default();
+  const std::size_t threads = pool.num_threads();
+  if (threads == 1 || bytes < kMinParallelBytes || rows < 2 * kRowGrain) {
+    for (std::size_t i = 0; i < count; ++i) {
+      fn(*w[i], job.x, nullptr, 0, w[i]->rows(), y[i], w[i]->rows());
+    }
+    return;
+  }
+  const std::size_t tasks = std::min(threads * kTasksPerThread, rows / kRowGrain);
+  job.rows_per_task = ((rows + tasks - 1) / tasks + kRowGrain - 1) / kRowGrain * kRowGrain;
+  for (std::size_t i = 0; i < count; ++i) {
+    job.first_task[i + 1] =
+        job.first_task[i] + (w[i]->rows() + job.rows_per_task - 1) / job.rows_per_task;
+  }
+  pool.Run(job.first_task[count], RunJobTask, &job);
 }
 
 }  // namespace
@@ -111,23 +154,20 @@ PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeig
 }  // namespace internal
 
 void MatMulQuantIsa(CpuIsa isa, const float* x, std::size_t n, const QuantWeights& w, float* y) {
-  using internal::Job;
-  const internal::QuantRowsFn fn = internal::QuantRowsFor(isa);
-  const internal::PackedActivations packed =
-      internal::PackActivations(x, n, w, internal::ThreadActivationScratch());
-  const std::size_t rows = w.rows();
-  ThreadPool& pool = ThreadPool::Default();
-  const std::size_t threads = pool.num_threads();
-  if (threads == 1 || w.bytes() < internal::kMinParallelBytes || rows < 2 * internal::kRowGrain) {
-    fn(w, packed, nullptr, 0, rows, y, rows);
-    return;
+  const QuantWeights* const ws[] = {&w};
+  float* const ys[] = {y};
+  internal::RunShared(internal::QuantRowsFor(isa), x, n, ws, ys, 1);
+}
+
+void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w,
+                       float* const* y, std::size_t count) {
+  if (count == 0) return;
+  std::size_t same = 1;
+  while (same < count && same < internal::kMaxShared && internal::SameLayout(*w[0], *w[same])) {
+    ++same;
   }
-  const std::size_t tasks =
-      std::min(threads * internal::kTasksPerThread, rows / internal::kRowGrain);
-  const std::size_t rows_per_task = ((rows + tasks - 1) / tasks + internal::kRowGrain - 1) /
-                                    internal::kRowGrain * internal::kRowGrain;
-  Job job{fn, &w, packed, y, rows_per_task};
-  pool.Run((rows + rows_per_task - 1) / rows_per_task, internal::RunJobTask, &job);
+  internal::RunShared(internal::QuantRowsFor(DetectedIsa()), x, n, w, y, same);
+  if (same < count) MatMulQuantShared(x, n, w + same, y + same, count - same);
 }
 
 void MatMulQuant(const float* x, std::size_t n, const QuantWeights& w, float* y) {

@@ -127,6 +127,13 @@ class QuantWeights {
 
 // y[t, r] = sum_c x[t, c] * W[r, c] for t < n, r < rows; x is [n, cols], y is [n, rows].
 void MatMulQuant(const float* x, std::size_t n, const QuantWeights& w, float* y);
+// y[i][t, r] = sum_c x[t, c] * w[i][r, c] for i < count: several matrices that read the
+// same input (a layer's q/k/v or gate/up projections). Where they share cols, kind and
+// block size, the input is packed once and all their rows are split over one pool call;
+// otherwise this is count MatMulQuant calls.
+void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w,
+                       float* const* y, std::size_t count);
+
 // Explicit variants, for tests and benchmarks; check IsaSupported() first.
 void MatMulQuantIsa(CpuIsa isa, const float* x, std::size_t n, const QuantWeights& w, float* y);
 

@@ -192,6 +192,40 @@ TEST(QuantMatMulTest, ThreadedDefaultMatchesScalar) {
   }
 }
 
+// q/k/v-like matrices through one shared call give what separate calls give, bit for bit
+// (the same packed input and the same row kernels), also when one of them has another
+// layout and is run on its own.
+TEST(QuantMatMulTest, SharedInputMatchesSeparateCalls) {
+  std::mt19937 rng(std::random_device{}());
+  const std::size_t cols = 700;
+  std::vector<compress::QuantizedMatrix> matrices;
+  for (std::size_t rows : {std::size_t{320}, std::size_t{48}, std::size_t{48}}) {
+    matrices.push_back(RandomQuantMatrix(QuantKind::kTernary2Bit, rows, cols, 64, rng));
+  }
+  matrices.push_back(RandomQuantMatrix(QuantKind::kCodebook2Bit, 40, cols, 32, rng));
+  std::vector<QuantWeights> weights;
+  for (const auto& m : matrices) {
+    weights.push_back(QuantWeights::Prepare(
+        ViewOf(m, m.format == compress::QuantFormat::kCodebook2Bit ? QuantKind::kCodebook2Bit
+                                                                    : QuantKind::kTernary2Bit)));
+  }
+  for (std::size_t n : {std::size_t{1}, std::size_t{5}}) {
+    const std::vector<float> x = RandomActivations(n * cols, rng);
+    std::vector<std::vector<float>> expected, got;
+    std::vector<const QuantWeights*> w;
+    std::vector<float*> y;
+    for (const QuantWeights& weight : weights) {
+      expected.emplace_back(n * weight.rows());
+      got.emplace_back(n * weight.rows(), -1.0f);
+      MatMulQuant(x.data(), n, weight, expected.back().data());
+      w.push_back(&weight);
+    }
+    for (auto& out : got) y.push_back(out.data());
+    MatMulQuantShared(x.data(), n, w.data(), y.data(), w.size());
+    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "matrix " << i;
+  }
+}
+
 TEST(QuantMatMulTest, ZeroActivationsGiveZero) {
   std::mt19937 rng(std::random_device{}());
   for (QuantKind kind : kKinds) {
