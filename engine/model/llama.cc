@@ -170,9 +170,11 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
   // Every matrix product runs once over all n stacked tokens of the step.
   RmsNorm(x_.data(), n, hidden, layer.input_norm, config_.rms_norm_eps, normed_.data());
   Observe(layer_index, ActivationObserver::LinearInput::kAttention, normed_.data(), n, hidden);
-  MatMul(normed_.data(), n, layer.q, q_.data());
-  MatMul(normed_.data(), n, layer.k, k_.data());
-  MatMul(normed_.data(), n, layer.v, v_.data());
+  {
+    const WeightMatrix* const w[] = {&layer.q, &layer.k, &layer.v};
+    float* const y[] = {q_.data(), k_.data(), v_.data()};
+    MatMulShared(normed_.data(), n, w, y, 3);
+  }
   if (layer.q_bias != nullptr) {
     AddBias(q_.data(), n, q_dim_, layer.q_bias);
     AddBias(k_.data(), n, kv_dim_, layer.k_bias);
@@ -196,8 +198,11 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
 
 void LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_index, std::size_t n) {
   const std::size_t inner = layer.inner;
-  MatMul(normed_.data(), n, layer.gate, gate_.data());
-  MatMul(normed_.data(), n, layer.up, up_.data());
+  {
+    const WeightMatrix* const w[] = {&layer.gate, &layer.up};
+    float* const y[] = {gate_.data(), up_.data()};
+    MatMulShared(normed_.data(), n, w, y, 2);
+  }
   if (observer_ != nullptr) {
     Silu(gate_.data(), n * inner);
     observer_->OnMlp(layer_index, gate_.data(), up_.data(), n, inner);

@@ -21,6 +21,22 @@ void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y) {
   }
 }
 
+void MatMulShared(const float* x, std::size_t n, const WeightMatrix* const* w, float* const* y,
+                  std::size_t count) {
+  constexpr std::size_t kMaxShared = 4;
+  const kernels::QuantWeights* quant[kMaxShared];
+  bool all_quant = count <= kMaxShared;
+  for (std::size_t i = 0; all_quant && i < count; ++i) {
+    all_quant = w[i]->format == WeightFormat::kQuant;
+    quant[i] = static_cast<const kernels::QuantWeights*>(w[i]->data);
+  }
+  if (all_quant) {
+    kernels::MatMulQuantShared(x, n, quant, y, count);
+    return;
+  }
+  for (std::size_t i = 0; i < count; ++i) MatMul(x, n, *w[i], y[i]);
+}
+
 void CopyRow(const WeightMatrix& w, std::size_t row, float* out) {
   switch (w.format) {
     case WeightFormat::kF32:

@@ -25,6 +25,12 @@ struct WeightMatrix {
 // y[t, r] = sum_c x[t, c] * w[r, c] for t < n: one pass over the weights for all n rows.
 void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y);
 
+// MatMul(x, n, *w[i], y[i]) for i < count: matrices that read the same input (a layer's
+// q/k/v or gate/up projections). Low-bit matrices of one layout share one quantization of
+// x and one thread-pool call, which matters at decode, where a call is a few microseconds.
+void MatMulShared(const float* x, std::size_t n, const WeightMatrix* const* w, float* const* y,
+                  std::size_t count);
+
 // out[c] = w[row, c] as fp32 (embedding lookup).
 void CopyRow(const WeightMatrix& w, std::size_t row, float* out);
 
