@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/model/llama_ops.h"
 #include "engine/model/rope.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/sparse_mlp.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -67,14 +68,16 @@ class LlamaRunner final : public ModelRunner {
   const ModelConfig& config_;
   const std::size_t kv_dim_;
   const std::size_t q_dim_;
-  // Activations of the step's stacked tokens, [n, width] each.
+  // Activations of the step's stacked tokens, [n, width] each. Past the first layer the
+  // residual stream is x_ + proj_: each residual add is fused into the norm that follows it.
   std::vector<float> x_, normed_, q_, k_, v_, attn_, proj_, gate_, up_;
+  // The rotary cos and sin of each stacked token's position, [n, head_dim / 2] each.
+  std::vector<float> rope_cos_, rope_sin_;
   std::vector<std::size_t> logit_rows_;  // rows of x_ whose logits were asked for
   // One per sequence of the step, so that sequences attend in parallel.
   struct SequenceScratch {
     std::size_t first_row = 0;  // the sequence's first row among the stacked tokens
     std::vector<const float*> key_blocks, value_blocks;
-    AttentionScratch attention;
   };
   std::vector<SequenceScratch> sequence_scratch_;
 };
@@ -111,7 +114,7 @@ absl::Status LlamaRunner::Validate(absl::Span<const ForwardSequence> batch,
 
 void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batch,
                          PagedKvCache& cache) {
-  const std::vector<double>& inv_freq = model_->rope_inv_freq();
+  const std::size_t half = config_.head_dim / 2;
   constexpr int kBlockTokens = PagedKvCache::kBlockTokens;
   if (sequence_scratch_.size() < batch.size()) sequence_scratch_.resize(batch.size());
   std::size_t row = 0;  // first stacked row of the current sequence
@@ -123,8 +126,8 @@ void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batc
       const int position = sequence.start + static_cast<int>(t);
       float* q = &q_[(row + t) * q_dim_];
       float* k = &k_[(row + t) * kv_dim_];
-      ApplyRope(q, config_.num_attention_heads, config_.head_dim, position, inv_freq);
-      ApplyRope(k, config_.num_key_value_heads, config_.head_dim, position, inv_freq);
+      kernels::RopeQk(q, config_.num_attention_heads, k, config_.num_key_value_heads,
+                      config_.head_dim, &rope_cos_[(row + t) * half], &rope_sin_[(row + t) * half]);
       const std::int32_t block = blocks[position / kBlockTokens];
       const std::size_t offset = (position % kBlockTokens) * kv_dim_;
       std::copy_n(k, kv_dim_, cache.keys(layer_index, block) + offset);
@@ -141,8 +144,8 @@ void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batc
     }
     row += n;
   }
-  // Sequences attend independently: one pool task each (their matrix products then run on
-  // the task's thread; a single sequence keeps the whole pool for its own products).
+  // Sequences attend independently: one pool task each (the attention kernel then runs on the
+  // task's thread; a single sequence keeps the whole pool for its own split).
   struct Context {
     LlamaRunner* runner;
     absl::Span<const ForwardSequence> batch;
@@ -158,7 +161,7 @@ void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batc
         const PagedKvView view{scratch.key_blocks, scratch.value_blocks, kBlockTokens};
         const std::size_t offset = scratch.first_row * c.runner->q_dim_;
         CausalAttention(shape, &c.runner->q_[offset], c.batch[i].tokens.size(), c.batch[i].start,
-                        view, scratch.attention, &c.runner->attn_[offset]);
+                        view, &c.runner->attn_[offset]);
       },
       &context);
 }
@@ -167,8 +170,13 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
                            absl::Span<const ForwardSequence> batch, PagedKvCache& cache,
                            std::size_t n) {
   const std::size_t hidden = config_.hidden_size;
+  const auto eps = static_cast<float>(config_.rms_norm_eps);
   // Every matrix product runs once over all n stacked tokens of the step.
-  RmsNorm(x_.data(), n, hidden, layer.input_norm, config_.rms_norm_eps, normed_.data());
+  if (layer_index == 0) {
+    kernels::RmsNorm(x_.data(), n, hidden, layer.input_norm, eps, normed_.data());
+  } else {
+    kernels::AddRmsNorm(x_.data(), proj_.data(), n, hidden, layer.input_norm, eps, normed_.data());
+  }
   Observe(layer_index, ActivationObserver::LinearInput::kAttention, normed_.data(), n, hidden);
   {
     const WeightMatrix* const w[] = {&layer.q, &layer.k, &layer.v};
@@ -184,16 +192,14 @@ void LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_index,
   Observe(layer_index, ActivationObserver::LinearInput::kAttentionOutput, attn_.data(), n, q_dim_);
   MatMul(attn_.data(), n, layer.o, proj_.data());
   if (layer.o_bias != nullptr) AddBias(proj_.data(), n, hidden, layer.o_bias);
-  for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
-
-  RmsNorm(x_.data(), n, hidden, layer.post_attention_norm, config_.rms_norm_eps, normed_.data());
+  kernels::AddRmsNorm(x_.data(), proj_.data(), n, hidden, layer.post_attention_norm, eps,
+                      normed_.data());
   Observe(layer_index, ActivationObserver::LinearInput::kMlp, normed_.data(), n, hidden);
   if (layer.gated) {
     GatedMlp(layer, n);
   } else {
     DenseMlp(layer, layer_index, n);
   }
-  for (std::size_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
 }
 
 void LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_index, std::size_t n) {
@@ -208,7 +214,7 @@ void LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_index, std:
     observer_->OnMlp(layer_index, gate_.data(), up_.data(), n, inner);
     for (std::size_t i = 0; i < n * inner; ++i) gate_[i] *= up_[i];
   } else {
-    SiluMul(gate_.data(), up_.data(), n * inner);
+    kernels::SiluMul(gate_.data(), up_.data(), n * inner);
   }
   Observe(layer_index, ActivationObserver::LinearInput::kMlpDown, gate_.data(), n, inner);
   MatMul(gate_.data(), n, layer.down, proj_.data());
@@ -257,21 +263,28 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
   proj_.resize(n * hidden);
   gate_.resize(n * inner);
   up_.resize(n * inner);
+  const std::size_t half = config_.head_dim / 2;
+  rope_cos_.resize(n * half);
+  rope_sin_.resize(n * half);
 
   std::size_t row = 0;
   for (const ForwardSequence& sequence : batch) {
-    for (std::int32_t token : sequence.tokens) {
-      CopyRow(weights.embed_tokens, token, &x_[row++ * hidden]);
+    for (std::size_t t = 0; t < sequence.tokens.size(); ++t, ++row) {
+      CopyRow(weights.embed_tokens, sequence.tokens[t], &x_[row * hidden]);
+      RopeCosSin(model_->rope_inv_freq(), sequence.start + static_cast<int>(t),
+                 &rope_cos_[row * half], &rope_sin_[row * half]);
     }
   }
   for (int l = 0; l < config_.num_hidden_layers; ++l)
     RunLayer(weights.layers[l], l, batch, cache, n);
 
-  // Only the rows whose logits are wanted go through the final norm and the lm_head.
+  // Only the rows whose logits are wanted get the last layer's residual add, the final norm
+  // and the lm_head.
   const std::size_t rows = logit_rows_.size();
   for (std::size_t i = 0; i < rows; ++i) {
-    RmsNorm(&x_[logit_rows_[i] * hidden], 1, hidden, weights.final_norm, config_.rms_norm_eps,
-            &normed_[i * hidden]);
+    const std::size_t r = logit_rows_[i];
+    kernels::AddRmsNorm(&x_[r * hidden], &proj_[r * hidden], 1, hidden, weights.final_norm,
+                        static_cast<float>(config_.rms_norm_eps), &normed_[i * hidden]);
   }
   logits.resize(rows * static_cast<std::size_t>(config_.vocab_size));
   if (rows > 0) MatMul(normed_.data(), rows, weights.lm_head, logits.data());
