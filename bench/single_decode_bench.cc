@@ -1,7 +1,7 @@
 // ghostbench decode: one stream decoding on a random model of TinyLlama-1.1B's shape, in bf16
 // and in every compressed format. Per format: decode tokens/s (64 tokens after a 16-token
-// prompt, prefill excluded), the weight bytes read per token, the implied GB/s and its ratio
-// to the machine's read bandwidth measured in the same run.
+// prompt by default, prefill excluded), the weight bytes read per token, the implied GB/s and
+// its ratio to the machine's read bandwidth measured in the same run.
 #include <stdlib.h>
 
 #include <algorithm>
@@ -58,7 +58,7 @@ double DecodeTokensPerSecond(const Model& model, int prompt_tokens, int new_toke
 int RunDecode(int argc, char** argv) {
   std::vector<std::string> formats = RandomModelFormats();
   std::string tokenizer_dir = "models/ghost-tiny";
-  int new_tokens = 64, repeats = 2;
+  int new_tokens = 64, repeats = 2, prompt_tokens = 16;
   bool json = false;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -73,10 +73,14 @@ int RunDecode(int argc, char** argv) {
       ++i;
     } else if (arg == "--repeats" && has_value && absl::SimpleAtoi(argv[i + 1], &repeats)) {
       ++i;
+    } else if (arg == "--prompt_tokens" && has_value &&
+               absl::SimpleAtoi(argv[i + 1], &prompt_tokens) && prompt_tokens >= 1) {
+      ++i;
     } else {
       std::fprintf(stderr,
                    "usage: ghostbench decode [--json] [--formats bf16,ternary,...] "
-                   "[--new_tokens 64] [--repeats 2] [--tokenizer_model DIR]\n");
+                   "[--new_tokens 64] [--prompt_tokens 16] [--repeats 2] "
+                   "[--tokenizer_model DIR]\n");
       return 2;
     }
   }
@@ -105,7 +109,7 @@ int RunDecode(int argc, char** argv) {
     DecodeResult result;
     result.format = format;
     result.bytes_per_token = static_cast<double>(summary.weight_bytes) - embedding;
-    result.tokens_per_s = DecodeTokensPerSecond(**model, 16, new_tokens, repeats);
+    result.tokens_per_s = DecodeTokensPerSecond(**model, prompt_tokens, new_tokens, repeats);
     result.gb_per_s = result.bytes_per_token * result.tokens_per_s / 1e9;
     results.push_back(result);
   }
@@ -115,7 +119,8 @@ int RunDecode(int argc, char** argv) {
     nlohmann::json out = {{"shape", "tinyllama-1.1b"},
                           {"threads", threads},
                           {"bandwidth_gb_per_s", bandwidth.gb_per_s},
-                          {"new_tokens", new_tokens}};
+                          {"new_tokens", new_tokens},
+                          {"prompt_tokens", prompt_tokens}};
     for (const DecodeResult& r : results) {
       out["results"].push_back({{"format", r.format},
                                 {"tokens_per_s", r.tokens_per_s},
@@ -126,8 +131,9 @@ int RunDecode(int argc, char** argv) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("random TinyLlama-1.1B shape, %d threads, read bandwidth %.1f GB/s, %d tokens\n",
-              threads, bandwidth.gb_per_s, new_tokens);
+  std::printf(
+      "random TinyLlama-1.1B shape, %d threads, read bandwidth %.1f GB/s, %d tokens after %d\n",
+      threads, bandwidth.gb_per_s, new_tokens, prompt_tokens);
   std::printf("%-16s %10s %14s %8s %12s\n", "format", "tokens/s", "MB per token", "GB/s",
               "x bandwidth");
   for (const DecodeResult& r : results) {
