@@ -112,6 +112,26 @@ void RescaleAccumulate(float* const* sums, const float* correction, const float*
   }
 }
 
+// Scores one query row against the block's keys [b, e), folds the scores into the row's
+// running maximum and total, and leaves in w[b, e) their weights e^(score - new maximum).
+// Returns the factor e^(old maximum - new maximum) for the row's earlier sums.
+template <typename T>
+float ScoreBlock(const float* query, const float* const* keys, std::size_t b, std::size_t e,
+                 std::size_t head_dim, float scale, float& max, float& total, float* w) {
+  // Scores of keys this row does not see are computed with the others and ignored.
+  for (std::size_t j = b / T::kWidth * T::kWidth; j < e; j += T::kWidth) {
+    DotMany<T>(query, keys + j, head_dim, w + j);
+  }
+  float block_max = -__builtin_inff();
+  for (std::size_t j = b; j < e; ++j) block_max = MaxFloat(block_max, w[j]);
+  const float new_max = MaxFloat(max, block_max * scale);
+  // e^-inf = 0 exactly on a row's first block, which clears nothing but the zeros.
+  const float correction = __builtin_expf(max - new_max);
+  total = total * correction + ExpShifted<T>(w + b, e - b, scale, new_max);
+  max = new_max;
+  return correction;
+}
+
 inline void Prefetch(const float* row, std::size_t floats) {
   for (std::size_t i = 0; i < floats; i += 64 / sizeof(float)) __builtin_prefetch(row + i);
 }
@@ -154,8 +174,11 @@ void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
       key_rows[j] = CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s0 + j);
       value_rows[j] = CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s0 + j);
     }
-    // A short last block repeats its last key, so that DotMany always reads whole groups.
-    for (std::size_t j = count; j < kKeyBlock; ++j) key_rows[j] = key_rows[count - 1];
+    // A short last block repeats its last row, so that DotMany always reads whole groups.
+    for (std::size_t j = count; j < kKeyBlock; ++j) {
+      key_rows[j] = key_rows[count - 1];
+      value_rows[j] = value_rows[count - 1];
+    }
     // The kv heads read each row in head_dim pieces, a stride the hardware prefetchers follow
     // poorly: fetch the next block's whole rows while this one is scored.
     for (std::size_t s = s0 + kKeyBlock; s < MinSize(s0 + 2 * kKeyBlock, hi); ++s) {
@@ -179,24 +202,12 @@ void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
           float correction[kHeadsTogether];
           const float* row_weights[kHeadsTogether];
           for (std::size_t k = 0; k < heads; ++k) {
-            const std::size_t h = h0 + k;
-            const std::size_t i = (t - range.t_begin) * dims.num_heads + h;
-            const float* query = q + t * q_stride + h * head_dim;
-            float* w = weights[k];
-            // Scores of keys this row does not see are computed with the others and ignored.
-            for (std::size_t j = b / T::kWidth * T::kWidth; j < e; j += T::kWidth) {
-              DotMany<T>(query, keys + j, head_dim, w + j);
-            }
-            float block_max = -__builtin_inff();
-            for (std::size_t j = b; j < e; ++j) block_max = MaxFloat(block_max, w[j]);
-            const float new_max = MaxFloat(state.max[i], block_max * scale);
-            // e^-inf = 0 exactly on a row's first block, which clears nothing but the zeros.
-            correction[k] = __builtin_expf(state.max[i] - new_max);
-            const float block_sum = ExpShifted<T>(w + b, e - b, scale, new_max);
-            state.total[i] = state.total[i] * correction[k] + block_sum;
-            state.max[i] = new_max;
+            const std::size_t i = (t - range.t_begin) * dims.num_heads + h0 + k;
+            correction[k] =
+                ScoreBlock<T>(q + t * q_stride + (h0 + k) * head_dim, keys, b, e, head_dim, scale,
+                              state.max[i], state.total[i], weights[k]);
             row_sums[k] = state.sums + i * head_dim;
-            row_weights[k] = w + b;
+            row_weights[k] = weights[k] + b;
           }
           if (heads == kHeadsTogether) {
             RescaleAccumulate<T, kHeadsTogether>(row_sums, correction, row_weights, values + b,
