@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <vector>
 
 #include "kernels/cpu/quant_internal.h"
 #include "kernels/cpu/quant_matmul.h"
@@ -93,7 +94,21 @@ QuantRowsFn QuantRowsFor(CpuIsa isa) {
 QuantAxpyFn QuantAxpyFor(CpuIsa isa) {
   constexpr QuantAxpyFn kAxpyFns[] = {QuantAxpyScalar, QuantAxpyAvx2, QuantAxpyAvx512};
   static_assert(std::size(kAxpyFns) == std::size(kRowsFns));
+  if (isa == CpuIsa::kAvx512 && QuantRowsFor(isa) == MatMulQuantAvx512Vnni) {
+    return QuantAxpyAvx512Vnni;
+  }
   return kAxpyFns[static_cast<int>(isa)];
+}
+
+AxpyBuffers ThreadAxpyBuffers(std::size_t factor_bytes, std::size_t blocks, std::size_t acc_values) {
+  thread_local std::vector<std::int8_t> factors;
+  thread_local std::vector<float> block_scale, block_offset;
+  thread_local std::vector<std::int32_t> acc;
+  if (factors.size() < factor_bytes) factors.resize(factor_bytes);
+  if (block_scale.size() < blocks) block_scale.resize(blocks);
+  if (block_offset.size() < blocks) block_offset.resize(blocks);
+  if (acc.size() < acc_values) acc.resize(acc_values);
+  return {factors.data(), block_scale.data(), block_offset.data(), acc.data()};
 }
 
 ActivationScratch& ThreadActivationScratch() {

@@ -53,7 +53,8 @@ using QuantRowsFn = void (*)(const QuantWeights& w, const PackedActivations& x,
 // out_perm[AxpyPosition(p)] += sum_i coefs[i] * W[rows[i], c] for every column c, where p
 // is c's activation position (QuantWeights::activation_positions); out_perm has
 // layout.activation_bytes floats, and the positions that are no column get unspecified
-// values.
+// values. The AVX-512 variants round each row's factor per block to int8
+// (quant_avx512_axpy.h), as the matrix products round activations.
 using QuantAxpyFn = void (*)(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                              std::size_t count, float* out_perm);
 
@@ -72,6 +73,16 @@ inline void PrefetchRow(const QuantWeights& w, std::size_t row) {
 }
 
 }  // namespace
+
+// Per-thread scratch of the integer AXPY (quant_avx512_axpy.h), grown as needed. It lives
+// in a file compiled without ISA flags: the AVX-512 files use no standard containers.
+struct AxpyBuffers {
+  std::int8_t* factors;  // factor_bytes
+  float* block_scale;    // blocks
+  float* block_offset;   // blocks
+  std::int32_t* acc;     // acc_values
+};
+AxpyBuffers ThreadAxpyBuffers(std::size_t factor_bytes, std::size_t blocks, std::size_t acc_values);
 
 // The AXPY output transposes each 64-byte slot of the activation layout to 4 x 16 floats:
 // byte k of 32-bit lane b goes to float 16 * k + b, so that the kernels extract byte k of
@@ -98,6 +109,8 @@ void MatMulQuantAvx512Vnni(const QuantWeights&, const PackedActivations&, const 
 void QuantAxpyScalar(const QuantWeights&, const std::uint32_t*, const float*, std::size_t, float*);
 void QuantAxpyAvx2(const QuantWeights&, const std::uint32_t*, const float*, std::size_t, float*);
 void QuantAxpyAvx512(const QuantWeights&, const std::uint32_t*, const float*, std::size_t, float*);
+void QuantAxpyAvx512Vnni(const QuantWeights&, const std::uint32_t*, const float*, std::size_t,
+                         float*);
 
 // The stored digit (0..2 ternary, 0..3 codebook index) of code j of block b of a row.
 int StoredCode(const QuantWeights& w, const std::uint8_t* row_codes, std::size_t block,

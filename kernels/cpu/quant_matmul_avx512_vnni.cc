@@ -1,5 +1,6 @@
 // The AVX-512 low-bit kernels with VNNI's vpdpbusd (this file alone is compiled with
 // -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mfma -mf16c).
+#include "kernels/cpu/quant_avx512_axpy.h"
 #include "kernels/cpu/quant_avx512_kernels.h"
 
 namespace ghost::kernels::internal {
@@ -8,6 +9,18 @@ void MatMulQuantAvx512Vnni(const QuantWeights& w, const PackedActivations& x,
                            const std::uint32_t* rows, std::size_t first, std::size_t count,
                            float* y, std::size_t ldy) {
   MatMulQuantRows<true>(w, x, rows, first, count, y, ldy);
+}
+
+void QuantAxpyAvx512Vnni(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
+                         std::size_t count, float* out_perm) {
+  switch (w.kind()) {
+    case QuantKind::kTernary2Bit:
+      return AxpyRowsInt<true, QuantKind::kTernary2Bit>(w, rows, coefs, count, out_perm);
+    case QuantKind::kTernaryBase3:
+      return AxpyRowsInt<true, QuantKind::kTernaryBase3>(w, rows, coefs, count, out_perm);
+    case QuantKind::kCodebook2Bit:
+      return AxpyRowsInt<true, QuantKind::kCodebook2Bit>(w, rows, coefs, count, out_perm);
+  }
 }
 
 }  // namespace ghost::kernels::internal

@@ -2,6 +2,7 @@
 // in fp64, for every weight format of up and down_t, every CPU variant, several sparsities.
 #include "kernels/cpu/sparse_mlp.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "engine/compress/quantized_matrix.h"
 #include "gtest/gtest.h"
+#include "kernels/cpu/quant_internal.h"
 #include "tests/kernels/random_quant_matrix.h"
 
 namespace ghost::kernels {
@@ -80,6 +82,64 @@ Matrix RandomMatrix(Format format, std::mt19937& rng) {
   return m;
 }
 
+// Per output column, a bound on the AVX-512 integer AXPY's error (quant_avx512_axpy.h):
+// each active row's factor coef * scale * step for a block is rounded to a multiple of S_b,
+// the largest of them over 127, so a term is off by at most S_b / 2 times its stored code
+// (at most 2 for ternary, 127 codebook steps).
+std::vector<double> IntAxpyBound(const QuantWeights& down_t, const std::vector<double>& coefs) {
+  std::vector<double> bound(kHidden, 0.0);
+  for (std::size_t c = 0; c < kHidden; ++c) {
+    const std::size_t block = c / down_t.block_size();
+    double max_factor = 0.0;
+    double max_code = 0.0;
+    for (std::size_t j = 0; j < kInner; ++j) {
+      const QuantCodebook* book = down_t.row_codebook(j);
+      const double step = book ? book->step : 1.0;
+      max_code = book ? 127.0 : 2.0;
+      max_factor = std::max(
+          max_factor, std::fabs(coefs[j] * F16ToF32(down_t.row_scales(j)[block]) * step));
+    }
+    for (std::size_t j = 0; j < kInner; ++j) {
+      if (coefs[j] != 0.0) bound[c] += 0.5 * max_factor / 127.0 * max_code * 1.01;
+    }
+  }
+  return bound;
+}
+
+// Both AVX-512 integer AXPYs (with and without VNNI) against the scalar float one, on
+// scattered rows of every low-bit format, within IntAxpyBound.
+TEST(SparseMlpTest, IntegerAxpyMatchesScalarWithinBound) {
+  if (!IsaSupported(CpuIsa::kAvx512)) GTEST_SKIP() << "no AVX-512";
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (Format format : {Format::kTernary2Bit, Format::kTernaryBase3, Format::kCodebook2Bit}) {
+    const Matrix down_t = RandomMatrix(format, rng);
+    const QuantWeights& w = *down_t.quant;
+    std::vector<std::uint32_t> rows;
+    std::vector<float> coefs;
+    std::vector<double> dense_coefs(kInner, 0.0);
+    for (std::uint32_t j = 0; j < kInner; ++j) {
+      if (rng() % 3 == 0) continue;  // Inactive.
+      rows.push_back(j);
+      coefs.push_back(normal(rng));
+      dense_coefs[j] = coefs.back();
+    }
+    const std::vector<double> bound = IntAxpyBound(w, dense_coefs);
+    const std::size_t size = w.layout().activation_bytes;
+    std::vector<float> expected(size, 0.0f);
+    internal::QuantAxpyScalar(w, rows.data(), coefs.data(), rows.size(), expected.data());
+    for (auto axpy : {internal::QuantAxpyAvx512, internal::QuantAxpyFor(CpuIsa::kAvx512)}) {
+      std::vector<float> got(size, 0.0f);
+      axpy(w, rows.data(), coefs.data(), rows.size(), got.data());
+      for (std::size_t c = 0; c < kHidden; ++c) {
+        const std::size_t p = internal::AxpyPosition(w.activation_positions()[c]);
+        ASSERT_NEAR(got[p], expected[p], bound[c] + 1e-5 * (1 + std::fabs(expected[p])))
+            << FormatName(format) << " c=" << c;
+      }
+    }
+  }
+}
+
 TEST(GatherActiveTest, ListsNonZeroIndicesInOrder) {
   std::mt19937 rng(std::random_device{}());
   std::bernoulli_distribution zero(0.6);
@@ -120,6 +180,7 @@ TEST(SparseMlpTest, MatchesDenseComputationForEveryFormatAndVariant) {
             const float* xt = x.data() + t * kHidden;
             std::vector<double> exact(kHidden, 0.0);
             std::vector<double> bound(kHidden, 1e-6);
+            std::vector<double> coefs(kInner);
             for (std::size_t j = 0; j < kInner; ++j) {
               const double hj = h[t * kInner + j];
               double dot = 0;
@@ -133,11 +194,16 @@ TEST(SparseMlpTest, MatchesDenseComputationForEveryFormatAndVariant) {
               if (up.quant) {
                 dot_error += testing::Int8DotErrorBound(*up.quant, j, &up.dense[j * kHidden], xt);
               }
+              coefs[j] = hj * dot;
               for (std::size_t c = 0; c < kHidden; ++c) {
                 const double d = down_t.dense[j * kHidden + c];
                 exact[c] += hj * dot * d;
                 bound[c] += std::fabs(hj * d) * (dot_error + 1e-5 * std::fabs(dot));
               }
+            }
+            if (isa == CpuIsa::kAvx512 && down_t.quant) {
+              const std::vector<double> int_bound = IntAxpyBound(*down_t.quant, coefs);
+              for (std::size_t c = 0; c < kHidden; ++c) bound[c] += int_bound[c];
             }
             for (std::size_t c = 0; c < kHidden; ++c) {
               ASSERT_NEAR(out[t * kHidden + c], exact[c], bound[c])
