@@ -25,6 +25,7 @@ namespace ghost::kernels::internal {
 namespace {
 
 constexpr std::size_t kAxpyQuad = 4;
+constexpr std::size_t kScalePrefetch = 16;  // Rows ahead, in the pass over the scales.
 
 // The codebook step and offset of a row (1 and -1 for ternary).
 template <QuantKind K>
@@ -65,6 +66,9 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
     __m512 max_factor = _mm512_setzero_ps();
     __m512 offsets = _mm512_setzero_ps();
     for (std::size_t i = 0; i < count; ++i) {
+      if (i + kScalePrefetch < count) {  // Scattered rows: a cache line each, fetched early.
+        __builtin_prefetch(w.row_scales(rows[i + kScalePrefetch]) + g * kQuantGroupBlocks);
+      }
       float step, offset;
       RowAffine<K>(w, rows[i], &step, &offset);
       const __m512 scaled = RowFactors(w, rows[i], g, coefs[i]);
