@@ -84,6 +84,37 @@ inline __m256i LoadSlot(const QuantLayout& l, const std::uint8_t* group_codes, s
   return LoadTail(group_codes + l.full_words * stride, l.tail_bytes, h);
 }
 
+// Ternary 2-bit codes of half h of a group against T tokens: acc[t] per 32-bit lane.
+// Digits are masked in place where that is exact: bytes & 0x03 and & 0x0C are digits 0 and
+// 1 times 1 and 4, and the bytes shifted by 4 give digits 2 and 3 likewise; one slot's
+// vpmaddubsw pairs then add up in 16 bits, the "times 4" ones shifted back exactly, and a
+// group's slots (at most 16, each under 2^11 per lane) sum in 16 bits before one vpmaddwd.
+// That is ~40% fewer instructions per byte than shifting every digit and widening every
+// product.
+template <int T>
+void TernaryGroupDots(const QuantLayout& l, const std::uint8_t* group_codes, std::size_t stride,
+                      int h, const std::int8_t* group_x, __m256i acc[T]) {
+  const __m256i mask1 = _mm256_set1_epi8(0x03), mask4 = _mm256_set1_epi8(0x0c);
+  __m256i sum16[T];
+  for (int t = 0; t < T; ++t) sum16[t] = _mm256_setzero_si256();
+  for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
+    const __m256i bytes = LoadSlot(l, group_codes, stride, s_index, h);
+    const __m256i high = _mm256_srli_epi16(bytes, 4);
+    const __m256i d0 = _mm256_and_si256(bytes, mask1), d1 = _mm256_and_si256(bytes, mask4);
+    const __m256i d2 = _mm256_and_si256(high, mask1), d3 = _mm256_and_si256(high, mask4);
+    const std::int8_t* xs = group_x + s_index * 4 * 64 + 32 * h;
+    for (int t = 0; t < T; ++t) {
+      const std::int8_t* xt = xs + t * l.activation_bytes;
+      const __m256i times1 = _mm256_add_epi16(_mm256_maddubs_epi16(d0, Load32(xt)),
+                                              _mm256_maddubs_epi16(d2, Load32(xt + 128)));
+      const __m256i times4 = _mm256_add_epi16(_mm256_maddubs_epi16(d1, Load32(xt + 64)),
+                                              _mm256_maddubs_epi16(d3, Load32(xt + 192)));
+      sum16[t] = _mm256_add_epi16(sum16[t], _mm256_add_epi16(times1, _mm256_srai_epi16(times4, 2)));
+    }
+  }
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_madd_epi16(sum16[t], _mm256_set1_epi16(1));
+}
+
 template <QuantKind K, int T>
 void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t row, std::size_t t0,
                float* y, std::size_t ldy) {
@@ -110,17 +141,21 @@ void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t ro
     const std::int8_t* group_x = values + g * group_values;
     for (int h = 0; h < 2; ++h) {
       __m256i acc[T];
-      for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
-      for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
-        __m256i digits[kD];
-        Decode<K>(LoadSlot(l, group_codes, stride, s_index, h), digits);
-        for (int s = 0; s < kD; ++s) {
-          if constexpr (K == QuantKind::kCodebook2Bit) {
-            digits[s] = _mm256_shuffle_epi8(lut, digits[s]);
-          }
-          const std::int8_t* xs = group_x + (s_index * kD + s) * 64 + 32 * h;
-          for (int t = 0; t < T; ++t) {
-            acc[t] = Dot(acc[t], digits[s], Load32(xs + t * l.activation_bytes));
+      if constexpr (K == QuantKind::kTernary2Bit) {
+        TernaryGroupDots<T>(l, group_codes, stride, h, group_x, acc);
+      } else {
+        for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+        for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
+          __m256i digits[kD];
+          Decode<K>(LoadSlot(l, group_codes, stride, s_index, h), digits);
+          for (int s = 0; s < kD; ++s) {
+            if constexpr (K == QuantKind::kCodebook2Bit) {
+              digits[s] = _mm256_shuffle_epi8(lut, digits[s]);
+            }
+            const std::int8_t* xs = group_x + (s_index * kD + s) * 64 + 32 * h;
+            for (int t = 0; t < T; ++t) {
+              acc[t] = Dot(acc[t], digits[s], Load32(xs + t * l.activation_bytes));
+            }
           }
         }
       }
