@@ -1,5 +1,5 @@
 // ghostbench kernels: measures the machine's read bandwidth, then the CPU matmuls (fp32,
-// bf16 and the low-bit formats at block sizes 64 and 256) at decode-like n on Llama-sized
+// bf16, fp16 and the low-bit formats at block sizes 64 and 256) at decode-like n on Llama-sized
 // weights, reported as weight GB/s (every byte the kernel reads: codes, scales, codebooks)
 // and as a fraction of that bandwidth. Weight copies are rotated so that every call reads
 // its weights from memory.
@@ -16,6 +16,7 @@
 #include "bench/huge_buffer.h"
 #include "bench/memory_bandwidth.h"
 #include "bench/subcommands.h"
+#include "engine/compress/fp16.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quant_matmul.h"
 #include "nlohmann/json.hpp"
@@ -39,7 +40,7 @@ struct Shape {
 
 struct CaseResult {
   std::string kernel;
-  std::string format;          // f32, bf16, or a low-bit format name
+  std::string format;          // f32, bf16, f16, or a low-bit format name
   std::size_t block_size = 0;  // Low-bit formats only.
   Shape shape;
   std::size_t n;
@@ -101,9 +102,11 @@ void TimeCalls(const Options& options, std::size_t copies, Call call, CaseResult
   result->seconds_per_call = timing.seconds_per_call;
 }
 
+enum class DenseFormat { kF32, kBf16, kF16 };
+
 template <typename Weight>
-CaseResult RunCase(const Options& options, Shape shape, std::size_t n, double bandwidth,
-                   HugeBuffer& arena) {
+CaseResult RunCase(const Options& options, DenseFormat format, Shape shape, std::size_t n,
+                   double bandwidth, HugeBuffer& arena) {
   const std::size_t weights = shape.rows * shape.cols;
   const std::size_t weight_bytes = weights * sizeof(Weight);
   const std::size_t copies = WeightCopies(options, weight_bytes);
@@ -113,7 +116,10 @@ CaseResult RunCase(const Options& options, Shape shape, std::size_t n, double ba
   } else {
     std::vector<float> values(weights);
     FillPseudoRandom(values.data(), weights, 1);
-    for (std::size_t j = 0; j < weights; ++j) first[j] = kernels::F32ToBf16(values[j]);
+    for (std::size_t j = 0; j < weights; ++j) {
+      first[j] = format == DenseFormat::kBf16 ? kernels::F32ToBf16(values[j])
+                                              : compress::F32ToF16(values[j]);
+    }
   }
   std::vector<const Weight*> w(copies);
   for (std::size_t i = 0; i < copies; ++i) {
@@ -127,14 +133,20 @@ CaseResult RunCase(const Options& options, Shape shape, std::size_t n, double ba
   const auto call = [&](std::size_t copy) {
     if constexpr (sizeof(Weight) == sizeof(float)) {
       kernels::MatMulF32Isa(options.isa, x.data(), n, w[copy], shape.rows, shape.cols, y.data());
-    } else {
+    } else if (format == DenseFormat::kBf16) {
       kernels::MatMulBf16Isa(options.isa, x.data(), n, w[copy], shape.rows, shape.cols, y.data());
+    } else {
+      kernels::MatMulF16Isa(options.isa, x.data(), n, w[copy], shape.rows, shape.cols, y.data());
     }
   };
   CaseResult result;
   TimeCalls(options, copies, call, &result);
-  result.kernel = std::string(sizeof(Weight) == sizeof(float) ? "MatMulF32" : "MatMulBf16");
-  result.format = sizeof(Weight) == sizeof(float) ? "f32" : "bf16";
+  result.kernel = format == DenseFormat::kF32    ? "MatMulF32"
+                  : format == DenseFormat::kBf16 ? "MatMulBf16"
+                                                 : "MatMulF16";
+  result.format = format == DenseFormat::kF32    ? "f32"
+                  : format == DenseFormat::kBf16 ? "bf16"
+                                                 : "f16";
   result.shape = shape;
   result.n = n;
   result.weight_gb_per_s = static_cast<double>(weight_bytes) / result.seconds_per_call / 1e9;
@@ -266,8 +278,8 @@ int RunKernels(int argc, char** argv) {
   for (const Shape& shape : shapes) {
     const std::size_t f32_bytes = shape.rows * shape.cols * sizeof(float);
     arena_bytes = std::max(arena_bytes, f32_bytes * WeightCopies(options, f32_bytes));
-    const std::size_t bf16_bytes = f32_bytes / 2;
-    arena_bytes = std::max(arena_bytes, bf16_bytes * WeightCopies(options, bf16_bytes));
+    const std::size_t half_bytes = f32_bytes / 2;  // bf16 and f16
+    arena_bytes = std::max(arena_bytes, half_bytes * WeightCopies(options, half_bytes));
   }
   HugeBuffer arena(arena_bytes);
   const BandwidthResult bandwidth =
@@ -276,8 +288,12 @@ int RunKernels(int argc, char** argv) {
   std::vector<CaseResult> results;
   for (const Shape& shape : shapes) {
     for (std::size_t n : {1, 8}) {
-      results.push_back(RunCase<float>(options, shape, n, bandwidth.gb_per_s, arena));
-      results.push_back(RunCase<std::uint16_t>(options, shape, n, bandwidth.gb_per_s, arena));
+      const double gb_per_s = bandwidth.gb_per_s;
+      results.push_back(RunCase<float>(options, DenseFormat::kF32, shape, n, gb_per_s, arena));
+      results.push_back(
+          RunCase<std::uint16_t>(options, DenseFormat::kBf16, shape, n, gb_per_s, arena));
+      results.push_back(
+          RunCase<std::uint16_t>(options, DenseFormat::kF16, shape, n, gb_per_s, arena));
     }
   }
   for (const Shape& shape : shapes) {

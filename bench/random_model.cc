@@ -35,13 +35,18 @@ struct Random {
   float Weight() { return (static_cast<float>(Next() >> 40) / 16777216.0f - 0.5f) * 0.07f; }
 };
 
-std::vector<std::uint16_t> RandomBf16(std::size_t count, bool ones, Random& random) {
+// bf16 (truncated) or, with f16, IEEE half values.
+std::vector<std::uint16_t> RandomHalf(std::size_t count, bool ones, bool f16, Random& random) {
   std::vector<std::uint16_t> out(count);
   for (std::uint16_t& value : out) {
     const float w = ones ? 1.0f : random.Weight();
-    std::uint32_t bits;
-    std::memcpy(&bits, &w, 4);
-    value = static_cast<std::uint16_t>(bits >> 16);
+    if (f16) {
+      value = compress::F32ToF16(w);
+    } else {
+      std::uint32_t bits;
+      std::memcpy(&bits, &w, 4);
+      value = static_cast<std::uint16_t>(bits >> 16);
+    }
   }
   return out;
 }
@@ -92,7 +97,7 @@ compress::QuantizedMatrix RandomQuantized(std::size_t rows, std::size_t cols,
 
 const std::vector<std::string>& RandomModelFormats() {
   static const auto* formats = [] {
-    auto* v = new std::vector<std::string>{"bf16"};
+    auto* v = new std::vector<std::string>{"bf16", "f16"};
     for (const std::string& scheme : compress::CompressSchemes()) v->push_back(scheme);
     return v;
   }();
@@ -102,7 +107,8 @@ const std::vector<std::string>& RandomModelFormats() {
 absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tokenizer_dir,
                                   const std::string& format) {
   std::optional<GhostQuantization> quantization;
-  if (format != "bf16") {
+  const bool f16 = format == "f16";
+  if (format != "bf16" && !f16) {
     const std::vector<std::string>& schemes = compress::CompressSchemes();
     if (std::find(schemes.begin(), schemes.end(), format) == schemes.end()) {
       return absl::InvalidArgumentError(absl::StrCat("unknown format ", format, "; known: ",
@@ -118,8 +124,8 @@ absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tok
   const auto add_dense = [&](const std::string& name, std::vector<std::int64_t> shape) {
     std::size_t count = 1;
     for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
-    dense.push_back(RandomBf16(count, shape.size() == 1, random));
-    tensors.push_back({name, Dtype::kBF16, std::move(shape),
+    dense.push_back(RandomHalf(count, shape.size() == 1, f16, random));
+    tensors.push_back({name, f16 ? Dtype::kF16 : Dtype::kBF16, std::move(shape),
                        {reinterpret_cast<const std::uint8_t*>(dense.back().data()), count * 2}});
   };
   const auto add_linear = [&](const std::string& name, std::int64_t rows, std::int64_t cols) {
@@ -160,7 +166,7 @@ absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tok
                            {"max_position_embeddings", 2048},
                            {"rms_norm_eps", 1e-5},
                            {"rope_theta", 10000.0},
-                           {"torch_dtype", "bfloat16"},
+                           {"torch_dtype", f16 ? "float16" : "bfloat16"},
                            {"bos_token_id", 1},
                            {"eos_token_id", 2},
                            {"tie_word_embeddings", false}};

@@ -1,6 +1,6 @@
 // Random-weight model directories of TinyLlama-1.1B's shape (hidden 2048, 22 layers, ffn
 // 5632, 32 heads / 4 KV heads, vocab 32000) for benchmarks that need a real-sized model:
-// bf16, or compressed as the ghost compressor would write it (random codes and scales, so
+// bf16, f16, or compressed as the ghost compressor would write it (random codes and scales, so
 // writing takes seconds instead of a compression run). The weights mean nothing; the byte
 // counts and the kernels they exercise are real.
 #ifndef GHOST_BENCH_RANDOM_MODEL_H_
@@ -13,12 +13,12 @@
 
 namespace ghost::bench {
 
-// "bf16", then the compressor's schemes ("ternary", "ternary-base3", "codebook4", ...).
+// "bf16", "f16", then the compressor's schemes ("ternary", "ternary-base3", "codebook4", ...).
 const std::vector<std::string>& RandomModelFormats();
 
 // Writes the model into the existing directory `dir`, with the tokenizer.json of
-// `tokenizer_dir`. Compressed formats use block size 64 and keep embeddings, norms and
-// lm_head in bf16.
+// `tokenizer_dir`. f16 stores every tensor in f16; compressed formats use block size 64 and
+// keep embeddings, norms and lm_head in bf16.
 absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tokenizer_dir,
                                   const std::string& format);
 

@@ -15,6 +15,9 @@ void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y) {
     case WeightFormat::kBF16:
       kernels::MatMulBf16(x, n, static_cast<const std::uint16_t*>(w.data), w.rows, w.cols, y);
       return;
+    case WeightFormat::kF16:
+      kernels::MatMulF16(x, n, static_cast<const std::uint16_t*>(w.data), w.rows, w.cols, y);
+      return;
     case WeightFormat::kQuant:
       kernels::MatMulQuant(x, n, *static_cast<const kernels::QuantWeights*>(w.data), y);
       return;
@@ -45,6 +48,11 @@ void CopyRow(const WeightMatrix& w, std::size_t row, float* out) {
     case WeightFormat::kBF16: {
       const std::uint16_t* src = static_cast<const std::uint16_t*>(w.data) + row * w.cols;
       for (std::size_t c = 0; c < w.cols; ++c) out[c] = kernels::Bf16ToF32(src[c]);
+      return;
+    }
+    case WeightFormat::kF16: {
+      const std::uint16_t* src = static_cast<const std::uint16_t*>(w.data) + row * w.cols;
+      for (std::size_t c = 0; c < w.cols; ++c) out[c] = kernels::F16ToF32(src[c]);
       return;
     }
     case WeightFormat::kQuant:

@@ -11,6 +11,7 @@ namespace ghost {
 enum class WeightFormat {
   kF32,
   kBF16,
+  kF16,    // IEEE half precision, raw uint16 bits
   kQuant,  // data is a kernels::QuantWeights (ternary or codebook, kernels/cpu/quant_matmul.h)
 };
 

@@ -11,18 +11,20 @@ namespace ghost::kernels {
 namespace {
 
 using internal::MatMulBf16RowsFn;
+using internal::MatMulF16RowsFn;
 using internal::MatMulF32RowsFn;
 
 struct Variant {
   MatMulF32RowsFn f32;
   MatMulBf16RowsFn bf16;
+  MatMulF16RowsFn f16;
 };
 
 // Indexed by CpuIsa.
 constexpr Variant kVariants[] = {
-    {internal::MatMulF32Scalar, internal::MatMulBf16Scalar},
-    {internal::MatMulF32Avx2, internal::MatMulBf16Avx2},
-    {internal::MatMulF32Avx512, internal::MatMulBf16Avx512},
+    {internal::MatMulF32Scalar, internal::MatMulBf16Scalar, internal::MatMulF16Scalar},
+    {internal::MatMulF32Avx2, internal::MatMulBf16Avx2, internal::MatMulF16Avx2},
+    {internal::MatMulF32Avx512, internal::MatMulBf16Avx512, internal::MatMulF16Avx512},
 };
 static_assert(std::size(kVariants) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
 
@@ -125,6 +127,11 @@ void MatMulBf16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_
   RunSplit(kVariants[static_cast<int>(isa)].bf16, x, n, w, rows, cols, y);
 }
 
+void MatMulF16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_t* w,
+                  std::size_t rows, std::size_t cols, float* y) {
+  RunSplit(kVariants[static_cast<int>(isa)].f16, x, n, w, rows, cols, y);
+}
+
 void MatMulF32(const float* x, std::size_t n, const float* w, std::size_t rows, std::size_t cols,
                float* y) {
   MatMulF32Isa(DetectedIsa(), x, n, w, rows, cols, y);
@@ -133,6 +140,11 @@ void MatMulF32(const float* x, std::size_t n, const float* w, std::size_t rows, 
 void MatMulBf16(const float* x, std::size_t n, const std::uint16_t* w, std::size_t rows,
                 std::size_t cols, float* y) {
   MatMulBf16Isa(DetectedIsa(), x, n, w, rows, cols, y);
+}
+
+void MatMulF16(const float* x, std::size_t n, const std::uint16_t* w, std::size_t rows,
+               std::size_t cols, float* y) {
+  MatMulF16Isa(DetectedIsa(), x, n, w, rows, cols, y);
 }
 
 }  // namespace ghost::kernels

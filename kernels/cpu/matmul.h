@@ -23,6 +23,9 @@ void MatMulF32(const float* x, std::size_t n, const float* w, std::size_t rows, 
 // Same with bf16 weights (raw uint16 bit patterns), fp32 accumulation.
 void MatMulBf16(const float* x, std::size_t n, const std::uint16_t* w, std::size_t rows,
                 std::size_t cols, float* y);
+// Same with IEEE fp16 weights (raw uint16 bit patterns), fp32 accumulation.
+void MatMulF16(const float* x, std::size_t n, const std::uint16_t* w, std::size_t rows,
+               std::size_t cols, float* y);
 
 // Explicit variants, for tests and benchmarks. Calling a variant the CPU lacks is undefined;
 // check IsaSupported() first.
@@ -31,8 +34,11 @@ void MatMulF32Isa(CpuIsa isa, const float* x, std::size_t n, const float* w, std
                   std::size_t cols, float* y);
 void MatMulBf16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_t* w,
                    std::size_t rows, std::size_t cols, float* y);
+void MatMulF16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_t* w,
+                  std::size_t rows, std::size_t cols, float* y);
 
-// bf16 <-> fp32 conversion (round to nearest even, NaN preserved).
+// bf16 <-> fp32 conversion (round to nearest even, NaN preserved), and IEEE fp16 -> fp32
+// (exact, subnormals included; the encoder is compress::F32ToF16).
 float Bf16ToF32(std::uint16_t v);
 std::uint16_t F32ToBf16(float v);
 float F16ToF32(std::uint16_t v);

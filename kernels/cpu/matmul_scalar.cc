@@ -3,6 +3,7 @@
 // pathologically slow, and keep the summation error close to the SIMD variants'.
 #include <bit>
 
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_internal.h"
 
 namespace ghost::kernels::internal {
@@ -38,6 +39,13 @@ void MatMulBf16Scalar(const float* x, std::size_t n, const std::uint16_t* w, std
   // A lambda, not Bf16ToF32 itself: a function pointer to another file would not be inlined.
   MatMulScalar(x, n, w, rows, cols, y, ldy,
                [](std::uint16_t v) { return std::bit_cast<float>(std::uint32_t{v} << 16); });
+}
+
+void MatMulF16Scalar(const float* x, std::size_t n, const std::uint16_t* w, std::size_t rows,
+                     std::size_t cols, float* y, std::size_t ldy) {
+  // The reference conversion (convert.cc), not inlined: this variant is the reference and the
+  // fallback for CPUs without F16C, not a fast path.
+  MatMulScalar(x, n, w, rows, cols, y, ldy, [](std::uint16_t v) { return F16ToF32(v); });
 }
 
 }  // namespace ghost::kernels::internal

@@ -22,6 +22,12 @@ void RunTiled(const TileSet<Weight>& tiles, const float* x, std::size_t n, const
     for (std::size_t t = 0; t < n; ++t) std::fill_n(y + t * ldy, rows, 0.0f);
     return;
   }
+  if (n == 1 && tiles.row != nullptr && cols * sizeof(float) <= kRowAtATimeMaxActivationBytes) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      tiles.row(x, cols, w + r * cols, cols, cols, y + r, ldy, /*accumulate=*/false);
+    }
+    return;
+  }
   const std::size_t tile_rows = tiles.rows;
   const std::size_t tile_tokens = tiles.tokens;
   for (std::size_t c0 = 0; c0 < cols; c0 += pass_cols) {

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "engine/model/evaluate.h"
@@ -158,6 +159,60 @@ TEST(LlamaTest, SummaryAndDefaults) {
   EXPECT_TRUE(*d.do_sample);
   EXPECT_FALSE(d.top_p.has_value());
   EXPECT_EQ((*model)->config().eos_token_ids, (std::vector<std::int32_t>{257, 258}));
+}
+
+// An F16 checkpoint is served from its fp16 weights (half the bytes of f32) and gives the
+// logits of the same weights widened to fp32, prefill and decode alike.
+TEST(LlamaTest, F16CheckpointMatchesItsF32Widening) {
+  TinyLlamaSpec spec;
+  spec.dtype = "F16";
+  spec.hidden_size = 48;  // Rows and columns that are not multiples of the vector width.
+  spec.intermediate_size = 67;
+  spec.seed = 7;
+  const std::string f16_dir = ghost::testing::MakeTempDir("f16");
+  ghost::testing::WriteTinyLlama(f16_dir, spec);
+  // The same values as F32 tensors: config and tokenizer from a F32 spec, then its
+  // safetensors replaced.
+  ghost::testing::TensorMap widened;
+  std::map<std::string, ghost::testing::TestTensor> tensors =
+      ghost::testing::TinyLlamaTensors(spec, &widened);
+  for (auto& [name, tensor] : tensors) {
+    tensor.dtype = "F32";
+    tensor.bytes = ghost::testing::F32Bytes(widened.at(name));
+  }
+  TinyLlamaSpec f32_spec = spec;
+  f32_spec.dtype = "F32";
+  const std::string f32_dir = ghost::testing::MakeTempDir("f16widened");
+  ghost::testing::WriteTinyLlama(f32_dir, f32_spec);
+  ghost::testing::WriteFile(f32_dir + "/model.safetensors",
+                            ghost::testing::SafetensorsBytes(tensors, {{"format", "pt"}}));
+
+  absl::StatusOr<std::shared_ptr<const Model>> f16 = Model::Load(f16_dir);
+  absl::StatusOr<std::shared_ptr<const Model>> f32 = Model::Load(f32_dir);
+  ASSERT_TRUE(f16.ok()) << f16.status();
+  ASSERT_TRUE(f32.ok()) << f32.status();
+  EXPECT_EQ((*f16)->summary().dtype, "f16");
+  EXPECT_EQ((*f16)->summary().parameters, (*f32)->summary().parameters);
+  // Matrices stay fp16 (2 bytes); the 2 * layers + 1 norm vectors are widened to fp32.
+  const std::int64_t norms = (2 * spec.num_layers + 1) * spec.hidden_size;
+  const std::int64_t matrices = (*f16)->summary().parameters - norms;
+  EXPECT_EQ((*f16)->summary().weight_bytes, matrices * 2 + norms * 4);
+  EXPECT_EQ((*f32)->summary().weight_bytes, (matrices + norms) * 4);
+
+  const std::vector<std::int32_t> tokens = SomeTokens(21, spec.vocab_size);
+  std::unique_ptr<ModelSession> f16_session = (*f16)->NewSession();
+  std::unique_ptr<ModelSession> f32_session = (*f32)->NewSession();
+  std::vector<float> f16_logits, f32_logits;
+  const auto prompt = absl::MakeConstSpan(tokens).first(13);
+  ASSERT_TRUE(f16_session->Forward(prompt, true, f16_logits).ok());
+  ASSERT_TRUE(f32_session->Forward(prompt, true, f32_logits).ok());
+  // The same fp32 values, summed in another order by another kernel.
+  EXPECT_LT(RelativeError(f16_logits, f32_logits), 1e-5);
+  for (std::size_t t = 13; t < tokens.size(); ++t) {  // Decode one token at a time.
+    ASSERT_TRUE(f16_session->Forward({&tokens[t], 1}, false, f16_logits).ok());
+    ASSERT_TRUE(f32_session->Forward({&tokens[t], 1}, false, f32_logits).ok());
+    EXPECT_LT(RelativeError(f16_logits, f32_logits), 1e-5) << "token " << t;
+  }
 }
 
 TEST(LlamaTest, LoadErrorsNameTheProblem) {

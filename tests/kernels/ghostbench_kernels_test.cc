@@ -23,9 +23,9 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
   EXPECT_GT(bandwidth.at("bytes").get<double>(), 0.0);
   EXPECT_GE(bandwidth.at("threads").get<int>(), 1);
   const nlohmann::json& results = json.at("results");
-  // {f32, bf16} x {2 shapes} x {n = 1, 8}, then 3 low-bit formats x 2 block sizes x
+  // {f32, bf16, f16} x {2 shapes} x {n = 1, 8}, then 3 low-bit formats x 2 block sizes x
   // {2 shapes} x {n = 1, 8}.
-  ASSERT_EQ(results.size(), 8u + 24u);
+  ASSERT_EQ(results.size(), 12u + 24u);
   int low_bit = 0;
   for (const nlohmann::json& r : results) {
     const std::string kernel = r.at("kernel").get<std::string>();
@@ -39,7 +39,8 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
       EXPECT_TRUE(block_size == 64 || block_size == 256) << block_size;
     } else {
       EXPECT_TRUE((kernel == "MatMulF32" && format == "f32") ||
-                  (kernel == "MatMulBf16" && format == "bf16"))
+                  (kernel == "MatMulBf16" && format == "bf16") ||
+                  (kernel == "MatMulF16" && format == "f16"))
           << kernel << " " << format;
     }
     for (const char* key : {"rows", "cols", "n", "weight_copies", "calls"}) {
