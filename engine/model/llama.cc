@@ -27,6 +27,8 @@ kernels::MlpWeights AsMlpWeights(const WeightMatrix& w) {
     case WeightFormat::kQuant:
       out.quant = static_cast<const kernels::QuantWeights*>(w.data);
       break;
+    case WeightFormat::kF16:  // Not reached: the loader widens f16 in gated models.
+      break;
   }
   return out;
 }
