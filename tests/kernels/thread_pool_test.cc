@@ -1,6 +1,7 @@
 #include "kernels/cpu/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -32,6 +33,28 @@ TEST(ThreadPoolTest, RunsEveryTaskOnce) {
         pool.Run(tasks, CountTask, &counts);
         ExpectEachOnce(counts);
       }
+    }
+  }
+}
+
+// Workers spin for a while after a call and then sleep: calls right after each other, after
+// a pause shorter than the spin, and after one long enough for the workers (and the caller's
+// wait) to sleep must all run every task once. Slow tasks make the caller wait for workers.
+TEST(ThreadPoolTest, RunsEveryTaskAfterSpinningAndSleeping) {
+  ThreadPool pool(3);
+  for (const auto pause : {std::chrono::microseconds(0), std::chrono::microseconds(30),
+                           std::chrono::microseconds(2000)}) {
+    for (int repeat = 0; repeat < 30; ++repeat) {
+      Counts counts(64);
+      pool.Run(
+          counts.runs.size(),
+          +[](void* context, std::size_t task) {
+            if (task % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+            CountTask(context, task);
+          },
+          &counts);
+      ExpectEachOnce(counts);
+      std::this_thread::sleep_for(pause);
     }
   }
 }
