@@ -115,10 +115,7 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
       const std::uint32_t row = rows[q * kAxpyQuad + r < count ? q * kAxpyQuad + r : count - 1];
       codes[r] = w.row_codes(row);
       lut[r] = _mm512_setzero_si512();
-      if constexpr (K == QuantKind::kCodebook2Bit) {
-        const std::uint8_t* st = w.row_codebook(row)->steps;
-        lut[r] = _mm512_set1_epi32(st[0] | st[1] << 8 | st[2] << 16 | st[3] << 24);
-      }
+      if constexpr (K == QuantKind::kCodebook2Bit) lut[r] = CodebookSteps(*w.row_codebook(row));
     }
     if (q + 2 < quads) {  // Scattered rows: fetch a quad ahead of the next one.
       for (std::size_t r = 0; r < kAxpyQuad && (q + 2) * kAxpyQuad + r < count; ++r) {
@@ -187,6 +184,19 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
       const __m512 value = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[j]), scale, offset);
       _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), value));
     }
+  }
+}
+
+template <bool kVnni>
+void QuantAxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
+                   std::size_t count, float* out_perm) {
+  switch (w.kind()) {
+    case QuantKind::kTernary2Bit:
+      return AxpyRowsInt<kVnni, QuantKind::kTernary2Bit>(w, rows, coefs, count, out_perm);
+    case QuantKind::kTernaryBase3:
+      return AxpyRowsInt<kVnni, QuantKind::kTernaryBase3>(w, rows, coefs, count, out_perm);
+    case QuantKind::kCodebook2Bit:
+      return AxpyRowsInt<kVnni, QuantKind::kCodebook2Bit>(w, rows, coefs, count, out_perm);
   }
 }
 

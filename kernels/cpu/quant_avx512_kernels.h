@@ -50,6 +50,14 @@ inline __m512i NextDigit(__m512i& state, int s) {
   }
 }
 
+// A codebook row group's 7-bit steps at byte indices 0..3 of every 32-bit lane, the table
+// vpshufb looks 2-bit indices up in. Built in registers: byte stores then a vector load
+// would stall store forwarding.
+inline __m512i CodebookSteps(const QuantCodebook& book) {
+  const std::uint8_t* st = book.steps;
+  return _mm512_set1_epi32(st[0] | st[1] << 8 | st[2] << 16 | st[3] << 24);
+}
+
 // All digits of 64 stored bytes, one vector per digit position s.
 template <QuantKind K>
 inline void Decode(__m512i bytes, __m512i digits[kDigits<K>]) {
@@ -70,9 +78,8 @@ struct DigitDecoder {
 
   explicit DigitDecoder(const QuantCodebook* book) {
     if constexpr (K == QuantKind::kCodebook2Bit) {
-      // Built in registers: byte stores then a vector load would stall store forwarding.
       const std::uint8_t* st = book->steps;
-      table1 = _mm512_set1_epi32(st[0] | st[1] << 8 | st[2] << 16 | st[3] << 24);
+      table1 = CodebookSteps(*book);
       table4 = _mm512_broadcast_i32x4(_mm_setr_epi32(st[0], st[1], st[2], st[3]));
     }
   }
@@ -151,10 +158,7 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
     if constexpr (K == QuantKind::kCodebook2Bit) {
       alpha[r] = _mm512_set1_ps(books[r]->step);
       beta[r] = _mm512_set1_ps(books[r]->offset);
-      const std::uint8_t* steps = books[r]->steps;
-      lut[r] = _mm512_broadcast_i32x4(_mm_setr_epi8(
-          static_cast<char>(steps[0]), static_cast<char>(steps[1]), static_cast<char>(steps[2]),
-          static_cast<char>(steps[3]), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+      lut[r] = CodebookSteps(*books[r]);
     }
   }
   const std::int8_t* values = x.values + t0 * l.activation_bytes;

@@ -82,21 +82,23 @@ void RunShared(QuantRowsFn fn, const float* x, std::size_t n, const QuantWeights
   pool.Run(job.first_task[count], RunJobTask, &job);
 }
 
+bool HasAvx512Vnni() {
+  __builtin_cpu_init();
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
+  return vnni;
+}
+
 }  // namespace
 
 QuantRowsFn QuantRowsFor(CpuIsa isa) {
-  __builtin_cpu_init();
-  static const bool vnni = __builtin_cpu_supports("avx512vnni");
-  if (isa == CpuIsa::kAvx512 && vnni) return MatMulQuantAvx512Vnni;
+  if (isa == CpuIsa::kAvx512 && HasAvx512Vnni()) return MatMulQuantAvx512Vnni;
   return kRowsFns[static_cast<int>(isa)];
 }
 
 QuantAxpyFn QuantAxpyFor(CpuIsa isa) {
   constexpr QuantAxpyFn kAxpyFns[] = {QuantAxpyScalar, QuantAxpyAvx2, QuantAxpyAvx512};
   static_assert(std::size(kAxpyFns) == std::size(kRowsFns));
-  if (isa == CpuIsa::kAvx512 && QuantRowsFor(isa) == MatMulQuantAvx512Vnni) {
-    return QuantAxpyAvx512Vnni;
-  }
+  if (isa == CpuIsa::kAvx512 && HasAvx512Vnni()) return QuantAxpyAvx512Vnni;
   return kAxpyFns[static_cast<int>(isa)];
 }
 

@@ -62,14 +62,7 @@ void MatMulQuantAvx512(const QuantWeights& w, const PackedActivations& x, const 
 
 void QuantAxpyAvx512(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                      std::size_t count, float* out_perm) {
-  switch (w.kind()) {
-    case QuantKind::kTernary2Bit:
-      return AxpyRowsInt<false, QuantKind::kTernary2Bit>(w, rows, coefs, count, out_perm);
-    case QuantKind::kTernaryBase3:
-      return AxpyRowsInt<false, QuantKind::kTernaryBase3>(w, rows, coefs, count, out_perm);
-    case QuantKind::kCodebook2Bit:
-      return AxpyRowsInt<false, QuantKind::kCodebook2Bit>(w, rows, coefs, count, out_perm);
-  }
+  QuantAxpyRows<false>(w, rows, coefs, count, out_perm);
 }
 
 }  // namespace ghost::kernels::internal

@@ -13,14 +13,7 @@ void MatMulQuantAvx512Vnni(const QuantWeights& w, const PackedActivations& x,
 
 void QuantAxpyAvx512Vnni(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                          std::size_t count, float* out_perm) {
-  switch (w.kind()) {
-    case QuantKind::kTernary2Bit:
-      return AxpyRowsInt<true, QuantKind::kTernary2Bit>(w, rows, coefs, count, out_perm);
-    case QuantKind::kTernaryBase3:
-      return AxpyRowsInt<true, QuantKind::kTernaryBase3>(w, rows, coefs, count, out_perm);
-    case QuantKind::kCodebook2Bit:
-      return AxpyRowsInt<true, QuantKind::kCodebook2Bit>(w, rows, coefs, count, out_perm);
-  }
+  QuantAxpyRows<true>(w, rows, coefs, count, out_perm);
 }
 
 }  // namespace ghost::kernels::internal
