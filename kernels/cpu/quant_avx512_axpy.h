@@ -67,7 +67,7 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
     __m512 offsets = _mm512_setzero_ps();
     for (std::size_t i = 0; i < count; ++i) {
       if (i + kScalePrefetch < count) {  // Scattered rows: a cache line each, fetched early.
-        __builtin_prefetch(w.row_scales(rows[i + kScalePrefetch]) + g * kQuantGroupBlocks);
+        PrefetchLine(w.row_scales(rows[i + kScalePrefetch]) + g * kQuantGroupBlocks);
       }
       float step, offset;
       RowAffine<K>(w, rows[i], &step, &offset);

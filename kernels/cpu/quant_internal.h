@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/quant_matmul.h"
 
 namespace ghost::kernels::internal {
@@ -60,13 +61,8 @@ using QuantAxpyFn = void (*)(const QuantWeights& w, const std::uint32_t* rows, c
 
 namespace {  // Internal linkage: each ISA file gets its own copy (see matmul_avx2.cc).
 
-// Asks for [p, p + bytes) in cache ahead of use. The sparse MLP reads scattered rows, which
-// the hardware prefetchers do not predict; without this each row waits for memory.
-inline void PrefetchBytes(const void* p, std::size_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(c + offset);
-}
-
+// The sparse MLP reads scattered rows, which the hardware prefetchers do not predict;
+// without this each row waits for memory.
 inline void PrefetchRow(const QuantWeights& w, std::size_t row) {
   PrefetchBytes(w.row_codes(row), w.layout().row_bytes);
   PrefetchBytes(w.row_scales(row), w.layout().scale_stride * sizeof(std::uint16_t));

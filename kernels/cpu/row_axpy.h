@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/prefetch.h"
+
 namespace ghost::kernels::internal {
 
 // out[c] += coefs[i] * rows[i][c] for c < cols, summed over i < count, where rows[i] is
@@ -49,10 +51,7 @@ void AxpyRows(const Weight* w, const std::uint32_t* index, const float* coefs, s
     // The rows are scattered, which the hardware prefetchers do not predict: fetch the
     // next pair early.
     for (std::size_t j = i + 2; j < i + 4 && j < count; ++j) {
-      const char* next = reinterpret_cast<const char*>(w + std::size_t{index[j]} * cols);
-      for (std::size_t offset = 0; offset < cols * sizeof(Weight); offset += 64) {
-        __builtin_prefetch(next + offset);
-      }
+      PrefetchBytes(w + std::size_t{index[j]} * cols, cols * sizeof(Weight));
     }
     const Weight* __restrict a = w + std::size_t{index[i]} * cols;
     const Weight* __restrict b = w + std::size_t{index[i + 1]} * cols;

@@ -75,10 +75,7 @@ void RunTask(void* context, std::size_t task) {
                                                   : reinterpret_cast<const char*>(job.up->bf16);
     for (std::size_t i = 0; i < count; ++i) {
       if (i + 1 < count) {  // Scattered rows: fetch the next one early.
-        const char* next = up_bytes + std::size_t{active[i + 1]} * row_bytes;
-        for (std::size_t offset = 0; offset < row_bytes; offset += 64) {
-          __builtin_prefetch(next + offset);
-        }
+        internal::PrefetchBytes(up_bytes + std::size_t{active[i + 1]} * row_bytes, row_bytes);
       }
       const std::size_t row = std::size_t{active[i]} * hidden;
       if (job.up->f32 != nullptr) {
