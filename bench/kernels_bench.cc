@@ -1,8 +1,9 @@
 // ghostbench kernels: measures the machine's read bandwidth, then the CPU matmuls (fp32,
-// bf16, fp16 and the low-bit formats at block sizes 64 and 256) at decode-like n on Llama-sized
-// weights, reported as weight GB/s (every byte the kernel reads: codes, scales, codebooks)
-// and as a fraction of that bandwidth. Weight copies are rotated so that every call reads
-// its weights from memory.
+// bf16, fp16 and the low-bit formats at block sizes 64 and 256; for ternary-2bit and codebook
+// at block size 64 also the fp32-activation path, rows "f32-act") at decode-like n on
+// Llama-sized weights, reported as weight GB/s (every byte the kernel reads: codes, scales,
+// codebooks) and as a fraction of that bandwidth. Weight copies are rotated so that every
+// call reads its weights from memory.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -189,8 +190,9 @@ kernels::QuantWeights RandomQuantWeights(kernels::QuantKind kind, Shape shape,
   return kernels::QuantWeights::Prepare(view);
 }
 
+// f32_activations: MatMulQuantF32 rather than MatMulQuant (int8 activations).
 CaseResult RunQuantCase(const Options& options, const std::vector<kernels::QuantWeights>& w,
-                        std::size_t n, double bandwidth) {
+                        std::size_t n, bool f32_activations, double bandwidth) {
   const Shape shape{w[0].rows(), w[0].cols()};
   std::vector<float> x(n * shape.cols);
   FillPseudoRandom(x.data(), x.size(), 2);
@@ -199,10 +201,14 @@ CaseResult RunQuantCase(const Options& options, const std::vector<kernels::Quant
   TimeCalls(
       options, w.size(),
       [&](std::size_t copy) {
-        kernels::MatMulQuantIsa(options.isa, x.data(), n, w[copy], y.data());
+        if (f32_activations) {
+          kernels::MatMulQuantF32Isa(options.isa, x.data(), n, w[copy], y.data());
+        } else {
+          kernels::MatMulQuantIsa(options.isa, x.data(), n, w[copy], y.data());
+        }
       },
       &result);
-  result.kernel = "MatMulQuant";
+  result.kernel = f32_activations ? "MatMulQuantF32" : "MatMulQuant";
   result.format = kernels::QuantKindName(w[0].kind());
   result.block_size = w[0].block_size();
   result.shape = shape;
@@ -217,13 +223,14 @@ void PrintTable(const Options& options, const BandwidthResult& bandwidth,
   std::printf("read bandwidth: %.1f GB/s (%d threads, %.2f GiB buffer)\n", bandwidth.gb_per_s,
               bandwidth.threads, static_cast<double>(bandwidth.bytes) / (1 << 30));
   std::printf("isa: %s\n\n", kernels::IsaName(options.isa));
-  std::printf("%-18s %-12s %4s %12s %12s %8s\n", "weights", "shape", "n", "ms/call", "weight GB/s",
+  std::printf("%-26s %-12s %4s %12s %12s %8s\n", "weights", "shape", "n", "ms/call", "weight GB/s",
               "ratio");
   for (const CaseResult& r : results) {
     const std::string shape = std::to_string(r.shape.rows) + "x" + std::to_string(r.shape.cols);
     std::string weights = r.format;
     if (r.block_size > 0) weights += "/b" + std::to_string(r.block_size);
-    std::printf("%-18s %-12s %4zu %12.3f %12.1f %8.2f\n", weights.c_str(), shape.c_str(), r.n,
+    if (r.kernel == "MatMulQuantF32") weights += " f32-act";
+    std::printf("%-26s %-12s %4zu %12.3f %12.1f %8.2f\n", weights.c_str(), shape.c_str(), r.n,
                 r.seconds_per_call * 1e3, r.weight_gb_per_s, r.ratio_to_bandwidth);
   }
 }
@@ -305,7 +312,12 @@ int RunKernels(int argc, char** argv) {
         std::vector<kernels::QuantWeights> copies(1, RandomQuantWeights(kind, shape, block_size));
         copies.resize(WeightCopies(options, copies[0].bytes()), copies[0]);
         for (std::size_t n : {1, 8}) {
-          results.push_back(RunQuantCase(options, copies, n, bandwidth.gb_per_s));
+          results.push_back(RunQuantCase(options, copies, n, false, bandwidth.gb_per_s));
+        }
+        if (block_size == 64 && kind != kernels::QuantKind::kTernaryBase3) {
+          for (std::size_t n : {1, 8}) {
+            results.push_back(RunQuantCase(options, copies, n, true, bandwidth.gb_per_s));
+          }
         }
       }
     }

@@ -1,5 +1,5 @@
-// The one place that chooses a low-bit variant, packs the activations and splits the rows
-// of a MatMulQuant call across the thread pool.
+// The one place that chooses a low-bit int8-activation variant and packs the activations,
+// and the row split over the thread pool that MatMulQuant and MatMulQuantF32 share.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -24,13 +24,9 @@ constexpr std::size_t kMinParallelBytes = std::size_t{1} << 16;
 constexpr std::size_t kRowGrain = 16;
 constexpr std::size_t kTasksPerThread = 4;
 
-// Row ranges of up to kMaxShared matrices, numbered one after the other.
-constexpr std::size_t kMaxShared = 4;
-
 struct Job {
-  QuantRowsFn fn;
-  PackedActivations x;
-  std::size_t count;
+  QuantRangeFn fn;
+  const void* context;
   const QuantWeights* w[kMaxShared];
   float* y[kMaxShared];
   std::size_t first_task[kMaxShared + 1];  // Matrix i has tasks [first_task[i], first_task[i+1]).
@@ -44,20 +40,45 @@ void RunJobTask(void* context, std::size_t task) {
   const QuantWeights& w = *job.w[i];
   const std::size_t r0 = (task - job.first_task[i]) * job.rows_per_task;
   const std::size_t count = std::min(job.rows_per_task, w.rows() - r0);
-  job.fn(w, job.x, nullptr, r0, count, job.y[i] + r0, w.rows());
+  job.fn(job.context, w, r0, count, job.y[i] + r0);
 }
 
 bool SameLayout(const QuantWeights& a, const QuantWeights& b) {
   return a.kind() == b.kind() && a.cols() == b.cols() && a.block_size() == b.block_size();
 }
 
+// The int8-activation row kernel and the activations it reads.
+struct Int8Rows {
+  QuantRowsFn fn;
+  PackedActivations x;
+};
+
+void RunInt8Rows(const void* context, const QuantWeights& w, std::size_t first, std::size_t count,
+                 float* y) {
+  const Int8Rows& rows = *static_cast<const Int8Rows*>(context);
+  rows.fn(w, rows.x, nullptr, first, count, y, w.rows());
+}
+
 // Packs x once for all `count` matrices (same layout) and splits their rows over the pool.
 void RunShared(QuantRowsFn fn, const float* x, std::size_t n, const QuantWeights* const* w,
                float* const* y, std::size_t count) {
+  const Int8Rows rows{fn, PackActivations(x, n, *w[0], ThreadActivationScratch())};
+  SplitQuantRows(RunInt8Rows, &rows, w, y, count);
+}
+
+bool HasAvx512Vnni() {
+  __builtin_cpu_init();
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
+  return vnni;
+}
+
+}  // namespace
+
+void SplitQuantRows(QuantRangeFn fn, const void* context, const QuantWeights* const* w,
+                    float* const* y, std::size_t count) {
   Job job{};
   job.fn = fn;
-  job.x = PackActivations(x, n, *w[0], ThreadActivationScratch());
-  job.count = count;
+  job.context = context;
   std::size_t rows = 0, bytes = 0;
   for (std::size_t i = 0; i < count; ++i) {
     job.w[i] = w[i];
@@ -68,9 +89,7 @@ void RunShared(QuantRowsFn fn, const float* x, std::size_t n, const QuantWeights
   ThreadPool& pool = ThreadPool::Default();
   const std::size_t threads = pool.num_threads();
   if (threads == 1 || bytes < kMinParallelBytes || rows < 2 * kRowGrain) {
-    for (std::size_t i = 0; i < count; ++i) {
-      fn(*w[i], job.x, nullptr, 0, w[i]->rows(), y[i], w[i]->rows());
-    }
+    for (std::size_t i = 0; i < count; ++i) fn(context, *w[i], 0, w[i]->rows(), y[i]);
     return;
   }
   const std::size_t tasks = std::min(threads * kTasksPerThread, rows / kRowGrain);
@@ -81,14 +100,6 @@ void RunShared(QuantRowsFn fn, const float* x, std::size_t n, const QuantWeights
   }
   pool.Run(job.first_task[count], RunJobTask, &job);
 }
-
-bool HasAvx512Vnni() {
-  __builtin_cpu_init();
-  static const bool vnni = __builtin_cpu_supports("avx512vnni");
-  return vnni;
-}
-
-}  // namespace
 
 QuantRowsFn QuantRowsFor(CpuIsa isa) {
   if (isa == CpuIsa::kAvx512 && HasAvx512Vnni()) return MatMulQuantAvx512Vnni;

@@ -88,6 +88,32 @@ inline std::size_t AxpyPosition(std::size_t activation_position) {
   return activation_position - in_slot + (in_slot % 4) * 16 + in_slot / 4;
 }
 
+// Computes rows [first, first + count) of one matrix into y (the output of row `first`
+// of token 0; token t's at y + t * w.rows()), for a kernel and activations in `context`.
+using QuantRangeFn = void (*)(const void* context, const QuantWeights& w, std::size_t first,
+                              std::size_t count, float* y);
+// Row ranges of up to kMaxShared matrices, numbered one after the other, are split over
+// ThreadPool::Default() (or run on the caller where the call is small); y[i] is matrix i's
+// output [n, w[i]->rows()].
+inline constexpr std::size_t kMaxShared = 4;
+void SplitQuantRows(QuantRangeFn fn, const void* context, const QuantWeights* const* w,
+                    float* const* y, std::size_t count);
+
+// The fp32-activation kernels (MatMulQuantF32): y[t * ldy + i] = row first + i of W dotted
+// with token t, for i < count and t < n. Token t's activations are x_perm + t *
+// layout.activation_bytes floats (64-byte aligned): the value of column c at
+// AxpyPosition(activation position of c), so that one 16-float vector holds byte k of the
+// 16 block lanes of a slot; zero at every position that is no column (padding codes and
+// absent blocks then add nothing).
+using QuantF32RowsFn = void (*)(const QuantWeights& w, const float* x_perm, std::size_t n,
+                                std::size_t first, std::size_t count, float* y, std::size_t ldy);
+void MatMulQuantF32Scalar(const QuantWeights&, const float*, std::size_t, std::size_t, std::size_t,
+                          float*, std::size_t);
+void MatMulQuantF32Avx2(const QuantWeights&, const float*, std::size_t, std::size_t, std::size_t,
+                        float*, std::size_t);
+void MatMulQuantF32Avx512(const QuantWeights&, const float*, std::size_t, std::size_t, std::size_t,
+                          float*, std::size_t);
+
 // The variants for an ISA (AVX-512 picks VNNI where the CPU has it).
 QuantRowsFn QuantRowsFor(CpuIsa isa);
 QuantAxpyFn QuantAxpyFor(CpuIsa isa);

@@ -16,6 +16,12 @@
 // product, each activation is off by at most max|x| / 254, and codebook entries are rounded
 // to 7-bit steps between the smallest and largest entry of their group (the bound is
 // Int8DotErrorBound in tests/kernels/random_quant_matrix.h).
+//
+// MatMulQuantF32 keeps the activations in fp32: every weight is decoded to fp32 (the block
+// scale times the ternary value, or times the exact fp16 codebook entry) and multiplied
+// with fp32 FMAs, so that its only error is fp32 summation order, at the cost of one
+// multiply-add per weight and token (3-4x the int8 path's time at n = 1, 2-3x at n = 8; see
+// `ghostbench kernels`).
 #ifndef GHOST_KERNELS_CPU_QUANT_MATMUL_H_
 #define GHOST_KERNELS_CPU_QUANT_MATMUL_H_
 
@@ -136,6 +142,11 @@ void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const*
 
 // Explicit variants, for tests and benchmarks; check IsaSupported() first.
 void MatMulQuantIsa(CpuIsa isa, const float* x, std::size_t n, const QuantWeights& w, float* y);
+
+// The product of MatMulQuant, y [n, rows], with fp32 activations (see the top of this file);
+// MatMulQuantF32Isa is its explicit variant, as MatMulQuantIsa.
+void MatMulQuantF32(const float* x, std::size_t n, const QuantWeights& w, float* y);
+void MatMulQuantF32Isa(CpuIsa isa, const float* x, std::size_t n, const QuantWeights& w, float* y);
 
 // Row `row` of the weights (exact fp16 codebook entries and scales), cols values.
 void DequantizeQuantRow(const QuantWeights& w, std::size_t row, float* out);

@@ -24,9 +24,11 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
   EXPECT_GE(bandwidth.at("threads").get<int>(), 1);
   const nlohmann::json& results = json.at("results");
   // {f32, bf16, f16} x {2 shapes} x {n = 1, 8}, then 3 low-bit formats x 2 block sizes x
+  // {2 shapes} x {n = 1, 8}, and the fp32-activation path of 2 formats at block size 64 x
   // {2 shapes} x {n = 1, 8}.
-  ASSERT_EQ(results.size(), 12u + 24u);
+  ASSERT_EQ(results.size(), 12u + 24u + 8u);
   int low_bit = 0;
+  int f32_activations = 0;
   for (const nlohmann::json& r : results) {
     const std::string kernel = r.at("kernel").get<std::string>();
     const std::string format = r.at("format").get<std::string>();
@@ -37,6 +39,10 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
           << format;
       const long block_size = r.at("block_size").get<long>();
       EXPECT_TRUE(block_size == 64 || block_size == 256) << block_size;
+    } else if (kernel == "MatMulQuantF32") {
+      ++f32_activations;
+      EXPECT_TRUE(format == "ternary-2bit" || format == "codebook-2bit") << format;
+      EXPECT_EQ(r.at("block_size").get<long>(), 64);
     } else {
       EXPECT_TRUE((kernel == "MatMulF32" && format == "f32") ||
                   (kernel == "MatMulBf16" && format == "bf16") ||
@@ -51,6 +57,7 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
     }
   }
   EXPECT_EQ(low_bit, 24);
+  EXPECT_EQ(f32_activations, 8);
 }
 
 }  // namespace

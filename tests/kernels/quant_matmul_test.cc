@@ -20,12 +20,11 @@
 namespace ghost::kernels {
 namespace {
 
+using testing::kBlockSizes;
+using testing::kKinds;
+using testing::RandomActivations;
 using testing::RandomQuantMatrix;
 using testing::ViewOf;
-
-constexpr QuantKind kKinds[] = {QuantKind::kTernary2Bit, QuantKind::kTernaryBase3,
-                                QuantKind::kCodebook2Bit};
-constexpr std::size_t kBlockSizes[] = {16, 32, 64, 128, 256};
 
 struct Shape {
   std::size_t rows;
@@ -35,13 +34,6 @@ struct Shape {
 // long enough for several 16-block groups with a partial last one.
 constexpr Shape kShapes[] = {{1, 17}, {3, 64}, {37, 333}, {19, 4100}};
 constexpr std::size_t kTokenCounts[] = {1, 3, 16};
-
-std::vector<float> RandomActivations(std::size_t count, std::mt19937& rng) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(count);
-  for (float& v : x) v = normal(rng);
-  return x;
-}
 
 std::vector<float> DequantizeAll(const QuantWeights& w) {
   std::vector<float> out(w.rows() * w.cols());
@@ -113,9 +105,8 @@ INSTANTIATE_TEST_SUITE_P(AllFormats, QuantMatMulTest,
                          ::testing::Combine(::testing::ValuesIn(kKinds),
                                             ::testing::ValuesIn(kBlockSizes)),
                          [](const ::testing::TestParamInfo<Param>& info) {
-                           std::string name = QuantKindName(std::get<0>(info.param));
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name + "_block" + std::to_string(std::get<1>(info.param));
+                           return testing::KindBlockName(std::get<0>(info.param),
+                                                         std::get<1>(info.param));
                          });
 
 // The AVX-512 variant for CPUs without VNNI runs here too wherever AVX-512 BW does.

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/compress/format.h"
@@ -17,6 +18,26 @@
 #include "kernels/cpu/quant_matmul.h"
 
 namespace ghost::kernels::testing {
+
+// What the low-bit kernel tests run over: every format and every block size.
+inline constexpr QuantKind kKinds[] = {QuantKind::kTernary2Bit, QuantKind::kTernaryBase3,
+                                       QuantKind::kCodebook2Bit};
+inline constexpr std::size_t kBlockSizes[] = {16, 32, 64, 128, 256};
+
+// The name of a (kind, block size) test parameter, e.g. "ternary_2bit_block64".
+inline std::string KindBlockName(QuantKind kind, std::size_t block_size) {
+  std::string name = QuantKindName(kind);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name + "_block" + std::to_string(block_size);
+}
+
+// Standard normal activations.
+inline std::vector<float> RandomActivations(std::size_t count, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(count);
+  for (float& v : x) v = normal(rng);
+  return x;
+}
 
 inline compress::QuantFormat ToFormat(QuantKind kind) {
   switch (kind) {
