@@ -251,11 +251,17 @@ float RowDot(const QuantWeights& w, const PackedActivations& x, std::size_t row)
     const std::int8_t* xs = x.values + g * group_values;
     __m512i acc[kD];
     for (int s = 0; s < kD; ++s) acc[s] = _mm512_setzero_si512();
-    for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index, p += stride) {
+    const auto accumulate = [&](__m512i bytes) {
       __m512i digits[kD];
-      decoder.Decode(s_index == l.full_words ? LoadTail(p, l.tail_bytes) : Load64(p), digits);
+      decoder.Decode(bytes, digits);
       for (int s = 0; s < kD; ++s, xs += 64) acc[s] = Dot<kVnni>(acc[s], digits[s], Load64(xs));
+    };
+    // The tail slot outside the loop: a branch inside it made GCC copy every accumulator
+    // between registers on each iteration.
+    for (std::size_t s_index = 0; s_index < l.full_words; ++s_index, p += stride) {
+      accumulate(Load64(p));
     }
+    if (l.slots_per_group > l.full_words) accumulate(LoadTail(p, l.tail_bytes));
     const __m512 scale = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
     const __m512 dot = _mm512_cvtepi32_ps(decoder.Combine(acc));
