@@ -32,6 +32,9 @@ struct Options {
   bool quick = false;    // Small shapes and buffers: a smoke run for tests.
   double seconds = 1.0;  // Timed per case.
   CpuIsa isa = kernels::DetectedIsa();
+  std::string only;  // A format name: run only its cases (empty: every format).
+
+  bool Runs(const char* format) const { return only.empty() || only == format; }
 };
 
 struct Shape {
@@ -75,6 +78,8 @@ bool ParseOptions(int argc, char** argv, Options* options) {
       if (*end != '\0' || !(options->seconds > 0)) return false;
     } else if (arg == "--isa" && i + 1 < argc) {
       if (!ParseIsa(argv[++i], &options->isa)) return false;
+    } else if (arg == "--only" && i + 1 < argc) {
+      options->only = argv[++i];
     } else {
       return false;
     }
@@ -268,7 +273,8 @@ int RunKernels(int argc, char** argv) {
   if (!ParseOptions(argc, argv, &options)) {
     std::fprintf(stderr,
                  "usage: ghostbench kernels [--json] [--seconds S] [--quick] "
-                 "[--isa scalar|avx2|avx512]\n");
+                 "[--isa scalar|avx2|avx512] [--only f32|bf16|f16|ternary-2bit|ternary-base3|"
+                 "codebook-2bit]\n");
     return 2;
   }
   if (!kernels::IsaSupported(options.isa)) {
@@ -296,17 +302,24 @@ int RunKernels(int argc, char** argv) {
   for (const Shape& shape : shapes) {
     for (std::size_t n : {1, 8}) {
       const double gb_per_s = bandwidth.gb_per_s;
-      results.push_back(RunCase<float>(options, DenseFormat::kF32, shape, n, gb_per_s, arena));
-      results.push_back(
-          RunCase<std::uint16_t>(options, DenseFormat::kBf16, shape, n, gb_per_s, arena));
-      results.push_back(
-          RunCase<std::uint16_t>(options, DenseFormat::kF16, shape, n, gb_per_s, arena));
+      if (options.Runs("f32")) {
+        results.push_back(RunCase<float>(options, DenseFormat::kF32, shape, n, gb_per_s, arena));
+      }
+      if (options.Runs("bf16")) {
+        results.push_back(
+            RunCase<std::uint16_t>(options, DenseFormat::kBf16, shape, n, gb_per_s, arena));
+      }
+      if (options.Runs("f16")) {
+        results.push_back(
+            RunCase<std::uint16_t>(options, DenseFormat::kF16, shape, n, gb_per_s, arena));
+      }
     }
   }
   for (const Shape& shape : shapes) {
     for (kernels::QuantKind kind :
          {kernels::QuantKind::kTernary2Bit, kernels::QuantKind::kTernaryBase3,
           kernels::QuantKind::kCodebook2Bit}) {
+      if (!options.Runs(kernels::QuantKindName(kind))) continue;
       for (std::size_t block_size : {64, 256}) {
         // Copies of one repacked matrix; freed before the next format.
         std::vector<kernels::QuantWeights> copies(1, RandomQuantWeights(kind, shape, block_size));
