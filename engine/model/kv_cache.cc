@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "kernels/cpu/huge_page_allocator.h"
+
 namespace ghost {
 
 KvCacheShape KvCacheShape::FromConfig(const ModelConfig& config) {
@@ -44,15 +46,17 @@ PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks)
     : shape_(shape),
       num_blocks_(std::max(num_blocks, 1)),
       block_floats_(kBlockTokens * shape.kv_dim()),
-      // Default-initialized (not zeroed): untouched pages of a large pool cost nothing.
-      data_(
-          new float[static_cast<std::size_t>(shape.num_layers) * num_blocks_ * 2 * block_floats_]) {
+      // Not written here: untouched pages of a large pool cost nothing.
+      data_(static_cast<float*>(kernels::AllocateHugePages(num_blocks_ * shape.BlockBytes())),
+            FreeHugePages{num_blocks_ * shape.BlockBytes()}) {
   free_.reserve(num_blocks_);
   // Pushed in reverse so that block 0 is handed out first.
   for (int b = num_blocks_ - 1; b >= 0; --b) free_.push_back(b);
 }
 
 PagedKvCache::~PagedKvCache() = default;
+
+void PagedKvCache::FreeHugePages::operator()(float* p) const { kernels::FreeHugePages(p, bytes); }
 
 int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, std::int64_t capacity_mib,
                                     int min_tokens) {
