@@ -1,6 +1,7 @@
 // The one place that chooses an attention variant and splits a call across the thread pool:
 // one task per tile of new positions, or, for a single tile (decode), one task per range of
-// cached positions, merged afterwards.
+// cached positions, merged afterwards, or where the cache is too short to split, one task per
+// kv head.
 #include "kernels/cpu/attention.h"
 
 #include <algorithm>
@@ -53,24 +54,43 @@ float* Grow(std::vector<float>& buffer, std::size_t floats) {
   return buffer.data();
 }
 
-// A tile over every key it sees. Its rows are laid out as the output's, so the sums build up
-// in `out` itself and are divided by their totals at the end.
-void RunTile(void* context, std::size_t task) {
-  const Job& job = *static_cast<const Job*>(context);
-  const std::size_t head_dim = job.dims->head_dim;
-  const std::size_t t_begin = task * job.positions_per_tile;
-  const std::size_t t_end = std::min(t_begin + job.positions_per_tile, job.n);
-  const std::size_t rows = (t_end - t_begin) * job.dims->num_heads;
+// Positions [t_begin, t_end) over every key they see, for the kv heads [kv_head_begin,
+// kv_head_end). The rows are laid out as the output's, so the sums build up in `out` itself
+// and are divided by their totals at the end.
+void AttendAndNormalize(const Job& job, std::size_t t_begin, std::size_t t_end,
+                        std::size_t kv_head_begin, std::size_t kv_head_end) {
+  const AttentionDims& dims = *job.dims;
+  const std::size_t head_dim = dims.head_dim;
+  const std::size_t group = dims.num_heads / dims.num_kv_heads;
+  const std::size_t rows = (t_end - t_begin) * dims.num_heads;
   thread_local std::vector<float> scratch;
   float* max_and_total = Grow(scratch, 2 * rows);
-  const TileState state{job.out + t_begin * job.dims->num_heads * head_dim, max_and_total,
+  const TileState state{job.out + t_begin * dims.num_heads * head_dim, max_and_total,
                         max_and_total + rows};
-  job.fn(*job.dims, job.q, job.first, *job.kv, {t_begin, t_end, 0, job.first + job.n}, state);
-  for (std::size_t i = 0; i < rows; ++i) {
-    // Every row sees at least its own position, so its total is at least 1.
-    const float inverse = 1.0f / state.total[i];
-    for (std::size_t d = 0; d < head_dim; ++d) state.sums[i * head_dim + d] *= inverse;
+  job.fn(dims, job.q, job.first, *job.kv,
+         {t_begin, t_end, 0, job.first + job.n, kv_head_begin, kv_head_end}, state);
+  for (std::size_t t = 0; t < t_end - t_begin; ++t) {
+    for (std::size_t i = t * dims.num_heads + kv_head_begin * group;
+         i < t * dims.num_heads + kv_head_end * group; ++i) {
+      // Every row sees at least its own position, so its total is at least 1.
+      const float inverse = 1.0f / state.total[i];
+      for (std::size_t d = 0; d < head_dim; ++d) state.sums[i * head_dim + d] *= inverse;
+    }
   }
+}
+
+// A tile of positions, all heads.
+void RunTile(void* context, std::size_t task) {
+  const Job& job = *static_cast<const Job*>(context);
+  const std::size_t t_begin = task * job.positions_per_tile;
+  AttendAndNormalize(job, t_begin, std::min(t_begin + job.positions_per_tile, job.n), 0,
+                     job.dims->num_kv_heads);
+}
+
+// A single tile's kv head `task` (and its query heads) over every key.
+void RunKvHead(void* context, std::size_t task) {
+  const Job& job = *static_cast<const Job*>(context);
+  AttendAndNormalize(job, 0, job.n, task, task + 1);
 }
 
 TileState SplitState(const Job& job, std::size_t split) {
@@ -132,12 +152,18 @@ void PagedAttentionIsa(CpuIsa isa, const AttentionDims& dims, const float* q, st
   const std::size_t macs = 2 * dims.num_heads * n * keys * dims.head_dim;
   const std::size_t splits =
       tiles > 1 ? 1 : std::min(threads * kSplitsPerThread, keys / kMinSplitKeys);
-  if (threads == 1 || macs < kMinParallelMacs || (tiles == 1 && splits < 2)) {
+  if (threads == 1 || macs < kMinParallelMacs) {
     for (std::size_t task = 0; task < tiles; ++task) RunTile(&job, task);
     return;
   }
   if (tiles > 1) {
     pool.Run(tiles, RunTile, &job);
+    return;
+  }
+  if (splits < 2) {
+    // A short context (decode, mostly): too few keys to split, but the kv heads are
+    // independent and need no merge.
+    pool.Run(dims.num_kv_heads, RunKvHead, &job);
     return;
   }
   thread_local std::vector<float> partials;

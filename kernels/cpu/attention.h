@@ -6,7 +6,8 @@
 // its group, the softmax is streamed (running maximum and sum, rescaled as the maximum grows),
 // and nothing is gathered or copied. Entry points dispatch once, at first use, to the best
 // variant this CPU supports, and split the tiles (or, for one tile, as in decode, ranges of the
-// cached positions, merged afterwards) across the thread pool.
+// cached positions, merged afterwards, or for a cache too short for that, the kv heads) across
+// the thread pool.
 #ifndef GHOST_KERNELS_CPU_ATTENTION_H_
 #define GHOST_KERNELS_CPU_ATTENTION_H_
 

@@ -10,12 +10,15 @@
 namespace ghost::kernels::internal {
 
 // New positions [t_begin, t_end) attended over the cached positions [key_begin, key_end)
-// (each position further limited to the keys it sees).
+// (each position further limited to the keys it sees), for the kv heads [kv_head_begin,
+// kv_head_end) and their query heads only (by default all of them).
 struct TileRange {
   std::size_t t_begin = 0;
   std::size_t t_end = 0;
   std::size_t key_begin = 0;
   std::size_t key_end = 0;
+  std::size_t kv_head_begin = 0;
+  std::size_t kv_head_end = static_cast<std::size_t>(-1);  // clamped to num_kv_heads
 };
 
 // The streaming softmax state of a tile's rows, row i = (t - t_begin) * num_heads + head:
@@ -28,8 +31,9 @@ struct TileState {
   float* total;
 };
 
-// Fills `state` for `range`: one pass over the keys and values, each row of the cache serving
-// every kv head and every query head of its group.
+// Fills the rows of `state` that `range` covers (no others are written): one pass over the
+// keys and values, each row of the cache serving every kv head of the range and every query
+// head of its group.
 using AttendTileFn = void (*)(const AttentionDims& dims, const float* q, std::size_t first,
                               const PagedKvBlocks& kv, const TileRange& range,
                               const TileState& state);

@@ -151,18 +151,26 @@ void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
   const std::size_t q_stride = dims.num_heads * head_dim;
   const std::size_t kv_stride = dims.num_kv_heads * head_dim;
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(head_dim));
-  const std::size_t rows = (range.t_end - range.t_begin) * dims.num_heads;
-  for (std::size_t i = 0; i < rows; ++i) {
-    state.max[i] = -__builtin_inff();
-    state.total[i] = 0.0f;
+  const std::size_t kv_head_begin = range.kv_head_begin;
+  const std::size_t kv_head_end = MinSize(range.kv_head_end, dims.num_kv_heads);
+  // Only the rows of the range's query heads: other calls may fill the others meanwhile.
+  for (std::size_t t = range.t_begin; t < range.t_end; ++t) {
+    const std::size_t row_begin = (t - range.t_begin) * dims.num_heads + kv_head_begin * group;
+    const std::size_t row_end = row_begin + (kv_head_end - kv_head_begin) * group;
+    for (std::size_t i = row_begin; i < row_end; ++i) {
+      state.max[i] = -__builtin_inff();
+      state.total[i] = 0.0f;
+    }
+    for (std::size_t i = row_begin * head_dim; i < row_end * head_dim; ++i) state.sums[i] = 0.0f;
   }
-  for (std::size_t i = 0; i < rows * head_dim; ++i) state.sums[i] = 0.0f;
 
   // The keys some row of the tile sees, within the range asked for: the first position sees
   // the oldest, the last the newest.
   const std::size_t lo =
       MaxSize(range.key_begin, OldestVisible(first + range.t_begin, dims.sliding_window));
   const std::size_t hi = MinSize(range.key_end, first + range.t_end);
+  const std::size_t head_offset = kv_head_begin * head_dim;
+  const std::size_t head_floats = (kv_head_end - kv_head_begin) * head_dim;
   const float* key_rows[kKeyBlock];
   const float* value_rows[kKeyBlock];
   const float* keys[kKeyBlock];
@@ -180,10 +188,11 @@ void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
       value_rows[j] = value_rows[count - 1];
     }
     // The kv heads read each row in head_dim pieces, a stride the hardware prefetchers follow
-    // poorly: fetch the next block's whole rows while this one is scored.
-    for (std::size_t s = s0 + kKeyBlock; s < MinSize(s0 + 2 * kKeyBlock, hi); ++s) {
-      Prefetch(CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s), kv_stride);
-      Prefetch(CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s), kv_stride);
+    // poorly: fetch the next block's rows (the range's heads of them) while this one is
+    // scored, and the first block's before it is.
+    for (std::size_t s = s0 == lo ? s0 : s0 + kKeyBlock; s < MinSize(s0 + 2 * kKeyBlock, hi); ++s) {
+      Prefetch(CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s) + head_offset, head_floats);
+      Prefetch(CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s) + head_offset, head_floats);
     }
     for (std::size_t t = range.t_begin; t < range.t_end; ++t) {
       const std::size_t begin = MaxSize(OldestVisible(first + t, dims.sliding_window), s0);
@@ -191,7 +200,7 @@ void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
       if (begin >= end) continue;  // position t sees none of this block
       const std::size_t b = begin - s0;
       const std::size_t e = end - s0;
-      for (std::size_t kv_head = 0; kv_head < dims.num_kv_heads; ++kv_head) {
+      for (std::size_t kv_head = kv_head_begin; kv_head < kv_head_end; ++kv_head) {
         for (std::size_t j = 0; j < kKeyBlock; ++j) {
           keys[j] = key_rows[j] + kv_head * head_dim;
           values[j] = value_rows[j] + kv_head * head_dim;

@@ -166,6 +166,16 @@ TEST(PagedAttentionTest, SlidingWindow) {
   }
 }
 
+// Too short to split the keys, long enough to split a decode step's kv heads across the pool
+// (TinyLlama's shape among them).
+TEST(PagedAttentionTest, ShortContextDecodeSplitsKvHeads) {
+  for (std::size_t first : {15, 47, 130, 255}) {
+    Check({32, 4, 64, first, 1, 0, 16});
+    Check({12, 3, 64, first, 1, 0, 16});
+    Check({8, 2, 128, first, 1, 40, 16});
+  }
+}
+
 // Long enough for a decode step to split its keys across the thread pool and merge.
 TEST(PagedAttentionTest, LongContextDecode) {
   for (std::size_t group : {1, 4, 8}) {
