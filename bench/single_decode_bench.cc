@@ -1,7 +1,7 @@
 // ghostbench decode: one stream decoding on a random model of TinyLlama-1.1B's shape, in bf16
 // and in every compressed format. Per format: decode tokens/s (64 tokens after a 16-token
-// prompt by default, prefill excluded), the weight bytes read per token, the implied GB/s and
-// its ratio to the machine's read bandwidth measured in the same run.
+// prompt by default, prefill excluded), the bytes read per token (weights and KV cache), the
+// implied GB/s and its ratio to the machine's read bandwidth measured in the same run.
 #include <stdlib.h>
 
 #include <algorithm>
@@ -104,11 +104,18 @@ int RunDecode(int argc, char** argv) {
     }
     const ModelSummary& summary = (*model)->summary();
     const ModelConfig& config = (*model)->config();
-    // Every weight is read once per token except the embedding table (one row, bf16).
-    const double embedding = 2.0 * config.vocab_size * config.hidden_size;
+    // Every weight is read once per token except the embedding table, of which one row is
+    // (bf16 or f16 in every format here); and the token at position p reads the keys and
+    // values of positions 0..p in every layer (fp32), p + 1 = prompt_tokens + 1 + t for the
+    // t-th new token, prompt_tokens + (new_tokens + 1) / 2 on average.
+    const double embedding = 2.0 * (config.vocab_size - 1) * config.hidden_size;
+    const double kv_bytes_per_position = 2.0 * sizeof(float) * config.num_hidden_layers *
+                                         config.num_key_value_heads * config.head_dim;
+    const double mean_positions = prompt_tokens + (new_tokens + 1) / 2.0;
     DecodeResult result;
     result.format = format;
-    result.bytes_per_token = static_cast<double>(summary.weight_bytes) - embedding;
+    result.bytes_per_token = static_cast<double>(summary.weight_bytes) - embedding +
+                             kv_bytes_per_position * mean_positions;
     result.tokens_per_s = DecodeTokensPerSecond(**model, prompt_tokens, new_tokens, repeats);
     result.gb_per_s = result.bytes_per_token * result.tokens_per_s / 1e9;
     results.push_back(result);
