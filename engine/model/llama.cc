@@ -1,7 +1,6 @@
 #include "engine/model/llama.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -31,11 +30,6 @@ kernels::MlpWeights AsMlpWeights(const WeightMatrix& w) {
       break;
   }
   return out;
-}
-
-// x[i] = silu(x[i]); the observed path keeps SiLU(gate) apart from its product with up.
-void Silu(float* x, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
 }
 
 // The batched forward: scratch buffers sized for the largest step seen, reused across steps.
@@ -212,7 +206,8 @@ void LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_index, std:
     MatMulShared(normed_.data(), n, w, y, 2);
   }
   if (observer_ != nullptr) {
-    Silu(gate_.data(), n * inner);
+    // The observed path keeps SiLU(gate) apart from its product with up.
+    kernels::SiluGate(gate_.data(), n * inner, /*threshold=*/-1.0f);
     observer_->OnMlp(layer_index, gate_.data(), up_.data(), n, inner);
     for (std::size_t i = 0; i < n * inner; ++i) gate_[i] *= up_[i];
   } else {
@@ -225,15 +220,9 @@ void LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_index, std:
 void LlamaRunner::GatedMlp(const LlamaLayerWeights& layer, std::size_t n) {
   const std::size_t inner = layer.inner;
   MatMul(normed_.data(), n, layer.gate, gate_.data());
-  Silu(gate_.data(), n * inner);
   // GhostGate: SiLU(g) * (|SiLU(g)| > t); the kernel then skips the zeroed neurons.
-  std::int64_t active = 0;
-  for (std::size_t i = 0; i < n * inner; ++i) {
-    const bool keep = std::fabs(gate_[i]) > layer.gate_threshold;
-    gate_[i] = keep ? gate_[i] : 0.0f;
-    active += keep;
-  }
-  mlp_activity_.active += active;
+  mlp_activity_.active +=
+      static_cast<std::int64_t>(kernels::SiluGate(gate_.data(), n * inner, layer.gate_threshold));
   mlp_activity_.total += static_cast<std::int64_t>(n * inner);
   kernels::SparseMlp(normed_.data(), gate_.data(), n, config_.hidden_size, inner,
                      AsMlpWeights(layer.up), AsMlpWeights(layer.down), proj_.data());

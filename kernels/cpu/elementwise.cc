@@ -46,4 +46,8 @@ void SiluMul(float* gate, const float* up, std::size_t count) {
   Detected().silu_mul(gate, up, count);
 }
 
+std::size_t SiluGate(float* gate, std::size_t count, float threshold) {
+  return Detected().silu_gate(gate, count, threshold);
+}
+
 }  // namespace ghost::kernels

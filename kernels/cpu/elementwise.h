@@ -29,6 +29,10 @@ void RopeQk(float* q, std::size_t q_heads, float* k, std::size_t k_heads, std::s
 // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e^-gate[i]) * up[i], e^x to a few ulp.
 void SiluMul(float* gate, const float* up, std::size_t count);
 
+// The gated MLP's activation: gate[i] = silu(gate[i]), then zeroed where |silu| <= threshold
+// (a negative threshold keeps every value). Returns how many values were kept.
+std::size_t SiluGate(float* gate, std::size_t count, float threshold);
+
 // One variant's kernels, with the signatures above.
 struct ElementwiseKernels {
   void (*rms_norm)(const float*, std::size_t, std::size_t, const float*, float, float*);
@@ -36,6 +40,7 @@ struct ElementwiseKernels {
   void (*rope_qk)(float*, std::size_t, float*, std::size_t, std::size_t, const float*,
                   const float*);
   void (*silu_mul)(float*, const float*, std::size_t);
+  std::size_t (*silu_gate)(float*, std::size_t, float);
 };
 
 // Calling a variant the CPU lacks is undefined; check IsaSupported() first.

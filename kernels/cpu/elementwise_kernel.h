@@ -100,9 +100,13 @@ void RopeQkHeads(float* q, std::size_t q_heads, float* k, std::size_t k_heads, s
 }
 
 template <typename T>
+typename T::V Silu(typename T::V g) {
+  return T::Div(g, T::Add(T::Set(1.0f), Exp<T>(T::Sub(T::Set(0.0f), g))));
+}
+
+template <typename T>
 typename T::V SiluTimes(typename T::V g, typename T::V u) {
-  const typename T::V one = T::Set(1.0f);
-  return T::Mul(T::Div(g, T::Add(one, Exp<T>(T::Sub(T::Set(0.0f), g)))), u);
+  return T::Mul(Silu<T>(g), u);
 }
 
 template <typename T>
@@ -114,9 +118,25 @@ void SiluMulValues(float* gate, const float* up, std::size_t count) {
   for (; i < count; ++i) gate[i] = SiluTimes<ScalarVec>(gate[i], up[i]);
 }
 
+// SiLU in vectors; the threshold pass (a compare, a select and a count) is left to the
+// compiler's vectorizer.
+template <typename T>
+std::size_t SiluGateValues(float* gate, std::size_t count, float threshold) {
+  std::size_t i = 0;
+  for (; i + T::kWidth <= count; i += T::kWidth) T::Store(gate + i, Silu<T>(T::Load(gate + i)));
+  for (; i < count; ++i) gate[i] = Silu<ScalarVec>(gate[i]);
+  std::size_t kept = 0;
+  for (i = 0; i < count; ++i) {
+    const bool keep = __builtin_fabsf(gate[i]) > threshold;
+    gate[i] = keep ? gate[i] : 0.0f;
+    kept += keep ? 1 : 0;
+  }
+  return kept;
+}
+
 template <typename T>
 constexpr ElementwiseKernels kElementwise = {RmsNormRows<T>, AddRmsNormRows<T>, RopeQkHeads<T>,
-                                             SiluMulValues<T>};
+                                             SiluMulValues<T>, SiluGateValues<T>};
 
 }  // namespace
 }  // namespace ghost::kernels::internal

@@ -164,6 +164,34 @@ TEST(ElementwiseTest, SiluMul) {
   }
 }
 
+TEST(ElementwiseTest, SiluGate) {
+  std::mt19937 rng = FreshRng();
+  for (std::size_t count : {1, 7, 16, 17, 1003}) {
+    for (float threshold : {-1.0f, 0.0f, 0.3f, 2.0f}) {
+      const std::vector<float> gate = Normal(count, rng, 3.0f);
+      for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+        if (!IsaSupported(isa)) continue;
+        std::vector<float> got = gate;
+        const std::size_t kept = ElementwiseKernelsFor(isa).silu_gate(got.data(), count, threshold);
+        std::size_t nonzero = 0;
+        const std::string what = std::string(IsaName(isa)) + " count=" + std::to_string(count) +
+                                 " threshold=" + std::to_string(threshold);
+        for (std::size_t i = 0; i < count; ++i) {
+          const double silu = gate[i] / (1.0 + std::exp(-double{gate[i]}));
+          nonzero += got[i] != 0.0f ? 1 : 0;
+          // Values within rounding of the threshold may go either way.
+          if (std::fabs(silu) > threshold * (1 + 1e-5) + 1e-30) {
+            EXPECT_NEAR(got[i], silu, 1e-6 * std::fabs(silu) + 1e-30) << what << " i=" << i;
+          } else if (std::fabs(silu) < threshold * (1 - 1e-5)) {
+            EXPECT_EQ(got[i], 0.0f) << what << " i=" << i;
+          }
+        }
+        EXPECT_EQ(kept, threshold < 0 ? count : nonzero) << what;
+      }
+    }
+  }
+}
+
 TEST(ElementwiseTest, DefaultEntryPointsUseDetectedIsa) {
   std::mt19937 rng = FreshRng();
   const ElementwiseKernels& detected = ElementwiseKernelsFor(DetectedIsa());
@@ -176,6 +204,10 @@ TEST(ElementwiseTest, DefaultEntryPointsUseDetectedIsa) {
   std::vector<float> gate = x, gate_want = x;
   SiluMul(gate.data(), weight.data(), dim);
   detected.silu_mul(gate_want.data(), weight.data(), dim);
+  EXPECT_EQ(gate, gate_want);
+  gate = x;
+  gate_want = x;
+  EXPECT_EQ(SiluGate(gate.data(), dim, 0.2f), detected.silu_gate(gate_want.data(), dim, 0.2f));
   EXPECT_EQ(gate, gate_want);
 }
 
