@@ -23,10 +23,11 @@ kernels::MlpWeights AsMlpWeights(const WeightMatrix& w) {
     case WeightFormat::kBF16:
       out.bf16 = static_cast<const std::uint16_t*>(w.data);
       break;
+    case WeightFormat::kF16:
+      out.f16 = static_cast<const std::uint16_t*>(w.data);
+      break;
     case WeightFormat::kQuant:
       out.quant = static_cast<const kernels::QuantWeights*>(w.data);
-      break;
-    case WeightFormat::kF16:  // Not reached: the loader widens f16 in gated models.
       break;
   }
   return out;

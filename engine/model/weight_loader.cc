@@ -107,12 +107,7 @@ absl::StatusOr<WeightMatrix> WeightLoader::Matrix(const std::string& name, std::
   WeightMatrix matrix{WeightFormat::kF32, nullptr, static_cast<std::size_t>(rows),
                       static_cast<std::size_t>(cols)};
   const std::size_t count = matrix.rows * matrix.cols;
-  // f16 stays f16 too, except in a gated model, whose sparse MLP kernel reads f32, bf16 and
-  // the low-bit formats only: there it is widened as before (its matrices are normally all
-  // quantized anyway).
-  const bool gated = quantization_ != nullptr && quantization_->gated();
-  const bool keep_f16 = t.dtype == Dtype::kF16 && !gated;
-  if (t.dtype == Dtype::kBF16 || keep_f16) {
+  if (t.dtype == Dtype::kBF16 || t.dtype == Dtype::kF16) {
     matrix.format = t.dtype == Dtype::kBF16 ? WeightFormat::kBF16 : WeightFormat::kF16;
     resident_bytes_ += static_cast<std::int64_t>(t.nbytes);
     if (Aligned(t.data, alignof(std::uint16_t))) {

@@ -1,6 +1,6 @@
 // Turns safetensors tensors into the forms the forward pass uses, checking names and shapes:
-// bf16, f16 and f32 matrices stay as stored (zero-copy when aligned; f16 is widened to f32 only
-// in a gated model, for the sparse MLP kernel), and vectors (norm weights) are always fp32.
+// bf16, f16 and f32 matrices stay as stored (zero-copy when aligned), and vectors (norm weights)
+// are always fp32.
 // Owns every converted buffer.
 #ifndef GHOST_ENGINE_MODEL_WEIGHT_LOADER_H_
 #define GHOST_ENGINE_MODEL_WEIGHT_LOADER_H_
@@ -42,8 +42,7 @@ class WeightLoader {
       const std::string& name);
 
   std::int64_t parameters() const { return parameters_; }
-  // Bytes held for the forward (bf16 and f16 2 per weight, f32 4; f16 widened in a gated
-  // model 4).
+  // Bytes held for the forward (bf16 and f16 2 per weight, f32 4).
   std::int64_t resident_bytes() const { return resident_bytes_; }
   // The stored format that holds most parameters: "bf16", "f16", "f32", or a quantized
   // format ("ternary-2bit", ...).

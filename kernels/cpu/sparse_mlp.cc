@@ -18,18 +18,20 @@ namespace {
 struct Variant {
   internal::MatMulF32RowsFn dot_f32;
   internal::MatMulBf16RowsFn dot_bf16;
+  internal::MatMulF16RowsFn dot_f16;
   internal::AxpyF32RowsFn axpy_f32;
   internal::AxpyBf16RowsFn axpy_bf16;
+  internal::AxpyF16RowsFn axpy_f16;
 };
 
 // Indexed by CpuIsa.
 constexpr Variant kVariants[] = {
-    {internal::MatMulF32Scalar, internal::MatMulBf16Scalar, internal::AxpyF32RowsScalar,
-     internal::AxpyBf16RowsScalar},
-    {internal::MatMulF32Avx2, internal::MatMulBf16Avx2, internal::AxpyF32RowsAvx2,
-     internal::AxpyBf16RowsAvx2},
-    {internal::MatMulF32Avx512, internal::MatMulBf16Avx512, internal::AxpyF32RowsAvx512,
-     internal::AxpyBf16RowsAvx512},
+    {internal::MatMulF32Scalar, internal::MatMulBf16Scalar, internal::MatMulF16Scalar,
+     internal::AxpyF32RowsScalar, internal::AxpyBf16RowsScalar, internal::AxpyF16RowsScalar},
+    {internal::MatMulF32Avx2, internal::MatMulBf16Avx2, internal::MatMulF16Avx2,
+     internal::AxpyF32RowsAvx2, internal::AxpyBf16RowsAvx2, internal::AxpyF16RowsAvx2},
+    {internal::MatMulF32Avx512, internal::MatMulBf16Avx512, internal::MatMulF16Avx512,
+     internal::AxpyF32RowsAvx512, internal::AxpyBf16RowsAvx512, internal::AxpyF16RowsAvx512},
 };
 static_assert(std::size(kVariants) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
 
@@ -70,9 +72,13 @@ void RunTask(void* context, std::size_t task) {
   if (job.up->quant != nullptr) {
     job.quant_dot(*job.up->quant, job.packed_x, active, 0, count, coefs, count);
   } else {
+    // bf16 and fp16 rows share one kernel signature: pick the pointer and kernel once.
+    const std::uint16_t* up_half = job.up->bf16 != nullptr ? job.up->bf16 : job.up->f16;
+    const internal::MatMulBf16RowsFn dot_half =
+        job.up->bf16 != nullptr ? job.variant->dot_bf16 : job.variant->dot_f16;
     const std::size_t row_bytes = hidden * (job.up->f32 != nullptr ? 4 : 2);
     const char* up_bytes = job.up->f32 != nullptr ? reinterpret_cast<const char*>(job.up->f32)
-                                                  : reinterpret_cast<const char*>(job.up->bf16);
+                                                  : reinterpret_cast<const char*>(up_half);
     for (std::size_t i = 0; i < count; ++i) {
       if (i + 1 < count) {  // Scattered rows: fetch the next one early.
         internal::PrefetchBytes(up_bytes + std::size_t{active[i + 1]} * row_bytes, row_bytes);
@@ -81,7 +87,7 @@ void RunTask(void* context, std::size_t task) {
       if (job.up->f32 != nullptr) {
         job.variant->dot_f32(job.x, 1, job.up->f32 + row, 1, hidden, coefs + i, 1);
       } else {
-        job.variant->dot_bf16(job.x, 1, job.up->bf16 + row, 1, hidden, coefs + i, 1);
+        dot_half(job.x, 1, up_half + row, 1, hidden, coefs + i, 1);
       }
     }
   }
@@ -93,8 +99,10 @@ void RunTask(void* context, std::size_t task) {
     job.quant_axpy(*job.down_t->quant, active, coefs, count, partial);
   } else if (job.down_t->f32 != nullptr) {
     job.variant->axpy_f32(job.down_t->f32, active, coefs, count, hidden, partial);
-  } else {
+  } else if (job.down_t->bf16 != nullptr) {
     job.variant->axpy_bf16(job.down_t->bf16, active, coefs, count, hidden, partial);
+  } else {
+    job.variant->axpy_f16(job.down_t->f16, active, coefs, count, hidden, partial);
   }
 }
 

@@ -25,10 +25,12 @@
 
 namespace ghost::kernels {
 
-// One [inner, hidden] weight matrix: exactly one of the pointers is set. bf16 as raw bits.
+// One [inner, hidden] weight matrix: exactly one of the pointers is set. bf16 and fp16 as raw
+// bits.
 struct MlpWeights {
   const float* f32 = nullptr;
   const std::uint16_t* bf16 = nullptr;
+  const std::uint16_t* f16 = nullptr;
   const QuantWeights* quant = nullptr;  // rows() == inner, cols() == hidden
 };
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/compress/fp16.h"
 #include "engine/compress/quantized_matrix.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/quant_internal.h"
@@ -21,9 +22,9 @@ namespace {
 constexpr std::size_t kHidden = 100;  // Not a multiple of any block or vector width.
 constexpr std::size_t kInner = 300;
 
-enum class Format { kF32, kBf16, kTernary2Bit, kTernaryBase3, kCodebook2Bit };
-constexpr Format kFormats[] = {Format::kF32, Format::kBf16, Format::kTernary2Bit,
-                               Format::kTernaryBase3, Format::kCodebook2Bit};
+enum class Format { kF32, kBf16, kF16, kTernary2Bit, kTernaryBase3, kCodebook2Bit };
+constexpr Format kFormats[] = {Format::kF32,         Format::kBf16,         Format::kF16,
+                               Format::kTernary2Bit, Format::kTernaryBase3, Format::kCodebook2Bit};
 
 const char* FormatName(Format f) {
   switch (f) {
@@ -31,6 +32,8 @@ const char* FormatName(Format f) {
       return "f32";
     case Format::kBf16:
       return "bf16";
+    case Format::kF16:
+      return "f16";
     case Format::kTernary2Bit:
       return "ternary-2bit";
     case Format::kTernaryBase3:
@@ -46,6 +49,7 @@ struct Matrix {
   Format format;
   std::vector<float> f32;
   std::vector<std::uint16_t> bf16;
+  std::vector<std::uint16_t> f16;
   std::unique_ptr<QuantWeights> quant;
   std::vector<float> dense;
 
@@ -53,6 +57,7 @@ struct Matrix {
     MlpWeights w;
     if (format == Format::kF32) w.f32 = f32.data();
     if (format == Format::kBf16) w.bf16 = bf16.data();
+    if (format == Format::kF16) w.f16 = f16.data();
     w.quant = quant.get();
     return w;
   }
@@ -70,6 +75,11 @@ Matrix RandomMatrix(Format format, std::mt19937& rng) {
     for (float& v : m.dense) {
       m.bf16.push_back(F32ToBf16(normal(rng)));
       v = Bf16ToF32(m.bf16.back());
+    }
+  } else if (format == Format::kF16) {
+    for (float& v : m.dense) {
+      m.f16.push_back(compress::F32ToF16(normal(rng)));
+      v = F16ToF32(m.f16.back());
     }
   } else {
     const QuantKind kind = format == Format::kTernary2Bit    ? QuantKind::kTernary2Bit
