@@ -303,7 +303,7 @@ absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
   summary.tokenizer = tokenizer->type_name();
   std::size_t kept = 0;
   for (const LlamaLayerWeights& layer : model->weights_.layers) kept += layer.inner;
-  const double neurons = double{config.intermediate_size} * config.num_hidden_layers;
+  const double neurons = static_cast<double>(config.intermediate_size) * config.num_hidden_layers;
   summary.removed_neuron_fraction = neurons == 0 ? 0.0 : 1.0 - static_cast<double>(kept) / neurons;
   summary.context_length = config.max_position_embeddings;
   summary.vocab_size = config.vocab_size;
