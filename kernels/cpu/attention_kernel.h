@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "kernels/cpu/attention_internal.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/vec.h"
 
 namespace ghost::kernels::internal {
@@ -132,10 +133,6 @@ float ScoreBlock(const float* query, const float* const* keys, std::size_t b, st
   return correction;
 }
 
-inline void Prefetch(const float* row, std::size_t floats) {
-  for (std::size_t i = 0; i < floats; i += 64 / sizeof(float)) __builtin_prefetch(row + i);
-}
-
 // Row-pointer of position s in a paged cache (key or value blocks).
 inline const float* CacheRow(const float* const* blocks, std::size_t block_tokens,
                              std::size_t row_floats, std::size_t s) {
@@ -191,8 +188,10 @@ void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
     // poorly: fetch the next block's rows (the range's heads of them) while this one is
     // scored, and the first block's before it is.
     for (std::size_t s = s0 == lo ? s0 : s0 + kKeyBlock; s < MinSize(s0 + 2 * kKeyBlock, hi); ++s) {
-      Prefetch(CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s) + head_offset, head_floats);
-      Prefetch(CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s) + head_offset, head_floats);
+      PrefetchBytes(CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s) + head_offset,
+                    head_floats * sizeof(float));
+      PrefetchBytes(CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s) + head_offset,
+                    head_floats * sizeof(float));
     }
     for (std::size_t t = range.t_begin; t < range.t_end; ++t) {
       const std::size_t begin = MaxSize(OldestVisible(first + t, dims.sliding_window), s0);
