@@ -64,7 +64,7 @@ inline void Decode(__m512i bytes, __m512i digits[kDigits<K>]) {
   for (int s = 0; s < kDigits<K>; ++s) digits[s] = NextDigit<K>(bytes, s);
 }
 
-// RowDot's decoding of 64 stored bytes into one vector per digit position, and the sum of
+// RowLanes's decoding of 64 stored bytes into one vector per digit position, and the sum of
 // the per-digit integer accumulators. 2-bit codes are masked in place where that is
 // exact: with vpdpbusd, digit s of a byte masked by 3 << 2s is the code times 4^s, and the
 // sums are divided back (exactly) in Combine, so a byte costs one mask per digit and no
@@ -227,14 +227,17 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
   }
 }
 
-// One row against one token, the decode case. Rows go one at a time so that the codes
-// are one linear stream: reading four rows side by side (as Tile does) measured ~2x slower
-// from memory on Zen 5, though faster from cache. Each digit position sums into its own
-// integer accumulator (one chain of vpdpbusd would be bound by its latency); the sums
-// fold into floats once per group. Two slots per iteration with twice the accumulators
-// measured no faster.
-template <bool kVnni, QuantKind K>
-float RowDot(const QuantWeights& w, const PackedActivations& x, std::size_t row) {
+// One row against one token, the decode case, as 16 per-lane partial sums (one lane per
+// block of a group). Rows go one at a time so that the codes are one linear stream: reading
+// four rows side by side (as Tile does) measured ~2x slower from memory on Zen 5, though
+// faster from cache. Each digit position sums into its own integer accumulator (one chain
+// of vpdpbusd would be bound by its latency); the sums fold into floats once per group.
+// kSlots > 0 is the layout's slot count when every slot is a full word (the 2-bit kinds at
+// block sizes 64 and 128): the slots then unroll, and GCC no longer copies the accumulators
+// between registers on every slot, as it does in the counted loop.
+template <bool kVnni, QuantKind K, int kSlots>
+[[gnu::always_inline]] inline __m512 RowLanes(const QuantWeights& w, const PackedActivations& x,
+                                              std::size_t row) {
   constexpr int kD = kDigits<K>;
   const QuantLayout& l = w.layout();
   const std::uint8_t* codes = w.row_codes(row);
@@ -256,12 +259,17 @@ float RowDot(const QuantWeights& w, const PackedActivations& x, std::size_t row)
       decoder.Decode(bytes, digits);
       for (int s = 0; s < kD; ++s, xs += 64) acc[s] = Dot<kVnni>(acc[s], digits[s], Load64(xs));
     };
-    // The tail slot outside the loop: a branch inside it made GCC copy every accumulator
-    // between registers on each iteration.
-    for (std::size_t s_index = 0; s_index < l.full_words; ++s_index, p += stride) {
-      accumulate(Load64(p));
+    if constexpr (kSlots > 0) {
+#pragma GCC unroll 8
+      for (int s_index = 0; s_index < kSlots; ++s_index, p += stride) accumulate(Load64(p));
+    } else {
+      // The tail slot outside the loop: a branch inside it made GCC copy every accumulator
+      // between registers on each iteration.
+      for (std::size_t s_index = 0; s_index < l.full_words; ++s_index, p += stride) {
+        accumulate(Load64(p));
+      }
+      if (l.slots_per_group > l.full_words) accumulate(LoadTail(p, l.tail_bytes));
     }
-    if (l.slots_per_group > l.full_words) accumulate(LoadTail(p, l.tail_bytes));
     const __m512 scale = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
     const __m512 dot = _mm512_cvtepi32_ps(decoder.Combine(acc));
@@ -274,7 +282,61 @@ float RowDot(const QuantWeights& w, const PackedActivations& x, std::size_t row)
     }
     dots = _mm512_fmadd_ps(lane, scale, dots);
   }
-  return x.scales[0] * _mm512_reduce_add_ps(dots);
+  return dots;
+}
+
+// Lane r of the result is the sum of v[r]'s lanes: 16 horizontal sums in 46 shuffles and
+// adds, where 16 separate reductions take about 130 and a dependency chain each.
+inline __m512 SumLanes16(const __m512 v[16]) {
+  __m512 halves[8], quarters[4], eighths[2];
+  for (int k = 0; k < 8; ++k) {  // Rows 2k, 2k + 1: 128-bit quarters 0+2 and 1+3 added.
+    halves[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                              _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xee));
+  }
+  for (int k = 0; k < 4; ++k) {  // Each 128-bit quarter now holds one row's 4 partial sums.
+    quarters[k] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], 0x88),
+                                _mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], 0xdd));
+  }
+  for (int k = 0; k < 2; ++k) {
+    eighths[k] = _mm512_add_ps(_mm512_unpacklo_ps(quarters[2 * k], quarters[2 * k + 1]),
+                               _mm512_unpackhi_ps(quarters[2 * k], quarters[2 * k + 1]));
+  }
+  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(eighths[0], eighths[1], 0x44),
+                                    _mm512_shuffle_ps(eighths[0], eighths[1], 0xee));
+  // The sums come out with the row index's two 2-bit halves swapped (a 4x4 transpose).
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, sums);
+}
+
+// y[i] = row first + i against the one token, i < count.
+template <bool kVnni, QuantKind K, int kSlots>
+void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::size_t first,
+                     std::size_t count, float* y) {
+  const __m512 token_scale = _mm512_set1_ps(x.scales[0]);
+  std::size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    __m512 lanes[16];
+    for (int r = 0; r < 16; ++r) lanes[r] = RowLanes<kVnni, K, kSlots>(w, x, first + i + r);
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(token_scale, SumLanes16(lanes)));
+  }
+  for (; i < count; ++i) {
+    y[i] = x.scales[0] * _mm512_reduce_add_ps(RowLanes<kVnni, K, kSlots>(w, x, first + i));
+  }
+}
+
+template <bool kVnni, QuantKind K>
+void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::size_t first,
+                     std::size_t count, float* y) {
+  const QuantLayout& l = w.layout();
+  if constexpr (K != QuantKind::kTernaryBase3) {  // Base-3 words never fill a slot count here.
+    if (l.full_words == l.slots_per_group && l.full_words == 4) {
+      return ConsecutiveRows<kVnni, K, 4>(w, x, first, count, y);
+    }
+    if (l.full_words == l.slots_per_group && l.full_words == 8) {
+      return ConsecutiveRows<kVnni, K, 8>(w, x, first, count, y);
+    }
+  }
+  ConsecutiveRows<kVnni, K, 0>(w, x, first, count, y);
 }
 
 template <bool kVnni, QuantKind K, int R>
@@ -304,14 +366,13 @@ template <bool kVnni, QuantKind K>
 void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
           std::size_t first, std::size_t count, float* y, std::size_t ldy) {
   std::size_t i = 0;
+  if (x.n == 1 && rows == nullptr) return ConsecutiveRows<kVnni, K>(w, x, first, count, y);
   if (x.n == 1) {
-    for (std::size_t j = 0; rows != nullptr && j < kPrefetchRows && j < count; ++j) {
-      PrefetchRow(w, rows[j]);
-    }
+    for (std::size_t j = 0; j < kPrefetchRows && j < count; ++j) PrefetchRow(w, rows[j]);
     for (; i < count; ++i) {
       // Listed rows are scattered, which the hardware prefetchers do not predict.
-      if (rows != nullptr && i + kPrefetchRows < count) PrefetchRow(w, rows[i + kPrefetchRows]);
-      y[i] = RowDot<kVnni, K>(w, x, rows ? rows[i] : first + i);
+      if (i + kPrefetchRows < count) PrefetchRow(w, rows[i + kPrefetchRows]);
+      y[i] = x.scales[0] * _mm512_reduce_add_ps(RowLanes<kVnni, K, 0>(w, x, rows[i]));
     }
     return;
   }
