@@ -34,17 +34,71 @@ inline __m512i Dot(__m512i acc, __m512i codes, __m512i x) {
   }
 }
 
+// The top trit of each byte b / 256 (b * 3 >> 8): 1 from 86 up, 2 from 171 up.
+inline __m512i TopTrit(__m512i bytes) {
+  const __mmask64 ge1 = _mm512_cmpge_epu8_mask(bytes, _mm512_set1_epi8(86));
+  const __mmask64 ge2 = _mm512_cmpge_epu8_mask(bytes, _mm512_set1_epi8(static_cast<char>(171)));
+  return _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(ge1, _mm512_set1_epi8(1)), ge2,
+                              _mm512_set1_epi8(2));
+}
+
+#ifdef __AVX512VBMI__  // quant_matmul_avx512_vbmi.cc: base-3 digits through a byte table.
+
+// Digits 1..4 of every byte value b, digit p in bits 2p - 2 and 2p - 1: the top trit of
+// (b * 3^p) mod 256, as the arithmetic form below computes them.
+struct Base3Table {
+  alignas(64) std::uint8_t packed[256];
+};
+
+constexpr Base3Table MakeBase3Table() {
+  Base3Table t{};
+  for (int b = 0; b < 256; ++b) {
+    for (int p = 1, state = b * 3 % 256; p < 5; ++p, state = state * 3 % 256) {
+      t.packed[b] = static_cast<std::uint8_t>(t.packed[b] | (state * 3 / 256) << (2 * p - 2));
+    }
+  }
+  return t;
+}
+
+inline constexpr Base3Table kBase3Table = MakeBase3Table();
+
+// kBase3Table.packed[b] for 64 bytes b: vpermi2b looks 128 entries up by the low 7 bits, so
+// both halves are looked up and the top bit chooses.
+inline __m512i Base3Packed(__m512i bytes) {
+  const std::uint8_t* t = kBase3Table.packed;
+  return _mm512_mask_blend_epi8(
+      _mm512_movepi8_mask(bytes),
+      _mm512_permutex2var_epi8(_mm512_load_si512(t), bytes, _mm512_load_si512(t + 64)),
+      _mm512_permutex2var_epi8(_mm512_load_si512(t + 128), bytes, _mm512_load_si512(t + 192)));
+}
+
+// Digit 0 by compares, then state becomes the table's packed digits 1..4, 2 bits each: 14
+// operations for 5 digits, where the arithmetic form takes 6 per digit.
+inline __m512i NextBase3Digit(__m512i& state, int s) {
+  if (s == 0) {
+    const __m512i digit = TopTrit(state);
+    state = Base3Packed(state);
+    return digit;
+  }
+  return _mm512_and_si512(_mm512_srli_epi16(state, 2 * s - 2), _mm512_set1_epi8(3));
+}
+
+#else
+
+// Digit s is the top trit of stored * 3^s mod 256, which state keeps.
+inline __m512i NextBase3Digit(__m512i& state, int s) {
+  if (s > 0) state = _mm512_add_epi8(_mm512_add_epi8(state, state), state);
+  return TopTrit(state);
+}
+
+#endif
+
 // Digit s of 64 stored bytes (see QuantLayout), for s = 0, 1, ... in order: state starts
-// as the bytes themselves (base 3 keeps stored * 3^s mod 256 in it).
+// as the bytes themselves.
 template <QuantKind K>
 inline __m512i NextDigit(__m512i& state, int s) {
   if constexpr (K == QuantKind::kTernaryBase3) {
-    if (s > 0) state = _mm512_add_epi8(_mm512_add_epi8(state, state), state);
-    // The top trit of state / 256: 1 from 86 up, 2 from 171 up.
-    const __mmask64 ge1 = _mm512_cmpge_epu8_mask(state, _mm512_set1_epi8(86));
-    const __mmask64 ge2 = _mm512_cmpge_epu8_mask(state, _mm512_set1_epi8(static_cast<char>(171)));
-    return _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(ge1, _mm512_set1_epi8(1)), ge2,
-                                _mm512_set1_epi8(2));
+    return NextBase3Digit(state, s);
   } else {
     return _mm512_and_si512(_mm512_srli_epi16(state, 2 * s), _mm512_set1_epi8(3));
   }
@@ -122,6 +176,31 @@ struct DigitDecoder {
     }
   }
 };
+
+#ifdef __AVX512VBMI__
+
+// The one-token kernel's base-3 decoding: NextBase3Digit's table, but digits 1..4 masked
+// in place (times 4^(p-1)), as 2-bit codes are, and divided back in Combine.
+template <bool kVnni>
+struct DigitDecoder<kVnni, QuantKind::kTernaryBase3> {
+  explicit DigitDecoder(const QuantCodebook*) {}
+
+  void Decode(__m512i bytes, __m512i digits[5]) const {
+    digits[0] = TopTrit(bytes);
+    const __m512i packed = Base3Packed(bytes);
+    for (int p = 1; p < 5; ++p) {
+      digits[p] = _mm512_and_si512(packed, _mm512_set1_epi8(static_cast<char>(3 << (2 * p - 2))));
+    }
+  }
+
+  __m512i Combine(const __m512i acc[5]) const {
+    return _mm512_add_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_srai_epi32(acc[2], 2)),
+        _mm512_add_epi32(_mm512_srai_epi32(acc[3], 4), _mm512_srai_epi32(acc[4], 6)));
+  }
+};
+
+#endif
 
 // 32-bit lane b holds the tail bytes of block b, zero-extended.
 inline __m512i LoadTail(const std::uint8_t* p, std::size_t tail_bytes) {

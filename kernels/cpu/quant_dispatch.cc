@@ -14,7 +14,8 @@ namespace ghost::kernels {
 namespace internal {
 namespace {
 
-// Indexed by CpuIsa; the AVX-512 entry is replaced by the VNNI one where the CPU has it.
+// Indexed by CpuIsa; the AVX-512 entry is replaced by the VNNI one (with VBMI or not) where
+// the CPU has it.
 constexpr QuantRowsFn kRowsFns[] = {MatMulQuantScalar, MatMulQuantAvx2, MatMulQuantAvx512};
 static_assert(std::size(kRowsFns) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
 
@@ -72,6 +73,12 @@ bool HasAvx512Vnni() {
   return vnni;
 }
 
+bool HasAvx512Vbmi() {
+  __builtin_cpu_init();
+  static const bool vbmi = __builtin_cpu_supports("avx512vbmi");
+  return vbmi;
+}
+
 }  // namespace
 
 void SplitQuantRows(QuantRangeFn fn, const void* context, const QuantWeights* const* w,
@@ -102,7 +109,9 @@ void SplitQuantRows(QuantRangeFn fn, const void* context, const QuantWeights* co
 }
 
 QuantRowsFn QuantRowsFor(CpuIsa isa) {
-  if (isa == CpuIsa::kAvx512 && HasAvx512Vnni()) return MatMulQuantAvx512Vnni;
+  if (isa == CpuIsa::kAvx512 && HasAvx512Vnni()) {
+    return HasAvx512Vbmi() ? MatMulQuantAvx512Vbmi : MatMulQuantAvx512Vnni;
+  }
   return kRowsFns[static_cast<int>(isa)];
 }
 

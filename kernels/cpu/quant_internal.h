@@ -114,7 +114,7 @@ void MatMulQuantF32Avx2(const QuantWeights&, const float*, std::size_t, std::siz
 void MatMulQuantF32Avx512(const QuantWeights&, const float*, std::size_t, std::size_t, std::size_t,
                           float*, std::size_t);
 
-// The variants for an ISA (AVX-512 picks VNNI where the CPU has it).
+// The variants for an ISA (AVX-512 picks VNNI, and VNNI with VBMI, where the CPU has them).
 QuantRowsFn QuantRowsFor(CpuIsa isa);
 QuantAxpyFn QuantAxpyFor(CpuIsa isa);
 
@@ -126,6 +126,9 @@ void MatMulQuantAvx2(const QuantWeights&, const PackedActivations&, const std::u
 void MatMulQuantAvx512(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
                        std::size_t, std::size_t, float*, std::size_t);
 void MatMulQuantAvx512Vnni(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
+                           std::size_t, std::size_t, float*, std::size_t);
+// VNNI with VBMI, whose byte permutes decode base-3 codes (the other kinds as with VNNI).
+void MatMulQuantAvx512Vbmi(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
                            std::size_t, std::size_t, float*, std::size_t);
 
 void QuantAxpyScalar(const QuantWeights&, const std::uint32_t*, const float*, std::size_t, float*);

@@ -109,24 +109,45 @@ INSTANTIATE_TEST_SUITE_P(AllFormats, QuantMatMulTest,
                                                          std::get<1>(info.param));
                          });
 
-// The AVX-512 variant for CPUs without VNNI runs here too wherever AVX-512 BW does.
-TEST(QuantMatMulAvx512NoVnniTest, MatchesScalar) {
+// Every AVX-512 variant the CPU can run, not only the one dispatch picks: without VNNI,
+// with VNNI, and with VNNI and VBMI (base-3 digits through byte tables).
+TEST(QuantMatMulAvx512VariantsTest, MatchScalar) {
   if (!IsaSupported(CpuIsa::kAvx512)) GTEST_SKIP() << "no AVX-512";
+  __builtin_cpu_init();
+  const bool vnni = __builtin_cpu_supports("avx512vnni");
+  const bool vbmi = __builtin_cpu_supports("avx512vbmi");
+  const struct {
+    const char* name;
+    bool supported;
+    internal::QuantRowsFn fn;
+  } variants[] = {{"avx512", true, internal::MatMulQuantAvx512},
+                  {"avx512-vnni", vnni, internal::MatMulQuantAvx512Vnni},
+                  {"avx512-vbmi", vnni && vbmi, internal::MatMulQuantAvx512Vbmi}};
   std::mt19937 rng(std::random_device{}());
   for (QuantKind kind : kKinds) {
-    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 21, 700, 32, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
-    for (std::size_t n : kTokenCounts) {
-      const std::vector<float> x = RandomActivations(n * m.cols, rng);
-      auto& scratch = internal::ThreadActivationScratch();
-      const internal::PackedActivations packed = internal::PackActivations(x.data(), n, w, scratch);
-      std::vector<float> expected(n * m.rows);
-      std::vector<float> got(n * m.rows);
-      internal::MatMulQuantScalar(w, packed, nullptr, 0, m.rows, expected.data(), m.rows);
-      internal::MatMulQuantAvx512(w, packed, nullptr, 0, m.rows, got.data(), m.rows);
-      for (std::size_t i = 0; i < got.size(); ++i) {
-        ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
-            << QuantKindName(kind) << " n=" << n << " i=" << i;
+    for (std::size_t block_size : kBlockSizes) {
+      for (const auto& shape : kShapes) {
+        const compress::QuantizedMatrix m =
+            RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
+        const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+        for (std::size_t n : kTokenCounts) {
+          const std::vector<float> x = RandomActivations(n * m.cols, rng);
+          auto& scratch = internal::ThreadActivationScratch();
+          const internal::PackedActivations packed =
+              internal::PackActivations(x.data(), n, w, scratch);
+          std::vector<float> expected(n * m.rows);
+          internal::MatMulQuantScalar(w, packed, nullptr, 0, m.rows, expected.data(), m.rows);
+          for (const auto& variant : variants) {
+            if (!variant.supported) continue;
+            std::vector<float> got(n * m.rows, NAN);
+            variant.fn(w, packed, nullptr, 0, m.rows, got.data(), m.rows);
+            for (std::size_t i = 0; i < got.size(); ++i) {
+              ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
+                  << variant.name << " " << QuantKindName(kind) << " block " << block_size
+                  << " cols " << m.cols << " n=" << n << " i=" << i;
+            }
+          }
+        }
       }
     }
   }
