@@ -103,8 +103,8 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   const std::size_t format_block_bytes = QuantCodeBytesPerBlock(view.kind, view.block_size);
   const std::size_t format_row_bytes = format_block_bytes * l.blocks_per_row;
 
-  w.codes_.assign(view.rows * l.row_bytes + 64, 0);
-  w.scales_.assign(view.rows * l.scale_stride, 0);
+  w.row_stride_ = (l.scale_stride * sizeof(std::uint16_t) + l.row_bytes + 1) / 2 * 2;
+  w.rows_data_.assign(view.rows * w.row_stride_ + 64, 0);
   std::array<std::uint8_t, 256> stored;  // Byte as stored, see Base3ToStored.
   for (int b = 0; b < 256; ++b) {
     stored[b] = IsBase3(view.kind) ? Base3ToStored(static_cast<std::uint8_t>(b))
@@ -112,7 +112,8 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   }
   for (std::size_t r = 0; r < view.rows; ++r) {
     const std::uint8_t* src = view.codes + r * format_row_bytes;
-    std::uint8_t* dst = w.codes_.data() + r * l.row_bytes;
+    std::uint8_t* dst =
+        w.rows_data_.data() + r * w.row_stride_ + l.scale_stride * sizeof(std::uint16_t);
     // Block by block rather than through StoredByteOffset: this runs over every weight of
     // a model at load time.
     for (std::size_t block = 0; block < l.blocks_per_row; ++block) {
@@ -125,7 +126,7 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
             stored[block_src[i]];
       }
     }
-    std::memcpy(w.scales_.data() + r * l.scale_stride, view.scales + r * l.blocks_per_row,
+    std::memcpy(w.rows_data_.data() + r * w.row_stride_, view.scales + r * l.blocks_per_row,
                 l.blocks_per_row * sizeof(std::uint16_t));
   }
   w.activation_positions_.resize(view.cols);
@@ -145,8 +146,7 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
 }
 
 std::size_t QuantWeights::bytes() const {
-  return rows_ * (layout_.row_bytes + layout_.scale_stride * sizeof(std::uint16_t)) +
-         codebooks_.size() * 4 * sizeof(std::uint16_t);
+  return rows_ * row_stride_ + codebooks_.size() * 4 * sizeof(std::uint16_t);
 }
 
 void DequantizeQuantRow(const QuantWeights& w, std::size_t row, float* out) {
