@@ -311,9 +311,10 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
 // four rows side by side (as Tile does) measured ~2x slower from memory on Zen 5, though
 // faster from cache. Each digit position sums into its own integer accumulator (one chain
 // of vpdpbusd would be bound by its latency); the sums fold into floats once per group.
-// kSlots > 0 is the layout's slot count when every slot is a full word (the 2-bit kinds at
-// block sizes 64 and 128): the slots then unroll, and GCC no longer copies the accumulators
-// between registers on every slot, as it does in the counted loop.
+// kSlots > 0 is the layout's count of full words (the 2-bit kinds at block sizes 64 and
+// 128, base 3 at 64 and 256, a tail slot after them): the words then unroll, and GCC no
+// longer copies the accumulators between registers on every slot, as it does in the
+// counted loop.
 template <bool kVnni, QuantKind K, int kSlots>
 [[gnu::always_inline]] inline __m512 RowLanes(const QuantWeights& w, const PackedActivations& x,
                                               std::size_t row) {
@@ -339,16 +340,16 @@ template <bool kVnni, QuantKind K, int kSlots>
       for (int s = 0; s < kD; ++s, xs += 64) acc[s] = Dot<kVnni>(acc[s], digits[s], Load64(xs));
     };
     if constexpr (kSlots > 0) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int s_index = 0; s_index < kSlots; ++s_index, p += stride) accumulate(Load64(p));
     } else {
-      // The tail slot outside the loop: a branch inside it made GCC copy every accumulator
-      // between registers on each iteration.
       for (std::size_t s_index = 0; s_index < l.full_words; ++s_index, p += stride) {
         accumulate(Load64(p));
       }
-      if (l.slots_per_group > l.full_words) accumulate(LoadTail(p, l.tail_bytes));
     }
+    // The tail slot outside the loop: a branch inside it made GCC copy every accumulator
+    // between registers on each iteration.
+    if (l.slots_per_group > l.full_words) accumulate(LoadTail(p, l.tail_bytes));
     const __m512 scale = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + g * kQuantGroupBlocks)));
     const __m512 dot = _mm512_cvtepi32_ps(decoder.Combine(acc));
@@ -407,13 +408,12 @@ template <bool kVnni, QuantKind K>
 void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::size_t first,
                      std::size_t count, float* y) {
   const QuantLayout& l = w.layout();
-  if constexpr (K != QuantKind::kTernaryBase3) {  // Base-3 words never fill a slot count here.
-    if (l.full_words == l.slots_per_group && l.full_words == 4) {
-      return ConsecutiveRows<kVnni, K, 4>(w, x, first, count, y);
-    }
-    if (l.full_words == l.slots_per_group && l.full_words == 8) {
-      return ConsecutiveRows<kVnni, K, 8>(w, x, first, count, y);
-    }
+  if constexpr (K != QuantKind::kTernaryBase3) {
+    if (l.full_words == 4) return ConsecutiveRows<kVnni, K, 4>(w, x, first, count, y);
+    if (l.full_words == 8) return ConsecutiveRows<kVnni, K, 8>(w, x, first, count, y);
+  } else {  // Block sizes 64 and 256; 128 has 6.
+    if (l.full_words == 3) return ConsecutiveRows<kVnni, K, 3>(w, x, first, count, y);
+    if (l.full_words == 13) return ConsecutiveRows<kVnni, K, 13>(w, x, first, count, y);
   }
   ConsecutiveRows<kVnni, K, 0>(w, x, first, count, y);
 }
