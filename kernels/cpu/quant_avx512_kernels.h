@@ -262,7 +262,10 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
         state[r] = tail ? LoadTail(p, l.tail_bytes) : Load64(p);
       }
       // One digit of every row at a time: decoding all digits first would need R * kD
-      // registers next to the R * T accumulators, and spilled at n >= 4.
+      // registers next to the R * T accumulators, and spilled at n >= 4. Unrolled: GCC kept
+      // the loop, copied the accumulators through the stack on every digit and took base-3's
+      // first-digit branch at run time.
+#pragma GCC unroll 5
       for (int s = 0; s < kD; ++s) {
         __m512i digit[R];
         for (int r = 0; r < R; ++r) {
