@@ -1,7 +1,8 @@
 // ghostbench decode: one stream decoding on a random model of TinyLlama-1.1B's shape, in bf16
 // and in every compressed format. Per format: decode tokens/s (64 tokens after a 16-token
-// prompt by default, prefill excluded), the bytes read per token (weights and KV cache), the
-// implied GB/s and its ratio to the machine's read bandwidth measured in the same run.
+// prompt by default, prefill excluded), the bytes read per token (weights and KV cache, in the
+// cache's dtype: bf16 unless --kv_dtype fp32), the implied GB/s and its ratio to the machine's
+// read bandwidth measured in the same run.
 #include <stdlib.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "bench/memory_bandwidth.h"
 #include "bench/random_model.h"
 #include "bench/subcommands.h"
+#include "engine/model/kv_cache.h"
 #include "engine/model/model.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"
@@ -34,12 +36,12 @@ struct DecodeResult {
 
 // Decodes `new_tokens` greedy-free (argmax is irrelevant here: the next input is fixed) after
 // a prompt; returns decode tokens/s, the best of `repeats` runs.
-double DecodeTokensPerSecond(const Model& model, int prompt_tokens, int new_tokens,
-                             int repeats) {
+double DecodeTokensPerSecond(const Model& model, KvDtype kv_dtype, int prompt_tokens,
+                             int new_tokens, int repeats) {
   double best = 0;
   std::vector<float> logits;
   for (int r = 0; r < repeats; ++r) {
-    std::unique_ptr<ModelSession> session = model.NewSession();
+    std::unique_ptr<ModelSession> session = model.NewSession(kv_dtype);
     std::vector<std::int32_t> prompt;
     for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(100 + i);
     if (!session->Forward(prompt, /*all_logits=*/false, logits).ok()) return 0;
@@ -59,6 +61,8 @@ int RunDecode(int argc, char** argv) {
   std::vector<std::string> formats = RandomModelFormats();
   std::string tokenizer_dir = "models/ghost-tiny";
   int new_tokens = 64, repeats = 2, prompt_tokens = 16;
+  // What the engine picks for every format here (Model::default_kv_dtype).
+  KvDtype kv_dtype = KvDtype::kBf16;
   bool json = false;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -67,6 +71,8 @@ int RunDecode(int argc, char** argv) {
       json = true;
     } else if (arg == "--formats" && has_value) {
       formats = absl::StrSplit(argv[++i], ',');
+    } else if (arg == "--kv_dtype" && has_value && ParseKvDtype(argv[i + 1]).ok()) {
+      kv_dtype = *ParseKvDtype(argv[++i]);
     } else if (arg == "--tokenizer_model" && has_value) {
       tokenizer_dir = argv[++i];
     } else if (arg == "--new_tokens" && has_value && absl::SimpleAtoi(argv[i + 1], &new_tokens)) {
@@ -79,7 +85,7 @@ int RunDecode(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: ghostbench decode [--json] [--formats bf16,ternary,...] "
-                   "[--new_tokens 64] [--prompt_tokens 16] [--repeats 2] "
+                   "[--new_tokens 64] [--prompt_tokens 16] [--repeats 2] [--kv_dtype bf16|fp32] "
                    "[--tokenizer_model DIR]\n");
       return 2;
     }
@@ -106,17 +112,19 @@ int RunDecode(int argc, char** argv) {
     const ModelConfig& config = (*model)->config();
     // Every weight is read once per token except the embedding table, of which one row is
     // (bf16 or f16 in every format here); and the token at position p reads the keys and
-    // values of positions 0..p in every layer (fp32), p + 1 = prompt_tokens + 1 + t for the
-    // t-th new token, prompt_tokens + (new_tokens + 1) / 2 on average.
+    // values of positions 0..p in every layer (kv_dtype elements), p + 1 = prompt_tokens + 1 +
+    // t for the t-th new token, prompt_tokens + (new_tokens + 1) / 2 on average.
     const double embedding = 2.0 * (config.vocab_size - 1) * config.hidden_size;
-    const double kv_bytes_per_position = 2.0 * sizeof(float) * config.num_hidden_layers *
-                                         config.num_key_value_heads * config.head_dim;
+    const double kv_bytes_per_position =
+        static_cast<double>(KvCacheShape::FromConfig(config).BlockBytes(kv_dtype)) /
+        PagedKvCache::kBlockTokens;
     const double mean_positions = prompt_tokens + (new_tokens + 1) / 2.0;
     DecodeResult result;
     result.format = format;
     result.bytes_per_token = static_cast<double>(summary.weight_bytes) - embedding +
                              kv_bytes_per_position * mean_positions;
-    result.tokens_per_s = DecodeTokensPerSecond(**model, prompt_tokens, new_tokens, repeats);
+    result.tokens_per_s =
+        DecodeTokensPerSecond(**model, kv_dtype, prompt_tokens, new_tokens, repeats);
     result.gb_per_s = result.bytes_per_token * result.tokens_per_s / 1e9;
     results.push_back(result);
   }
@@ -127,7 +135,8 @@ int RunDecode(int argc, char** argv) {
                           {"threads", threads},
                           {"bandwidth_gb_per_s", bandwidth.gb_per_s},
                           {"new_tokens", new_tokens},
-                          {"prompt_tokens", prompt_tokens}};
+                          {"prompt_tokens", prompt_tokens},
+                          {"kv_dtype", kernels::KvDtypeName(kv_dtype)}};
     for (const DecodeResult& r : results) {
       out["results"].push_back({{"format", r.format},
                                 {"tokens_per_s", r.tokens_per_s},
@@ -139,8 +148,9 @@ int RunDecode(int argc, char** argv) {
     return 0;
   }
   std::printf(
-      "random TinyLlama-1.1B shape, %d threads, read bandwidth %.1f GB/s, %d tokens after %d\n",
-      threads, bandwidth.gb_per_s, new_tokens, prompt_tokens);
+      "random TinyLlama-1.1B shape, %d threads, read bandwidth %.1f GB/s, %d tokens after %d, "
+      "%s KV cache\n",
+      threads, bandwidth.gb_per_s, new_tokens, prompt_tokens, kernels::KvDtypeName(kv_dtype));
   std::printf("%-16s %10s %14s %8s %12s\n", "format", "tokens/s", "MB per token", "GB/s",
               "x bandwidth");
   for (const DecodeResult& r : results) {

@@ -30,6 +30,9 @@ ABSL_FLAG(std::string, admin_token, "",
           "Bearer <admin token>' (env GHOST_ADMIN_TOKEN is used when the flag is empty)");
 ABSL_FLAG(double, grace_period_s, 30, "seconds in-flight streams get to finish on SIGTERM");
 ABSL_FLAG(int, max_queued_requests, 64, "requests waiting per model before RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, kv_cache_dtype, "auto",
+          "how the KV cache stores keys and values: bf16 (half the memory and attention reads), "
+          "fp32, or auto (bf16 unless the model's weights are fp32)");
 ABSL_FLAG(int, compression_workers, 1,
           "compression jobs run at once (each also uses the matrix thread pool)");
 
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
   }
   options.grace_period = absl::Seconds(absl::GetFlag(FLAGS_grace_period_s));
   options.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
+  options.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
 
   auto server = ghost::server::GhostServer::Start(options);

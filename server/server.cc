@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "engine/compress/model_compressor.h"
 #include "engine/jobs/job_manager.h"
+#include "engine/model/kv_cache.h"
 #include "engine/registry/registry.h"
 #include "server/auth.h"
 #include "server/compression_gauges.h"
@@ -88,6 +89,10 @@ absl::Status GhostServerImpl::Init() {
   registry_options.model_roots = options_.model_roots;
   registry_options.registry_dir = options_.registry_dir;
   registry_options.executor.max_queued_requests = options_.max_queued_requests;
+  if (options_.kv_cache_dtype != "auto") {
+    // Validate() has parsed it once already.
+    registry_options.executor.kv_cache_dtype = *ParseKvDtype(options_.kv_cache_dtype);
+  }
   auto registry = ModelRegistry::Create(registry_options);
   if (!registry.ok()) return registry.status();
   registry_ = *std::move(registry);
@@ -210,6 +215,10 @@ absl::Status ServerOptions::Validate() const {
   }
   if (max_queued_requests < 1) {
     return absl::InvalidArgumentError("--max_queued_requests must be >= 1");
+  }
+  if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));
   }
   return absl::OkStatus();
 }

@@ -25,6 +25,9 @@ struct ServerOptions {
   std::string admin_token;  // empty: admin RPCs need only what auth_token asks
   absl::Duration grace_period = absl::Seconds(30);
   int max_queued_requests = 64;
+  // How every model's KV cache stores keys and values: "fp32", "bf16", or "auto" (bf16 unless
+  // the model's weights are fp32; Model::default_kv_dtype).
+  std::string kv_cache_dtype = "auto";
   // Compression jobs running at once, on threads of their own (not the inference executors).
   int compression_workers = 1;
 

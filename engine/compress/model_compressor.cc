@@ -95,7 +95,8 @@ absl::Status Job::Profile(ActivationProfile& profile) {
   const int window = std::min(config.max_position_embeddings, 512);
   std::unique_ptr<ModelRunner> runner = source_->NewRunner();
   runner->set_observer(&profile);
-  PagedKvCache cache(KvCacheShape::FromConfig(config), PagedKvCache::BlocksForTokens(window));
+  PagedKvCache cache(KvCacheShape::FromConfig(config), PagedKvCache::BlocksForTokens(window),
+                     source_->default_kv_dtype());
   std::vector<float> logits;
   const std::size_t windows = (ids.size() + window - 1) / window;
   for (std::size_t w = 0; w < windows; ++w) {

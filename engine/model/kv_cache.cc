@@ -3,17 +3,27 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "kernels/cpu/huge_page_allocator.h"
 
 namespace ghost {
+
+absl::StatusOr<KvDtype> ParseKvDtype(absl::string_view name) {
+  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kBf16}) {
+    if (name == kernels::KvDtypeName(dtype)) return dtype;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("KV cache dtype must be fp32 or bf16, got \"", name, "\""));
+}
 
 KvCacheShape KvCacheShape::FromConfig(const ModelConfig& config) {
   return KvCacheShape{config.num_hidden_layers, config.num_key_value_heads, config.head_dim};
 }
 
-std::size_t KvCacheShape::BlockBytes() const {
+std::size_t KvCacheShape::BlockBytes(KvDtype dtype) const {
   return 2 * static_cast<std::size_t>(num_layers) * PagedKvCache::kBlockTokens * kv_dim() *
-         sizeof(float);
+         kernels::KvDtypeBytes(dtype);
 }
 
 KvBlockTable::KvBlockTable(KvBlockTable&& other) noexcept
@@ -42,13 +52,15 @@ void KvBlockTable::Release() {
   if (!blocks_.empty()) (void)cache_->Resize(*this, 0);  // shrinking always succeeds
 }
 
-PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks)
+PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype)
     : shape_(shape),
       num_blocks_(std::max(num_blocks, 1)),
-      block_floats_(kBlockTokens * shape.kv_dim()),
+      dtype_(dtype),
+      block_bytes_(kBlockTokens * shape.kv_dim() * kernels::KvDtypeBytes(dtype)),
       // Not written here: untouched pages of a large pool cost nothing.
-      data_(static_cast<float*>(kernels::AllocateHugePages(num_blocks_ * shape.BlockBytes())),
-            FreeHugePages{num_blocks_ * shape.BlockBytes()}) {
+      data_(static_cast<std::byte*>(
+                kernels::AllocateHugePages(num_blocks_ * shape.BlockBytes(dtype))),
+            FreeHugePages{num_blocks_ * shape.BlockBytes(dtype)}) {
   free_.reserve(num_blocks_);
   // Pushed in reverse so that block 0 is handed out first.
   for (int b = num_blocks_ - 1; b >= 0; --b) free_.push_back(b);
@@ -56,12 +68,22 @@ PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks)
 
 PagedKvCache::~PagedKvCache() = default;
 
-void PagedKvCache::FreeHugePages::operator()(float* p) const { kernels::FreeHugePages(p, bytes); }
+void PagedKvCache::FreeHugePages::operator()(std::byte* p) const {
+  kernels::FreeHugePages(p, bytes);
+}
 
-int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, std::int64_t capacity_mib,
-                                    int min_tokens) {
+void PagedKvCache::Write(int layer, std::int32_t block, int row, const float* keys,
+                         const float* values) {
+  const std::size_t row_elements = shape_.kv_dim();
+  const std::size_t offset = row * row_elements * kernels::KvDtypeBytes(dtype_);
+  kernels::StoreKvRow(dtype_, keys, row_elements, Block(layer, block, 0) + offset);
+  kernels::StoreKvRow(dtype_, values, row_elements, Block(layer, block, 1) + offset);
+}
+
+int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype,
+                                    std::int64_t capacity_mib, int min_tokens) {
   const std::int64_t bytes = capacity_mib * 1024 * 1024;
-  const auto block_bytes = static_cast<std::int64_t>(shape.BlockBytes());
+  const auto block_bytes = static_cast<std::int64_t>(shape.BlockBytes(dtype));
   const std::int64_t blocks = block_bytes > 0 ? bytes / block_bytes : 1;
   return static_cast<int>(
       std::clamp<std::int64_t>(blocks, BlocksForTokens(min_tokens), std::int64_t{1} << 30));

@@ -10,12 +10,21 @@
 #include <memory>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "engine/model/config.h"
+#include "kernels/cpu/kv_dtype.h"
 
 namespace ghost {
 
 class PagedKvCache;
+
+// How keys and values are stored: fp32, or bf16 (half the memory and the bytes attention
+// reads, rounded to nearest even when written).
+using KvDtype = kernels::KvDtype;
+// "fp32" or "bf16"; INVALID_ARGUMENT naming the accepted values otherwise.
+absl::StatusOr<KvDtype> ParseKvDtype(absl::string_view name);
 
 struct KvCacheShape {
   int num_layers = 0;
@@ -23,10 +32,10 @@ struct KvCacheShape {
   int head_dim = 0;
 
   static KvCacheShape FromConfig(const ModelConfig& config);
-  // Floats of one position's keys (or values) in one layer.
+  // Elements of one position's keys (or values) in one layer.
   std::size_t kv_dim() const { return static_cast<std::size_t>(num_kv_heads) * head_dim; }
-  // K and V of every layer for one block, fp32.
-  std::size_t BlockBytes() const;
+  // K and V of every layer for one block, stored as `dtype`.
+  std::size_t BlockBytes(KvDtype dtype) const;
   bool operator==(const KvCacheShape&) const = default;
 };
 
@@ -58,18 +67,18 @@ class PagedKvCache {
  public:
   static constexpr int kBlockTokens = 16;
 
-  // A pool of `num_blocks` (>= 1) blocks. The memory is reserved, not touched: pages are
-  // committed as blocks are first written, in transparent huge pages where the kernel allows
-  // (kernels::AllocateHugePages): decode writes one row per layer per token, and faulting in
-  // a 4 KiB page every few tokens per layer cost ~300 us per token in a VM.
-  PagedKvCache(const KvCacheShape& shape, int num_blocks);
+  // A pool of `num_blocks` (>= 1) blocks storing keys and values as `dtype`. The memory is
+  // reserved, not touched: pages are committed as blocks are first written, in transparent huge
+  // pages where the kernel allows (kernels::AllocateHugePages): decode writes one row per layer per
+  // token, and faulting in a 4 KiB page every few tokens per layer cost ~300 us per token in a VM.
+  PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype);
   PagedKvCache(const PagedKvCache&) = delete;
   PagedKvCache& operator=(const PagedKvCache&) = delete;
   ~PagedKvCache();
 
-  // Blocks that fit in `capacity_mib`, but at least enough for `min_tokens` positions (one
-  // full context), so that any request that fits the model also fits the pool alone.
-  static int BlocksForCapacity(const KvCacheShape& shape, std::int64_t capacity_mib,
+  // Blocks of `dtype` that fit in `capacity_mib`, but at least enough for `min_tokens`
+  // positions (one full context), so that any request that fits the model also fits the pool.
+  static int BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype, std::int64_t capacity_mib,
                                int min_tokens);
   static int BlocksForTokens(int tokens) { return (tokens + kBlockTokens - 1) / kBlockTokens; }
 
@@ -79,6 +88,7 @@ class PagedKvCache {
   [[nodiscard]] bool Resize(KvBlockTable& table, int tokens);
 
   const KvCacheShape& shape() const { return shape_; }
+  KvDtype dtype() const { return dtype_; }
   int num_blocks() const { return num_blocks_; }
   int blocks_in_use() const { return num_blocks_ - static_cast<int>(free_.size()); }
   int free_blocks() const { return static_cast<int>(free_.size()); }
@@ -86,24 +96,29 @@ class PagedKvCache {
   // blocks_in_use / num_blocks, in [0, 1].
   double usage_ratio() const { return static_cast<double>(blocks_in_use()) / num_blocks_; }
 
-  // [kBlockTokens, kv_dim] rows of keys / values of `layer` in `block`.
-  float* keys(int layer, std::int32_t block) { return Block(layer, block, 0); }
-  float* values(int layer, std::int32_t block) { return Block(layer, block, 1); }
+  // [kBlockTokens, kv_dim] rows of keys / values of `layer` in `block`, as dtype() elements
+  // (kernels::PagedKvBlocks reads them).
+  const void* keys(int layer, std::int32_t block) const { return Block(layer, block, 0); }
+  const void* values(int layer, std::int32_t block) const { return Block(layer, block, 1); }
+  // Stores one position's keys and values (kv_dim floats each) of `layer` in `row` of `block`,
+  // converted to dtype().
+  void Write(int layer, std::int32_t block, int row, const float* keys, const float* values);
 
  private:
-  float* Block(int layer, std::int32_t block, int kind) {
+  std::byte* Block(int layer, std::int32_t block, int kind) const {
     return data_.get() +
-           ((static_cast<std::size_t>(layer) * num_blocks_ + block) * 2 + kind) * block_floats_;
+           ((static_cast<std::size_t>(layer) * num_blocks_ + block) * 2 + kind) * block_bytes_;
   }
 
   const KvCacheShape shape_;
   const int num_blocks_;
-  const std::size_t block_floats_;  // one block's keys (or values) of one layer
+  const KvDtype dtype_;
+  const std::size_t block_bytes_;  // one block's keys (or values) of one layer
   struct FreeHugePages {
     std::size_t bytes;
-    void operator()(float* p) const;
+    void operator()(std::byte* p) const;
   };
-  std::unique_ptr<float[], FreeHugePages> data_;  // [layer][block][K|V][kBlockTokens * kv_dim]
+  std::unique_ptr<std::byte[], FreeHugePages> data_;  // [layer][block][K|V][kBlockTokens * kv_dim]
   std::vector<std::int32_t> free_;  // a stack: the most recently freed block is reused first
 };
 

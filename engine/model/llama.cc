@@ -1,6 +1,6 @@
 #include "engine/model/llama.h"
 
-#include <algorithm>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -74,7 +74,7 @@ class LlamaRunner final : public ModelRunner {
   // One per sequence of the step, so that sequences attend in parallel.
   struct SequenceScratch {
     std::size_t first_row = 0;  // the sequence's first row among the stacked tokens
-    std::vector<const float*> key_blocks, value_blocks;
+    std::vector<const void*> key_blocks, value_blocks;
   };
   std::vector<SequenceScratch> sequence_scratch_;
 };
@@ -125,10 +125,8 @@ void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batc
       float* k = &k_[(row + t) * kv_dim_];
       kernels::RopeQk(q, config_.num_attention_heads, k, config_.num_key_value_heads,
                       config_.head_dim, &rope_cos_[(row + t) * half], &rope_sin_[(row + t) * half]);
-      const std::int32_t block = blocks[position / kBlockTokens];
-      const std::size_t offset = (position % kBlockTokens) * kv_dim_;
-      std::copy_n(k, kv_dim_, cache.keys(layer_index, block) + offset);
-      std::copy_n(&v_[(row + t) * kv_dim_], kv_dim_, cache.values(layer_index, block) + offset);
+      cache.Write(layer_index, blocks[position / kBlockTokens], position % kBlockTokens, k,
+                  &v_[(row + t) * kv_dim_]);
     }
     SequenceScratch& scratch = sequence_scratch_[i];
     scratch.first_row = row;
@@ -146,7 +144,8 @@ void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batc
   struct Context {
     LlamaRunner* runner;
     absl::Span<const ForwardSequence> batch;
-  } context{this, batch};
+    KvDtype kv_dtype;
+  } context{this, batch, cache.dtype()};
   kernels::ThreadPool::Default().Run(
       batch.size(),
       +[](void* opaque, std::size_t i) {
@@ -155,7 +154,8 @@ void LlamaRunner::Attend(int layer_index, absl::Span<const ForwardSequence> batc
         const AttentionShape shape{config.num_attention_heads, config.num_key_value_heads,
                                    config.head_dim, config.sliding_window};
         SequenceScratch& scratch = c.runner->sequence_scratch_[i];
-        const PagedKvView view{scratch.key_blocks, scratch.value_blocks, kBlockTokens};
+        const PagedKvView view{scratch.key_blocks, scratch.value_blocks, kBlockTokens,
+                               c.kv_dtype};
         const std::size_t offset = scratch.first_row * c.runner->q_dim_;
         CausalAttention(shape, &c.runner->q_[offset], c.batch[i].tokens.size(), c.batch[i].start,
                         view, &c.runner->attn_[offset]);

@@ -27,7 +27,7 @@ void CausalAttention(const AttentionShape& shape, const float* q, std::size_t n,
       static_cast<std::size_t>(shape.num_heads), static_cast<std::size_t>(shape.num_kv_heads),
       static_cast<std::size_t>(shape.head_dim), static_cast<std::size_t>(shape.sliding_window)};
   const kernels::PagedKvBlocks blocks{kv.key_blocks.data(), kv.value_blocks.data(),
-                                      static_cast<std::size_t>(kv.block_tokens)};
+                                      static_cast<std::size_t>(kv.block_tokens), kv.dtype};
   kernels::PagedAttention(dims, q, n, static_cast<std::size_t>(first), blocks, out);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "engine/model/kv_cache.h"
 
 namespace ghost {
 
@@ -32,11 +33,12 @@ struct AttentionShape {
 
 // One sequence's cached keys and values of one layer in a paged KV cache: position s is row
 // s % block_tokens of key_blocks[s / block_tokens] (values alike); rows hold
-// num_kv_heads * head_dim floats.
+// num_kv_heads * head_dim elements of `dtype`.
 struct PagedKvView {
-  absl::Span<const float* const> key_blocks;
-  absl::Span<const float* const> value_blocks;
+  absl::Span<const void* const> key_blocks;
+  absl::Span<const void* const> value_blocks;
   int block_tokens = 0;
+  KvDtype dtype = KvDtype::kF32;
 };
 
 // Causal grouped-query attention of `n` new positions [first, first + n) over the cache, which

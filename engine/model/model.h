@@ -128,8 +128,14 @@ class Model {
   virtual const GenerationDefaults& generation_defaults() const = 0;
   virtual const ModelSummary& summary() const = 0;
   virtual std::unique_ptr<ModelRunner> NewRunner() const = 0;
-  // A session on a runner of this model (model_session.cc).
+  // The KV cache dtype this model runs with unless told otherwise: fp32 for fp32 weights
+  // (whose logits match a float64 reference to 1e-4, which bf16 keys and values would not),
+  // bf16 for everything else (bf16, f16 and compressed weights), whose own rounding is larger.
+  KvDtype default_kv_dtype() const;
+  // A session on a runner of this model (model_session.cc), its KV cache in `kv_dtype`
+  // (default_kv_dtype() when not given).
   std::unique_ptr<ModelSession> NewSession() const;
+  std::unique_ptr<ModelSession> NewSession(KvDtype kv_dtype) const;
 };
 
 }  // namespace ghost

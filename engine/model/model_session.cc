@@ -12,10 +12,11 @@ namespace {
 
 class PagedSession final : public ModelSession {
  public:
-  PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config)
+  PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype)
       : runner_(std::move(runner)),
         context_(config.max_position_embeddings),
-        cache_(KvCacheShape::FromConfig(config), PagedKvCache::BlocksForTokens(context_)) {}
+        cache_(KvCacheShape::FromConfig(config), PagedKvCache::BlocksForTokens(context_),
+               kv_dtype) {}
 
   absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
                        std::vector<float>& logits) override {
@@ -47,8 +48,14 @@ absl::Status ContextOverflowError(std::int64_t tokens, int context) {
       "sequence of ", tokens, " tokens exceeds the model's context of ", context, " tokens"));
 }
 
-std::unique_ptr<ModelSession> Model::NewSession() const {
-  return std::make_unique<PagedSession>(NewRunner(), config());
+KvDtype Model::default_kv_dtype() const {
+  return summary().dtype == "f32" ? KvDtype::kF32 : KvDtype::kBf16;
+}
+
+std::unique_ptr<ModelSession> Model::NewSession() const { return NewSession(default_kv_dtype()); }
+
+std::unique_ptr<ModelSession> Model::NewSession(KvDtype kv_dtype) const {
+  return std::make_unique<PagedSession>(NewRunner(), config(), kv_dtype);
 }
 
 }  // namespace ghost

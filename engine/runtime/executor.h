@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "engine/model/model.h"
@@ -22,9 +23,12 @@ struct ExecutorOptions {
   // chunks. Long prompts prefill over several steps, alongside the decoding requests. At least
   // max_batch_size, so that every running request decodes in every step.
   int max_step_tokens = 256;
-  // Memory of the paged KV cache (fp32 keys and values). The pool always holds at least one
-  // full context, so every request that fits the model's context fits the pool.
+  // Memory of the paged KV cache. The pool always holds at least one full context, so every
+  // request that fits the model's context fits the pool.
   int kv_cache_mib = 256;
+  // How the cache stores keys and values; unset: the model's default_kv_dtype() (bf16 unless
+  // the weights are fp32). bf16 fits twice the positions in kv_cache_mib.
+  std::optional<KvDtype> kv_cache_dtype;
 
   // INVALID_ARGUMENT naming the field and the allowed range.
   absl::Status Validate() const;

@@ -14,9 +14,14 @@ bool IsTerminal(RequestState state) {
          state == RequestState::kFailed;
 }
 
+KvDtype CacheDtype(const Model& model, const ExecutorOptions& options) {
+  return options.kv_cache_dtype.value_or(model.default_kv_dtype());
+}
+
 int PoolBlocks(const Model& model, const ExecutorOptions& options) {
   const ModelConfig& config = model.config();
-  return PagedKvCache::BlocksForCapacity(KvCacheShape::FromConfig(config), options.kv_cache_mib,
+  return PagedKvCache::BlocksForCapacity(KvCacheShape::FromConfig(config),
+                                         CacheDtype(model, options), options.kv_cache_mib,
                                          config.max_position_embeddings);
 }
 
@@ -28,7 +33,8 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& 
       options_(options),
       queue_(queue),
       runner_(model_->NewRunner()),
-      cache_(KvCacheShape::FromConfig(model_->config()), PoolBlocks(*model_, options)),
+      cache_(KvCacheShape::FromConfig(model_->config()), PoolBlocks(*model_, options),
+             CacheDtype(*model_, options)),
       kv_blocks_total_(cache_.num_blocks()) {}
 
 void Scheduler::Run() {

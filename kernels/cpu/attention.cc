@@ -19,10 +19,13 @@ namespace {
 using internal::TileRange;
 using internal::TileState;
 
-// Indexed by CpuIsa.
-constexpr internal::AttendTileFn kAttendTile[] = {
-    internal::AttendTileScalar, internal::AttendTileAvx2, internal::AttendTileAvx512};
-static_assert(std::size(kAttendTile) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
+// Indexed by KvDtype, then CpuIsa.
+constexpr internal::AttendTileFn kAttendTile[][3] = {
+    {internal::AttendTileF32Scalar, internal::AttendTileF32Avx2, internal::AttendTileF32Avx512},
+    {internal::AttendTileBf16Scalar, internal::AttendTileBf16Avx2,
+     internal::AttendTileBf16Avx512}};
+static_assert(std::size(kAttendTile) == static_cast<std::size_t>(KvDtype::kBf16) + 1);
+static_assert(std::size(kAttendTile[0]) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
 
 // Query rows (positions x heads) per tile, at least one position: their running sums stay in
 // L1 while the keys and values stream past once.
@@ -54,6 +57,12 @@ float* Grow(std::vector<float>& buffer, std::size_t floats) {
   return buffer.data();
 }
 
+// The calling thread's TileState::widened.
+float* WidenedScratch(std::size_t head_dim) {
+  thread_local std::vector<float> widened;
+  return Grow(widened, internal::WidenedFloats(head_dim));
+}
+
 // Positions [t_begin, t_end) over every key they see, for the kv heads [kv_head_begin,
 // kv_head_end). The rows are laid out as the output's, so the sums build up in `out` itself
 // and are divided by their totals at the end.
@@ -66,7 +75,7 @@ void AttendAndNormalize(const Job& job, std::size_t t_begin, std::size_t t_end,
   thread_local std::vector<float> scratch;
   float* max_and_total = Grow(scratch, 2 * rows);
   const TileState state{job.out + t_begin * dims.num_heads * head_dim, max_and_total,
-                        max_and_total + rows};
+                        max_and_total + rows, WidenedScratch(head_dim)};
   job.fn(dims, job.q, job.first, *job.kv,
          {t_begin, t_end, 0, job.first + job.n, kv_head_begin, kv_head_end}, state);
   for (std::size_t t = 0; t < t_end - t_begin; ++t) {
@@ -93,18 +102,21 @@ void RunKvHead(void* context, std::size_t task) {
   AttendAndNormalize(job, 0, job.n, task, task + 1);
 }
 
+// Split `split`'s sums, max and total; RunSplit adds the scratch of the thread that fills them.
 TileState SplitState(const Job& job, std::size_t split) {
   const std::size_t rows = job.n * job.dims->num_heads;
   float* base = job.partials + split * rows * (job.dims->head_dim + 2);
-  return {base, base + rows * job.dims->head_dim, base + rows * (job.dims->head_dim + 1)};
+  return {base, base + rows * job.dims->head_dim, base + rows * (job.dims->head_dim + 1),
+          nullptr};
 }
 
 void RunSplit(void* context, std::size_t split) {
   const Job& job = *static_cast<const Job*>(context);
   const std::size_t key_begin = split * job.split_keys;
   const std::size_t key_end = std::min(key_begin + job.split_keys, job.first + job.n);
-  job.fn(*job.dims, job.q, job.first, *job.kv, {0, job.n, key_begin, key_end},
-         SplitState(job, split));
+  TileState state = SplitState(job, split);
+  state.widened = WidenedScratch(job.dims->head_dim);
+  job.fn(*job.dims, job.q, job.first, *job.kv, {0, job.n, key_begin, key_end}, state);
 }
 
 // Rescales every split's sums and total to the row's overall maximum and adds them up. A
@@ -136,7 +148,7 @@ void PagedAttentionIsa(CpuIsa isa, const AttentionDims& dims, const float* q, st
   const std::size_t positions_per_tile = std::max<std::size_t>(1, kTileRows / dims.num_heads);
   const std::size_t tiles = (n + positions_per_tile - 1) / positions_per_tile;
   const std::size_t keys = first + n;
-  Job job{kAttendTile[static_cast<int>(isa)],
+  Job job{kAttendTile[static_cast<int>(kv.dtype)][static_cast<int>(isa)],
           &dims,
           q,
           n,

@@ -1,10 +1,11 @@
-// Causal grouped-query attention over a paged KV cache, on fp32 queries, keys and values.
-// Plain C++: no absl, no engine types.
+// Causal grouped-query attention over a paged KV cache, on fp32 queries, keys and values stored
+// as fp32 or bf16 (kv_dtype.h). Plain C++: no absl, no engine types.
 //
 // One pass over the cached keys and values per tile of new positions: each cache row is read
 // once for all of its kv heads, every key or value vector loaded serves several query heads of
 // its group, the softmax is streamed (running maximum and sum, rescaled as the maximum grows),
-// and nothing is gathered or copied. Entry points dispatch once, at first use, to the best
+// and nothing is gathered or copied (bf16 rows are widened to fp32 once per block of keys and
+// kv head, into a small buffer all the group's query heads read). Entry points dispatch once, at first use, to the best
 // variant this CPU supports, and split the tiles (or, for one tile, as in decode, ranges of the
 // cached positions, merged afterwards, or for a cache too short for that, the kv heads) across
 // the thread pool.
@@ -13,6 +14,7 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/kv_dtype.h"
 #include "kernels/cpu/matmul.h"
 
 namespace ghost::kernels {
@@ -28,12 +30,13 @@ struct AttentionDims {
 };
 
 // One sequence's keys and values of one layer: position s is row s % block_tokens of
-// key_blocks[s / block_tokens] (values alike); a row holds num_kv_heads * head_dim floats,
-// kv head h at offset h * head_dim.
+// key_blocks[s / block_tokens] (values alike); a row holds num_kv_heads * head_dim elements of
+// `dtype` (float, or bf16 as raw uint16 bit patterns), kv head h at offset h * head_dim.
 struct PagedKvBlocks {
-  const float* const* key_blocks = nullptr;
-  const float* const* value_blocks = nullptr;
+  const void* const* key_blocks = nullptr;
+  const void* const* value_blocks = nullptr;
   std::size_t block_tokens = 0;
+  KvDtype dtype = KvDtype::kF32;
 };
 
 // Attention of the n new positions [first, first + n) over the cache, which already holds

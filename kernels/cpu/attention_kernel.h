@@ -1,9 +1,11 @@
 // Internal to kernels/cpu: the attention tile of attention_internal.h written once over the
-// vector types of vec.h; attention_{scalar,avx2,avx512}.cc compile it per ISA.
+// vector types of vec.h and the cache's row format (F32Rows, Bf16Rows);
+// attention_{scalar,avx2,avx512}.cc compile it per ISA, once per format.
 #ifndef GHOST_KERNELS_CPU_ATTENTION_KERNEL_H_
 #define GHOST_KERNELS_CPU_ATTENTION_KERNEL_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/cpu/attention_internal.h"
 #include "kernels/cpu/prefetch.h"
@@ -11,9 +13,6 @@
 
 namespace ghost::kernels::internal {
 namespace {
-
-// Keys scored together before one rescale of a row's running sums.
-constexpr std::size_t kKeyBlock = 16;
 
 inline std::size_t MinSize(std::size_t a, std::size_t b) { return a < b ? a : b; }
 inline std::size_t MaxSize(std::size_t a, std::size_t b) { return a > b ? a : b; }
@@ -133,16 +132,53 @@ float ScoreBlock(const float* query, const float* const* keys, std::size_t b, st
   return correction;
 }
 
-// Row-pointer of position s in a paged cache (key or value blocks).
-inline const float* CacheRow(const float* const* blocks, std::size_t block_tokens,
-                             std::size_t row_floats, std::size_t s) {
-  return blocks[s / block_tokens] + s % block_tokens * row_floats;
+// Row-pointer of position s in a paged cache (key or value blocks) of Element rows.
+template <typename Element>
+const Element* CacheRow(const void* const* blocks, std::size_t block_tokens,
+                        std::size_t row_elements, std::size_t s) {
+  return static_cast<const Element*>(blocks[s / block_tokens]) + s % block_tokens * row_elements;
 }
 
+// Row formats: how one kv head's slice of kKeyBlock cache rows becomes the fp32 vectors that
+// the scores and sums read. ViewHead points rows[j] at the slice of cache_rows[j] starting at
+// `offset`, head_dim floats, for j < count; rows past `count` repeat the last one.
+//
+// fp32 rows are read in place.
+struct F32Rows {
+  using Element = float;
+  static void ViewHead(const float* const* cache_rows, std::size_t count, std::size_t offset,
+                       std::size_t /*head_dim*/, float* /*widened*/, const float** rows) {
+    for (std::size_t j = 0; j < count; ++j) rows[j] = cache_rows[j] + offset;
+    for (std::size_t j = count; j < kKeyBlock; ++j) rows[j] = rows[count - 1];
+  }
+};
+
+// bf16 rows are widened into `widened` ([kKeyBlock, head_dim] floats), once for all the query
+// heads of the kv head and positions of the tile: every query head of the group reads each key
+// and value, and widening at each read would repeat the conversion group-size times.
 template <typename T>
+struct Bf16Rows {
+  using Element = std::uint16_t;
+  static void ViewHead(const std::uint16_t* const* cache_rows, std::size_t count,
+                       std::size_t offset, std::size_t head_dim, float* widened,
+                       const float** rows) {
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::uint16_t* in = cache_rows[j] + offset;
+      float* out = widened + j * head_dim;
+      std::size_t d = 0;
+      for (; d + T::kWidth <= head_dim; d += T::kWidth) T::Store(out + d, T::LoadBf16(in + d));
+      for (; d < head_dim; ++d) out[d] = ScalarVec::LoadBf16(in + d);
+      rows[j] = out;
+    }
+    for (std::size_t j = count; j < kKeyBlock; ++j) rows[j] = rows[count - 1];
+  }
+};
+
+template <typename T, typename Rows>
 void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
                 const PagedKvBlocks& kv, const TileRange& range, const TileState& state) {
   static_assert(kKeyBlock % T::kWidth == 0, "DotMany scores whole vectors of keys");
+  using Element = typename Rows::Element;
   const std::size_t head_dim = dims.head_dim;
   const std::size_t group = dims.num_heads / dims.num_kv_heads;
   const std::size_t q_stride = dims.num_heads * head_dim;
@@ -167,43 +203,39 @@ void AttendTile(const AttentionDims& dims, const float* q, std::size_t first,
       MaxSize(range.key_begin, OldestVisible(first + range.t_begin, dims.sliding_window));
   const std::size_t hi = MinSize(range.key_end, first + range.t_end);
   const std::size_t head_offset = kv_head_begin * head_dim;
-  const std::size_t head_floats = (kv_head_end - kv_head_begin) * head_dim;
-  const float* key_rows[kKeyBlock];
-  const float* value_rows[kKeyBlock];
+  const std::size_t head_bytes = (kv_head_end - kv_head_begin) * head_dim * sizeof(Element);
+  const Element* key_rows[kKeyBlock];
+  const Element* value_rows[kKeyBlock];
   const float* keys[kKeyBlock];
   const float* values[kKeyBlock];
   float weights[kHeadsTogether][kKeyBlock];
   for (std::size_t s0 = lo; s0 < hi; s0 += kKeyBlock) {
+    // A short last block repeats its last row (ViewHead), so that DotMany always reads whole
+    // groups.
     const std::size_t count = MinSize(kKeyBlock, hi - s0);
     for (std::size_t j = 0; j < count; ++j) {
-      key_rows[j] = CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s0 + j);
-      value_rows[j] = CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s0 + j);
-    }
-    // A short last block repeats its last row, so that DotMany always reads whole groups.
-    for (std::size_t j = count; j < kKeyBlock; ++j) {
-      key_rows[j] = key_rows[count - 1];
-      value_rows[j] = value_rows[count - 1];
+      key_rows[j] = CacheRow<Element>(kv.key_blocks, kv.block_tokens, kv_stride, s0 + j);
+      value_rows[j] = CacheRow<Element>(kv.value_blocks, kv.block_tokens, kv_stride, s0 + j);
     }
     // The kv heads read each row in head_dim pieces, a stride the hardware prefetchers follow
     // poorly: fetch the next block's rows (the range's heads of them) while this one is
     // scored, and the first block's before it is.
     for (std::size_t s = s0 == lo ? s0 : s0 + kKeyBlock; s < MinSize(s0 + 2 * kKeyBlock, hi); ++s) {
-      PrefetchBytes(CacheRow(kv.key_blocks, kv.block_tokens, kv_stride, s) + head_offset,
-                    head_floats * sizeof(float));
-      PrefetchBytes(CacheRow(kv.value_blocks, kv.block_tokens, kv_stride, s) + head_offset,
-                    head_floats * sizeof(float));
+      PrefetchBytes(CacheRow<Element>(kv.key_blocks, kv.block_tokens, kv_stride, s) + head_offset,
+                    head_bytes);
+      PrefetchBytes(CacheRow<Element>(kv.value_blocks, kv.block_tokens, kv_stride, s) + head_offset,
+                    head_bytes);
     }
-    for (std::size_t t = range.t_begin; t < range.t_end; ++t) {
-      const std::size_t begin = MaxSize(OldestVisible(first + t, dims.sliding_window), s0);
-      const std::size_t end = MinSize(first + t + 1, s0 + count);
-      if (begin >= end) continue;  // position t sees none of this block
-      const std::size_t b = begin - s0;
-      const std::size_t e = end - s0;
-      for (std::size_t kv_head = kv_head_begin; kv_head < kv_head_end; ++kv_head) {
-        for (std::size_t j = 0; j < kKeyBlock; ++j) {
-          keys[j] = key_rows[j] + kv_head * head_dim;
-          values[j] = value_rows[j] + kv_head * head_dim;
-        }
+    for (std::size_t kv_head = kv_head_begin; kv_head < kv_head_end; ++kv_head) {
+      Rows::ViewHead(key_rows, count, kv_head * head_dim, head_dim, state.widened, keys);
+      Rows::ViewHead(value_rows, count, kv_head * head_dim, head_dim,
+                     state.widened + kKeyBlock * head_dim, values);
+      for (std::size_t t = range.t_begin; t < range.t_end; ++t) {
+        const std::size_t begin = MaxSize(OldestVisible(first + t, dims.sliding_window), s0);
+        const std::size_t end = MinSize(first + t + 1, s0 + count);
+        if (begin >= end) continue;  // position t sees none of this block
+        const std::size_t b = begin - s0;
+        const std::size_t e = end - s0;
         for (std::size_t h0 = kv_head * group; h0 < (kv_head + 1) * group; h0 += kHeadsTogether) {
           const std::size_t heads = MinSize(kHeadsTogether, (kv_head + 1) * group - h0);
           float* row_sums[kHeadsTogether];

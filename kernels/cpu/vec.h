@@ -19,6 +19,14 @@ struct ScalarVec {
   using V = float;
   static constexpr std::size_t kWidth = 1;
   static V Load(const float* p) { return *p; }
+  // kWidth bf16 values (raw bit patterns): the top half of an fp32, so a 16-bit shift widens
+  // them exactly.
+  static V LoadBf16(const std::uint16_t* p) {
+    const std::uint32_t bits = std::uint32_t{*p} << 16;
+    float out;
+    std::memcpy(&out, &bits, sizeof(out));
+    return out;
+  }
   static void Store(float* p, V v) { *p = v; }
   static V Set(float x) { return x; }
   static V Add(V a, V b) { return a + b; }

@@ -14,6 +14,10 @@ struct Avx2Vec {
   using V = __m256;
   static constexpr std::size_t kWidth = 8;
   static V Load(const float* p) { return _mm256_loadu_ps(p); }
+  static V LoadBf16(const std::uint16_t* p) {
+    const __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(halves), 16));
+  }
   static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static V Set(float x) { return _mm256_set1_ps(x); }
   static V Add(V a, V b) { return _mm256_add_ps(a, b); }

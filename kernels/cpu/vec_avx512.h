@@ -14,6 +14,10 @@ struct Avx512Vec {
   using V = __m512;
   static constexpr std::size_t kWidth = 16;
   static V Load(const float* p) { return _mm512_loadu_ps(p); }
+  static V LoadBf16(const std::uint16_t* p) {
+    const __m256i halves = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
+  }
   static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V Set(float x) { return _mm512_set1_ps(x); }
   static V Add(V a, V b) { return _mm512_add_ps(a, b); }

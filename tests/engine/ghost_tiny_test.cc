@@ -1,8 +1,11 @@
 // Acceptance test on the project's real model, models/ghost-tiny (skipped until it exists).
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "engine/common/file.h"
@@ -69,6 +72,35 @@ TEST_F(GhostTinyTest, GeneratesGreedily) {
   EXPECT_EQ(tokens, 20);
   EXPECT_EQ(final_chunk.finish_reason, FinishReason::kLength);
   std::printf("ghost-tiny greedy: \"Once upon a time\" -> \"%s\"\n", text.c_str());
+}
+
+// Greedy decoding of the real model with its default bf16 KV cache picks the same tokens as
+// with an fp32 one, over a few blocks of positions.
+TEST_F(GhostTinyTest, Bf16KvCacheGeneratesTheSameGreedyTokensAsFp32) {
+  const Model& model = **model_;
+  ASSERT_EQ(model.default_kv_dtype(), KvDtype::kBf16);
+  const std::vector<std::int32_t> prompt =
+      model.tokenizer().Encode("<s>The old man walked to the river", true);
+  const auto greedy = [&](KvDtype kv_dtype) {
+    std::unique_ptr<ModelSession> session = model.NewSession(kv_dtype);
+    std::vector<float> logits;
+    std::vector<std::int32_t> tokens;
+    absl::Span<const std::int32_t> input = prompt;
+    for (int t = 0; t < 64; ++t) {
+      EXPECT_TRUE(session->Forward(input, /*all_logits=*/false, logits).ok());
+      tokens.push_back(static_cast<std::int32_t>(
+          std::max_element(logits.begin(), logits.end()) - logits.begin()));
+      input = absl::MakeConstSpan(&tokens.back(), 1);
+    }
+    return tokens;
+  };
+  const std::vector<std::int32_t> f32 = greedy(KvDtype::kF32);
+  const std::vector<std::int32_t> bf16 = greedy(KvDtype::kBf16);
+  const auto text = [&](const std::vector<std::int32_t>& ids) {
+    return model.tokenizer().Decode(ids, /*skip_special=*/true).value_or("?");
+  };
+  std::printf("ghost-tiny greedy, fp32 KV: \"%s\"\n", text(f32).c_str());
+  EXPECT_EQ(bf16, f32) << "bf16 KV: " << text(bf16);
 }
 
 TEST_F(GhostTinyTest, BitsPerByteMatchesTheTrainer) {

@@ -1,8 +1,12 @@
 #include "engine/model/kv_cache.h"
 
+#include <cstdint>
+#include <cstring>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/matmul.h"
 
 namespace ghost {
 namespace {
@@ -10,15 +14,19 @@ namespace {
 constexpr KvCacheShape kShape{/*num_layers=*/2, /*num_kv_heads=*/2, /*head_dim=*/8};
 
 TEST(KvCacheTest, BlockCountFromCapacity) {
-  // 2 (K, V) * 2 layers * 16 positions * 16 floats * 4 bytes.
-  EXPECT_EQ(kShape.BlockBytes(), 4096u);
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, 1, 64), 256);
-  // TinyLlama-1.1B: 22 layers, 4 kv heads of 64: 704 KiB a block, 372 blocks in 256 MiB.
+  // 2 (K, V) * 2 layers * 16 positions * 16 values * 4 bytes (fp32) or 2 (bf16).
+  EXPECT_EQ(kShape.BlockBytes(KvDtype::kF32), 4096u);
+  EXPECT_EQ(kShape.BlockBytes(KvDtype::kBf16), 2048u);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, KvDtype::kF32, 1, 64), 256);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, KvDtype::kBf16, 1, 64), 512);
+  // TinyLlama-1.1B: 22 layers, 4 kv heads of 64: 704 KiB a block in fp32, 372 blocks in
+  // 256 MiB; 352 KiB in bf16, 744 blocks.
   const KvCacheShape tinyllama{22, 4, 64};
-  EXPECT_EQ(tinyllama.BlockBytes(), 720896u);
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, 256, 2048), 372);
+  EXPECT_EQ(tinyllama.BlockBytes(KvDtype::kF32), 720896u);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kF32, 256, 2048), 372);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kBf16, 256, 2048), 744);
   // Clamped to one full context: 1 MiB holds one block, the context needs 128.
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, 1, 2048), 128);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kF32, 1, 2048), 128);
   EXPECT_EQ(PagedKvCache::BlocksForTokens(0), 0);
   EXPECT_EQ(PagedKvCache::BlocksForTokens(1), 1);
   EXPECT_EQ(PagedKvCache::BlocksForTokens(16), 1);
@@ -26,7 +34,7 @@ TEST(KvCacheTest, BlockCountFromCapacity) {
 }
 
 TEST(KvCacheTest, ResizeAllocatesAndFrees) {
-  PagedKvCache cache(kShape, 4);
+  PagedKvCache cache(kShape, 4, KvDtype::kF32);
   EXPECT_EQ(cache.num_blocks(), 4);
   EXPECT_EQ(cache.token_capacity(), 64);
   EXPECT_EQ(cache.blocks_in_use(), 0);
@@ -64,7 +72,7 @@ TEST(KvCacheTest, ResizeAllocatesAndFrees) {
 }
 
 TEST(KvCacheTest, TablesReturnTheirBlocksWhenDestroyedOrMoved) {
-  PagedKvCache cache(kShape, 8);
+  PagedKvCache cache(kShape, 8, KvDtype::kBf16);
   {
     KvBlockTable table;
     ASSERT_TRUE(cache.Resize(table, 40));
@@ -82,7 +90,7 @@ TEST(KvCacheTest, TablesReturnTheirBlocksWhenDestroyedOrMoved) {
   EXPECT_EQ(cache.blocks_in_use(), 0);
 
   // A table of another pool is refused.
-  PagedKvCache other(kShape, 2);
+  PagedKvCache other(kShape, 2, KvDtype::kBf16);
   KvBlockTable table;
   ASSERT_TRUE(other.Resize(table, 1));
   EXPECT_FALSE(cache.Resize(table, 1));
@@ -90,24 +98,56 @@ TEST(KvCacheTest, TablesReturnTheirBlocksWhenDestroyedOrMoved) {
   EXPECT_TRUE(table.IsFrom(other));
 }
 
-TEST(KvCacheTest, BlocksHoldSeparateMemory) {
-  PagedKvCache cache(kShape, 3);
-  const std::size_t floats = PagedKvCache::kBlockTokens * kShape.kv_dim();
-  for (int layer = 0; layer < kShape.num_layers; ++layer) {
-    for (int block = 0; block < 3; ++block) {
-      for (std::size_t i = 0; i < floats; ++i) {
-        cache.keys(layer, block)[i] = static_cast<float>(layer * 1000 + block * 10 + 1);
-        cache.values(layer, block)[i] = static_cast<float>(layer * 1000 + block * 10 + 2);
+// Every (layer, block, row) holds its own keys and values, stored as the cache's dtype: fp32
+// exactly, bf16 rounded to nearest even.
+TEST(KvCacheTest, WritesLandInSeparateRowsOfTheDtype) {
+  const std::size_t kv_dim = kShape.kv_dim();
+  const auto row_of = [&](int layer, int block, int row, int kind) {
+    std::vector<float> values(kv_dim);
+    for (std::size_t i = 0; i < kv_dim; ++i) {
+      values[i] = 1000.0f * layer + 100.0f * block + 2.0f * row + kind + 0.001f * i;
+    }
+    return values;
+  };
+  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kBf16}) {
+    PagedKvCache cache(kShape, 3, dtype);
+    EXPECT_EQ(cache.dtype(), dtype);
+    for (int layer = 0; layer < kShape.num_layers; ++layer) {
+      for (int block = 0; block < 3; ++block) {
+        for (int row = 0; row < PagedKvCache::kBlockTokens; ++row) {
+          cache.Write(layer, block, row, row_of(layer, block, row, 0).data(),
+                      row_of(layer, block, row, 1).data());
+        }
+      }
+    }
+    for (int layer = 0; layer < kShape.num_layers; ++layer) {
+      for (int block = 0; block < 3; ++block) {
+        for (int row = 0; row < PagedKvCache::kBlockTokens; ++row) {
+          for (int kind = 0; kind < 2; ++kind) {
+            const void* stored = kind == 0 ? cache.keys(layer, block) : cache.values(layer, block);
+            const std::vector<float> want = row_of(layer, block, row, kind);
+            for (std::size_t i = 0; i < kv_dim; ++i) {
+              const std::size_t at = row * kv_dim + i;
+              if (dtype == KvDtype::kF32) {
+                ASSERT_EQ(static_cast<const float*>(stored)[at], want[i]);
+              } else {
+                ASSERT_EQ(static_cast<const std::uint16_t*>(stored)[at],
+                          kernels::F32ToBf16(want[i]));
+              }
+            }
+          }
+        }
       }
     }
   }
-  for (int layer = 0; layer < kShape.num_layers; ++layer) {
-    for (int block = 0; block < 3; ++block) {
-      EXPECT_EQ(cache.keys(layer, block)[0], layer * 1000 + block * 10 + 1);
-      EXPECT_EQ(cache.keys(layer, block)[floats - 1], layer * 1000 + block * 10 + 1);
-      EXPECT_EQ(cache.values(layer, block)[floats - 1], layer * 1000 + block * 10 + 2);
-    }
-  }
+}
+
+TEST(KvCacheTest, ParsesDtypeNames) {
+  EXPECT_EQ(*ParseKvDtype("fp32"), KvDtype::kF32);
+  EXPECT_EQ(*ParseKvDtype("bf16"), KvDtype::kBf16);
+  const absl::StatusOr<KvDtype> bad = ParseKvDtype("fp16");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(), "KV cache dtype must be fp32 or bf16, got \"fp16\"");
 }
 
 }  // namespace

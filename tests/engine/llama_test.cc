@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "engine/model/evaluate.h"
 #include "engine/model/model.h"
@@ -60,7 +62,9 @@ TEST_P(LlamaReferenceTest, MatchesNaiveDoubleForward) {
   ASSERT_NE(tiny.model, nullptr);
   const std::vector<std::int32_t> tokens = SomeTokens(19, spec.vocab_size);
   std::vector<float> logits;
-  ASSERT_TRUE(tiny.model->NewSession()->Forward(tokens, true, logits).ok());
+  // fp32 keys and values: the bound is the fp32 arithmetic's over weights the reference rounds
+  // alike (Bf16KvCacheStaysCloseToFp32 covers bf16 caches).
+  ASSERT_TRUE(tiny.model->NewSession(KvDtype::kF32)->Forward(tokens, true, logits).ok());
   const std::vector<double> reference =
       ghost::testing::ReferenceLlamaForward(spec, tiny.weights, tokens);
   EXPECT_LT(RelativeError(logits, reference), 1e-4);
@@ -115,6 +119,44 @@ TEST(LlamaTest, KvCacheMatchesFullPrefill) {
     start += size;
   }
   EXPECT_LT(RelativeError(rows, all), 1e-5);
+}
+
+// The default KV dtype follows the weights: fp32 for fp32 models, bf16 otherwise.
+TEST(LlamaTest, DefaultKvDtypeFollowsTheWeights) {
+  for (const auto& [dtype, kv_dtype] : {std::pair{"F32", KvDtype::kF32},
+                                        std::pair{"BF16", KvDtype::kBf16},
+                                        std::pair{"F16", KvDtype::kBf16}}) {
+    TinyLlamaSpec spec;
+    spec.dtype = dtype;
+    LoadedTiny tiny = LoadTiny(spec);
+    ASSERT_NE(tiny.model, nullptr);
+    EXPECT_EQ(tiny.model->default_kv_dtype(), kv_dtype) << dtype;
+  }
+}
+
+// A bf16 KV cache against an fp32 one on the same fp32 model, the prompt in one step and then
+// token by token over 60 positions (four blocks): bf16 keys and values carry 8 bits of
+// mantissa, so the logits move by up to ~2^-9 of their scale, not 1e-5.
+TEST(LlamaTest, Bf16KvCacheStaysCloseToFp32) {
+  const TinyLlamaSpec spec;
+  LoadedTiny tiny = LoadTiny(spec);
+  ASSERT_NE(tiny.model, nullptr);
+  const std::vector<std::int32_t> tokens = SomeTokens(60, spec.vocab_size);
+  std::unique_ptr<ModelSession> f32 = tiny.model->NewSession(KvDtype::kF32);
+  std::unique_ptr<ModelSession> bf16 = tiny.model->NewSession(KvDtype::kBf16);
+  std::vector<float> f32_logits, bf16_logits;
+  const auto prompt = absl::MakeConstSpan(tokens).first(21);
+  ASSERT_TRUE(f32->Forward(prompt, true, f32_logits).ok());
+  ASSERT_TRUE(bf16->Forward(prompt, true, bf16_logits).ok());
+  double worst = RelativeError(bf16_logits, f32_logits);
+  for (std::size_t t = prompt.size(); t < tokens.size(); ++t) {
+    ASSERT_TRUE(f32->Forward({&tokens[t], 1}, false, f32_logits).ok());
+    ASSERT_TRUE(bf16->Forward({&tokens[t], 1}, false, bf16_logits).ok());
+    worst = std::max(worst, RelativeError(bf16_logits, f32_logits));
+  }
+  std::printf("bf16 vs fp32 KV cache: max relative logit error %.3g\n", worst);
+  EXPECT_LT(worst, 1e-2);
+  EXPECT_GT(worst, 0.0);  // the bf16 cache was used
 }
 
 TEST(LlamaTest, ForwardRejectsOverflowAndBadTokens) {
@@ -200,8 +242,9 @@ TEST(LlamaTest, F16CheckpointMatchesItsF32Widening) {
   EXPECT_EQ((*f32)->summary().weight_bytes, (matrices + norms) * 4);
 
   const std::vector<std::int32_t> tokens = SomeTokens(21, spec.vocab_size);
-  std::unique_ptr<ModelSession> f16_session = (*f16)->NewSession();
-  std::unique_ptr<ModelSession> f32_session = (*f32)->NewSession();
+  // One KV dtype for both: only the weights' format differs.
+  std::unique_ptr<ModelSession> f16_session = (*f16)->NewSession(KvDtype::kF32);
+  std::unique_ptr<ModelSession> f32_session = (*f32)->NewSession(KvDtype::kF32);
   std::vector<float> f16_logits, f32_logits;
   const auto prompt = absl::MakeConstSpan(tokens).first(13);
   ASSERT_TRUE(f16_session->Forward(prompt, true, f16_logits).ok());

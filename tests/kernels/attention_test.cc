@@ -1,16 +1,18 @@
 // Paged attention: the scalar reference against a float64 softmax attention written out
 // plainly, and every other variant this CPU supports against the scalar one, on fresh random
-// caches whose blocks sit scattered in memory.
+// caches whose blocks sit scattered in memory, stored as fp32 and as bf16.
 #include "kernels/cpu/attention.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/matmul.h"
 
 namespace ghost::kernels {
 namespace {
@@ -33,14 +35,18 @@ struct Case {
 };
 
 // A random cache of first + n positions whose blocks are allocated in shuffled order, with a
-// spare block's worth of NaN between them: reading outside a row's own block shows.
+// spare block's worth of NaN between them: reading outside a row's own block shows. For bf16
+// the values are rounded to bf16 first, so that key_floats / value_floats hold exactly what the
+// kernels read and the float64 reference needs no looser bound.
 struct Cache {
   std::vector<std::vector<float>> storage;
-  std::vector<const float*> key_blocks, value_blocks;
+  std::vector<std::vector<std::uint16_t>> bf16_storage;  // storage rounded, for kBf16
+  std::vector<const float*> key_floats, value_floats;
+  std::vector<const void*> key_blocks, value_blocks;
   PagedKvBlocks view;
 };
 
-Cache RandomCache(const Case& c, std::mt19937& rng) {
+Cache RandomCache(const Case& c, KvDtype dtype, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const std::size_t positions = c.first + c.n;
   const std::size_t blocks = (positions + c.block_tokens - 1) / c.block_tokens;
@@ -49,16 +55,28 @@ Cache RandomCache(const Case& c, std::mt19937& rng) {
   cache.storage.resize(2 * blocks);
   for (auto& block : cache.storage) {
     block.assign(3 * block_floats, std::numeric_limits<float>::quiet_NaN());
-    for (std::size_t i = block_floats; i < 2 * block_floats; ++i) block[i] = normal(rng);
+    for (std::size_t i = block_floats; i < 2 * block_floats; ++i) {
+      block[i] = dtype == KvDtype::kBf16 ? Bf16ToF32(F32ToBf16(normal(rng))) : normal(rng);
+    }
+    if (dtype == KvDtype::kBf16) {
+      std::vector<std::uint16_t>& bf16 = cache.bf16_storage.emplace_back(block.size());
+      for (std::size_t i = 0; i < block.size(); ++i) bf16[i] = F32ToBf16(block[i]);
+    }
   }
   std::vector<std::size_t> order(2 * blocks);
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::shuffle(order.begin(), order.end(), rng);
+  const auto stored = [&](std::size_t i) -> const void* {
+    if (dtype == KvDtype::kBf16) return cache.bf16_storage[i].data() + block_floats;
+    return cache.storage[i].data() + block_floats;
+  };
   for (std::size_t b = 0; b < blocks; ++b) {
-    cache.key_blocks.push_back(cache.storage[order[2 * b]].data() + block_floats);
-    cache.value_blocks.push_back(cache.storage[order[2 * b + 1]].data() + block_floats);
+    cache.key_floats.push_back(cache.storage[order[2 * b]].data() + block_floats);
+    cache.value_floats.push_back(cache.storage[order[2 * b + 1]].data() + block_floats);
+    cache.key_blocks.push_back(stored(order[2 * b]));
+    cache.value_blocks.push_back(stored(order[2 * b + 1]));
   }
-  cache.view = {cache.key_blocks.data(), cache.value_blocks.data(), c.block_tokens};
+  cache.view = {cache.key_blocks.data(), cache.value_blocks.data(), c.block_tokens, dtype};
   return cache;
 }
 
@@ -77,7 +95,7 @@ std::vector<float> Exact(const Case& c, const std::vector<float>& q, const Cache
       std::vector<double> scores;
       for (std::size_t s = begin; s < end; ++s) {
         const float* key =
-            cache.key_blocks[s / c.block_tokens] + s % c.block_tokens * kv_stride + offset;
+            cache.key_floats[s / c.block_tokens] + s % c.block_tokens * kv_stride + offset;
         double dot = 0;
         for (std::size_t d = 0; d < c.head_dim; ++d) dot += double{query[d]} * key[d];
         scores.push_back(dot / std::sqrt(static_cast<double>(c.head_dim)));
@@ -89,7 +107,7 @@ std::vector<float> Exact(const Case& c, const std::vector<float>& q, const Cache
         double sum = 0;
         for (std::size_t s = begin; s < end; ++s) {
           const float* value =
-              cache.value_blocks[s / c.block_tokens] + s % c.block_tokens * kv_stride + offset;
+              cache.value_floats[s / c.block_tokens] + s % c.block_tokens * kv_stride + offset;
           sum += scores[s - begin] * value[d];
         }
         out[t * q_stride + h * c.head_dim + d] = static_cast<float>(sum / total);
@@ -121,18 +139,23 @@ void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, 
   EXPECT_EQ(failures, 0) << what;
 }
 
+// Every case with each cache dtype: the bounds are the same, since a bf16 cache is exact
+// values that the kernels widen exactly.
 void Check(const Case& c) {
   std::mt19937 rng(std::random_device{}());
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const Cache cache = RandomCache(c, rng);
-  std::vector<float> q(c.n * c.num_heads * c.head_dim);
-  for (float& v : q) v = normal(rng);
-  const std::vector<float> reference = RunVariant(CpuIsa::kScalar, c, q, cache);
-  ExpectClose(reference, Exact(c, q, cache), 2e-5f, "scalar vs float64 " + c.Name());
-  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-    if (!IsaSupported(isa)) continue;
-    ExpectClose(RunVariant(isa, c, q, cache), reference, 1e-5f,
-                std::string(IsaName(isa)) + " " + c.Name());
+  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kBf16}) {
+    const Cache cache = RandomCache(c, dtype, rng);
+    std::vector<float> q(c.n * c.num_heads * c.head_dim);
+    for (float& v : q) v = normal(rng);
+    const std::string name = std::string(KvDtypeName(dtype)) + " cache " + c.Name();
+    const std::vector<float> reference = RunVariant(CpuIsa::kScalar, c, q, cache);
+    ExpectClose(reference, Exact(c, q, cache), 2e-5f, "scalar vs float64, " + name);
+    for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+      if (!IsaSupported(isa)) continue;
+      ExpectClose(RunVariant(isa, c, q, cache), reference, 1e-5f,
+                  std::string(IsaName(isa)) + ", " + name);
+    }
   }
 }
 
@@ -200,14 +223,35 @@ TEST(PagedAttentionTest, AwkwardShapes) {
 TEST(PagedAttentionTest, DefaultEntryPointUsesDetectedIsa) {
   const Case c{16, 2, 64, 77, 3, 0, 16};
   std::mt19937 rng(std::random_device{}());
-  const Cache cache = RandomCache(c, rng);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> q(c.n * c.num_heads * c.head_dim);
-  for (float& v : q) v = normal(rng);
-  std::vector<float> out(q.size());
-  PagedAttention({c.num_heads, c.num_kv_heads, c.head_dim, c.window}, q.data(), c.n, c.first,
-                 cache.view, out.data());
-  EXPECT_EQ(out, RunVariant(DetectedIsa(), c, q, cache));
+  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kBf16}) {
+    const Cache cache = RandomCache(c, dtype, rng);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> q(c.n * c.num_heads * c.head_dim);
+    for (float& v : q) v = normal(rng);
+    std::vector<float> out(q.size());
+    PagedAttention({c.num_heads, c.num_kv_heads, c.head_dim, c.window}, q.data(), c.n, c.first,
+                   cache.view, out.data());
+    EXPECT_EQ(out, RunVariant(DetectedIsa(), c, q, cache)) << KvDtypeName(dtype);
+  }
+}
+
+// The same values stored as fp32 and as bf16 (exactly representable in both) give the same
+// attention: the bf16 path widens, it does not approximate.
+TEST(PagedAttentionTest, Bf16CacheOfExactValuesMatchesF32) {
+  const Case c{8, 2, 72, 45, 3, 20, 16};
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    std::mt19937 rng(7);
+    const Cache bf16 = RandomCache(c, KvDtype::kBf16, rng);
+    Cache f32 = bf16;  // the same rounded floats, read as fp32
+    f32.key_blocks.assign(f32.key_floats.begin(), f32.key_floats.end());
+    f32.value_blocks.assign(f32.value_floats.begin(), f32.value_floats.end());
+    f32.view = {f32.key_blocks.data(), f32.value_blocks.data(), c.block_tokens, KvDtype::kF32};
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> q(c.n * c.num_heads * c.head_dim);
+    for (float& v : q) v = normal(rng);
+    EXPECT_EQ(RunVariant(isa, c, q, bf16), RunVariant(isa, c, q, f32)) << IsaName(isa);
+  }
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <random>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/kv_dtype.h"
 #include "kernels/cpu/matmul.h"
 
 namespace ghost::kernels {
@@ -87,6 +90,35 @@ TEST(F16Test, SpecialValues) {
   EXPECT_TRUE(std::isnan(F16ToF32(0x7e00)));
   EXPECT_TRUE(std::isnan(F16ToF32(0x7c01)));
   EXPECT_TRUE(std::signbit(F16ToF32(0x8000)));
+}
+
+// The KV cache's row store rounds exactly as F32ToBf16, on random values and the special ones
+// (ties both ways, NaN payloads only in the dropped bits, rounding past the largest to Inf);
+// fp32 rows are copied bit for bit.
+TEST(StoreKvRowTest, MatchesScalarConversions) {
+  std::vector<float> row;
+  for (std::uint32_t bits : {0x3f808000u, 0x3f818000u, 0xbf818000u, 0x7f800001u, 0xff800001u,
+                             0x7f7fffffu, 0x00000001u, 0x80000000u, 0x7f800000u}) {
+    row.push_back(FromBits(bits));
+  }
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 10.0f);
+  while (row.size() < 1000) row.push_back(normal(rng));
+
+  std::vector<std::uint16_t> bf16(row.size());
+  StoreKvRow(KvDtype::kBf16, row.data(), row.size(), bf16.data());
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    if (std::isnan(row[i])) {
+      EXPECT_TRUE(std::isnan(Bf16ToF32(bf16[i]))) << i;
+    } else {
+      EXPECT_EQ(bf16[i], F32ToBf16(row[i])) << i << ": " << row[i];
+    }
+  }
+  std::vector<float> f32(row.size());
+  StoreKvRow(KvDtype::kF32, row.data(), row.size(), f32.data());
+  EXPECT_EQ(std::memcmp(f32.data(), row.data(), row.size() * sizeof(float)), 0);
+  EXPECT_EQ(KvDtypeBytes(KvDtype::kBf16), 2u);
+  EXPECT_EQ(KvDtypeBytes(KvDtype::kF32), 4u);
 }
 
 }  // namespace
