@@ -24,21 +24,24 @@ inline __m256i Dot(__m256i acc, __m256i codes, __m256i x) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
-// 0xff where v >= threshold (unsigned).
-inline __m256i AtLeast(__m256i v, char threshold) {
-  return _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(threshold)), v);
-}
-
 // The digits of 32 stored bytes, one vector per digit position s (see QuantLayout).
 template <QuantKind K>
 inline void Decode(__m256i bytes, __m256i digits[kDigits<K>]) {
   if constexpr (K == QuantKind::kTernaryBase3) {
-    __m256i rotated = bytes;  // stored * 3^s mod 256
+    // Digit s is the top trit of r = stored * 3^s mod 256: 1 from 86 up, 2 from 171 up.
+    // The state is r + 128, which multiplies by 3 the same way (3 * 128 = 128 mod 256),
+    // so that signed compares (one operation, where unsigned ones take two) find r >= 86
+    // as state > -43 and r >= 171 as state > 42.
+    __m256i state = _mm256_xor_si256(bytes, _mm256_set1_epi8(static_cast<char>(0x80)));
+    // Hidden from GCC, which otherwise turns the compare with -43 into a minimum and an
+    // equality.
+    __m256i bound1 = _mm256_set1_epi8(-43);
+    asm("" : "+x"(bound1));
     for (int s = 0; s < 5; ++s) {
-      if (s > 0) rotated = _mm256_add_epi8(_mm256_add_epi8(rotated, rotated), rotated);
-      // The top trit of rotated / 256: subtracting the 0xff (-1) masks counts them.
-      const __m256i ge1 = AtLeast(rotated, 86);
-      const __m256i ge2 = AtLeast(rotated, static_cast<char>(171));
+      if (s > 0) state = _mm256_add_epi8(_mm256_add_epi8(state, state), state);
+      // Subtracting the 0xff (-1) masks counts them.
+      const __m256i ge1 = _mm256_cmpgt_epi8(state, bound1);
+      const __m256i ge2 = _mm256_cmpgt_epi8(state, _mm256_set1_epi8(42));
       digits[s] = _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), ge1), ge2);
     }
   } else {
@@ -115,6 +118,22 @@ void TernaryGroupDots(const QuantLayout& l, const std::uint8_t* group_codes, std
   for (int t = 0; t < T; ++t) acc[t] = _mm256_madd_epi16(sum16[t], _mm256_set1_epi16(1));
 }
 
+// acc[t] += one base-3 slot's digits dotted with token t's activations (xs, tokens
+// token_bytes apart). Digits are at most 2 and activations at most 127 in magnitude, so the
+// slot's vpmaddubsw pairs add up in 16 bits (under 5 * 2 * 2 * 127 = 2540) and widen once.
+template <int T>
+inline void Base3SlotDots(const __m256i digits[5], const std::int8_t* xs, std::size_t token_bytes,
+                          __m256i acc[T]) {
+  for (int t = 0; t < T; ++t) {
+    const std::int8_t* xt = xs + t * token_bytes;
+    __m256i sum16 = _mm256_maddubs_epi16(digits[0], Load32(xt));
+    for (int s = 1; s < 5; ++s) {
+      sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(digits[s], Load32(xt + 64 * s)));
+    }
+    acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(sum16, _mm256_set1_epi16(1)));
+  }
+}
+
 template <QuantKind K, int T>
 void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t row, std::size_t t0,
                float* y, std::size_t ldy) {
@@ -148,13 +167,17 @@ void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t ro
         for (std::size_t s_index = 0; s_index < l.slots_per_group; ++s_index) {
           __m256i digits[kD];
           Decode<K>(LoadSlot(l, group_codes, stride, s_index, h), digits);
-          for (int s = 0; s < kD; ++s) {
-            if constexpr (K == QuantKind::kCodebook2Bit) {
-              digits[s] = _mm256_shuffle_epi8(lut, digits[s]);
-            }
-            const std::int8_t* xs = group_x + (s_index * kD + s) * 64 + 32 * h;
-            for (int t = 0; t < T; ++t) {
-              acc[t] = Dot(acc[t], digits[s], Load32(xs + t * l.activation_bytes));
+          const std::int8_t* slot_x = group_x + s_index * kD * 64 + 32 * h;
+          if constexpr (K == QuantKind::kTernaryBase3) {
+            Base3SlotDots<T>(digits, slot_x, l.activation_bytes, acc);
+          } else {
+            for (int s = 0; s < kD; ++s) {
+              if constexpr (K == QuantKind::kCodebook2Bit) {
+                digits[s] = _mm256_shuffle_epi8(lut, digits[s]);
+              }
+              for (int t = 0; t < T; ++t) {
+                acc[t] = Dot(acc[t], digits[s], Load32(slot_x + s * 64 + t * l.activation_bytes));
+              }
             }
           }
         }
