@@ -67,6 +67,13 @@ std::string EncodeCodepoint(char32_t cp) {
   return out;
 }
 
+// `values` as a little-endian tensor of `dtype` (F32, BF16 or F16).
+std::string StorageBytes(const std::string& dtype, const std::vector<float>& values) {
+  if (dtype == "BF16") return Bf16Bytes(values);
+  if (dtype == "F16") return F16Bytes(values);
+  return F32Bytes(values);
+}
+
 }  // namespace
 
 std::string MakeTempDir(const std::string& prefix) {
@@ -197,10 +204,7 @@ std::map<std::string, TestTensor> TinyLlamaTensors(const TinyLlamaSpec& spec, Te
       if (spec.dtype == "BF16") v = RoundToBf16(v);
       if (spec.dtype == "F16") v = RoundToF16(v);
     }
-    const std::string bytes = spec.dtype == "BF16"  ? Bf16Bytes(values)
-                              : spec.dtype == "F16" ? F16Bytes(values)
-                                                    : F32Bytes(values);
-    tensors[name] = TestTensor{spec.dtype, shape, bytes};
+    tensors[name] = TestTensor{spec.dtype, shape, StorageBytes(spec.dtype, values)};
     (*weights)[name] = std::move(values);
   };
   const std::int64_t h = spec.hidden_size, q = spec.num_heads * spec.head_dim,
@@ -219,6 +223,16 @@ std::map<std::string, TestTensor> TinyLlamaTensors(const TinyLlamaSpec& spec, Te
     add(p + "mlp.gate_proj.weight", {inner, h}, w, 0.0f);
     add(p + "mlp.up_proj.weight", {inner, h}, w, 0.0f);
     add(p + "mlp.down_proj.weight", {h, inner}, w, 0.0f);
+    if (!spec.gate_thresholds.empty()) {
+      // A gated model's sparse MLP reads one down_proj row per neuron.
+      const std::vector<float>& down = weights->at(p + "mlp.down_proj.weight");
+      std::vector<float> down_t(down.size());
+      for (std::int64_t r = 0; r < h; ++r) {
+        for (std::int64_t c = 0; c < inner; ++c) down_t[c * h + r] = down[r * inner + c];
+      }
+      tensors[p + "mlp.down_proj.weight"] =
+          TestTensor{spec.dtype, {inner, h}, StorageBytes(spec.dtype, down_t)};
+    }
   }
   add("model.norm.weight", {h}, 0.1f, 1.0f);
   if (!spec.tie_word_embeddings) add("lm_head.weight", {vocab, h}, w, 0.0f);
@@ -232,24 +246,32 @@ TensorMap WriteTinyLlama(const std::string& directory, const TinyLlamaSpec& spec
   const char* torch_dtype = spec.dtype == "BF16"  ? "bfloat16"
                             : spec.dtype == "F16" ? "float16"
                                                   : "float32";
-  const Json config = {{"architectures", {"LlamaForCausalLM"}},
-                       {"model_type", "llama"},
-                       {"vocab_size", spec.vocab_size},
-                       {"hidden_size", spec.hidden_size},
-                       {"intermediate_size", spec.intermediate_size},
-                       {"num_hidden_layers", spec.num_layers},
-                       {"num_attention_heads", spec.num_heads},
-                       {"num_key_value_heads", spec.num_kv_heads},
-                       {"head_dim", spec.head_dim},
-                       {"max_position_embeddings", spec.context},
-                       {"rms_norm_eps", spec.rms_norm_eps},
-                       {"rope_theta", spec.rope_theta},
-                       {"hidden_act", "silu"},
-                       {"tie_word_embeddings", spec.tie_word_embeddings},
-                       {"torch_dtype", torch_dtype},
-                       {"bos_token_id", 256},
-                       {"eos_token_id", 257},
-                       {"rope_scaling", nullptr}};
+  Json config = {{"architectures", {"LlamaForCausalLM"}},
+                 {"model_type", "llama"},
+                 {"vocab_size", spec.vocab_size},
+                 {"hidden_size", spec.hidden_size},
+                 {"intermediate_size", spec.intermediate_size},
+                 {"num_hidden_layers", spec.num_layers},
+                 {"num_attention_heads", spec.num_heads},
+                 {"num_key_value_heads", spec.num_kv_heads},
+                 {"head_dim", spec.head_dim},
+                 {"max_position_embeddings", spec.context},
+                 {"rms_norm_eps", spec.rms_norm_eps},
+                 {"rope_theta", spec.rope_theta},
+                 {"hidden_act", "silu"},
+                 {"tie_word_embeddings", spec.tie_word_embeddings},
+                 {"torch_dtype", torch_dtype},
+                 {"bos_token_id", 256},
+                 {"eos_token_id", 257},
+                 {"rope_scaling", nullptr}};
+  if (!spec.gate_thresholds.empty()) {
+    // The fields the compressor always writes; they describe quantized tensors, and this
+    // model has none, so the loader reads every linear layer from its dense X.weight.
+    config["quantization_config"] = {
+        {"quant_method", "ghost"},  {"scheme", "ternary"},
+        {"format", "ternary-2bit"}, {"block_size", 64},
+        {"scale_scheme", "fp16"},   {"gate_thresholds", spec.gate_thresholds}};
+  }
   WriteFile(directory + "/config.json", config.dump(2));
   WriteFile(directory + "/model.safetensors", SafetensorsBytes(tensors, {{"format", "pt"}}));
   WriteFile(directory + "/tokenizer.json", ByteLevelTokenizerJson());
@@ -257,7 +279,8 @@ TensorMap WriteTinyLlama(const std::string& directory, const TinyLlamaSpec& spec
 }
 
 std::vector<double> ReferenceLlamaForward(const TinyLlamaSpec& spec, const TensorMap& weights,
-                                          const std::vector<std::int32_t>& tokens) {
+                                          const std::vector<std::int32_t>& tokens,
+                                          ReferenceMlpTrace* trace) {
   const int n = static_cast<int>(tokens.size());
   const int h = spec.hidden_size, hd = spec.head_dim, nh = spec.num_heads, nkv = spec.num_kv_heads,
             inner = spec.intermediate_size, vocab = spec.vocab_size;
@@ -343,11 +366,16 @@ std::vector<double> ReferenceLlamaForward(const TinyLlamaSpec& spec, const Tenso
     const Matrix xn2 = norm(x, p + "post_attention_layernorm.weight");
     Matrix gate = linear(xn2, p + "mlp.gate_proj.weight", inner, h);
     const Matrix up = linear(xn2, p + "mlp.up_proj.weight", inner, h);
+    std::vector<double> magnitudes;
     for (int t = 0; t < n; ++t) {
       for (int i = 0; i < inner; ++i) {
-        gate[t][i] = gate[t][i] / (1.0 + std::exp(-gate[t][i])) * up[t][i];
+        double silu = gate[t][i] / (1.0 + std::exp(-gate[t][i]));
+        magnitudes.push_back(std::abs(silu));
+        if (!spec.gate_thresholds.empty() && std::abs(silu) <= spec.gate_thresholds[l]) silu = 0;
+        gate[t][i] = silu * up[t][i];
       }
     }
+    if (trace != nullptr) trace->silu_gate_magnitudes.push_back(std::move(magnitudes));
     const Matrix down = linear(gate, p + "mlp.down_proj.weight", h, inner);
     for (int t = 0; t < n; ++t) {
       for (int i = 0; i < h; ++i) x[t][i] += down[t][i];

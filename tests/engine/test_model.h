@@ -48,9 +48,14 @@ struct TinyLlamaSpec {
   bool tie_word_embeddings = false;
   std::string dtype = "F32";  // storage of every tensor: F32, BF16 or F16
   std::uint64_t seed = 1;
+  // Non-empty: a gated model, one threshold per layer. It is laid out as the compressor writes
+  // one (quantization_config with gate_thresholds, down_proj stored transposed) but every
+  // linear layer stays dense in `dtype`: the model has no quantized tensors.
+  std::vector<float> gate_thresholds;
 };
 
-// The weights as the forward should see them (already rounded to the storage dtype).
+// The weights as the forward should see them (already rounded to the storage dtype), each in
+// its Hugging Face layout (down_proj [hidden, inner] even where it is stored transposed).
 using TensorMap = std::map<std::string, std::vector<float>>;
 
 // The random tensors of a tiny Llama, as stored; `weights` receives them as fp32.
@@ -59,10 +64,18 @@ std::map<std::string, TestTensor> TinyLlamaTensors(const TinyLlamaSpec& spec, Te
 // Writes config.json, model.safetensors and tokenizer.json into `directory`.
 TensorMap WriteTinyLlama(const std::string& directory, const TinyLlamaSpec& spec);
 
+// What the reference forward's MLPs computed, for tests that place gate thresholds.
+struct ReferenceMlpTrace {
+  // Per layer, |SiLU(gate)| of every token and neuron ([tokens * inner]), before any gate.
+  std::vector<std::vector<double>> silu_gate_magnitudes;
+};
+
 // Independent double-precision Llama forward over the whole sequence, no cache:
-// logits [tokens.size() * vocab].
+// logits [tokens.size() * vocab]. A gated spec zeroes every SiLU(gate) with
+// |SiLU(gate)| <= its layer's threshold before the product with up.
 std::vector<double> ReferenceLlamaForward(const TinyLlamaSpec& spec, const TensorMap& weights,
-                                          const std::vector<std::int32_t>& tokens);
+                                          const std::vector<std::int32_t>& tokens,
+                                          ReferenceMlpTrace* trace = nullptr);
 
 }  // namespace ghost::testing
 
