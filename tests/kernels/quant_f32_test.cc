@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <random>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "engine/compress/quantized_matrix.h"
@@ -17,23 +16,20 @@
 namespace ghost::kernels {
 namespace {
 
-using testing::kBlockSizes;
+using testing::KindAndBlock;
 using testing::kKinds;
+using testing::kTokenCounts;
+using testing::MatrixShape;
 using testing::RandomActivations;
 using testing::RandomQuantMatrix;
 using testing::ViewOf;
 
 constexpr CpuIsa kIsas[] = {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512};
 
-struct Shape {
-  std::size_t rows;
-  std::size_t cols;
-};
 // One column; a row shorter than a block; a short last block; several 16-block groups with
 // a partial last one (4100 is no multiple of 16 * block for any block size); rows that
 // leave 0 to 3 over after tiles of 3 or 4 rows.
-constexpr Shape kShapes[] = {{1, 1}, {2, 17}, {3, 64}, {37, 333}, {19, 4100}, {6, 1000}};
-constexpr std::size_t kTokenCounts[] = {1, 3, 16};
+constexpr MatrixShape kShapes[] = {{1, 1}, {2, 17}, {3, 64}, {37, 333}, {19, 4100}, {6, 1000}};
 
 // fp32 sums differ from the exact product by a few ulps of sum |w x|; 1e-5 leaves room for
 // any summation order, yet one term of a 4100-column sum is ~3e-4 of it, so that a single
@@ -64,14 +60,12 @@ Reference DenseReference(const QuantWeights& w, const std::vector<float>& x, std
   return ref;
 }
 
-using Param = std::tuple<QuantKind, std::size_t>;
-
-class QuantF32Test : public ::testing::TestWithParam<Param> {};
+class QuantF32Test : public ::testing::TestWithParam<KindAndBlock> {};
 
 TEST_P(QuantF32Test, VariantsMatchDenseReferenceAndScalar) {
   const auto [kind, block_size] = GetParam();
   std::mt19937 rng(std::random_device{}());
-  for (const Shape& shape : kShapes) {
+  for (const MatrixShape& shape : kShapes) {
     const compress::QuantizedMatrix m =
         RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
     const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
@@ -100,13 +94,8 @@ TEST_P(QuantF32Test, VariantsMatchDenseReferenceAndScalar) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFormats, QuantF32Test,
-                         ::testing::Combine(::testing::ValuesIn(kKinds),
-                                            ::testing::ValuesIn(kBlockSizes)),
-                         [](const ::testing::TestParamInfo<Param>& info) {
-                           return testing::KindBlockName(std::get<0>(info.param),
-                                                         std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(AllFormats, QuantF32Test, testing::AllKindsAndBlocks(),
+                         testing::KindAndBlockName);
 
 // Large enough for the rows to be split over the thread pool, on the detected variant.
 TEST(QuantF32ThreadedTest, DefaultMatchesScalar) {

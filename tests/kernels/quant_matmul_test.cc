@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <random>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "engine/compress/quantized_matrix.h"
@@ -21,19 +20,17 @@ namespace ghost::kernels {
 namespace {
 
 using testing::kBlockSizes;
+using testing::KindAndBlock;
 using testing::kKinds;
+using testing::kTokenCounts;
+using testing::MatrixShape;
 using testing::RandomActivations;
 using testing::RandomQuantMatrix;
 using testing::ViewOf;
 
-struct Shape {
-  std::size_t rows;
-  std::size_t cols;
-};
 // Rows not a multiple of anything; cols shorter than a block, with short last blocks, and
 // long enough for several 16-block groups with a partial last one.
-constexpr Shape kShapes[] = {{1, 17}, {3, 64}, {37, 333}, {19, 4100}};
-constexpr std::size_t kTokenCounts[] = {1, 3, 16};
+constexpr MatrixShape kShapes[] = {{1, 17}, {3, 64}, {37, 333}, {19, 4100}};
 
 std::vector<float> DequantizeAll(const QuantWeights& w) {
   std::vector<float> out(w.rows() * w.cols());
@@ -41,14 +38,12 @@ std::vector<float> DequantizeAll(const QuantWeights& w) {
   return out;
 }
 
-using Param = std::tuple<QuantKind, std::size_t>;
-
-class QuantMatMulTest : public ::testing::TestWithParam<Param> {};
+class QuantMatMulTest : public ::testing::TestWithParam<KindAndBlock> {};
 
 TEST_P(QuantMatMulTest, DequantizeMatchesEngineReference) {
   const auto [kind, block_size] = GetParam();
   std::mt19937 rng(std::random_device{}());
-  for (const Shape& shape : kShapes) {
+  for (const MatrixShape& shape : kShapes) {
     const compress::QuantizedMatrix m =
         RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
     ASSERT_TRUE(m.Validate().ok()) << m.Validate();
@@ -60,7 +55,7 @@ TEST_P(QuantMatMulTest, DequantizeMatchesEngineReference) {
 TEST_P(QuantMatMulTest, VariantsMatchScalarAndDenseReference) {
   const auto [kind, block_size] = GetParam();
   std::mt19937 rng(std::random_device{}());
-  for (const Shape& shape : kShapes) {
+  for (const MatrixShape& shape : kShapes) {
     const compress::QuantizedMatrix m =
         RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
     const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
@@ -101,13 +96,8 @@ TEST_P(QuantMatMulTest, VariantsMatchScalarAndDenseReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFormats, QuantMatMulTest,
-                         ::testing::Combine(::testing::ValuesIn(kKinds),
-                                            ::testing::ValuesIn(kBlockSizes)),
-                         [](const ::testing::TestParamInfo<Param>& info) {
-                           return testing::KindBlockName(std::get<0>(info.param),
-                                                         std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(AllFormats, QuantMatMulTest, testing::AllKindsAndBlocks(),
+                         testing::KindAndBlockName);
 
 // Every AVX-512 variant the CPU can run, not only the one dispatch picks: without VNNI,
 // with VNNI, and with VNNI and VBMI (base-3 digits through byte tables).
@@ -160,7 +150,7 @@ TEST(QuantPackTest, Avx512PackerMatchesScalar) {
   std::mt19937 rng(std::random_device{}());
   for (QuantKind kind : {QuantKind::kTernary2Bit, QuantKind::kCodebook2Bit}) {
     for (std::size_t block_size : kBlockSizes) {
-      for (const Shape& shape : kShapes) {
+      for (const MatrixShape& shape : kShapes) {
         const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 1, shape.cols, block_size, rng);
         const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
         const QuantLayout& l = w.layout();

@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/compress/format.h"
 #include "engine/compress/fp16.h"
 #include "engine/compress/quantized_matrix.h"
+#include "gtest/gtest.h"
 #include "kernels/cpu/quant_matmul.h"
 
 namespace ghost::kernels::testing {
@@ -24,12 +26,28 @@ inline constexpr QuantKind kKinds[] = {QuantKind::kTernary2Bit, QuantKind::kTern
                                        QuantKind::kCodebook2Bit};
 inline constexpr std::size_t kBlockSizes[] = {16, 32, 64, 128, 256};
 
-// The name of a (kind, block size) test parameter, e.g. "ternary_2bit_block64".
-inline std::string KindBlockName(QuantKind kind, std::size_t block_size) {
-  std::string name = QuantKindName(kind);
-  std::replace(name.begin(), name.end(), '-', '_');
-  return name + "_block" + std::to_string(block_size);
+// The parameter of the suites that run over every (kind, block size) pair.
+using KindAndBlock = std::tuple<QuantKind, std::size_t>;
+
+// Every pair, for INSTANTIATE_TEST_SUITE_P.
+inline auto AllKindsAndBlocks() {
+  return ::testing::Combine(::testing::ValuesIn(kKinds), ::testing::ValuesIn(kBlockSizes));
 }
+
+// The pair's part of the test name, e.g. "ternary_2bit_block64".
+inline std::string KindAndBlockName(const ::testing::TestParamInfo<KindAndBlock>& info) {
+  std::string name = QuantKindName(std::get<0>(info.param));
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name + "_block" + std::to_string(std::get<1>(info.param));
+}
+
+struct MatrixShape {
+  std::size_t rows;
+  std::size_t cols;
+};
+
+// Tokens per call: a decode step, a count no tile divides, and a full 16-token tile.
+inline constexpr std::size_t kTokenCounts[] = {1, 3, 16};
 
 // Standard normal activations.
 inline std::vector<float> RandomActivations(std::size_t count, std::mt19937& rng) {
