@@ -20,6 +20,7 @@
 #include "bench/memory_bandwidth.h"
 #include "bench/span_read.h"
 #include "bench/subcommands.h"
+#include "engine/compress/fp16.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quant_matmul.h"
 #include "kernels/cpu/sparse_mlp.h"
@@ -82,18 +83,45 @@ bool ParseOptions(int argc, char** argv, Options* options) {
   return true;
 }
 
+enum class Format { kBf16, kF16, kTernary };
+
+const char* FormatName(Format format) {
+  switch (format) {
+    case Format::kBf16:
+      return "bf16";
+    case Format::kF16:
+      return "f16";
+    case Format::kTernary:
+      return "ternary-2bit/b64";
+  }
+  return "";
+}
+
 // One copy of an MLP's up [inner, hidden], down [hidden, inner] (for the dense path) and
-// down_t [inner, hidden] (for the sparse one), in bf16 or ternary-2bit.
+// down_t [inner, hidden] (for the sparse one), in bf16, fp16 or ternary-2bit.
 struct MlpCopy {
-  std::vector<std::uint16_t> up_bf16, down_bf16, down_t_bf16;
-  std::vector<kernels::QuantWeights> quant;  // up, down, down_t
+  std::vector<std::uint16_t> up_half, down_half, down_t_half;  // bf16 or fp16 bits
+  std::vector<kernels::QuantWeights> quant;                    // up, down, down_t
 };
 
-std::vector<std::uint16_t> RandomBf16(std::size_t count, std::mt19937& rng) {
+std::vector<std::uint16_t> RandomHalf(Format format, std::size_t count, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 0.02f);
   std::vector<std::uint16_t> values(count);
-  for (std::uint16_t& v : values) v = kernels::F32ToBf16(normal(rng));
+  for (std::uint16_t& v : values) {
+    const float w = normal(rng);
+    v = format == Format::kBf16 ? kernels::F32ToBf16(w) : compress::F32ToF16(w);
+  }
   return values;
+}
+
+// The dense matrix-vector product y = w x of a [rows, cols] bf16 or fp16 matrix.
+void MatMulHalf(CpuIsa isa, Format format, const float* x, const std::uint16_t* w, std::size_t rows,
+                std::size_t cols, float* y) {
+  if (format == Format::kBf16) {
+    kernels::MatMulBf16Isa(isa, x, 1, w, rows, cols, y);
+  } else {
+    kernels::MatMulF16Isa(isa, x, 1, w, rows, cols, y);
+  }
 }
 
 kernels::QuantWeights RandomTernary(std::size_t rows, std::size_t cols, std::mt19937& rng) {
@@ -132,7 +160,7 @@ struct Row {
 };
 
 // The rows the sparse MLP reads for the listed neurons of one copy: up and down_t codes and
-// scales for low-bit weights, the bf16 rows otherwise.
+// scales for low-bit weights, the bf16 or fp16 rows otherwise.
 std::vector<Span> NeuronSpans(const MlpCopy& c, const std::vector<std::uint32_t>& neurons,
                               std::size_t hidden) {
   std::vector<Span> spans;
@@ -143,8 +171,8 @@ std::vector<Span> NeuronSpans(const MlpCopy& c, const std::vector<std::uint32_t>
         spans.push_back({w->row_scales(j), w->layout().scale_stride * sizeof(std::uint16_t)});
       }
     } else {
-      spans.push_back({c.up_bf16.data() + std::size_t{j} * hidden, hidden * 2});
-      spans.push_back({c.down_t_bf16.data() + std::size_t{j} * hidden, hidden * 2});
+      spans.push_back({c.up_half.data() + std::size_t{j} * hidden, hidden * 2});
+      spans.push_back({c.down_t_half.data() + std::size_t{j} * hidden, hidden * 2});
     }
   }
   return spans;
@@ -159,9 +187,10 @@ double ReadSeconds(const Options& options, const std::vector<MlpCopy>& copies,
 }
 
 // Dense and sparse timings of one format at every sparsity.
-std::vector<Row> RunFormat(const Options& options, bool ternary) {
+std::vector<Row> RunFormat(const Options& options, Format format) {
   const std::size_t hidden = options.hidden;
   const std::size_t inner = options.inner;
+  const bool ternary = format == Format::kTernary;
   std::mt19937 rng(7);
   // Random weights once; the copies are byte copies of them (the content does not change
   // the timing).
@@ -171,9 +200,9 @@ std::vector<Row> RunFormat(const Options& options, bool ternary) {
     first.quant.push_back(RandomTernary(hidden, inner, rng));
     first.quant.push_back(RandomTernary(inner, hidden, rng));
   } else {
-    first.up_bf16 = RandomBf16(inner * hidden, rng);
-    first.down_bf16 = RandomBf16(hidden * inner, rng);
-    first.down_t_bf16 = RandomBf16(inner * hidden, rng);
+    first.up_half = RandomHalf(format, inner * hidden, rng);
+    first.down_half = RandomHalf(format, hidden * inner, rng);
+    first.down_t_half = RandomHalf(format, inner * hidden, rng);
   }
   const std::size_t copy_bytes = ternary ? 3 * first.quant[0].bytes() : 3 * inner * hidden * 2;
   const std::size_t num_copies = options.quick ? 2 : CopiesToDefeatCache(copy_bytes);
@@ -188,15 +217,13 @@ std::vector<Row> RunFormat(const Options& options, bool ternary) {
     if (ternary) {
       kernels::MatMulQuantIsa(options.isa, x.data(), 1, c.quant[0], up_out.data());
     } else {
-      kernels::MatMulBf16Isa(options.isa, x.data(), 1, c.up_bf16.data(), inner, hidden,
-                             up_out.data());
+      MatMulHalf(options.isa, format, x.data(), c.up_half.data(), inner, hidden, up_out.data());
     }
     for (std::size_t j = 0; j < inner; ++j) up_out[j] *= h[j];
     if (ternary) {
       kernels::MatMulQuantIsa(options.isa, up_out.data(), 1, c.quant[1], out.data());
     } else {
-      kernels::MatMulBf16Isa(options.isa, up_out.data(), 1, c.down_bf16.data(), hidden, inner,
-                             out.data());
+      MatMulHalf(options.isa, format, up_out.data(), c.down_half.data(), hidden, inner, out.data());
     }
   });
 
@@ -218,9 +245,12 @@ std::vector<Row> RunFormat(const Options& options, bool ternary) {
       if (ternary) {
         up.quant = &c.quant[0];
         down_t.quant = &c.quant[2];
+      } else if (format == Format::kBf16) {
+        up.bf16 = c.up_half.data();
+        down_t.bf16 = c.down_t_half.data();
       } else {
-        up.bf16 = c.up_bf16.data();
-        down_t.bf16 = c.down_t_bf16.data();
+        up.f16 = c.up_half.data();
+        down_t.f16 = c.down_t_half.data();
       }
       kernels::SparseMlpIsa(options.isa, x.data(), h.data(), 1, hidden, inner, up, down_t,
                             out.data());
@@ -229,8 +259,8 @@ std::vector<Row> RunFormat(const Options& options, bool ternary) {
     for (std::uint32_t j = 0; j < inner; ++j) {
       if (h[j] != 0.0f) active.push_back(j);
     }
-    rows.push_back({ternary ? "ternary-2bit/b64" : "bf16", sparsity, inner - inactive, dense,
-                    sparse, read_all, ReadSeconds(options, copies, active)});
+    rows.push_back({FormatName(format), sparsity, inner - inactive, dense, sparse, read_all,
+                    ReadSeconds(options, copies, active)});
   }
   return rows;
 }
@@ -254,8 +284,8 @@ int RunSparse(int argc, char** argv) {
     return 2;
   }
   std::vector<Row> rows;
-  for (bool ternary : {false, true}) {
-    for (const Row& row : RunFormat(options, ternary)) rows.push_back(row);
+  for (Format format : {Format::kBf16, Format::kF16, Format::kTernary}) {
+    for (const Row& row : RunFormat(options, format)) rows.push_back(row);
   }
   if (options.json) {
     nlohmann::json out;

@@ -23,7 +23,7 @@ TEST(GhostbenchSparseTest, QuickRunPrintsJson) {
   EXPECT_GT(hidden, 0);
   EXPECT_GT(inner, 0);
   const nlohmann::json& results = json.at("results");
-  ASSERT_EQ(results.size(), 8u);  // {bf16, ternary-2bit} x sparsity {0, 0.3, 0.5, 0.7}.
+  ASSERT_EQ(results.size(), 12u);  // {bf16, f16, ternary-2bit} x sparsity {0, 0.3, 0.5, 0.7}.
   std::set<std::string> formats;
   for (const nlohmann::json& r : results) {
     formats.insert(r.at("format").get<std::string>());
@@ -40,7 +40,7 @@ TEST(GhostbenchSparseTest, QuickRunPrintsJson) {
       EXPECT_GT(r.at(key).get<double>(), 0.0) << key;
     }
   }
-  EXPECT_EQ(formats, (std::set<std::string>{"bf16", "ternary-2bit/b64"}));
+  EXPECT_EQ(formats, (std::set<std::string>{"bf16", "f16", "ternary-2bit/b64"}));
 }
 
 }  // namespace
