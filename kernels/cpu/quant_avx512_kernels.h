@@ -72,7 +72,7 @@ inline __m512i Base3Packed(__m512i bytes) {
       _mm512_permutex2var_epi8(_mm512_load_si512(t + 128), bytes, _mm512_load_si512(t + 192)));
 }
 
-// Digit 0 by compares, then state becomes the table's packed digits 1..4, 2 bits each: 14
+// Digit 0 by compares, then state becomes the table's packed digits 1..4, 2 bits each: 15
 // operations for 5 digits, where the arithmetic form takes 6 per digit.
 inline __m512i NextBase3Digit(__m512i& state, int s) {
   if (s == 0) {
