@@ -1,12 +1,13 @@
 #include "bench/memory_bandwidth.h"
 
-#include <emmintrin.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <vector>
 
+#include "bench/read_bytes.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace ghost::bench {
@@ -18,7 +19,7 @@ struct Job {
   float* data;
   std::size_t floats;
   std::size_t tasks;
-  std::vector<float>* sums;  // One per task, so the reads cannot be optimized away.
+  std::vector<std::uint64_t>* sums;  // One per task, so the reads cannot be optimized away.
 };
 
 std::size_t TaskBegin(const Job& job, std::size_t task) {
@@ -34,23 +35,10 @@ void FillTask(void* context, std::size_t task) {
   std::fill(job.data + TaskBegin(job, task), job.data + TaskEnd(job, task), 1.0f);
 }
 
-// SSE2 is part of x86-64, so this needs no ISA flags; eight independent accumulators keep
-// the loads, not the adds, the limit.
 void SumTask(void* context, std::size_t task) {
   const Job& job = *static_cast<Job*>(context);
-  const float* p = job.data + TaskBegin(job, task);
-  const float* end = job.data + TaskEnd(job, task);
-  __m128 acc[8];
-  for (__m128& a : acc) a = _mm_setzero_ps();
-  for (; p + 32 <= end; p += 32) {
-    for (int i = 0; i < 8; ++i) acc[i] = _mm_add_ps(acc[i], _mm_load_ps(p + 4 * i));
-  }
-  for (int i = 1; i < 8; ++i) acc[0] = _mm_add_ps(acc[0], acc[i]);
-  float lanes[4];
-  _mm_storeu_ps(lanes, acc[0]);
-  float sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-  for (; p < end; ++p) sum += *p;
-  (*job.sums)[task] = sum;
+  const std::size_t begin = TaskBegin(job, task);
+  (*job.sums)[task] = ReadBytes(job.data + begin, (TaskEnd(job, task) - begin) * sizeof(float));
 }
 
 }  // namespace
@@ -60,7 +48,7 @@ BandwidthResult MeasureReadBandwidth(void* buffer, std::size_t bytes, double min
   const std::size_t floats = bytes / sizeof(float) / 32 * 32;
   // Several tasks per thread, as the matmuls use: a thread that loses its core to other
   // load then holds up only a small task, and both measurements see the same effect.
-  std::vector<float> sums(pool.num_threads() * std::size_t{8});
+  std::vector<std::uint64_t> sums(pool.num_threads() * std::size_t{8});
   Job job{static_cast<float*>(buffer), floats, sums.size(), &sums};
   pool.Run(job.tasks, FillTask, &job);
 

@@ -1,12 +1,12 @@
-// ReadSpans: SSE sums over each thread's share of the spans (the bandwidth pass's loop), the
-// spans kAhead ahead prefetched.
+// ReadSpans: each thread reads its share of the spans through the bandwidth pass's loop
+// (read_bytes.h), the spans kAhead ahead prefetched.
 #include "bench/span_read.h"
-
-#include <emmintrin.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 
+#include "bench/read_bytes.h"
 #include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -19,34 +19,20 @@ constexpr std::size_t kAhead = 32;
 struct Job {
   const std::vector<Span>* spans;
   std::size_t per_task;
-  std::atomic<int> sink{0};  // Keeps the sums observable.
+  std::atomic<std::uint64_t> sink{0};  // Keeps the sums observable.
 };
-
-int SumBytes(const void* data, std::size_t bytes) {
-  const auto* p = static_cast<const __m128i*>(data);
-  __m128i a = _mm_setzero_si128(), b = a, c = a, d = a;
-  std::size_t i = 0;
-  for (; (i + 4) * 16 <= bytes; i += 4) {
-    a = _mm_xor_si128(a, _mm_loadu_si128(p + i));
-    b = _mm_xor_si128(b, _mm_loadu_si128(p + i + 1));
-    c = _mm_xor_si128(c, _mm_loadu_si128(p + i + 2));
-    d = _mm_xor_si128(d, _mm_loadu_si128(p + i + 3));
-  }
-  for (; (i + 1) * 16 <= bytes; ++i) a = _mm_xor_si128(a, _mm_loadu_si128(p + i));
-  return _mm_cvtsi128_si32(_mm_xor_si128(_mm_xor_si128(a, b), _mm_xor_si128(c, d)));
-}
 
 void ReadTask(void* context, std::size_t task) {
   Job& job = *static_cast<Job*>(context);
   const std::vector<Span>& spans = *job.spans;
   const std::size_t begin = task * job.per_task;
   const std::size_t end = std::min(spans.size(), begin + job.per_task);
-  int sum = 0;
+  std::uint64_t sum = 0;
   for (std::size_t i = begin; i < end; ++i) {
     if (i + kAhead < end) {
       kernels::internal::PrefetchBytes(spans[i + kAhead].data, spans[i + kAhead].bytes);
     }
-    sum ^= SumBytes(spans[i].data, spans[i].bytes);
+    sum ^= ReadBytes(spans[i].data, spans[i].bytes);
   }
   job.sink.fetch_xor(sum, std::memory_order_relaxed);
 }
