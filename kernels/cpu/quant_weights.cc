@@ -103,8 +103,17 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   const std::size_t format_block_bytes = QuantCodeBytesPerBlock(view.kind, view.block_size);
   const std::size_t format_row_bytes = format_block_bytes * l.blocks_per_row;
 
-  w.row_stride_ = (l.scale_stride * sizeof(std::uint16_t) + l.row_bytes + 1) / 2 * 2;
-  w.rows_data_.assign(view.rows * w.row_stride_ + 64, 0);
+  const std::size_t scale_bytes = l.scale_stride * sizeof(std::uint16_t);
+  if (scale_bytes <= 256) {  // Interleaved: scales, then codes, row by row.
+    w.scales_stride_ = w.codes_stride_ = (scale_bytes + l.row_bytes + 1) / 2 * 2;
+    w.codes_offset_ = scale_bytes;
+  } else {  // Two regions: every row's codes, then every row's scales.
+    w.codes_stride_ = l.row_bytes;
+    w.scales_stride_ = scale_bytes;
+    w.scales_offset_ = (view.rows * l.row_bytes + 63) / 64 * 64;
+  }
+  w.data_.assign(std::max(w.codes_offset_ + view.rows * w.codes_stride_,
+                          w.scales_offset_ + view.rows * w.scales_stride_) + 64, 0);
   std::array<std::uint8_t, 256> stored;  // Byte as stored, see Base3ToStored.
   for (int b = 0; b < 256; ++b) {
     stored[b] = IsBase3(view.kind) ? Base3ToStored(static_cast<std::uint8_t>(b))
@@ -112,8 +121,7 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   }
   for (std::size_t r = 0; r < view.rows; ++r) {
     const std::uint8_t* src = view.codes + r * format_row_bytes;
-    std::uint8_t* dst =
-        w.rows_data_.data() + r * w.row_stride_ + l.scale_stride * sizeof(std::uint16_t);
+    std::uint8_t* dst = w.data_.data() + w.codes_offset_ + r * w.codes_stride_;
     // Block by block rather than through StoredByteOffset: this runs over every weight of
     // a model at load time.
     for (std::size_t block = 0; block < l.blocks_per_row; ++block) {
@@ -126,7 +134,8 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
             stored[block_src[i]];
       }
     }
-    std::memcpy(w.rows_data_.data() + r * w.row_stride_, view.scales + r * l.blocks_per_row,
+    std::memcpy(w.data_.data() + w.scales_offset_ + r * w.scales_stride_,
+                view.scales + r * l.blocks_per_row,
                 l.blocks_per_row * sizeof(std::uint16_t));
   }
   w.activation_positions_.resize(view.cols);
@@ -146,7 +155,8 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
 }
 
 std::size_t QuantWeights::bytes() const {
-  return rows_ * row_stride_ + codebooks_.size() * 4 * sizeof(std::uint16_t);
+  return rows_ * (layout_.row_bytes + layout_.scale_stride * sizeof(std::uint16_t)) +
+         codebooks_.size() * 4 * sizeof(std::uint16_t);
 }
 
 void DequantizeQuantRow(const QuantWeights& w, std::size_t row, float* out) {
