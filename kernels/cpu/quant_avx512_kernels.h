@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/quant_internal.h"
+#include "kernels/cpu/vec_avx512.h"
 
 namespace ghost::kernels::internal {
 namespace {
@@ -368,29 +369,6 @@ template <bool kVnni, QuantKind K, int kSlots>
   return dots;
 }
 
-// Lane r of the result is the sum of v[r]'s lanes: 16 horizontal sums in 46 shuffles and
-// adds, where 16 separate reductions take about 130 and a dependency chain each.
-inline __m512 SumLanes16(const __m512 v[16]) {
-  __m512 halves[8], quarters[4], eighths[2];
-  for (int k = 0; k < 8; ++k) {  // Rows 2k, 2k + 1: 128-bit quarters 0+2 and 1+3 added.
-    halves[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
-                              _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xee));
-  }
-  for (int k = 0; k < 4; ++k) {  // Each 128-bit quarter now holds one row's 4 partial sums.
-    quarters[k] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], 0x88),
-                                _mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], 0xdd));
-  }
-  for (int k = 0; k < 2; ++k) {
-    eighths[k] = _mm512_add_ps(_mm512_unpacklo_ps(quarters[2 * k], quarters[2 * k + 1]),
-                               _mm512_unpackhi_ps(quarters[2 * k], quarters[2 * k + 1]));
-  }
-  const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(eighths[0], eighths[1], 0x44),
-                                    _mm512_shuffle_ps(eighths[0], eighths[1], 0xee));
-  // The sums come out with the row index's two 2-bit halves swapped (a 4x4 transpose).
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  return _mm512_permutexvar_ps(order, sums);
-}
-
 // y[i] = row first + i against the one token, i < count.
 template <bool kVnni, QuantKind K, int kSlots>
 void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::size_t first,
@@ -400,7 +378,10 @@ void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::siz
   for (; i + 16 <= count; i += 16) {
     __m512 lanes[16];
     for (int r = 0; r < 16; ++r) lanes[r] = RowLanes<kVnni, K, kSlots>(w, x, first + i + r);
-    _mm512_storeu_ps(y + i, _mm512_mul_ps(token_scale, SumLanes16(lanes)));
+    // One transposing reduction for the 16 rows, where 16 separate ones take about 130
+    // shuffles and adds and a dependency chain each.
+    Avx512Vec::ReduceAddMany(lanes, y + i);
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(token_scale, _mm512_loadu_ps(y + i)));
   }
   for (; i < count; ++i) {
     y[i] = x.scales[0] * _mm512_reduce_add_ps(RowLanes<kVnni, K, kSlots>(w, x, first + i));
