@@ -17,8 +17,8 @@
 #include "bench/subcommands.h"
 #include "engine/compress/metrics.h"
 #include "engine/compress/quantize.h"
-#include "engine/model/safetensors.h"
-#include "engine/model/weight_loader.h"
+#include "engine/checkpoint/safetensors.h"
+#include "engine/backend/weight_loader.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"
 

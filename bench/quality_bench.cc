@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/subcommands.h"
 #include "engine/common/file.h"
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 #include "engine/model/model.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"

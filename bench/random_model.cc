@@ -9,12 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/compress/format.h"
+#include "engine/formats/format.h"
 #include "engine/compress/fp16.h"
-#include "engine/compress/model_compressor.h"
-#include "engine/model/quantization_config.h"
-#include "engine/model/quantized_tensors.h"
-#include "engine/model/safetensors_writer.h"
+#include "engine/compressor/model_compressor.h"
+#include "engine/checkpoint/quantization_config.h"
+#include "engine/checkpoint/quantized_tensors.h"
+#include "engine/checkpoint/safetensors_writer.h"
 #include "nlohmann/json.hpp"
 
 namespace ghost::bench {

@@ -19,7 +19,7 @@
 #include "bench/memory_bandwidth.h"
 #include "bench/random_model.h"
 #include "bench/subcommands.h"
-#include "engine/model/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/model/model.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"
@@ -119,7 +119,7 @@ int RunDecode(int argc, char** argv) {
     // t for the t-th new token, prompt_tokens + (new_tokens + 1) / 2 on average.
     const double embedding = 2.0 * (config.vocab_size - 1) * config.hidden_size;
     const double kv_bytes_per_position =
-        static_cast<double>(KvCacheShape::FromConfig(config).BlockBytes(kv_dtype)) /
+        static_cast<double>(KvCacheShapeOf(config).BlockBytes(kv_dtype)) /
         PagedKvCache::kBlockTokens;
     const double mean_positions = prompt_tokens + (new_tokens + 1) / 2.0;
     DecodeResult result;

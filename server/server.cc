@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 #include "engine/jobs/job_manager.h"
-#include "engine/model/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/registry/registry.h"
 #include "server/auth.h"
 #include "server/compression_gauges.h"

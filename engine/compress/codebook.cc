@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/compress/format.h"
+#include "engine/formats/format.h"
 
 namespace ghost::compress {
 namespace {

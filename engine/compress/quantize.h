@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "engine/compress/format.h"
+#include "engine/formats/format.h"
 #include "engine/compress/quantized_matrix.h"
 #include "engine/compress/scales.h"
 #include "kernels/cpu/thread_pool.h"

@@ -30,7 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "engine/compress/format.h"
+#include "engine/formats/format.h"
 #include "engine/compress/scales.h"
 
 namespace ghost::compress {

@@ -15,7 +15,7 @@
 #include <cstdint>
 
 #include "absl/types/span.h"
-#include "engine/compress/format.h"
+#include "engine/formats/format.h"
 
 namespace ghost::compress {
 

@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 
 namespace ghost::jobs {
 

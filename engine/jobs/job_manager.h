@@ -24,7 +24,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 #include "engine/jobs/compress_job.h"
 #include "engine/registry/registry.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 #include "engine/jobs/compress_job.h"
 #include "engine/registry/registry.h"
 

@@ -9,7 +9,7 @@
 #include "engine/common/file.h"
 #include "engine/common/json.h"
 #include "engine/common/log.h"
-#include "engine/registry/durable_file.h"
+#include "engine/common/durable_file.h"
 
 namespace ghost::jobs {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/model/quantization_config.h"
+#include "engine/checkpoint/quantization_config.h"
 #include "engine/model/rope.h"
 
 namespace ghost {

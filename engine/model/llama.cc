@@ -4,7 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/model/llama_ops.h"
+#include "engine/backend/llama_ops.h"
 #include "engine/model/rope.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/sparse_mlp.h"
@@ -82,7 +82,7 @@ class LlamaRunner final : public ModelRunner {
 absl::Status LlamaRunner::Validate(absl::Span<const ForwardSequence> batch,
                                    const PagedKvCache& cache) const {
   if (batch.empty()) return absl::InvalidArgumentError("a forward step needs a sequence");
-  if (!(cache.shape() == KvCacheShape::FromConfig(config_))) {
+  if (!(cache.shape() == KvCacheShapeOf(config_))) {
     return absl::InvalidArgumentError("the KV cache was made for a model of another shape");
   }
   for (const ForwardSequence& sequence : batch) {

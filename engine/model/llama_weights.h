@@ -8,9 +8,9 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model/config.h"
-#include "engine/model/checkpoint.h"
-#include "engine/model/weight_loader.h"
-#include "engine/model/weight_matrix.h"
+#include "engine/checkpoint/checkpoint.h"
+#include "engine/backend/weight_loader.h"
+#include "engine/backend/weight_matrix.h"
 
 namespace ghost {
 

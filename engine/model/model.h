@@ -13,8 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/model/config.h"
-#include "engine/model/kv_cache.h"
-#include "engine/model/tokenizer.h"
+#include "engine/backend/kv_cache.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace ghost {
 
@@ -101,6 +101,11 @@ class ModelSession {
   virtual int num_tokens() const = 0;
   virtual MlpActivity mlp_activity() const = 0;
 };
+
+// The KV cache shape a model of `config` runs with.
+inline KvCacheShape KvCacheShapeOf(const ModelConfig& config) {
+  return KvCacheShape{config.num_hidden_layers, config.num_key_value_heads, config.head_dim};
+}
 
 // INVALID_ARGUMENT "sequence of N tokens exceeds the model's context of C tokens".
 absl::Status ContextOverflowError(std::int64_t tokens, int context);

@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
-#include "engine/model/checkpoint.h"
+#include "engine/checkpoint/checkpoint.h"
 #include "engine/model/generation_config.h"
 #include "engine/model/llama.h"
 #include "engine/model/model.h"

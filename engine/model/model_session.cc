@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "engine/model/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/model/model.h"
 
 namespace ghost {
@@ -15,7 +15,7 @@ class PagedSession final : public ModelSession {
   PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype)
       : runner_(std::move(runner)),
         context_(config.max_position_embeddings),
-        cache_(KvCacheShape::FromConfig(config), PagedKvCache::BlocksForTokens(context_),
+        cache_(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(context_),
                kv_dtype) {}
 
   absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,

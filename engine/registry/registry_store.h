@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/registry/durable_file.h"
+#include "engine/common/durable_file.h"
 
 namespace ghost {
 

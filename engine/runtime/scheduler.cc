@@ -20,7 +20,7 @@ KvDtype CacheDtype(const Model& model, const ExecutorOptions& options) {
 
 int PoolBlocks(const Model& model, const ExecutorOptions& options) {
   const ModelConfig& config = model.config();
-  return PagedKvCache::BlocksForCapacity(KvCacheShape::FromConfig(config),
+  return PagedKvCache::BlocksForCapacity(KvCacheShapeOf(config),
                                          CacheDtype(model, options), options.kv_cache_mib,
                                          config.max_position_embeddings);
 }
@@ -33,7 +33,7 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& 
       options_(options),
       queue_(queue),
       runner_(model_->NewRunner()),
-      cache_(KvCacheShape::FromConfig(model_->config()), PoolBlocks(*model_, options),
+      cache_(KvCacheShapeOf(model_->config()), PoolBlocks(*model_, options),
              CacheDtype(*model_, options)),
       kv_blocks_total_(cache_.num_blocks()) {}
 

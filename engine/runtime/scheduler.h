@@ -18,7 +18,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/model/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/model/model.h"
 #include "engine/runtime/executor.h"
 #include "engine/runtime/request_queue.h"

@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "engine/model/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/model/model.h"
 #include "engine/runtime/request.h"
 #include "engine/runtime/sampler.h"

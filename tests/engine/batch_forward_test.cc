@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/model/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/model/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -75,7 +75,7 @@ TEST_P(BatchForwardTest, BatchEqualsEachSequenceAlone) {
   const int vocab = spec.vocab_size;
   // Declared before the tables: they return their blocks to it when destroyed.
   // The dtype the session that computes Alone() uses: bf16 for bf16 weights, fp32 for fp32.
-  PagedKvCache cache(KvCacheShape::FromConfig(model->config()), 32, model->default_kv_dtype());
+  PagedKvCache cache(KvCacheShapeOf(model->config()), 32, model->default_kv_dtype());
   std::vector<TestSequence> sequences;
   sequences.push_back({SomeTokens(10, vocab, 1), SomeTokens(7, vocab, 2), LogitRows::kAll, {}});
   sequences.push_back({{}, SomeTokens(13, vocab, 3), LogitRows::kLast, {}});    // fresh prompt
@@ -128,7 +128,7 @@ TEST(BatchForwardTest, ChunkedPrefillEqualsOneShot) {
   const std::vector<float> one_shot = Alone(*model, {}, prompt, false);
 
   // 45 tokens in chunks of 16, 16 and 13, each step beside a decoding neighbour.
-  PagedKvCache cache(KvCacheShape::FromConfig(model->config()), 8, model->default_kv_dtype());
+  PagedKvCache cache(KvCacheShapeOf(model->config()), 8, model->default_kv_dtype());
   std::unique_ptr<ModelRunner> runner = model->NewRunner();
   KvBlockTable blocks, neighbour_blocks;
   ASSERT_TRUE(cache.Resize(blocks, 45));
@@ -156,7 +156,7 @@ TEST(BatchForwardTest, RejectsBadSteps) {
   std::shared_ptr<const Model> model = LoadTiny(spec);
   ASSERT_NE(model, nullptr);
   std::unique_ptr<ModelRunner> runner = model->NewRunner();
-  PagedKvCache cache(KvCacheShape::FromConfig(model->config()), 4, KvDtype::kF32);
+  PagedKvCache cache(KvCacheShapeOf(model->config()), 4, KvDtype::kF32);
   KvBlockTable blocks;
   ASSERT_TRUE(cache.Resize(blocks, 16));
   const std::vector<std::int32_t> tokens = {1, 2, 3};
@@ -178,7 +178,7 @@ TEST(BatchForwardTest, RejectsBadSteps) {
   PagedKvCache other_shape(KvCacheShape{1, 2, 8}, 4, KvDtype::kF32);
   EXPECT_THAT(message({{tokens, 0, &blocks, LogitRows::kLast}}, other_shape),
               HasSubstr("another shape"));
-  PagedKvCache other_pool(KvCacheShape::FromConfig(model->config()), 4, KvDtype::kF32);
+  PagedKvCache other_pool(KvCacheShapeOf(model->config()), 4, KvDtype::kF32);
   EXPECT_THAT(message({{tokens, 0, &blocks, LogitRows::kLast}}, other_pool),
               HasSubstr("block table"));
 }

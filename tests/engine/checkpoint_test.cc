@@ -1,6 +1,6 @@
 // Sharded checkpoints (model.safetensors.index.json): loading, and the index entries that must
 // be refused.
-#include "engine/model/checkpoint.h"
+#include "engine/checkpoint/checkpoint.h"
 
 #include <unistd.h>
 

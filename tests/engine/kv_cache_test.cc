@@ -1,4 +1,4 @@
-#include "engine/model/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 
 #include <cstdint>
 #include <cstring>

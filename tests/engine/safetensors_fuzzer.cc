@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/model/safetensors.h"
+#include "engine/checkpoint/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   absl::StatusOr<std::unique_ptr<ghost::SafetensorsFile>> file =

@@ -1,4 +1,4 @@
-#include "engine/model/safetensors.h"
+#include "engine/checkpoint/safetensors.h"
 
 #include <string>
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/common/utf8.h"
-#include "engine/model/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 

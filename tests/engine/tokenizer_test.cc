@@ -1,4 +1,4 @@
-#include "engine/model/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 
 #include <string>
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "engine/model/tokenizer.h"
-#include "engine/model/tokenizer_unicode.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer/tokenizer_unicode.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 

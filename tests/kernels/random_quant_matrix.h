@@ -13,7 +13,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/compress/format.h"
+#include "engine/formats/format.h"
 #include "engine/compress/fp16.h"
 #include "engine/compress/quantized_matrix.h"
 #include "gtest/gtest.h"

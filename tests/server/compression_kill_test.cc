@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 #include "engine/jobs/compress_job.h"
 #include "ghost/v1/models.grpc.pb.h"
 #include "gmock/gmock.h"

@@ -3,7 +3,7 @@
 // with their codes; cancellation leaving no model; listing pages; admin authentication.
 #include <filesystem>
 
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 #include "ghost/v1/models.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

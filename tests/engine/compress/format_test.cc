@@ -1,4 +1,4 @@
-#include "engine/compress/format.h"
+#include "engine/formats/format.h"
 
 #include <cstdint>
 #include <random>

@@ -1,6 +1,6 @@
 // Compresses the project's real model, models/ghost-tiny, end to end: the output directory
 // loads, runs, and its quality report holds what the compressor measured.
-#include "engine/compress/model_compressor.h"
+#include "engine/compressor/model_compressor.h"
 
 #include <atomic>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/common/file.h"
-#include "engine/model/checkpoint.h"
+#include "engine/checkpoint/checkpoint.h"
 #include "engine/model/model.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

@@ -1,0 +1,105 @@
+#include "engine/backend/kv_cache.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "kernels/cpu/huge_page_allocator.h"
+
+namespace ghost {
+
+absl::StatusOr<KvDtype> ParseKvDtype(absl::string_view name) {
+  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kBf16}) {
+    if (name == kernels::KvDtypeName(dtype)) return dtype;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("KV cache dtype must be fp32 or bf16, got \"", name, "\""));
+}
+
+std::size_t KvCacheShape::BlockBytes(KvDtype dtype) const {
+  return 2 * static_cast<std::size_t>(num_layers) * PagedKvCache::kBlockTokens * kv_dim() *
+         kernels::KvDtypeBytes(dtype);
+}
+
+KvBlockTable::KvBlockTable(KvBlockTable&& other) noexcept
+    : cache_(std::exchange(other.cache_, nullptr)), blocks_(std::move(other.blocks_)) {
+  other.blocks_.clear();
+}
+
+KvBlockTable& KvBlockTable::operator=(KvBlockTable&& other) noexcept {
+  if (this != &other) {
+    Release();
+    cache_ = std::exchange(other.cache_, nullptr);
+    blocks_ = std::move(other.blocks_);
+    other.blocks_.clear();
+  }
+  return *this;
+}
+
+KvBlockTable::~KvBlockTable() { Release(); }
+
+int KvBlockTable::capacity() const {
+  return static_cast<int>(blocks_.size()) * PagedKvCache::kBlockTokens;
+}
+
+void KvBlockTable::Release() {
+  // An empty table never touches its cache, which may already be gone.
+  if (!blocks_.empty()) (void)cache_->Resize(*this, 0);  // shrinking always succeeds
+}
+
+PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype)
+    : shape_(shape),
+      num_blocks_(std::max(num_blocks, 1)),
+      dtype_(dtype),
+      block_bytes_(kBlockTokens * shape.kv_dim() * kernels::KvDtypeBytes(dtype)),
+      // Not written here: untouched pages of a large pool cost nothing.
+      data_(static_cast<std::byte*>(
+                kernels::AllocateHugePages(num_blocks_ * shape.BlockBytes(dtype))),
+            FreeHugePages{num_blocks_ * shape.BlockBytes(dtype)}) {
+  free_.reserve(num_blocks_);
+  // Pushed in reverse so that block 0 is handed out first.
+  for (int b = num_blocks_ - 1; b >= 0; --b) free_.push_back(b);
+}
+
+PagedKvCache::~PagedKvCache() = default;
+
+void PagedKvCache::FreeHugePages::operator()(std::byte* p) const {
+  kernels::FreeHugePages(p, bytes);
+}
+
+void PagedKvCache::Write(int layer, std::int32_t block, int row, const float* keys,
+                         const float* values) {
+  const std::size_t row_elements = shape_.kv_dim();
+  const std::size_t offset = row * row_elements * kernels::KvDtypeBytes(dtype_);
+  kernels::StoreKvRow(dtype_, keys, row_elements, Block(layer, block, 0) + offset);
+  kernels::StoreKvRow(dtype_, values, row_elements, Block(layer, block, 1) + offset);
+}
+
+int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype,
+                                    std::int64_t capacity_mib, int min_tokens) {
+  const std::int64_t bytes = capacity_mib * 1024 * 1024;
+  const auto block_bytes = static_cast<std::int64_t>(shape.BlockBytes(dtype));
+  const std::int64_t blocks = block_bytes > 0 ? bytes / block_bytes : 1;
+  return static_cast<int>(
+      std::clamp<std::int64_t>(blocks, BlocksForTokens(min_tokens), std::int64_t{1} << 30));
+}
+
+bool PagedKvCache::Resize(KvBlockTable& table, int tokens) {
+  if (table.cache_ != nullptr && table.cache_ != this) return false;  // another pool's table
+  const auto wanted = static_cast<std::size_t>(BlocksForTokens(std::max(tokens, 0)));
+  std::vector<std::int32_t>& blocks = table.blocks_;
+  if (wanted > blocks.size() && wanted - blocks.size() > free_.size()) return false;
+  table.cache_ = this;
+  while (blocks.size() < wanted) {
+    blocks.push_back(free_.back());
+    free_.pop_back();
+  }
+  while (blocks.size() > wanted) {
+    free_.push_back(blocks.back());
+    blocks.pop_back();
+  }
+  return true;
+}
+
+}  // namespace ghost

@@ -1,0 +1,125 @@
+// The paged KV cache: a fixed pool of blocks of kBlockTokens positions each, shared by all the
+// sequences of one executor, and per-sequence block tables mapping positions to blocks. Its
+// storage is the backend's; the forward reads and writes it; the scheduler (runtime/) owns it.
+// Not thread-safe: one thread (the scheduler, or a session's caller) uses a cache and its tables.
+#ifndef GHOST_ENGINE_BACKEND_KV_CACHE_H_
+#define GHOST_ENGINE_BACKEND_KV_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "kernels/cpu/kv_dtype.h"
+
+namespace ghost {
+
+class PagedKvCache;
+
+// How keys and values are stored: fp32, or bf16 (half the memory and the bytes attention
+// reads, rounded to nearest even when written).
+using KvDtype = kernels::KvDtype;
+// "fp32" or "bf16"; INVALID_ARGUMENT naming the accepted values otherwise.
+absl::StatusOr<KvDtype> ParseKvDtype(absl::string_view name);
+
+struct KvCacheShape {
+  int num_layers = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+
+  // Elements of one position's keys (or values) in one layer.
+  std::size_t kv_dim() const { return static_cast<std::size_t>(num_kv_heads) * head_dim; }
+  // K and V of every layer for one block, stored as `dtype`.
+  std::size_t BlockBytes(KvDtype dtype) const;
+  bool operator==(const KvCacheShape&) const = default;
+};
+
+// The blocks of one sequence, in position order: position p lives in row p % kBlockTokens of
+// blocks()[p / kBlockTokens]. Only PagedKvCache::Resize changes it. Move-only; gives its
+// blocks back to the cache when destroyed, so the cache must outlive its tables.
+class KvBlockTable {
+ public:
+  KvBlockTable() = default;
+  KvBlockTable(KvBlockTable&& other) noexcept;
+  KvBlockTable& operator=(KvBlockTable&& other) noexcept;
+  ~KvBlockTable();
+
+  absl::Span<const std::int32_t> blocks() const { return blocks_; }
+  // Positions the table can hold without a new block.
+  int capacity() const;
+  // Whether the blocks are `cache`'s (an empty table belongs to any cache).
+  bool IsFrom(const PagedKvCache& cache) const { return blocks_.empty() || cache_ == &cache; }
+
+ private:
+  friend class PagedKvCache;
+  void Release();
+
+  PagedKvCache* cache_ = nullptr;  // set by the first Resize
+  std::vector<std::int32_t> blocks_;
+};
+
+class PagedKvCache {
+ public:
+  static constexpr int kBlockTokens = 16;
+
+  // A pool of `num_blocks` (>= 1) blocks storing keys and values as `dtype`. The memory is
+  // reserved, not touched: pages are committed as blocks are first written, in transparent huge
+  // pages where the kernel allows (kernels::AllocateHugePages): decode writes one row per layer per
+  // token, and faulting in a 4 KiB page every few tokens per layer cost ~300 us per token in a VM.
+  PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype);
+  PagedKvCache(const PagedKvCache&) = delete;
+  PagedKvCache& operator=(const PagedKvCache&) = delete;
+  ~PagedKvCache();
+
+  // Blocks of `dtype` that fit in `capacity_mib`, but at least enough for `min_tokens`
+  // positions (one full context), so that any request that fits the model also fits the pool.
+  static int BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype, std::int64_t capacity_mib,
+                               int min_tokens);
+  static int BlocksForTokens(int tokens) { return (tokens + kBlockTokens - 1) / kBlockTokens; }
+
+  // The one method that allocates and frees blocks: grows `table` with free blocks or shrinks
+  // it (returning blocks to the pool) until it holds exactly BlocksForTokens(tokens) blocks.
+  // Returns false, with the table unchanged, when too few blocks are free.
+  [[nodiscard]] bool Resize(KvBlockTable& table, int tokens);
+
+  const KvCacheShape& shape() const { return shape_; }
+  KvDtype dtype() const { return dtype_; }
+  int num_blocks() const { return num_blocks_; }
+  int blocks_in_use() const { return num_blocks_ - static_cast<int>(free_.size()); }
+  int free_blocks() const { return static_cast<int>(free_.size()); }
+  int token_capacity() const { return num_blocks_ * kBlockTokens; }
+  // blocks_in_use / num_blocks, in [0, 1].
+  double usage_ratio() const { return static_cast<double>(blocks_in_use()) / num_blocks_; }
+
+  // [kBlockTokens, kv_dim] rows of keys / values of `layer` in `block`, as dtype() elements
+  // (kernels::PagedKvBlocks reads them).
+  const void* keys(int layer, std::int32_t block) const { return Block(layer, block, 0); }
+  const void* values(int layer, std::int32_t block) const { return Block(layer, block, 1); }
+  // Stores one position's keys and values (kv_dim floats each) of `layer` in `row` of `block`,
+  // converted to dtype().
+  void Write(int layer, std::int32_t block, int row, const float* keys, const float* values);
+
+ private:
+  std::byte* Block(int layer, std::int32_t block, int kind) const {
+    return data_.get() +
+           ((static_cast<std::size_t>(layer) * num_blocks_ + block) * 2 + kind) * block_bytes_;
+  }
+
+  const KvCacheShape shape_;
+  const int num_blocks_;
+  const KvDtype dtype_;
+  const std::size_t block_bytes_;  // one block's keys (or values) of one layer
+  struct FreeHugePages {
+    std::size_t bytes;
+    void operator()(std::byte* p) const;
+  };
+  std::unique_ptr<std::byte[], FreeHugePages> data_;  // [layer][block][K|V][kBlockTokens * kv_dim]
+  std::vector<std::int32_t> free_;  // a stack: the most recently freed block is reused first
+};
+
+}  // namespace ghost
+
+#endif  // GHOST_ENGINE_BACKEND_KV_CACHE_H_

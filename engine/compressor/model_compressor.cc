@@ -1,0 +1,379 @@
+#include "engine/compressor/model_compressor.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "engine/common/file.h"
+#include "engine/common/json.h"
+#include "engine/common/log.h"
+#include "engine/compressor/activation_profile.h"
+#include "engine/compressor/compressed_output.h"
+#include "engine/compress/quantize.h"
+#include "engine/checkpoint/checkpoint.h"
+#include "engine/model/evaluate.h"
+#include "engine/backend/kv_cache.h"
+#include "engine/model/model.h"
+#include "engine/checkpoint/quantization_config.h"
+#include "engine/common/durable_file.h"
+
+namespace ghost::compress {
+namespace {
+
+namespace fs = std::filesystem;
+using Input = ActivationObserver::LinearInput;
+
+struct Scheme {
+  const char* name;
+  QuantFormat format;
+  ScaleScheme scales;
+  int sub_scale_bits;
+  std::size_t codebook_group_rows;
+};
+constexpr Scheme kSchemes[] = {
+    {"ternary", QuantFormat::kTernary2Bit, ScaleScheme::kF16PerBlock, 0, 0},
+    {"ternary-base3", QuantFormat::kTernaryBase3, ScaleScheme::kF16PerBlock, 0, 0},
+    {"ternary-2level", QuantFormat::kTernary2Bit, ScaleScheme::kTwoLevel, 4, 0},
+    {"codebook4", QuantFormat::kCodebook2Bit, ScaleScheme::kF16PerBlock, 0, 1},
+};
+
+const Scheme* FindScheme(const std::string& name) {
+  for (const Scheme& s : kSchemes) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+// Percent of the whole job at the start of each phase.
+constexpr float kProfileStart = 0, kQuantizeStart = 25, kWriteStart = 75, kEvaluateStart = 80;
+
+// Tokens profiled at most; more calibration text than this adds time, not information.
+constexpr std::size_t kMaxCalibrationTokens = 64 * 1024;
+
+class Job {
+ public:
+  Job(const CompressJobSpec& spec, const CompressProgressFn& progress,
+      const std::atomic<bool>& cancel)
+      : spec_(spec), progress_(progress), cancel_(cancel) {}
+
+  absl::StatusOr<CompressReport> Run(const std::string& out_dir);
+
+ private:
+  absl::Status Cancelled() const {
+    return cancel_.load() ? absl::CancelledError("the compression job was cancelled")
+                          : absl::OkStatus();
+  }
+  void Progress(const std::string& phase, int layer, float begin, float end) {
+    if (!progress_) return;
+    const int layers = source_->config().num_hidden_layers;
+    progress_({phase, layer, layers, begin + (end - begin) * layer / std::max(1, layers)});
+  }
+  absl::Status Profile(ActivationProfile& profile);
+  void ChooseNeuronsAndGates(const ActivationProfile& profile);
+  absl::Status QuantizeLayers(const ActivationProfile& profile, CompressedOutput& output);
+  absl::Status Evaluate(const std::string& out_dir);
+
+  const CompressJobSpec& spec_;
+  const CompressProgressFn& progress_;
+  const std::atomic<bool>& cancel_;
+  std::shared_ptr<const Model> source_;
+  std::unique_ptr<SafetensorsCheckpoint> checkpoint_;
+  std::vector<std::vector<std::int32_t>> kept_;  // per layer; empty = all neurons kept
+  CompressReport report_;
+};
+
+absl::Status Job::Profile(ActivationProfile& profile) {
+  const ModelConfig& config = source_->config();
+  std::vector<std::int32_t> ids =
+      source_->tokenizer().Encode(spec_.calibration_text, /*parse_special=*/false,
+                                  /*add_special_tokens=*/false);
+  if (ids.size() > kMaxCalibrationTokens) ids.resize(kMaxCalibrationTokens);
+  if (ids.empty()) return absl::InvalidArgumentError("the calibration text has no tokens");
+  const int window = std::min(config.max_position_embeddings, 512);
+  std::unique_ptr<ModelRunner> runner = source_->NewRunner();
+  runner->set_observer(&profile);
+  PagedKvCache cache(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(window),
+                     source_->default_kv_dtype());
+  std::vector<float> logits;
+  const std::size_t windows = (ids.size() + window - 1) / window;
+  for (std::size_t w = 0; w < windows; ++w) {
+    if (absl::Status s = Cancelled(); !s.ok()) return s;
+    const std::size_t begin = w * window;
+    const std::size_t length = std::min<std::size_t>(window, ids.size() - begin);
+    KvBlockTable table;
+    (void)cache.Resize(table, static_cast<int>(length));  // the pool holds one window
+    const ForwardSequence sequence{absl::MakeConstSpan(&ids[begin], length), 0, &table,
+                                   LogitRows::kNone};
+    if (absl::Status s = runner->Forward({sequence}, cache, logits); !s.ok()) return s;
+    if (progress_) {
+      progress_({"profiling", static_cast<int>(w + 1), static_cast<int>(windows),
+                 kProfileStart + (kQuantizeStart - kProfileStart) * (w + 1) / windows});
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Job::ChooseNeuronsAndGates(const ActivationProfile& profile) {
+  const ModelConfig& config = source_->config();
+  std::int64_t removed = 0, total = 0;
+  kept_.assign(config.num_hidden_layers, {});
+  for (int l = 0; l < config.num_hidden_layers; ++l) {
+    const std::vector<float>& peak = profile.max_activation(l);
+    std::vector<bool> keep(peak.size(), true);
+    if (spec_.remove_dead_neurons) {
+      const float tolerance =
+          spec_.dead_neuron_tolerance * *std::max_element(peak.begin(), peak.end());
+      for (std::size_t j = 0; j < peak.size(); ++j) keep[j] = peak[j] > tolerance;
+      if (std::none_of(keep.begin(), keep.end(), [](bool k) { return k; })) keep[0] = true;
+      for (std::size_t j = 0; j < peak.size(); ++j) {
+        if (keep[j]) kept_[l].push_back(static_cast<std::int32_t>(j));
+      }
+      removed += static_cast<std::int64_t>(peak.size() - kept_[l].size());
+    }
+    total += static_cast<std::int64_t>(peak.size());
+    if (spec_.target_sparsity > 0) {
+      std::vector<float> magnitudes = profile.SampledGateMagnitudes(l, keep);
+      const auto nth = magnitudes.begin() +
+                       static_cast<std::ptrdiff_t>(spec_.target_sparsity * magnitudes.size());
+      std::nth_element(magnitudes.begin(), nth, magnitudes.end());
+      report_.gate_thresholds.push_back(nth == magnitudes.end() ? 0.0f : *nth);
+    }
+  }
+  report_.removed_neuron_fraction = total == 0 ? 0.0 : static_cast<double>(removed) / total;
+}
+
+absl::Status Job::QuantizeLayers(const ActivationProfile& profile, CompressedOutput& output) {
+  const ModelConfig& config = source_->config();
+  const Scheme& scheme = *FindScheme(spec_.scheme);
+  QuantizeOptions options;
+  options.format = scheme.format;
+  options.block_size = static_cast<std::size_t>(spec_.block_size);
+  options.scale_scheme = scheme.scales;
+  if (scheme.sub_scale_bits > 0) options.sub_scale_bits = scheme.sub_scale_bits;
+  if (scheme.codebook_group_rows > 0) options.codebook_group_rows = scheme.codebook_group_rows;
+  options.pool = &kernels::ThreadPool::Default();
+  const bool gated = !report_.gate_thresholds.empty();
+
+  for (int l = 0; l < config.num_hidden_layers; ++l) {
+    Progress("quantizing", l, kQuantizeStart, kWriteStart);
+    const std::string prefix = absl::StrCat("model.layers.", l, ".");
+    struct Linear {
+      std::string name;
+      Input input;
+      LinearSelection selection;
+    };
+    const std::vector<std::int32_t>& kept = kept_[l];
+    const LinearSelection rows_kept{kept, /*select_columns=*/false, /*transpose=*/false};
+    const Linear linears[] = {
+        {prefix + "self_attn.q_proj.weight", Input::kAttention, {}},
+        {prefix + "self_attn.k_proj.weight", Input::kAttention, {}},
+        {prefix + "self_attn.v_proj.weight", Input::kAttention, {}},
+        {prefix + "self_attn.o_proj.weight", Input::kAttentionOutput, {}},
+        {prefix + "mlp.gate_proj.weight", Input::kMlp, rows_kept},
+        {prefix + "mlp.up_proj.weight", Input::kMlp, rows_kept},
+        {prefix + "mlp.down_proj.weight", Input::kMlpDown,
+         {kept, /*select_columns=*/true, /*transpose=*/gated}},
+    };
+    for (const Linear& linear : linears) {
+      if (absl::Status s = Cancelled(); !s.ok()) return s;
+      std::vector<float> importance;
+      // Column importance weighs input channels; a transposed down_proj has them as rows.
+      if (!linear.selection.transpose) {
+        importance = profile.SecondMoments(l, linear.input);
+        if (linear.selection.select_columns && !kept.empty()) {
+          std::vector<float> selected;
+          for (std::int32_t j : kept) selected.push_back(importance[j]);
+          importance.swap(selected);
+        }
+      }
+      absl::StatusOr<TensorQuality> quality =
+          output.AddQuantized(linear.name, linear.selection, importance, options);
+      if (!quality.ok()) return quality.status();
+      report_.tensors.push_back(*quality);
+    }
+    if (!kept.empty()) output.AddKeptNeurons(prefix + "mlp.kept_neurons", kept);
+  }
+  Progress("quantizing", config.num_hidden_layers, kQuantizeStart, kWriteStart);
+  return absl::OkStatus();
+}
+
+absl::Status Job::Evaluate(const std::string& out_dir) {
+  if (source_->tokenizer().type_name() != "byte-level") {
+    LogInfo("bits per byte is measured for byte-level models only; skipped");
+    return absl::OkStatus();
+  }
+  const std::string& text =
+      spec_.evaluation_text.empty() ? spec_.calibration_text : spec_.evaluation_text;
+  if (progress_) progress_({"evaluating", 0, 2, kEvaluateStart});
+  absl::StatusOr<EvalResult> before = EvaluateBitsPerByte(*source_, text);
+  if (!before.ok()) return before.status();
+  if (absl::Status s = Cancelled(); !s.ok()) return s;
+  if (progress_) progress_({"evaluating", 1, 2, (kEvaluateStart + 100) / 2});
+  absl::StatusOr<std::shared_ptr<const Model>> compressed = Model::Load(out_dir);
+  if (!compressed.ok()) return compressed.status();
+  absl::StatusOr<EvalResult> after = EvaluateBitsPerByte(**compressed, text);
+  if (!after.ok()) return after.status();
+  report_.bits_per_byte_before = before->bits_per_byte;
+  report_.bits_per_byte_after = after->bits_per_byte;
+  report_.activation_sparsity = after->mlp_activation_sparsity;
+  if (progress_) progress_({"evaluating", 2, 2, 100});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
+  absl::StatusOr<std::string> config_text = ReadFileToString(JoinPath(spec_.source_dir, "config.json"));
+  if (!config_text.ok()) return config_text.status();
+  absl::StatusOr<nlohmann::json> config_json =
+      ParseJsonStrict(*config_text, JoinPath(spec_.source_dir, "config.json"));
+  if (!config_json.ok()) return config_json.status();
+  if (config_json->contains("quantization_config")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(spec_.source_dir, " is already quantized; compress its original model"));
+  }
+  absl::StatusOr<std::shared_ptr<const Model>> source = Model::Load(spec_.source_dir);
+  if (!source.ok()) return source.status();
+  source_ = *std::move(source);
+  absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> checkpoint =
+      SafetensorsCheckpoint::Open(spec_.source_dir);
+  if (!checkpoint.ok()) return checkpoint.status();
+  checkpoint_ = *std::move(checkpoint);
+  report_.scheme = spec_.scheme;
+  report_.block_size = spec_.block_size;
+
+  ActivationProfile profile(source_->config().num_hidden_layers);
+  if (absl::Status s = Profile(profile); !s.ok()) return s;
+  ChooseNeuronsAndGates(profile);
+
+  CompressedOutput output(*checkpoint_);
+  if (absl::Status s = QuantizeLayers(profile, output); !s.ok()) return s;
+  if (absl::Status s = Cancelled(); !s.ok()) return s;
+  Progress("writing", 0, kWriteStart, kEvaluateStart);
+  GhostQuantization quantization = QuantizationForScheme(spec_.scheme, spec_.block_size);
+  quantization.gate_thresholds = report_.gate_thresholds;
+  (*config_json)["quantization_config"] = quantization.ToJson();
+  if (absl::Status s = output.Write(spec_.source_dir, out_dir, config_json->dump(2));
+      !s.ok()) {
+    return s;
+  }
+  report_.bits_per_weight = output.bits_per_weight();
+  report_.compression_ratio = output.compression_ratio();
+  if (absl::Status s = Cancelled(); !s.ok()) return s;
+  if (absl::Status s = Evaluate(out_dir); !s.ok()) return s;
+  return report_;
+}
+
+}  // namespace
+
+const std::vector<std::string>& CompressSchemes() {
+  static const auto* names = [] {
+    auto* v = new std::vector<std::string>;
+    for (const Scheme& s : kSchemes) v->push_back(s.name);
+    return v;
+  }();
+  return *names;
+}
+
+GhostQuantization QuantizationForScheme(const std::string& scheme_name, int block_size) {
+  const Scheme& scheme = *FindScheme(scheme_name);
+  GhostQuantization quantization;
+  quantization.scheme = scheme.name;
+  quantization.format = scheme.format;
+  quantization.block_size = static_cast<std::size_t>(block_size);
+  quantization.scale_scheme = scheme.scales;
+  quantization.sub_scale_bits = scheme.sub_scale_bits;
+  quantization.codebook_group_rows = scheme.codebook_group_rows;
+  return quantization;
+}
+
+absl::Status ValidateCompressSpec(const CompressJobSpec& spec) {
+  if (FindScheme(spec.scheme) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unsupported scheme \"", spec.scheme,
+                                                   "\"; supported: ",
+                                                   absl::StrJoin(CompressSchemes(), ", ")));
+  }
+  if (std::find(kBlockSizes.begin(), kBlockSizes.end(), static_cast<std::size_t>(spec.block_size)) ==
+      kBlockSizes.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported block size ", spec.block_size, "; supported: ",
+                     absl::StrJoin(kBlockSizes, ", ")));
+  }
+  if (!(spec.target_sparsity >= 0.0f && spec.target_sparsity < 1.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target sparsity ", spec.target_sparsity, " is outside [0, 1)"));
+  }
+  if (!(spec.dead_neuron_tolerance >= 0.0f && spec.dead_neuron_tolerance < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dead-neuron tolerance ", spec.dead_neuron_tolerance, " is outside [0, 1)"));
+  }
+  if (spec.calibration_text.empty()) {
+    return absl::InvalidArgumentError("the calibration text is empty");
+  }
+  if (spec.source_dir.empty() || spec.output_dir.empty()) {
+    return absl::InvalidArgumentError("source and output directories are required");
+  }
+  return absl::OkStatus();
+}
+
+std::string CompressReport::ToJson() const {
+  nlohmann::json tensors_json = nlohmann::json::array();
+  for (const TensorQuality& t : tensors) {
+    tensors_json.push_back({{"tensor", t.tensor}, {"cosine", t.cosine}, {"mse", t.mse}});
+  }
+  const nlohmann::json json = {{"scheme", scheme},
+                               {"block_size", block_size},
+                               {"bits_per_weight", bits_per_weight},
+                               {"compression_ratio", compression_ratio},
+                               {"bits_per_byte_before", bits_per_byte_before},
+                               {"bits_per_byte_after", bits_per_byte_after},
+                               {"removed_neuron_fraction", removed_neuron_fraction},
+                               {"activation_sparsity", activation_sparsity},
+                               {"gate_thresholds", gate_thresholds},
+                               {"tensors", tensors_json}};
+  return json.dump(2) + "\n";
+}
+
+std::string PartialOutputDir(const std::string& output_dir) {
+  return output_dir + ".partial";
+}
+
+absl::StatusOr<CompressReport> CompressModelDirectory(const CompressJobSpec& spec,
+                                                      const CompressProgressFn& progress,
+                                                      const std::atomic<bool>& cancel) {
+  if (absl::Status s = ValidateCompressSpec(spec); !s.ok()) return s;
+  std::error_code error;
+  if (fs::exists(spec.output_dir, error)) {
+    return absl::AlreadyExistsError(absl::StrCat(spec.output_dir, " already exists"));
+  }
+  const std::string partial = PartialOutputDir(spec.output_dir);
+  fs::remove_all(partial, error);
+  if (!fs::create_directories(partial, error)) {
+    return absl::InternalError(absl::StrCat(partial, ": cannot create: ", error.message()));
+  }
+  const absl::Time start = absl::Now();
+  Job job(spec, progress, cancel);
+  absl::StatusOr<CompressReport> report = job.Run(partial);
+  absl::Status status = report.status();
+  if (status.ok()) status = WriteFileDurably(JoinPath(partial, kQualityReportFile), report->ToJson());
+  if (status.ok()) status = SyncDirectory(partial);
+  if (status.ok()) {
+    fs::rename(partial, spec.output_dir, error);
+    if (error) status = absl::InternalError(absl::StrCat("rename to ", spec.output_dir, ": ", error.message()));
+  }
+  if (status.ok()) {
+    const std::string parent = fs::path(spec.output_dir).parent_path().string();
+    status = SyncDirectory(parent.empty() ? "." : parent);
+  }
+  if (!status.ok()) {
+    fs::remove_all(partial, error);
+    return status;
+  }
+  LogInfo(absl::StrCat("compressed ", spec.source_dir, " -> ", spec.output_dir, " (", spec.scheme,
+                       ", block ", spec.block_size, ") in ",
+                       absl::FormatDuration(absl::Now() - start)));
+  return report;
+}
+
+}  // namespace ghost::compress
