@@ -26,6 +26,10 @@ constexpr Subcommand kSubcommands[] = {
      "      [--repeats 2]\n"
      "      one-stream decode on a random TinyLlama-shape model per weight format: tokens/s,\n"
      "      bytes read per token, GB/s and its ratio to the measured read bandwidth"},
+    {"eval", ghost::bench::RunEval,
+     "--text FILE [--model NAME] [--model_root DIR] [--window N]\n"
+     "      bits per byte of a local model (default ghost-tiny under ./models) on a text file\n"
+     "      (no server needed), as JSON"},
     {"kernels", ghost::bench::RunKernels,
      "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512]\n"
      "      memory read bandwidth, then MatMulF32/Bf16/Quant weight GB/s against it"},

@@ -27,7 +27,8 @@ void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
   // Set before Enqueue: the engine may call the sink before Enqueue returns.
   metrics_ = &ctx_.metrics->ForModel(name);
   metrics_->requests_running.Increment();
-  auto engine_request = ToGenerationRequest(request, *model_->model);
+  auto engine_request =
+      ResolveGenerationRequest(ToClientGenerationRequest(request), *model_->model);
   if (!engine_request.ok()) return FinishEarly(ToGrpcStatus(engine_request.status()));
   const auto prompt_tokens = static_cast<double>(engine_request->prompt_tokens.size());
 

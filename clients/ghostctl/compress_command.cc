@@ -2,14 +2,17 @@
 // bar until it is done, then prints the quality report.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "clients/ghostctl/commands.h"
 #include "clients/ghostctl/connection.h"
 #include "clients/ghostctl/operation_format.h"
-#include "engine/common/file.h"
 #include "ghost/v1/compression.grpc.pb.h"
 #include "google/longrunning/operations.grpc.pb.h"
 
@@ -26,6 +29,25 @@ ABSL_FLAG(bool, wait, false, "compress: follow the job until it is done");
 
 namespace ghost::ctl {
 namespace {
+
+// The whole file, or nullopt after printing why it could not be read (a directory included).
+std::optional<std::string> ReadCalibrationFile(const std::string& path) {
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  std::string contents;
+  if (file != nullptr) {
+    char buffer[1 << 16];
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0;) {
+      contents.append(buffer, got);
+    }
+  }
+  if (file == nullptr || std::ferror(file.get())) {
+    std::fprintf(stderr, "ghostctl: cannot read --calibration_file '%s': %s\n", path.c_str(),
+                 std::strerror(errno));
+    return std::nullopt;
+  }
+  return contents;
+}
 
 // Follows the operation with WaitOperation calls of a second, redrawing the progress line.
 int Follow(google::longrunning::Operation operation) {
@@ -67,11 +89,8 @@ int RunCompress() {
   request.set_target_sparsity(static_cast<float>(absl::GetFlag(FLAGS_target_sparsity)));
   request.set_request_id(absl::GetFlag(FLAGS_request_id));
   if (const std::string file = absl::GetFlag(FLAGS_calibration_file); !file.empty()) {
-    absl::StatusOr<std::string> text = ReadFileToString(file);
-    if (!text.ok()) {
-      std::fprintf(stderr, "ghostctl: %s\n", text.status().ToString().c_str());
-      return 1;
-    }
+    std::optional<std::string> text = ReadCalibrationFile(file);
+    if (!text.has_value()) return 1;
     request.set_calibration_text(*std::move(text));
   }
   auto stub = ghost::v1::Compression::NewStub(OpenChannel());

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/runtime/request_defaults.h"
 #include "engine/runtime/request_queue.h"
 #include "engine/runtime/scheduler.h"
 
@@ -35,8 +36,6 @@ class BatchingExecutor final : public Executor {
   ExecutorStats stats() const override;
 
  private:
-  absl::Status CheckFitsModel(const GenerationRequest& request) const;
-
   std::shared_ptr<const Model> model_;
   RequestQueue queue_;
   Scheduler scheduler_;
@@ -46,33 +45,8 @@ class BatchingExecutor final : public Executor {
   std::thread::id scheduler_thread_;  // a copy: thread_ changes when joined
 };
 
-// The KV pool always holds one full context (PagedKvCache::BlocksForCapacity), so a request
-// within the context also fits the pool, alone if need be: the context is the binding limit.
-absl::Status BatchingExecutor::CheckFitsModel(const GenerationRequest& request) const {
-  const ModelConfig& config = model_->config();
-  const int context = config.max_position_embeddings;
-  const int prompt = static_cast<int>(request.prompt_tokens.size());
-  for (std::int32_t token : request.prompt_tokens) {
-    if (token < 0 || token >= config.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "prompt token id ", token, " is outside the vocabulary [0, ", config.vocab_size, ")"));
-    }
-  }
-  if (prompt > context) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt (", prompt, " tokens) exceeds the model's context of ", context, " tokens"));
-  }
-  if (prompt + request.stopping.max_new_tokens > context) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt (", prompt, " tokens) + max_new_tokens (", request.stopping.max_new_tokens,
-        ") exceeds the model's context of ", context, " tokens"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<RequestId> BatchingExecutor::Enqueue(GenerationRequest request, ChunkSink sink) {
-  if (absl::Status s = request.Validate(); !s.ok()) return s;
-  if (absl::Status s = CheckFitsModel(request); !s.ok()) return s;
+  if (absl::Status s = ValidateForModel(request, model_->config()); !s.ok()) return s;
   if (!sink) return absl::InvalidArgumentError("a chunk sink is required");
   auto pending = std::make_unique<PendingRequest>();
   pending->id = next_id_.fetch_add(1);

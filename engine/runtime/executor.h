@@ -52,8 +52,9 @@ class Executor {
                                                           const ExecutorOptions& options);
   virtual ~Executor() = default;
 
-  // Validates the request (INVALID_ARGUMENT: empty prompt, prompt + max_new_tokens beyond the
-  // context, bad sampling values), queues it (RESOURCE_EXHAUSTED when full, UNAVAILABLE after
+  // Validates the request (ValidateForModel in request_defaults.h; INVALID_ARGUMENT: empty
+  // prompt, a token id outside the vocabulary, prompt + max_new_tokens beyond the context, bad
+  // sampling values), queues it (RESOURCE_EXHAUSTED when full, UNAVAILABLE after
   // Shutdown) and returns its id. On success the sink will receive exactly one final chunk;
   // the first chunk carries the request's queue time.
   [[nodiscard]] virtual absl::StatusOr<RequestId> Enqueue(GenerationRequest request,

@@ -16,8 +16,8 @@ namespace ghost {
 
 using RequestId = std::uint64_t;
 
-// Fully resolved sampling parameters (defaults already applied by the caller from the
-// model's generation config). temperature == 0 means greedy.
+// Fully resolved sampling parameters (ResolveGenerationRequest in request_defaults.h applies
+// the model's generation config). temperature == 0 means greedy.
 struct SamplingOptions {
   float temperature = 1.0f;
   float top_p = 1.0f;

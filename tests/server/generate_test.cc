@@ -128,6 +128,8 @@ TEST_F(GenerateTest, BadRequestsGetClearErrorsAndServerStaysUp) {
   cases.push_back({"max_new_tokens < 0", r, grpc::StatusCode::INVALID_ARGUMENT});
   r = Greedy("hi", 100000);
   cases.push_back({"past the context", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("hi", std::numeric_limits<int>::max());  // prompt + max_new_tokens overflows
+  cases.push_back({"max_new_tokens INT_MAX", r, grpc::StatusCode::INVALID_ARGUMENT});
   r = Greedy("hi", 4);
   r.mutable_sampling()->set_temperature(-1);
   cases.push_back({"negative temperature", r, grpc::StatusCode::INVALID_ARGUMENT});

@@ -1,0 +1,111 @@
+#include "engine/runtime/request_defaults.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/common/utf8.h"
+
+namespace ghost {
+namespace {
+
+absl::StatusOr<std::vector<std::int32_t>> PromptTokens(const ClientGenerationRequest& request,
+                                                       const Model& model) {
+  if (const auto* text = std::get_if<std::string>(&request.prompt)) {
+    if (text->empty()) return absl::InvalidArgumentError("the prompt text is empty");
+    if (!IsValidUtf8(*text)) {
+      return absl::InvalidArgumentError("the prompt text is not valid UTF-8");
+    }
+    return model.tokenizer().Encode(*text, /*parse_special=*/false,
+                                    /*add_special_tokens=*/true);
+  }
+  if (const auto* ids = std::get_if<std::vector<std::int32_t>>(&request.prompt)) {
+    if (ids->empty()) return absl::InvalidArgumentError("the prompt's token ids are empty");
+    return *ids;
+  }
+  return absl::InvalidArgumentError("the prompt is empty: give text or token ids");
+}
+
+SamplingOptions ResolveSampling(const ClientGenerationRequest::Sampling& requested,
+                                const GenerationDefaults& defaults) {
+  SamplingOptions sampling;
+  if (requested.temperature.has_value()) {
+    sampling.temperature = *requested.temperature;
+  } else if (defaults.do_sample.has_value() && !*defaults.do_sample) {
+    sampling.temperature = 0.0f;
+  } else {
+    sampling.temperature = defaults.temperature.value_or(1.0f);
+  }
+  sampling.top_p = requested.top_p.value_or(defaults.top_p.value_or(1.0f));
+  sampling.top_k = requested.top_k.value_or(defaults.top_k.value_or(0));
+  sampling.min_p = requested.min_p.value_or(defaults.min_p.value_or(0.0f));
+  sampling.repetition_penalty =
+      requested.repetition_penalty.value_or(defaults.repetition_penalty.value_or(1.0f));
+  sampling.presence_penalty = requested.presence_penalty;
+  sampling.frequency_penalty = requested.frequency_penalty;
+  sampling.seed = requested.seed;
+  return sampling;
+}
+
+StoppingOptions ResolveStopping(const ClientGenerationRequest::Stopping& requested,
+                                const GenerationDefaults& defaults, int context,
+                                int prompt_tokens) {
+  StoppingOptions stopping;
+  if (requested.max_new_tokens.has_value()) {
+    stopping.max_new_tokens = *requested.max_new_tokens;
+  } else {
+    const int room = context - prompt_tokens;
+    stopping.max_new_tokens =
+        std::max(1, std::min(defaults.max_new_tokens.value_or(kDefaultMaxNewTokens), room));
+  }
+  stopping.min_new_tokens = requested.min_new_tokens;
+  stopping.stop = requested.stop;
+  stopping.stop_token_ids = requested.stop_token_ids;
+  stopping.ignore_eos = requested.ignore_eos;
+  return stopping;
+}
+
+}  // namespace
+
+absl::StatusOr<GenerationRequest> ResolveGenerationRequest(const ClientGenerationRequest& request,
+                                                           const Model& model) {
+  absl::StatusOr<std::vector<std::int32_t>> tokens = PromptTokens(request, model);
+  if (!tokens.ok()) return tokens.status();
+  GenerationRequest out;
+  out.prompt_tokens = *std::move(tokens);
+  const GenerationDefaults& defaults = model.generation_defaults();
+  out.sampling = ResolveSampling(request.sampling, defaults);
+  out.stopping = ResolveStopping(request.stopping, defaults, model.config().max_position_embeddings,
+                                 static_cast<int>(out.prompt_tokens.size()));
+  out.top_logprobs = request.top_logprobs;
+  return out;
+}
+
+// The KV pool always holds one full context (PagedKvCache::BlocksForCapacity), so a request
+// within the context also fits the pool, alone if need be: the context is the binding limit.
+absl::Status ValidateForModel(const GenerationRequest& request, const ModelConfig& config) {
+  if (absl::Status s = request.Validate(); !s.ok()) return s;
+  // config.vocab_size, not the tokenizer's (which the loader checks is no larger): the model
+  // may generate any id below it, and a client may send such ids back as a prompt.
+  for (const std::int32_t token : request.prompt_tokens) {
+    if (token < 0 || token >= config.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "prompt token id ", token, " is outside the vocabulary [0, ", config.vocab_size, ")"));
+    }
+  }
+  const int context = config.max_position_embeddings;
+  const int prompt = static_cast<int>(request.prompt_tokens.size());
+  if (prompt > context) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt (", prompt, " tokens) exceeds the model's context of ", context, " tokens"));
+  }
+  // Written so that a huge max_new_tokens cannot overflow the sum.
+  if (request.stopping.max_new_tokens > context - prompt) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt (", prompt, " tokens) + max_new_tokens (", request.stopping.max_new_tokens,
+        ") exceeds the model's context of ", context, " tokens"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ghost

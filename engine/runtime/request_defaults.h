@@ -1,0 +1,74 @@
+// A generation request as a client sent it, and its resolution against a model's defaults: the
+// one place where unset fields get their values, for every front end (gRPC, HTTP). A front end
+// fills a ClientGenerationRequest from its wire format and nothing else, resolves it here and
+// hands the result to Executor::Enqueue, which validates it (ValidateForModel).
+#ifndef GHOST_ENGINE_RUNTIME_REQUEST_DEFAULTS_H_
+#define GHOST_ENGINE_RUNTIME_REQUEST_DEFAULTS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/model/model.h"
+#include "engine/runtime/request.h"
+
+namespace ghost {
+
+// The engine's defaults where neither the client nor generation_config.json sets a value.
+inline constexpr int kDefaultMaxNewTokens = 128;
+
+// Fields are optional where the model's generation_config.json may supply a default; the others
+// default to the engine's value (0, false, empty), which is also what "unset" means for them.
+struct ClientGenerationRequest {
+  // The prompt: text (tokenized with the model's tokenizer, its special tokens added) or token
+  // ids (taken as they are). Neither is an error.
+  std::variant<std::monostate, std::string, std::vector<std::int32_t>> prompt;
+
+  struct Sampling {
+    // Unset: generation_config's temperature, 0 (greedy) when it sets do_sample false, else 1.
+    std::optional<float> temperature;
+    std::optional<float> top_p;               // unset: generation_config's, else 1
+    std::optional<int> top_k;                 // unset: generation_config's, else 0 (disabled)
+    std::optional<float> min_p;               // unset: generation_config's, else 0
+    std::optional<float> repetition_penalty;  // unset: generation_config's, else 1
+    float presence_penalty = 0.0f;
+    float frequency_penalty = 0.0f;
+    std::optional<std::uint64_t> seed;  // unset: a different draw every time
+  } sampling;
+
+  struct Stopping {
+    // Unset: generation_config's max_new_tokens, else kDefaultMaxNewTokens, shortened to the
+    // room the prompt leaves in the context (at least 1, so that a prompt that fills the context
+    // gets the executor's clear error rather than one about max_new_tokens). Set: as given,
+    // never shortened; one that does not fit is refused.
+    std::optional<int> max_new_tokens;
+    int min_new_tokens = 0;
+    std::vector<std::string> stop;
+    std::vector<std::int32_t> stop_token_ids;
+    bool ignore_eos = false;
+  } stopping;
+
+  int top_logprobs = 0;  // alternatives per generated token; 0 = no logprobs
+};
+
+// Tokenizes the prompt and fills every unset field from the model's generation_config.json or
+// the engine's defaults. INVALID_ARGUMENT for a prompt that is missing, empty or not valid
+// UTF-8, or that the tokenizer refuses. Values are not range-checked here: Executor::Enqueue
+// validates the result (ValidateForModel), once, whoever built it.
+[[nodiscard]] absl::StatusOr<GenerationRequest> ResolveGenerationRequest(
+    const ClientGenerationRequest& request, const Model& model);
+
+// GenerationRequest::Validate(), then against the model: every prompt token id in
+// [0, config.vocab_size) (the rows of the embedding table, and the ids the model itself can
+// generate), the prompt and prompt + max_new_tokens within the context. INVALID_ARGUMENT with
+// the field, the value and the allowed range.
+[[nodiscard]] absl::Status ValidateForModel(const GenerationRequest& request,
+                                            const ModelConfig& config);
+
+}  // namespace ghost
+
+#endif  // GHOST_ENGINE_RUNTIME_REQUEST_DEFAULTS_H_
