@@ -11,7 +11,7 @@
 #include "engine/registry/registry_impl.h"
 
 namespace ghost {
-namespace registry_internal {
+namespace internal {
 namespace {
 
 // Deleter of a handed-out version; runs on the thread that drops the last reference.
@@ -266,9 +266,9 @@ void Registry::Shutdown() {
   if (loader_.joinable()) loader_.join();
 }
 
-}  // namespace registry_internal
+}  // namespace internal
 
-using registry_internal::Registry;
+using internal::Registry;
 
 absl::Status RegistryOptions::Validate() const {
   if (model_roots.empty()) return absl::InvalidArgumentError("no model roots configured");

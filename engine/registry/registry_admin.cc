@@ -13,7 +13,7 @@
 #include "engine/model/config.h"
 #include "engine/registry/registry_impl.h"
 
-namespace ghost::registry_internal {
+namespace ghost::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -218,4 +218,4 @@ void Registry::RemoveDirectory(const ModelInfo& info) const {
   }
 }
 
-}  // namespace ghost::registry_internal
+}  // namespace ghost::internal

@@ -9,7 +9,7 @@
 #include "engine/common/status_macros.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::size_t kCacheCapacity = 1 << 14;
@@ -261,4 +261,4 @@ void BpeModel::Tokenize(std::string_view word, std::vector<std::int32_t>& ids) c
   }
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -15,7 +15,7 @@
 #include "engine/tokenizer/post_processors.h"
 #include "engine/tokenizer/pre_tokenizers.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 class BpeTokenizer final : public Tokenizer {
@@ -192,4 +192,4 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> CreateBpeTokenizer(const Json& json,
   return BpeTokenizer::Create(root);
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -10,7 +10,7 @@
 #include "engine/common/status_macros.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 class ByteLevelTokenizer final : public Tokenizer {
@@ -174,4 +174,4 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> CreateByteLevelTokenizer(const Json& 
   return ByteLevelTokenizer::Create(JsonReader(json, source, ""));
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

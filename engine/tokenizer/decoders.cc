@@ -8,7 +8,7 @@
 #include "engine/common/status_macros.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported =
@@ -156,4 +156,4 @@ void Decoder::Append(std::string_view token, bool added, std::size_t position,
   out += text;
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/status_macros.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported = "NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence";
@@ -84,4 +84,4 @@ std::string Normalizer::Normalize(std::string_view text) const {
   return current;
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

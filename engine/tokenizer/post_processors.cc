@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/status_macros.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported =
@@ -95,4 +95,4 @@ void PostProcessor::Apply(std::vector<std::int32_t>& ids) const {
   ids.insert(ids.end(), suffix_.begin(), suffix_.end());
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -7,7 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "engine/common/status_macros.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported = "ByteLevel, Metaspace, Split, Sequence";
@@ -193,4 +193,4 @@ void PreTokenizer::Split(std::string_view text, bool at_input_start,
   for (Piece& piece : pieces) words.push_back(std::move(piece.text));
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -19,10 +19,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
   GHOST_ASSIGN_OR_RETURN(const nlohmann::json parsed, ParseJsonStrict(json, source_name));
   // The byte-level tokenizer is a BPE without merges too, but it keeps invalid UTF-8 byte for
   // byte, which the general BPE path (repairing it first) would not.
-  if (tokenizers::IsByteLevelTokenizer(parsed)) {
-    return tokenizers::CreateByteLevelTokenizer(parsed, source_name);
+  if (tokenizer::IsByteLevelTokenizer(parsed)) {
+    return tokenizer::CreateByteLevelTokenizer(parsed, source_name);
   }
-  return tokenizers::CreateBpeTokenizer(parsed, source_name);
+  return tokenizer::CreateBpeTokenizer(parsed, source_name);
 }
 
 absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const std::int32_t> ids,

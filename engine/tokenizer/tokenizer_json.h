@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 using Json = nlohmann::json;
 
@@ -72,6 +72,6 @@ std::int64_t TokenIdBound(const Json& tokenizer);
 // The integer value of `value` when it is an integer in [min, max].
 bool JsonInteger(const Json& value, std::int64_t min, std::int64_t max, std::int64_t& out);
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_TOKENIZER_JSON_H_

@@ -11,7 +11,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 // Bounds the backtracking of one match attempt; tokenizer patterns need a few steps per byte.
@@ -135,4 +135,4 @@ absl::StatusOr<Regex> ReadPattern(const JsonReader& json, std::string_view key) 
   return regex;
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
