@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "engine/common/status_macros.h"
 #include "engine/compressor/model_compressor.h"
 #include "engine/jobs/job_manager.h"
 #include "engine/backend/kv_cache.h"
@@ -93,9 +94,7 @@ absl::Status GhostServerImpl::Init() {
     // Validate() has parsed it once already.
     registry_options.executor.kv_cache_dtype = *ParseKvDtype(options_.kv_cache_dtype);
   }
-  auto registry = ModelRegistry::Create(registry_options);
-  if (!registry.ok()) return registry.status();
-  registry_ = *std::move(registry);
+  GHOST_ASSIGN_OR_RETURN(registry_, ModelRegistry::Create(registry_options));
   // The default model is registered on first use; one missing from the roots is a
   // configuration error, reported at start.
   if (auto info = registry_->Get(options_.default_model); absl::IsNotFound(info.status())) {
@@ -113,14 +112,10 @@ absl::Status GhostServerImpl::Init() {
   job_options.output_root = options_.model_roots.front();
   job_options.workers = options_.compression_workers;
   job_options.compress = compress::CompressModelDirectory;
-  auto jobs = jobs::CompressJobManager::Create(job_options);
-  if (!jobs.ok()) return jobs.status();
-  jobs_ = *std::move(jobs);
+  GHOST_ASSIGN_OR_RETURN(jobs_, jobs::CompressJobManager::Create(job_options));
 
-  auto metrics_port =
-      metrics_.Serve(absl::StrCat(options_.metrics_host, ":", options_.metrics_port));
-  if (!metrics_port.ok()) return metrics_port.status();
-  metrics_port_ = *metrics_port;
+  GHOST_ASSIGN_OR_RETURN(metrics_port_, metrics_.Serve(absl::StrCat(options_.metrics_host, ":",
+                                                                    options_.metrics_port)));
   model_gauges_ = std::make_shared<ModelGaugeCollector>(registry_.get());
   metrics_.AddCollectable(model_gauges_);
   job_gauges_ = std::make_shared<CompressionJobCollector>(jobs_.get());
@@ -224,9 +219,9 @@ absl::Status ServerOptions::Validate() const {
 }
 
 absl::StatusOr<std::unique_ptr<GhostServer>> GhostServer::Start(const ServerOptions& options) {
-  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  GHOST_RETURN_IF_ERROR(options.Validate());
   auto server = std::make_unique<GhostServerImpl>(options);
-  if (absl::Status status = server->Init(); !status.ok()) return status;
+  GHOST_RETURN_IF_ERROR(server->Init());
   return server;
 }
 

@@ -11,6 +11,7 @@
 #include "engine/common/file.h"
 #include "engine/common/json.h"
 #include "engine/common/log.h"
+#include "engine/common/status_macros.h"
 
 namespace ghost {
 namespace {
@@ -78,26 +79,24 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
 
 absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::OpenSharded(
     const std::string& directory, const std::string& index_path) {
-  absl::StatusOr<std::string> text = ReadFileToString(index_path);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<Json> index = ParseJsonStrict(*text, index_path);
-  if (!index.ok()) return index.status();
-  if (!index->is_object() || !index->contains("weight_map") ||
-      !(*index)["weight_map"].is_object() || (*index)["weight_map"].empty()) {
+  GHOST_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(index_path));
+  GHOST_ASSIGN_OR_RETURN(Json index, ParseJsonStrict(text, index_path));
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object() ||
+      index["weight_map"].empty()) {
     return IndexError(index_path, "\"weight_map\" must be a non-empty object");
   }
   auto checkpoint = std::unique_ptr<SafetensorsCheckpoint>(new SafetensorsCheckpoint());
   checkpoint->path_ = index_path;
   // Shards in file name order; each distinct name is opened once.
   std::map<std::string, std::vector<std::string>> tensors_of_shard;
-  for (const auto& [tensor, shard] : (*index)["weight_map"].items()) {
+  for (const auto& [tensor, shard] : index["weight_map"].items()) {
     if (!shard.is_string()) {
       return IndexError(index_path,
                         absl::StrCat("weight_map entry \"", tensor, "\" must be a file name, got ",
                                      JsonSnippet(shard)));
     }
     const std::string name = shard.get<std::string>();
-    if (absl::Status s = CheckShardName(index_path, directory, tensor, name); !s.ok()) return s;
+    GHOST_RETURN_IF_ERROR(CheckShardName(index_path, directory, tensor, name));
     tensors_of_shard[name].push_back(tensor);
   }
   std::size_t number = 0;
@@ -113,16 +112,15 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
     }
     LogInfo(absl::StrFormat("loading shard %d/%d: %s (%s)", ++number, tensors_of_shard.size(),
                             shard, HumanBytes(size)));
-    absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
-    if (!file.ok()) return file.status();
+    GHOST_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file, SafetensorsFile::Open(path));
     for (const std::string& tensor : tensors) {
-      if ((*file)->Find(tensor) == nullptr) {
+      if (file->Find(tensor) == nullptr) {
         return IndexError(index_path, absl::StrCat("tensor ", tensor, " is mapped to ", shard,
                                                    ", which does not contain it"));
       }
       checkpoint->file_of_tensor_[tensor] = checkpoint->files_.size();
     }
-    checkpoint->files_.push_back(*std::move(file));
+    checkpoint->files_.push_back(std::move(file));
   }
   return checkpoint;
 }

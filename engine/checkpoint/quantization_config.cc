@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 
 namespace ghost {
 namespace {
@@ -67,55 +68,48 @@ absl::StatusOr<std::optional<GhostQuantization>> ParseQuantizationConfig(
   };
 
   GhostQuantization out;
-  absl::StatusOr<std::string> scheme = string_field("scheme");
-  if (!scheme.ok()) return scheme.status();
-  out.scheme = *scheme;
+  GHOST_ASSIGN_OR_RETURN(out.scheme, string_field("scheme"));
 
-  absl::StatusOr<std::string> format = string_field("format");
-  if (!format.ok()) return format.status();
+  GHOST_ASSIGN_OR_RETURN(const std::string format, string_field("format"));
   constexpr compress::QuantFormat kFormats[] = {compress::QuantFormat::kTernary2Bit,
                                                 compress::QuantFormat::kTernaryBase3,
                                                 compress::QuantFormat::kCodebook2Bit};
   const std::optional<compress::QuantFormat> parsed_format =
-      EnumFromName(*format, kFormats, compress::FormatName);
+      EnumFromName(format, kFormats, compress::FormatName);
   if (!parsed_format) {
-    return FieldError(file_name, "format",
-                      absl::StrCat("\"", *format,
-                                   "\" is unknown (ternary-2bit, ternary-base3, codebook-2bit)"));
+    return FieldError(
+        file_name, "format",
+        absl::StrCat("\"", format, "\" is unknown (ternary-2bit, ternary-base3, codebook-2bit)"));
   }
   out.format = *parsed_format;
 
-  absl::StatusOr<std::size_t> block_size = count_field("block_size");
-  if (!block_size.ok()) return block_size.status();
-  if (std::find(compress::kBlockSizes.begin(), compress::kBlockSizes.end(), *block_size) ==
+  GHOST_ASSIGN_OR_RETURN(out.block_size, count_field("block_size"));
+  if (std::find(compress::kBlockSizes.begin(), compress::kBlockSizes.end(), out.block_size) ==
       compress::kBlockSizes.end()) {
     return FieldError(file_name, "block_size",
-                      absl::StrCat(*block_size, " is not one of 16, 32, 64, 128, 256"));
+                      absl::StrCat(out.block_size, " is not one of 16, 32, 64, 128, 256"));
   }
-  out.block_size = *block_size;
 
-  absl::StatusOr<std::string> scales = string_field("scale_scheme");
-  if (!scales.ok()) return scales.status();
+  GHOST_ASSIGN_OR_RETURN(const std::string scales, string_field("scale_scheme"));
   constexpr compress::ScaleScheme kSchemes[] = {compress::ScaleScheme::kF16PerBlock,
                                                 compress::ScaleScheme::kTwoLevel};
   const std::optional<compress::ScaleScheme> parsed_scales =
-      EnumFromName(*scales, kSchemes, compress::ScaleSchemeName);
+      EnumFromName(scales, kSchemes, compress::ScaleSchemeName);
   if (!parsed_scales) {
     return FieldError(file_name, "scale_scheme",
-                      absl::StrCat("\"", *scales, "\" is unknown (fp16, two-level)"));
+                      absl::StrCat("\"", scales, "\" is unknown (fp16, two-level)"));
   }
   out.scale_scheme = *parsed_scales;
   if (out.scale_scheme == compress::ScaleScheme::kTwoLevel) {
-    absl::StatusOr<std::size_t> bits = count_field("sub_scale_bits");
-    if (!bits.ok()) return bits.status();
-    if (*bits != 4 && *bits != 6) return FieldError(file_name, "sub_scale_bits", "must be 4 or 6");
-    out.sub_scale_bits = static_cast<int>(*bits);
+    GHOST_ASSIGN_OR_RETURN(const std::size_t bits, count_field("sub_scale_bits"));
+    if (bits != 4 && bits != 6) return FieldError(file_name, "sub_scale_bits", "must be 4 or 6");
+    out.sub_scale_bits = static_cast<int>(bits);
   }
   if (out.format == compress::QuantFormat::kCodebook2Bit) {
-    absl::StatusOr<std::size_t> rows = count_field("codebook_group_rows");
-    if (!rows.ok()) return rows.status();
-    if (*rows == 0) return FieldError(file_name, "codebook_group_rows", "must be at least 1");
-    out.codebook_group_rows = *rows;
+    GHOST_ASSIGN_OR_RETURN(out.codebook_group_rows, count_field("codebook_group_rows"));
+    if (out.codebook_group_rows == 0) {
+      return FieldError(file_name, "codebook_group_rows", "must be at least 1");
+    }
   }
   if (q.contains("gate_thresholds")) {
     const Json& t = q["gate_thresholds"];

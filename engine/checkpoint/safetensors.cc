@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/common/json.h"
+#include "engine/common/status_macros.h"
 #include "engine/common/utf8.h"
 
 namespace ghost {
@@ -179,11 +180,10 @@ std::int64_t TensorView::num_elements() const {
 }
 
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<MappedFile>> mapped = MappedFile::Open(path);
-  if (!mapped.ok()) return mapped.status();
+  GHOST_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> mapped, MappedFile::Open(path));
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file =
-      FromBytes((*mapped)->data(), (*mapped)->size(), path);
-  if (file.ok()) (*file)->file_ = *std::move(mapped);
+      FromBytes(mapped->data(), mapped->size(), path);
+  if (file.ok()) (*file)->file_ = std::move(mapped);
   return file;
 }
 
@@ -206,24 +206,22 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::FromBytes(
   }
   const std::string_view header(reinterpret_cast<const char*>(bytes + 8), header_size);
   if (!IsValidUtf8(header)) return HeaderError(path, "header is not valid UTF-8");
-  absl::StatusOr<Json> json = ParseJsonStrict(header, path + ": header");
-  if (!json.ok()) return json.status();
-  if (!json->is_object()) return HeaderError(path, "header is not a JSON object");
+  GHOST_ASSIGN_OR_RETURN(const Json json, ParseJsonStrict(header, path + ": header"));
+  if (!json.is_object()) return HeaderError(path, "header is not a JSON object");
 
   auto file = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
   file->path_ = path;
   std::vector<Entry> entries;
-  for (const auto& [name, info] : json->items()) {
+  for (const auto& [name, info] : json.items()) {
     if (name == "__metadata__") {
-      if (absl::Status s = ParseMetadata(path, info, file->metadata_); !s.ok()) return s;
+      GHOST_RETURN_IF_ERROR(ParseMetadata(path, info, file->metadata_));
       continue;
     }
-    absl::StatusOr<Entry> entry = ParseEntry(path, name, info);
-    if (!entry.ok()) return entry.status();
-    entries.push_back(*std::move(entry));
+    GHOST_ASSIGN_OR_RETURN(Entry entry, ParseEntry(path, name, info));
+    entries.push_back(std::move(entry));
   }
   const std::uint64_t data_start = 8 + header_size;
-  if (absl::Status s = CheckCoverage(path, entries, file_size - data_start); !s.ok()) return s;
+  GHOST_RETURN_IF_ERROR(CheckCoverage(path, entries, file_size - data_start));
 
   for (Entry& entry : entries) {
     entry.view.data = bytes + data_start + entry.begin;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/common/durable_file.h"
+#include "engine/common/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace ghost {
@@ -42,7 +43,7 @@ absl::Status CheckTensors(absl::Span<const TensorToWrite> tensors) {
 
 absl::Status WriteSafetensors(const std::string& path, absl::Span<const TensorToWrite> tensors,
                               const std::map<std::string, std::string>& metadata) {
-  if (absl::Status s = CheckTensors(tensors); !s.ok()) return s;
+  GHOST_RETURN_IF_ERROR(CheckTensors(tensors));
   std::vector<const TensorToWrite*> order;
   for (const TensorToWrite& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](const TensorToWrite* a, const TensorToWrite* b) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 
 namespace ghost {
 namespace {
@@ -58,9 +59,7 @@ absl::Status WriteFileDurably(const std::string& path, const std::string& conten
   {
     ScopedFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoError("cannot create", temp);
-    if (absl::Status s = WriteAll(fd.get(), contents.data(), contents.size(), temp); !s.ok()) {
-      return s;
-    }
+    GHOST_RETURN_IF_ERROR(WriteAll(fd.get(), contents.data(), contents.size(), temp));
     if (fsync(fd.get()) != 0) return ErrnoError("fsync", temp);
   }
   if (rename(temp.c_str(), path.c_str()) != 0) return ErrnoError("rename", temp);

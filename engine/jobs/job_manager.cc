@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "engine/common/log.h"
+#include "engine/common/status_macros.h"
 #include "engine/jobs/job_manager_impl.h"
 #include "engine/jobs/job_spec.h"
 #include "engine/registry/model_path.h"
@@ -31,15 +32,14 @@ absl::Status JobManagerOptions::Validate() const {
 
 absl::StatusOr<std::unique_ptr<CompressJobManager>> CompressJobManager::Create(
     const JobManagerOptions& options) {
-  if (absl::Status status = options.Validate(); !status.ok()) return status;
+  GHOST_RETURN_IF_ERROR(options.Validate());
   // Outputs are compared with registry entries, whose roots are canonical.
-  absl::StatusOr<std::vector<ModelRoot>> root = ResolveModelRoots({options.output_root});
-  if (!root.ok()) return root.status();
+  GHOST_ASSIGN_OR_RETURN(const std::vector<ModelRoot> root,
+                         ResolveModelRoots({options.output_root}));
   JobManagerOptions resolved = options;
-  resolved.output_root = root->front().canonical;
-  absl::StatusOr<JobStore> store = JobStore::Open(options.registry_dir);
-  if (!store.ok()) return store.status();
-  auto manager = std::make_unique<JobManagerImpl>(resolved, *std::move(store));
+  resolved.output_root = root.front().canonical;
+  GHOST_ASSIGN_OR_RETURN(JobStore store, JobStore::Open(options.registry_dir));
+  auto manager = std::make_unique<JobManagerImpl>(resolved, std::move(store));
   manager->Restore();
   manager->Start();
   return manager;
@@ -79,9 +79,8 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
     if (shutting_down_) return absl::UnavailableError("the server is shutting down");
     if (auto known = known_request()) return *std::move(known);
   }
-  absl::StatusOr<compress::CompressJobSpec> spec =
-      ResolveCompressSpec(*options_.registry, options_.output_root, request);
-  if (!spec.ok()) return spec.status();
+  GHOST_ASSIGN_OR_RETURN(compress::CompressJobSpec spec,
+                         ResolveCompressSpec(*options_.registry, options_.output_root, request));
 
   absl::MutexLock lock(&mu_);
   if (shutting_down_) return absl::UnavailableError("the server is shutting down");
@@ -102,9 +101,9 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
   job.calibration_fingerprint = CalibrationFingerprint(request.calibration_text);
   job.request = std::move(request);
   job.request.calibration_text.clear();
-  job.output_dir = spec->output_dir;
+  job.output_dir = spec.output_dir;
   job.created = absl::Now();
-  entry.spec = *std::move(spec);
+  entry.spec = std::move(spec);
   // A job that is not on disk could run twice after a restart; refuse it instead.
   if (absl::Status saved = store_.Write(job); !saved.ok()) {
     LogWarning(absl::StrCat("compression job not saved: ", saved.message()));
@@ -322,11 +321,11 @@ absl::StatusOr<CompressJob> WaitForJob(CompressJobManager& manager, const std::s
                                        absl::Time deadline) {
   absl::Notification notified;
   CompressJob result;
-  absl::StatusOr<uint64_t> handle = manager.WaitAsync(id, deadline, [&](CompressJob job) {
+  const auto deliver = [&](CompressJob job) {
     result = std::move(job);
     notified.Notify();
-  });
-  if (!handle.ok()) return handle.status();
+  };
+  GHOST_RETURN_IF_ERROR(manager.WaitAsync(id, deadline, deliver).status());
   notified.WaitForNotification();
   return result;
 }

@@ -77,7 +77,7 @@ class JobManagerImpl final : public CompressJobManager {
                  absl::StatusOr<compress::CompressReport> outcome);
 
   // job_recovery.cc
-  void RecoverInterrupted(CompressJob& job);
+  void RecoverInterrupted(CompressJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const JobManagerOptions options_;
   const JobStore store_;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
+#include "engine/common/status_macros.h"
 #include "engine/registry/model_path.h"
 
 namespace ghost::jobs {
@@ -56,11 +57,10 @@ absl::StatusOr<compress::CompressJobSpec> ResolveCompressSpec(const ModelRegistr
   if (absl::Status status = ValidateModelName(request.output_model); !status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("output_model: ", status.message()));
   }
-  absl::StatusOr<ModelInfo> source = registry.Get(request.model);
-  if (!source.ok()) return source.status();
+  GHOST_ASSIGN_OR_RETURN(const ModelInfo source, registry.Get(request.model));
 
   compress::CompressJobSpec spec;
-  spec.source_dir = JoinPath(source->root, source->path);
+  spec.source_dir = JoinPath(source.root, source.path);
   spec.output_dir = JoinPath(output_root, request.output_model);
   spec.scheme = request.scheme;
   spec.block_size = request.block_size;
@@ -68,15 +68,10 @@ absl::StatusOr<compress::CompressJobSpec> ResolveCompressSpec(const ModelRegistr
   spec.target_sparsity = request.target_sparsity;
   spec.calibration_text = request.calibration_text;
   if (spec.calibration_text.empty()) {
-    absl::StatusOr<std::string> bundled = BundledCalibrationText(*source);
-    if (!bundled.ok()) return bundled.status();
-    spec.calibration_text = *std::move(bundled);
+    GHOST_ASSIGN_OR_RETURN(spec.calibration_text, BundledCalibrationText(source));
   }
-  if (absl::Status status = compress::ValidateCompressSpec(spec); !status.ok()) return status;
-  if (absl::Status status = OutputNameFree(registry, output_root, request.output_model);
-      !status.ok()) {
-    return status;
-  }
+  GHOST_RETURN_IF_ERROR(compress::ValidateCompressSpec(spec));
+  GHOST_RETURN_IF_ERROR(OutputNameFree(registry, output_root, request.output_model));
   return spec;
 }
 

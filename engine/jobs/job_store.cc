@@ -6,10 +6,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/durable_file.h"
 #include "engine/common/file.h"
 #include "engine/common/json.h"
 #include "engine/common/log.h"
-#include "engine/common/durable_file.h"
+#include "engine/common/status_macros.h"
 
 namespace ghost::jobs {
 namespace {
@@ -154,10 +155,9 @@ std::string JobToJson(const CompressJob& job) {
 }
 
 absl::StatusOr<CompressJob> JobFromJson(const std::string& text) {
-  absl::StatusOr<json> parsed = ParseJsonStrict(text, "job file");
-  if (!parsed.ok()) return parsed.status();
-  if (!parsed->is_object()) return absl::InvalidArgumentError("a job file is not a JSON object");
-  FieldReader fields(*parsed, "");
+  GHOST_ASSIGN_OR_RETURN(const json parsed, ParseJsonStrict(text, "job file"));
+  if (!parsed.is_object()) return absl::InvalidArgumentError("a job file is not a JSON object");
+  FieldReader fields(parsed, "");
   std::string format;
   int version = 0;
   fields.Read("format", format);
@@ -182,7 +182,7 @@ absl::StatusOr<CompressJob> JobFromJson(const std::string& text) {
   if (request.status().ok() && !absl::SimpleHexAtoi(fingerprint, &job.calibration_fingerprint)) {
     request.Fail("calibration_fingerprint", "is not hexadecimal");
   }
-  if (!request.status().ok()) return request.status();
+  GHOST_RETURN_IF_ERROR(request.status());
   fields.Read("output_dir", job.output_dir);
   std::string state;
   fields.Read("state", state);
@@ -196,7 +196,7 @@ absl::StatusOr<CompressJob> JobFromJson(const std::string& text) {
   progress.Read("layer", job.progress.layer);
   progress.Read("num_layers", job.progress.num_layers);
   progress.Read("percent", job.progress.percent);
-  if (!progress.status().ok()) return progress.status();
+  GHOST_RETURN_IF_ERROR(progress.status());
   fields.ReadTime("created", job.created);
   fields.ReadTime("started", job.started);
   fields.ReadTime("finished", job.finished);
@@ -205,10 +205,10 @@ absl::StatusOr<CompressJob> JobFromJson(const std::string& text) {
   std::string message;
   error.Read("code", code);
   error.Read("message", message);
-  if (!error.status().ok()) return error.status();
+  GHOST_RETURN_IF_ERROR(error.status());
   job.error = absl::Status(static_cast<absl::StatusCode>(code), message);
   if (job.state == JobState::kSucceeded) ReadReport(fields.Object("result"), job.report, fields);
-  if (!fields.status().ok()) return fields.status();
+  GHOST_RETURN_IF_ERROR(fields.status());
   return job;
 }
 

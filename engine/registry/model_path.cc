@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/status_macros.h"
 
 namespace ghost {
 namespace {
@@ -81,7 +82,7 @@ absl::Status ValidateModelName(std::string_view name) {
 
 absl::StatusOr<ModelLocation> ResolveUnderRoot(const std::string& canonical_root,
                                                std::string_view relative) {
-  if (absl::Status syntax = CheckSyntax(relative); !syntax.ok()) return syntax;
+  GHOST_RETURN_IF_ERROR(CheckSyntax(relative));
   const std::string shown(relative);
   std::error_code error;
   const fs::path target = fs::canonical(fs::path(canonical_root) / fs::path(shown), error);
@@ -104,7 +105,7 @@ absl::StatusOr<ModelLocation> ResolveUnderRoot(const std::string& canonical_root
 
 absl::StatusOr<ModelLocation> ResolveModelPath(const std::vector<ModelRoot>& roots,
                                                std::string_view requested) {
-  if (absl::Status syntax = CheckSyntax(requested); !syntax.ok()) return syntax;
+  GHOST_RETURN_IF_ERROR(CheckSyntax(requested));
   const fs::path path = fs::path(std::string(requested)).lexically_normal();
   if (path.is_absolute()) {
     // Decided on the text alone, so the reply says nothing about files outside the roots.

@@ -7,10 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "engine/common/log.h"
+#include "engine/common/status_macros.h"
 #include "engine/registry/registry_impl.h"
 
 namespace ghost {
-namespace registry_internal {
+namespace internal {
 namespace {
 
 // Deleter of a handed-out version; runs on the thread that drops the last reference.
@@ -134,10 +135,9 @@ absl::StatusOr<std::unique_ptr<LoadedModel>> Registry::LoadVersion(const std::st
     return absl::FailedPreconditionError(
         absl::StrCat("the model root of \"", name, "\" is not configured on this server"));
   }
-  absl::StatusOr<ModelLocation> location = ResolveUnderRoot(root, path);
-  if (!location.ok()) return location.status();
+  GHOST_ASSIGN_OR_RETURN(const ModelLocation location, ResolveUnderRoot(root, path));
   LogInfo(absl::StrCat("model ", name, " loading from ", path));
-  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(location->directory);
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(location.directory);
   if (!model.ok()) return RelativeToRoot(model.status(), root);
   absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(*model, options_.executor);
   if (!executor.ok()) return RelativeToRoot(executor.status(), root);
@@ -266,28 +266,25 @@ void Registry::Shutdown() {
   if (loader_.joinable()) loader_.join();
 }
 
-}  // namespace registry_internal
+}  // namespace internal
 
-using registry_internal::Registry;
+using internal::Registry;
 
 absl::Status RegistryOptions::Validate() const {
   if (model_roots.empty()) return absl::InvalidArgumentError("no model roots configured");
   if (registry_dir.empty()) return absl::InvalidArgumentError("no registry directory configured");
-  if (absl::StatusOr<std::vector<ModelRoot>> roots = ResolveModelRoots(model_roots); !roots.ok()) {
-    return roots.status();
-  }
+  GHOST_RETURN_IF_ERROR(ResolveModelRoots(model_roots).status());
   return executor.Validate();
 }
 
 absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
     const RegistryOptions& options) {
-  if (absl::Status status = options.Validate(); !status.ok()) return status;
-  absl::StatusOr<std::vector<ModelRoot>> roots = ResolveModelRoots(options.model_roots);
-  if (!roots.ok()) return roots.status();
-  absl::StatusOr<std::unique_ptr<RegistryStore>> store = RegistryStore::Open(options.registry_dir);
-  if (!store.ok()) return store.status();
-  auto registry = std::make_unique<Registry>(options, *std::move(roots), *std::move(store));
-  if (absl::Status status = registry->Restore(); !status.ok()) return status;
+  GHOST_RETURN_IF_ERROR(options.Validate());
+  GHOST_ASSIGN_OR_RETURN(std::vector<ModelRoot> roots, ResolveModelRoots(options.model_roots));
+  GHOST_ASSIGN_OR_RETURN(std::unique_ptr<RegistryStore> store,
+                         RegistryStore::Open(options.registry_dir));
+  auto registry = std::make_unique<Registry>(options, std::move(roots), std::move(store));
+  GHOST_RETURN_IF_ERROR(registry->Restore());
   registry->Start();
   return std::unique_ptr<ModelRegistry>(std::move(registry));
 }

@@ -9,10 +9,11 @@
 #include "absl/strings/str_replace.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
+#include "engine/common/status_macros.h"
 #include "engine/model/config.h"
 #include "engine/registry/registry_impl.h"
 
-namespace ghost::registry_internal {
+namespace ghost::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -22,24 +23,22 @@ constexpr std::uintmax_t kMaxConfigBytes = 16 << 20;
 
 // What config.json tells about a model without loading its weights.
 absl::StatusOr<ModelSummary> ReadSummary(const ModelLocation& location) {
-  absl::StatusOr<std::string> file = ResolveModelFile(location, "config.json");
-  if (!file.ok()) return file.status();
+  GHOST_ASSIGN_OR_RETURN(const std::string file, ResolveModelFile(location, "config.json"));
   const std::string shown = location.path + "/config.json";
   std::error_code error;
   // A FIFO or device named config.json must not block or flood the reader.
-  if (!fs::is_regular_file(*file, error) || fs::file_size(*file, error) > kMaxConfigBytes) {
+  if (!fs::is_regular_file(file, error) || fs::file_size(file, error) > kMaxConfigBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(shown, " is not a regular file of at most 16 MiB"));
   }
-  absl::StatusOr<std::string> text = ReadFileToString(*file);
+  absl::StatusOr<std::string> text = ReadFileToString(file);
   if (!text.ok()) return RelativeToRoot(text.status(), location.root);
-  absl::StatusOr<ModelConfig> config = ParseModelConfig(*text, shown);
-  if (!config.ok()) return config.status();
+  GHOST_ASSIGN_OR_RETURN(const ModelConfig config, ParseModelConfig(*text, shown));
   ModelSummary summary;
-  summary.architecture = config->architecture;
-  summary.dtype = ShortDtypeName(config->torch_dtype);
-  summary.context_length = config->max_position_embeddings;
-  summary.vocab_size = config->vocab_size;
+  summary.architecture = config.architecture;
+  summary.dtype = ShortDtypeName(config.torch_dtype);
+  summary.context_length = config.max_position_embeddings;
+  summary.vocab_size = config.vocab_size;
   return summary;
 }
 
@@ -73,10 +72,9 @@ bool Registry::IsConfiguredRoot(const std::string& root) const {
 
 absl::Status Registry::Restore() {
   absl::MutexLock admin(&admin_mu_);
-  absl::StatusOr<std::vector<StoredModel>> stored = store_->Read();
-  if (!stored.ok()) return stored.status();
+  GHOST_ASSIGN_OR_RETURN(const std::vector<StoredModel> stored, store_->Read());
   std::vector<Entry> restored;
-  for (const StoredModel& model : *stored) {
+  for (const StoredModel& model : stored) {
     Entry entry;
     entry.info.name = model.name;
     entry.info.root = model.root;
@@ -131,7 +129,7 @@ absl::Status Registry::Persist() {
 
 absl::StatusOr<ModelInfo> Registry::Import(const std::string& name, const std::string& path,
                                            ModelOrigin origin) {
-  if (absl::Status status = ValidateModelName(name); !status.ok()) return status;
+  GHOST_RETURN_IF_ERROR(ValidateModelName(name));
   absl::MutexLock admin(&admin_mu_);
   {
     absl::MutexLock lock(&table_->mu);
@@ -220,4 +218,4 @@ void Registry::RemoveDirectory(const ModelInfo& info) const {
   }
 }
 
-}  // namespace ghost::registry_internal
+}  // namespace ghost::internal

@@ -16,7 +16,7 @@
 #include "engine/registry/registry.h"
 #include "engine/registry/registry_store.h"
 
-namespace ghost::registry_internal {
+namespace ghost::internal {
 
 // Engine errors name files by absolute path; replies name them relative to their root.
 absl::Status RelativeToRoot(const absl::Status& status, const std::string& root);
@@ -93,6 +93,6 @@ class Registry final : public ModelRegistry {
   std::thread loader_;
 };
 
-}  // namespace ghost::registry_internal
+}  // namespace ghost::internal
 
 #endif  // GHOST_ENGINE_REGISTRY_REGISTRY_IMPL_H_

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/file.h"
 #include "engine/common/json.h"
+#include "engine/common/status_macros.h"
 #include "engine/registry/model_path.h"
 
 namespace ghost {
@@ -56,10 +57,10 @@ absl::StatusOr<std::unique_ptr<RegistryStore>> RegistryStore::Open(const std::st
     return absl::FailedPreconditionError(
         absl::StrCat("registry directory ", directory, " cannot be created"));
   }
-  auto lock = FileLock::Acquire(JoinPath(directory, "lock"));
-  if (!lock.ok()) return lock.status();
+  GHOST_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock,
+                         FileLock::Acquire(JoinPath(directory, "lock")));
   return std::unique_ptr<RegistryStore>(
-      new RegistryStore(JoinPath(directory, "registry.json"), *std::move(lock)));
+      new RegistryStore(JoinPath(directory, "registry.json"), std::move(lock)));
 }
 
 absl::StatusOr<std::vector<StoredModel>> RegistryStore::Read() const {
@@ -83,12 +84,11 @@ absl::StatusOr<std::vector<StoredModel>> RegistryStore::Read() const {
   std::vector<StoredModel> result;
   std::set<std::string> names;
   for (const nlohmann::json& entry : *models) {
-    absl::StatusOr<StoredModel> model = ParseEntry(entry, file_);
-    if (!model.ok()) return model.status();
-    if (!names.insert(model->name).second) {
-      return Corrupt(file_, absl::StrCat("model \"", model->name, "\" appears twice"));
+    GHOST_ASSIGN_OR_RETURN(StoredModel model, ParseEntry(entry, file_));
+    if (!names.insert(model.name).second) {
+      return Corrupt(file_, absl::StrCat("model \"", model.name, "\" appears twice"));
     }
-    result.push_back(*std::move(model));
+    result.push_back(std::move(model));
   }
   return result;
 }

@@ -6,7 +6,7 @@
 
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 // The code point that ends just before `end` in valid UTF-8 text, and where it starts.
@@ -94,4 +94,4 @@ void AddedTokenMatcher::Split(std::string_view text, bool parse_special, bool at
   emit_text(text.size());
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

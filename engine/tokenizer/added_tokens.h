@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 struct AddedToken {
   std::string content;
@@ -56,6 +56,6 @@ class AddedTokenMatcher {
   std::array<std::vector<std::size_t>, 256> by_first_byte_;  // entry indices, longest first
 };
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_ADDED_TOKENS_H_

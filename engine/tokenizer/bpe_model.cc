@@ -6,9 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/json.h"
+#include "engine/common/status_macros.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::size_t kCacheCapacity = 1 << 14;
@@ -57,17 +58,17 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(
     }
   }
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"}) {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::string value, json.String(affix, ""));
+    GHOST_ASSIGN_OR_RETURN(const std::string value, json.String(affix, ""));
     if (!value.empty()) return json.Unsupported(absl::StrCat("BPE ", affix), "empty");
   }
-  TOKENIZER_ASSIGN_OR_RETURN(model->byte_fallback_, json.Bool("byte_fallback", false));
-  TOKENIZER_ASSIGN_OR_RETURN(model->fuse_unk_, json.Bool("fuse_unk", false));
-  TOKENIZER_ASSIGN_OR_RETURN(model->ignore_merges_, json.Bool("ignore_merges", false));
-  TOKENIZER_RETURN_IF_ERROR(model->ReadVocab(json, max_id, vocab));
-  TOKENIZER_RETURN_IF_ERROR(model->ReadMerges(json, vocab));
+  GHOST_ASSIGN_OR_RETURN(model->byte_fallback_, json.Bool("byte_fallback", false));
+  GHOST_ASSIGN_OR_RETURN(model->fuse_unk_, json.Bool("fuse_unk", false));
+  GHOST_ASSIGN_OR_RETURN(model->ignore_merges_, json.Bool("ignore_merges", false));
+  GHOST_RETURN_IF_ERROR(model->ReadVocab(json, max_id, vocab));
+  GHOST_RETURN_IF_ERROR(model->ReadMerges(json, vocab));
 
   if (json.Has("unk_token")) {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::string unk, json.String("unk_token"));
+    GHOST_ASSIGN_OR_RETURN(const std::string unk, json.String("unk_token"));
     const auto it = std::find_if(vocab.begin(), vocab.end(),
                                  [&](const auto& entry) { return entry.first == unk; });
     if (it == vocab.end()) {
@@ -86,7 +87,7 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(
 
 absl::Status BpeModel::ReadVocab(const JsonReader& json, std::int64_t max_id,
                                  std::vector<std::pair<std::string, std::int32_t>>& vocab) {
-  TOKENIZER_ASSIGN_OR_RETURN(const JsonReader vocab_json, json.Object("vocab"));
+  GHOST_ASSIGN_OR_RETURN(const JsonReader vocab_json, json.Object("vocab"));
   const Json& entries = vocab_json.value();
   vocab.reserve(entries.size());
   std::vector<bool> seen(static_cast<std::size_t>(max_id), false);
@@ -260,4 +261,4 @@ void BpeModel::Tokenize(std::string_view word, std::vector<std::int32_t>& ids) c
   }
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

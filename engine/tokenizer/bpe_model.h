@@ -18,7 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/tokenizer/tokenizer_json.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 class BpeModel {
  public:
@@ -75,6 +75,6 @@ class BpeModel {
       ABSL_GUARDED_BY(cache_mutex_);
 };
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_BPE_MODEL_H_

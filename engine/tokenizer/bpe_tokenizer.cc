@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 #include "engine/common/utf8.h"
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/bpe_model.h"
@@ -14,7 +15,7 @@
 #include "engine/tokenizer/post_processors.h"
 #include "engine/tokenizer/pre_tokenizers.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 class BpeTokenizer final : public Tokenizer {
@@ -61,25 +62,23 @@ class BpeTokenizer final : public Tokenizer {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(const JsonReader& json) {
   auto tokenizer = std::make_unique<BpeTokenizer>();
-  TOKENIZER_ASSIGN_OR_RETURN(const JsonReader model, json.Object("model"));
-  TOKENIZER_ASSIGN_OR_RETURN(const std::string type, model.String("type"));
+  GHOST_ASSIGN_OR_RETURN(const JsonReader model, json.Object("model"));
+  GHOST_ASSIGN_OR_RETURN(const std::string type, model.String("type"));
   if (type != "BPE") {
     return json.Unsupported(absl::StrCat("tokenizer type ", type), "BPE, byte-level");
   }
   if (json.Has("normalizer")) {
-    TOKENIZER_ASSIGN_OR_RETURN(tokenizer->normalizer_,
-                               Normalizer::FromJson(json.Child("normalizer")));
+    GHOST_ASSIGN_OR_RETURN(tokenizer->normalizer_, Normalizer::FromJson(json.Child("normalizer")));
   }
   if (json.Has("pre_tokenizer")) {
-    TOKENIZER_ASSIGN_OR_RETURN(tokenizer->pre_tokenizer_,
-                               PreTokenizer::FromJson(json.Child("pre_tokenizer")));
+    GHOST_ASSIGN_OR_RETURN(tokenizer->pre_tokenizer_,
+                           PreTokenizer::FromJson(json.Child("pre_tokenizer")));
   }
   const bool byte_level =
       tokenizer->pre_tokenizer_ != nullptr && tokenizer->pre_tokenizer_->byte_level();
   const std::int64_t max_id = TokenIdBound(json.value());
   std::vector<std::pair<std::string, std::int32_t>> vocab;
-  TOKENIZER_ASSIGN_OR_RETURN(tokenizer->model_,
-                             BpeModel::FromJson(model, byte_level, max_id, vocab));
+  GHOST_ASSIGN_OR_RETURN(tokenizer->model_, BpeModel::FromJson(model, byte_level, max_id, vocab));
   for (auto& [symbol, id] : vocab) {
     if (id >= tokenizer->vocab_size()) {
       tokenizer->tokens_.resize(id + 1);
@@ -88,16 +87,16 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(const JsonReader
     tokenizer->tokens_[id] = std::move(symbol);
     tokenizer->flags_[id] = kPresent;
   }
-  TOKENIZER_RETURN_IF_ERROR(tokenizer->ReadAddedTokens(json, max_id));
+  GHOST_RETURN_IF_ERROR(tokenizer->ReadAddedTokens(json, max_id));
   if (json.Has("post_processor")) {
     const BpeTokenizer* self = tokenizer.get();
-    TOKENIZER_ASSIGN_OR_RETURN(
+    GHOST_ASSIGN_OR_RETURN(
         tokenizer->post_processor_,
         PostProcessor::FromJson(json.Child("post_processor"),
                                 [self](std::int64_t id) { return self->IsToken(id); }));
   }
   if (json.Has("decoder")) {
-    TOKENIZER_ASSIGN_OR_RETURN(tokenizer->decoder_, Decoder::FromJson(json.Child("decoder")));
+    GHOST_ASSIGN_OR_RETURN(tokenizer->decoder_, Decoder::FromJson(json.Child("decoder")));
   } else {
     tokenizer->decoder_ = Decoder::JoinWithSpaces();
   }
@@ -106,19 +105,19 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(const JsonReader
 
 absl::Status BpeTokenizer::ReadAddedTokens(const JsonReader& json, std::int64_t max_id) {
   if (!json.Has("added_tokens")) return absl::OkStatus();
-  TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> added, json.Array("added_tokens"));
+  GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> added, json.Array("added_tokens"));
   std::vector<std::pair<AddedToken, std::string>> raw, normalized;
   for (const JsonReader& item : added) {
     AddedToken token;
-    TOKENIZER_ASSIGN_OR_RETURN(token.content, item.String("content"));
+    GHOST_ASSIGN_OR_RETURN(token.content, item.String("content"));
     if (token.content.empty()) return item.Error("added token with empty content");
-    TOKENIZER_ASSIGN_OR_RETURN(const std::int64_t id, item.Int("id", 0, max_id - 1));
+    GHOST_ASSIGN_OR_RETURN(const std::int64_t id, item.Int("id", 0, max_id - 1));
     token.id = static_cast<std::int32_t>(id);
-    TOKENIZER_ASSIGN_OR_RETURN(token.special, item.Bool("special", false));
-    TOKENIZER_ASSIGN_OR_RETURN(token.lstrip, item.Bool("lstrip", false));
-    TOKENIZER_ASSIGN_OR_RETURN(token.rstrip, item.Bool("rstrip", false));
-    TOKENIZER_ASSIGN_OR_RETURN(token.single_word, item.Bool("single_word", false));
-    TOKENIZER_ASSIGN_OR_RETURN(token.normalized, item.Bool("normalized", !token.special));
+    GHOST_ASSIGN_OR_RETURN(token.special, item.Bool("special", false));
+    GHOST_ASSIGN_OR_RETURN(token.lstrip, item.Bool("lstrip", false));
+    GHOST_ASSIGN_OR_RETURN(token.rstrip, item.Bool("rstrip", false));
+    GHOST_ASSIGN_OR_RETURN(token.single_word, item.Bool("single_word", false));
+    GHOST_ASSIGN_OR_RETURN(token.normalized, item.Bool("normalized", !token.special));
     if (id >= vocab_size()) {
       tokens_.resize(id + 1);
       flags_.resize(id + 1, 0);
@@ -193,4 +192,4 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> CreateBpeTokenizer(const Json& json,
   return BpeTokenizer::Create(root);
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

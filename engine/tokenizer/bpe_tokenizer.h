@@ -10,11 +10,11 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/tokenizer_json.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> CreateBpeTokenizer(const Json& json,
                                                               const std::string& source);
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_BPE_TOKENIZER_H_

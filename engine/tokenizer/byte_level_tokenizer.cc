@@ -7,9 +7,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/common/status_macros.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 class ByteLevelTokenizer final : public Tokenizer {
@@ -84,8 +85,8 @@ class ByteLevelTokenizer final : public Tokenizer {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> ByteLevelTokenizer::Create(const JsonReader& json) {
   auto tokenizer = std::make_unique<ByteLevelTokenizer>();
-  TOKENIZER_ASSIGN_OR_RETURN(const JsonReader model, json.Object("model"));
-  TOKENIZER_ASSIGN_OR_RETURN(const JsonReader vocab, model.Object("vocab"));
+  GHOST_ASSIGN_OR_RETURN(const JsonReader model, json.Object("model"));
+  GHOST_ASSIGN_OR_RETURN(const JsonReader vocab, model.Object("vocab"));
   const std::int64_t max_tokens = TokenIdBound(json.value());
   std::array<bool, 256> byte_seen{};
   for (auto it = vocab.value().begin(); it != vocab.value().end(); ++it) {
@@ -104,7 +105,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ByteLevelTokenizer::Create(const Json
       byte_seen[b] = true;
       tokenizer->byte_to_id_[b] = static_cast<std::int32_t>(id);
     }
-    TOKENIZER_RETURN_IF_ERROR(tokenizer->AddToken(vocab, id, *std::move(bytes), false));
+    GHOST_RETURN_IF_ERROR(tokenizer->AddToken(vocab, id, *std::move(bytes), false));
   }
   for (int b = 0; b < 256; ++b) {
     if (!byte_seen[b]) {
@@ -113,12 +114,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ByteLevelTokenizer::Create(const Json
   }
 
   if (json.Has("added_tokens")) {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> added, json.Array("added_tokens"));
+    GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> added, json.Array("added_tokens"));
     for (const JsonReader& token : added) {
       Added entry;
-      TOKENIZER_ASSIGN_OR_RETURN(entry.content, token.String("content"));
-      TOKENIZER_ASSIGN_OR_RETURN(const std::int64_t id, token.Int("id", 0, max_tokens - 1));
-      TOKENIZER_ASSIGN_OR_RETURN(entry.special, token.Bool("special", false));
+      GHOST_ASSIGN_OR_RETURN(entry.content, token.String("content"));
+      GHOST_ASSIGN_OR_RETURN(const std::int64_t id, token.Int("id", 0, max_tokens - 1));
+      GHOST_ASSIGN_OR_RETURN(entry.special, token.Bool("special", false));
       if (entry.content.empty()) return token.Error("added token with empty content");
       entry.id = static_cast<std::int32_t>(id);
       auto& tokens = tokenizer->tokens_;
@@ -126,7 +127,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ByteLevelTokenizer::Create(const Json
       if (id < static_cast<std::int64_t>(tokens.size()) && tokens[id] == entry.content) {
         tokenizer->special_[id] = entry.special;
       } else {
-        TOKENIZER_RETURN_IF_ERROR(tokenizer->AddToken(token, id, entry.content, entry.special));
+        GHOST_RETURN_IF_ERROR(tokenizer->AddToken(token, id, entry.content, entry.special));
       }
       tokenizer->added_.push_back(std::move(entry));
     }
@@ -173,4 +174,4 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> CreateByteLevelTokenizer(const Json& 
   return ByteLevelTokenizer::Create(JsonReader(json, source, ""));
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

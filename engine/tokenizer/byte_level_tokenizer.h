@@ -11,7 +11,7 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/tokenizer_json.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 // Whether tokenizer.json describes a byte-level tokenizer: a BPE model without merges, a lone
 // ByteLevel pre-tokenizer without add_prefix_space, no normalizer, and a ByteLevel (or no)
@@ -21,6 +21,6 @@ bool IsByteLevelTokenizer(const Json& json);
 absl::StatusOr<std::unique_ptr<Tokenizer>> CreateByteLevelTokenizer(const Json& json,
                                                                     const std::string& source);
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_BYTE_LEVEL_TOKENIZER_H_

@@ -5,9 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "engine/common/status_macros.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported =
@@ -37,7 +38,7 @@ std::optional<char> FallbackByte(std::string_view token) {
 
 absl::StatusOr<std::unique_ptr<Decoder>> Decoder::FromJson(const JsonReader& json) {
   auto decoder = std::unique_ptr<Decoder>(new Decoder());
-  TOKENIZER_RETURN_IF_ERROR(decoder->Add(json, 0));
+  GHOST_RETURN_IF_ERROR(decoder->Add(json, 0));
   return decoder;
 }
 
@@ -51,12 +52,10 @@ std::unique_ptr<Decoder> Decoder::JoinWithSpaces() {
 
 absl::Status Decoder::Add(const JsonReader& json, int depth) {
   if (depth > kMaxNesting) return json.Error("decoders nested too deeply");
-  const absl::StatusOr<std::string> type_or = json.String("type");
-  if (!type_or.ok()) return type_or.status();
-  const std::string& type = *type_or;
+  GHOST_ASSIGN_OR_RETURN(const std::string& type, json.String("type"));
   if (type == "Sequence") {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("decoders"));
-    for (const JsonReader& item : items) TOKENIZER_RETURN_IF_ERROR(Add(item, depth + 1));
+    GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("decoders"));
+    for (const JsonReader& item : items) GHOST_RETURN_IF_ERROR(Add(item, depth + 1));
     return absl::OkStatus();
   }
   if (type == "Fuse") {
@@ -74,12 +73,12 @@ absl::Status Decoder::Add(const JsonReader& json, int depth) {
     step.kind = Kind::kByteFallback;
   } else if (type == "Replace") {
     step.kind = Kind::kReplace;
-    TOKENIZER_ASSIGN_OR_RETURN(const JsonReader pattern, json.Object("pattern"));
+    GHOST_ASSIGN_OR_RETURN(const JsonReader pattern, json.Object("pattern"));
     if (!pattern.Has("String")) {
       return json.Unsupported("decoder Replace with a Regex pattern", "String patterns");
     }
-    TOKENIZER_ASSIGN_OR_RETURN(step.from, pattern.String("String"));
-    TOKENIZER_ASSIGN_OR_RETURN(step.to, json.String("content"));
+    GHOST_ASSIGN_OR_RETURN(step.from, pattern.String("String"));
+    GHOST_ASSIGN_OR_RETURN(step.to, json.String("content"));
     if (step.from.empty()) return pattern.Error("empty \"String\" pattern");
     // A longer pattern could span two tokens once they are fused.
     if (fused_ && !IsOneCharacter(step.from)) {
@@ -87,10 +86,10 @@ absl::Status Decoder::Add(const JsonReader& json, int depth) {
     }
   } else if (type == "Strip") {
     step.kind = Kind::kStrip;
-    TOKENIZER_ASSIGN_OR_RETURN(step.from, json.String("content"));
+    GHOST_ASSIGN_OR_RETURN(step.from, json.String("content"));
     if (!IsOneCharacter(step.from)) return json.Error("\"content\" must be one character");
-    TOKENIZER_ASSIGN_OR_RETURN(step.strip_start, json.Int("start", 0, 1 << 20, 0));
-    TOKENIZER_ASSIGN_OR_RETURN(step.strip_stop, json.Int("stop", 0, 1 << 20, 0));
+    GHOST_ASSIGN_OR_RETURN(step.strip_start, json.Int("start", 0, 1 << 20, 0));
+    GHOST_ASSIGN_OR_RETURN(step.strip_stop, json.Int("stop", 0, 1 << 20, 0));
     step.first_only = fused_;
     if (fused_ && (step.strip_start > 1 || step.strip_stop > 0)) {
       return json.Unsupported("decoder Strip after Fuse other than Strip(start <= 1, stop 0)",
@@ -98,11 +97,11 @@ absl::Status Decoder::Add(const JsonReader& json, int depth) {
     }
   } else if (type == "Metaspace") {
     step.kind = Kind::kMetaspace;
-    TOKENIZER_ASSIGN_OR_RETURN(step.from, json.String("replacement", "\u2581"));
+    GHOST_ASSIGN_OR_RETURN(step.from, json.String("replacement", "\u2581"));
     if (step.from.empty()) return json.Error("empty \"replacement\"");
-    TOKENIZER_ASSIGN_OR_RETURN(step.drop_first, json.Bool("add_prefix_space", true));
+    GHOST_ASSIGN_OR_RETURN(step.drop_first, json.Bool("add_prefix_space", true));
     if (json.Has("prepend_scheme")) {
-      TOKENIZER_ASSIGN_OR_RETURN(const std::string scheme, json.String("prepend_scheme"));
+      GHOST_ASSIGN_OR_RETURN(const std::string scheme, json.String("prepend_scheme"));
       step.drop_first = scheme != "never";
     }
   } else {
@@ -157,4 +156,4 @@ void Decoder::Append(std::string_view token, bool added, std::size_t position,
   out += text;
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "engine/tokenizer/tokenizer_json.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 class Decoder {
  public:
@@ -49,6 +49,6 @@ class Decoder {
   bool fused_ = false;       // a Fuse step has been read
 };
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_DECODERS_H_

@@ -3,8 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported = "NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence";
@@ -30,18 +31,16 @@ std::string ReplaceAll(std::string_view text, const Regex& pattern, std::string_
 
 absl::StatusOr<std::unique_ptr<Normalizer>> Normalizer::FromJson(const JsonReader& json) {
   auto normalizer = std::unique_ptr<Normalizer>(new Normalizer());
-  TOKENIZER_RETURN_IF_ERROR(normalizer->Add(json, 0));
+  GHOST_RETURN_IF_ERROR(normalizer->Add(json, 0));
   return normalizer;
 }
 
 absl::Status Normalizer::Add(const JsonReader& json, int depth) {
   if (depth > kMaxNesting) return json.Error("normalizers nested too deeply");
-  const absl::StatusOr<std::string> type_or = json.String("type");
-  if (!type_or.ok()) return type_or.status();
-  const std::string& type = *type_or;
+  GHOST_ASSIGN_OR_RETURN(const std::string& type, json.String("type"));
   if (type == "Sequence") {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("normalizers"));
-    for (const JsonReader& item : items) TOKENIZER_RETURN_IF_ERROR(Add(item, depth + 1));
+    GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("normalizers"));
+    for (const JsonReader& item : items) GHOST_RETURN_IF_ERROR(Add(item, depth + 1));
     return absl::OkStatus();
   }
   Step step;
@@ -53,11 +52,11 @@ absl::Status Normalizer::Add(const JsonReader& json, int depth) {
                                  : NormalForm::kNfkd;
   } else if (type == "Prepend") {
     step.kind = Kind::kPrepend;
-    TOKENIZER_ASSIGN_OR_RETURN(step.text, json.String("prepend"));
+    GHOST_ASSIGN_OR_RETURN(step.text, json.String("prepend"));
   } else if (type == "Replace") {
     step.kind = Kind::kReplace;
-    TOKENIZER_ASSIGN_OR_RETURN(step.text, json.String("content"));
-    TOKENIZER_ASSIGN_OR_RETURN(Regex pattern, ReadPattern(json, "pattern"));
+    GHOST_ASSIGN_OR_RETURN(step.text, json.String("content"));
+    GHOST_ASSIGN_OR_RETURN(Regex pattern, ReadPattern(json, "pattern"));
     step.pattern = std::make_unique<const Regex>(std::move(pattern));
   } else {
     return json.Unsupported(absl::StrCat("normalizer ", type), kSupported);
@@ -85,4 +84,4 @@ std::string Normalizer::Normalize(std::string_view text) const {
   return current;
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

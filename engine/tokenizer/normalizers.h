@@ -13,7 +13,7 @@
 #include "engine/tokenizer/tokenizer_regex.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 class Normalizer {
  public:
@@ -37,6 +37,6 @@ class Normalizer {
   std::vector<Step> steps_;  // a Sequence, flattened
 };
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_NORMALIZERS_H_

@@ -1,8 +1,9 @@
 #include "engine/tokenizer/post_processors.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported =
@@ -26,26 +27,24 @@ absl::StatusOr<std::int32_t> ReadNamedId(const JsonReader& json, std::string_vie
 absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessor::FromJson(
     const JsonReader& json, const std::function<bool(std::int64_t)>& is_token) {
   auto processor = std::unique_ptr<PostProcessor>(new PostProcessor());
-  TOKENIZER_RETURN_IF_ERROR(processor->Add(json, is_token, 0));
+  GHOST_RETURN_IF_ERROR(processor->Add(json, is_token, 0));
   return processor;
 }
 
 absl::Status PostProcessor::Add(const JsonReader& json,
                                 const std::function<bool(std::int64_t)>& is_token, int depth) {
   if (depth > kMaxNesting) return json.Error("post-processors nested too deeply");
-  const absl::StatusOr<std::string> type_or = json.String("type");
-  if (!type_or.ok()) return type_or.status();
-  const std::string& type = *type_or;
+  GHOST_ASSIGN_OR_RETURN(const std::string& type, json.String("type"));
   if (type == "Sequence") {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("processors"));
-    for (const JsonReader& item : items) TOKENIZER_RETURN_IF_ERROR(Add(item, is_token, depth + 1));
+    GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("processors"));
+    for (const JsonReader& item : items) GHOST_RETURN_IF_ERROR(Add(item, is_token, depth + 1));
     return absl::OkStatus();
   }
   if (type == "ByteLevel") return absl::OkStatus();
   if (type == "TemplateProcessing") return AddTemplate(json, is_token);
   if (type == "RobertaProcessing" || type == "BertProcessing") {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::int32_t cls, ReadNamedId(json, "cls", is_token));
-    TOKENIZER_ASSIGN_OR_RETURN(const std::int32_t sep, ReadNamedId(json, "sep", is_token));
+    GHOST_ASSIGN_OR_RETURN(const std::int32_t cls, ReadNamedId(json, "cls", is_token));
+    GHOST_ASSIGN_OR_RETURN(const std::int32_t sep, ReadNamedId(json, "sep", is_token));
     // Each processor of a Sequence wraps what the previous ones produced.
     prefix_.insert(prefix_.begin(), cls);
     suffix_.push_back(sep);
@@ -56,27 +55,27 @@ absl::Status PostProcessor::Add(const JsonReader& json,
 
 absl::Status PostProcessor::AddTemplate(const JsonReader& json,
                                         const std::function<bool(std::int64_t)>& is_token) {
-  TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> single, json.Array("single"));
-  TOKENIZER_ASSIGN_OR_RETURN(const JsonReader special_tokens, json.Object("special_tokens"));
+  GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> single, json.Array("single"));
+  GHOST_ASSIGN_OR_RETURN(const JsonReader special_tokens, json.Object("special_tokens"));
   std::vector<std::int32_t> before, after;
   bool seen_sequence = false;
   for (const JsonReader& item : single) {
     if (item.Has("Sequence")) {
-      TOKENIZER_ASSIGN_OR_RETURN(const JsonReader sequence, item.Object("Sequence"));
-      TOKENIZER_ASSIGN_OR_RETURN(const std::string id, sequence.String("id"));
+      GHOST_ASSIGN_OR_RETURN(const JsonReader sequence, item.Object("Sequence"));
+      GHOST_ASSIGN_OR_RETURN(const std::string id, sequence.String("id"));
       if (id != "A" || seen_sequence) {
         return item.Error("the single template must hold sequence A exactly once");
       }
       seen_sequence = true;
       continue;
     }
-    TOKENIZER_ASSIGN_OR_RETURN(const JsonReader special, item.Object("SpecialToken"));
-    TOKENIZER_ASSIGN_OR_RETURN(const std::string name, special.String("id"));
+    GHOST_ASSIGN_OR_RETURN(const JsonReader special, item.Object("SpecialToken"));
+    GHOST_ASSIGN_OR_RETURN(const std::string name, special.String("id"));
     if (!special_tokens.Has(name)) {
       return special.Error(absl::StrCat("\"", name, "\" is not in special_tokens"));
     }
     const JsonReader entry = special_tokens.Child(name);
-    TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> ids, entry.Array("ids"));
+    GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> ids, entry.Array("ids"));
     for (const JsonReader& id_json : ids) {
       std::int64_t id = 0;
       if (!JsonInteger(id_json.value(), 0, INT32_MAX, id) || !is_token(id)) {
@@ -96,4 +95,4 @@ void PostProcessor::Apply(std::vector<std::int32_t>& ids) const {
   ids.insert(ids.end(), suffix_.begin(), suffix_.end());
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

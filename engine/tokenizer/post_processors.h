@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "engine/tokenizer/tokenizer_json.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 class PostProcessor {
  public:
@@ -34,6 +34,6 @@ class PostProcessor {
   std::vector<std::int32_t> suffix_;
 };
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_POST_PROCESSORS_H_

@@ -5,8 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "engine/common/status_macros.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 constexpr std::string_view kSupported = "ByteLevel, Metaspace, Split, Sequence";
@@ -39,32 +40,30 @@ std::vector<Range> Alternate(std::size_t size, const std::vector<Regex::Match>& 
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizer::FromJson(const JsonReader& json) {
   auto pre_tokenizer = std::unique_ptr<PreTokenizer>(new PreTokenizer());
-  TOKENIZER_RETURN_IF_ERROR(pre_tokenizer->Add(json, 0));
+  GHOST_RETURN_IF_ERROR(pre_tokenizer->Add(json, 0));
   return pre_tokenizer;
 }
 
 absl::Status PreTokenizer::Add(const JsonReader& json, int depth) {
   if (depth > kMaxNesting) return json.Error("pre-tokenizers nested too deeply");
-  const absl::StatusOr<std::string> type_or = json.String("type");
-  if (!type_or.ok()) return type_or.status();
-  const std::string& type = *type_or;
+  GHOST_ASSIGN_OR_RETURN(const std::string& type, json.String("type"));
   // The model sees ByteLevel's output as bytes, not as text (see Split()), so nothing may
   // follow it.
   if (byte_level()) {
     return json.Unsupported(absl::StrCat("pre-tokenizer ", type, " after ByteLevel"), kSupported);
   }
   if (type == "Sequence") {
-    TOKENIZER_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("pretokenizers"));
-    for (const JsonReader& item : items) TOKENIZER_RETURN_IF_ERROR(Add(item, depth + 1));
+    GHOST_ASSIGN_OR_RETURN(const std::vector<JsonReader> items, json.Array("pretokenizers"));
+    for (const JsonReader& item : items) GHOST_RETURN_IF_ERROR(Add(item, depth + 1));
     return absl::OkStatus();
   }
   Step step;
   if (type == "Split") {
     step.kind = Kind::kSplit;
-    TOKENIZER_ASSIGN_OR_RETURN(Regex pattern, ReadPattern(json, "pattern"));
+    GHOST_ASSIGN_OR_RETURN(Regex pattern, ReadPattern(json, "pattern"));
     step.pattern = std::make_unique<const Regex>(std::move(pattern));
-    TOKENIZER_ASSIGN_OR_RETURN(step.invert, json.Bool("invert", false));
-    TOKENIZER_ASSIGN_OR_RETURN(const std::string behavior, json.String("behavior"));
+    GHOST_ASSIGN_OR_RETURN(step.invert, json.Bool("invert", false));
+    GHOST_ASSIGN_OR_RETURN(const std::string behavior, json.String("behavior"));
     if (behavior == "Isolated") {
       step.behavior = Behavior::kIsolated;
     } else if (behavior == "Removed") {
@@ -79,22 +78,21 @@ absl::Status PreTokenizer::Add(const JsonReader& json, int depth) {
     }
   } else if (type == "ByteLevel") {
     step.kind = Kind::kByteLevel;
-    TOKENIZER_ASSIGN_OR_RETURN(step.add_prefix_space, json.Bool("add_prefix_space", true));
-    TOKENIZER_ASSIGN_OR_RETURN(const bool use_regex, json.Bool("use_regex", true));
+    GHOST_ASSIGN_OR_RETURN(step.add_prefix_space, json.Bool("add_prefix_space", true));
+    GHOST_ASSIGN_OR_RETURN(const bool use_regex, json.Bool("use_regex", true));
     if (use_regex) {
-      absl::StatusOr<Regex> regex = Regex::Compile(kGpt2Pattern, /*literal=*/false);
-      if (!regex.ok()) return regex.status();
-      step.pattern = std::make_unique<const Regex>(*std::move(regex));
+      GHOST_ASSIGN_OR_RETURN(Regex regex, Regex::Compile(kGpt2Pattern, /*literal=*/false));
+      step.pattern = std::make_unique<const Regex>(std::move(regex));
     }
   } else if (type == "Metaspace") {
     step.kind = Kind::kMetaspace;
-    TOKENIZER_ASSIGN_OR_RETURN(step.replacement, json.String("replacement", "\u2581"));
+    GHOST_ASSIGN_OR_RETURN(step.replacement, json.String("replacement", "\u2581"));
     if (step.replacement.empty()) return json.Error("empty \"replacement\"");
-    TOKENIZER_ASSIGN_OR_RETURN(step.split, json.Bool("split", true));
+    GHOST_ASSIGN_OR_RETURN(step.split, json.Bool("split", true));
     // Older files say add_prefix_space; newer ones prepend_scheme.
-    TOKENIZER_ASSIGN_OR_RETURN(step.add_prefix_space, json.Bool("add_prefix_space", true));
+    GHOST_ASSIGN_OR_RETURN(step.add_prefix_space, json.Bool("add_prefix_space", true));
     if (json.Has("prepend_scheme")) {
-      TOKENIZER_ASSIGN_OR_RETURN(const std::string scheme, json.String("prepend_scheme"));
+      GHOST_ASSIGN_OR_RETURN(const std::string scheme, json.String("prepend_scheme"));
       if (scheme != "always" && scheme != "first" && scheme != "never") {
         return json.Unsupported(absl::StrCat("Metaspace prepend_scheme ", scheme),
                                 "always, first, never");
@@ -195,4 +193,4 @@ void PreTokenizer::Split(std::string_view text, bool at_input_start,
   for (Piece& piece : pieces) words.push_back(std::move(piece.text));
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -14,7 +14,7 @@
 #include "engine/tokenizer/tokenizer_json.h"
 #include "engine/tokenizer/tokenizer_regex.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 class PreTokenizer {
  public:
@@ -54,6 +54,6 @@ class PreTokenizer {
   std::vector<Step> steps_;  // a Sequence, flattened
 };
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_PRE_TOKENIZERS_H_

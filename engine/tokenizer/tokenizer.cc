@@ -3,27 +3,26 @@
 
 #include "engine/common/file.h"
 #include "engine/common/json.h"
+#include "engine/common/status_macros.h"
 #include "engine/tokenizer/bpe_tokenizer.h"
 #include "engine/tokenizer/byte_level_tokenizer.h"
 
 namespace ghost {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  absl::StatusOr<std::string> contents = ReadFileToString(path);
-  if (!contents.ok()) return contents.status();
-  return FromJson(*contents, path);
+  GHOST_ASSIGN_OR_RETURN(const std::string contents, ReadFileToString(path));
+  return FromJson(contents, path);
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view json,
                                                                const std::string& source_name) {
-  absl::StatusOr<nlohmann::json> parsed = ParseJsonStrict(json, source_name);
-  if (!parsed.ok()) return parsed.status();
+  GHOST_ASSIGN_OR_RETURN(const nlohmann::json parsed, ParseJsonStrict(json, source_name));
   // The byte-level tokenizer is a BPE without merges too, but it keeps invalid UTF-8 byte for
   // byte, which the general BPE path (repairing it first) would not.
-  if (tokenizers::IsByteLevelTokenizer(*parsed)) {
-    return tokenizers::CreateByteLevelTokenizer(*parsed, source_name);
+  if (tokenizer::IsByteLevelTokenizer(parsed)) {
+    return tokenizer::CreateByteLevelTokenizer(parsed, source_name);
   }
-  return tokenizers::CreateBpeTokenizer(*parsed, source_name);
+  return tokenizer::CreateBpeTokenizer(parsed, source_name);
 }
 
 absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const std::int32_t> ids,
@@ -32,7 +31,7 @@ absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const std::int32_t> ids
   std::size_t position = 0;
   for (std::int32_t id : ids) {
     if (skip_special && IsSpecial(id)) continue;
-    if (absl::Status s = AppendDecoded(id, position++, out); !s.ok()) return s;
+    GHOST_RETURN_IF_ERROR(AppendDecoded(id, position++, out));
   }
   return out;
 }

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 bool JsonInteger(const Json& value, std::int64_t min, std::int64_t max, std::int64_t& out) {
   if (value.is_number_unsigned()) {
@@ -120,4 +120,4 @@ absl::Status JsonReader::Unsupported(std::string_view what, std::string_view sup
       View(source_), ": ", View(what), " not supported (supported: ", View(supported), ")"));
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -15,21 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
-// Early returns for Status / StatusOr; the abseil release we build against has none.
-#define TOKENIZER_RETURN_IF_ERROR(expr)                               \
-  do {                                                                \
-    if (absl::Status status_ = (expr); !status_.ok()) return status_; \
-  } while (0)
-#define TOKENIZER_CONCAT_INNER(a, b) a##b
-#define TOKENIZER_CONCAT(a, b) TOKENIZER_CONCAT_INNER(a, b)
-#define TOKENIZER_ASSIGN_OR_RETURN(lhs, expr) \
-  TOKENIZER_ASSIGN_OR_RETURN_IMPL(TOKENIZER_CONCAT(statusor_, __LINE__), lhs, expr)
-#define TOKENIZER_ASSIGN_OR_RETURN_IMPL(statusor, lhs, expr) \
-  auto statusor = (expr);                                    \
-  if (!statusor.ok()) return statusor.status();              \
-  lhs = *std::move(statusor)
-
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 using Json = nlohmann::json;
 
@@ -86,6 +72,6 @@ std::int64_t TokenIdBound(const Json& tokenizer);
 // The integer value of `value` when it is an integer in [min, max].
 bool JsonInteger(const Json& value, std::int64_t min, std::int64_t max, std::int64_t& out);
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_TOKENIZER_JSON_H_

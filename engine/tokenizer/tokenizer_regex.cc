@@ -5,12 +5,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 #include "engine/tokenizer/tokenizer_unicode.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 // Bounds the backtracking of one match attempt; tokenizer patterns need a few steps per byte.
@@ -122,16 +123,16 @@ bool Regex::FindAll(std::string_view text, std::vector<Match>& matches) const {
 }
 
 absl::StatusOr<Regex> ReadPattern(const JsonReader& json, std::string_view key) {
-  TOKENIZER_ASSIGN_OR_RETURN(const JsonReader pattern, json.Object(key));
+  GHOST_ASSIGN_OR_RETURN(const JsonReader pattern, json.Object(key));
   const bool literal = pattern.Has("String");
   if (literal == pattern.Has("Regex")) {
     return pattern.Error("needs exactly one of \"String\" and \"Regex\"");
   }
-  TOKENIZER_ASSIGN_OR_RETURN(const std::string text, pattern.String(literal ? "String" : "Regex"));
+  GHOST_ASSIGN_OR_RETURN(const std::string text, pattern.String(literal ? "String" : "Regex"));
   if (literal && text.empty()) return pattern.Error("empty \"String\" pattern");
   absl::StatusOr<Regex> regex = Regex::Compile(text, literal);
   if (!regex.ok()) return pattern.Error(std::string(regex.status().message()));
   return regex;
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "engine/tokenizer/tokenizer_json.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 class Regex {
  public:
@@ -44,6 +44,6 @@ class Regex {
 // Reads a tokenizer.json pattern object at `key`: {"String": "..."} or {"Regex": "..."}.
 absl::StatusOr<Regex> ReadPattern(const JsonReader& json, std::string_view key);
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_TOKENIZER_REGEX_H_

@@ -7,7 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "utf8proc.h"
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 namespace {
 
 const absl::flat_hash_map<char32_t, char>& AlphabetIndex() {
@@ -134,4 +134,4 @@ std::string NormalizeUnicode(std::string_view text, NormalForm form) {
   return std::string(reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(length));
 }
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer

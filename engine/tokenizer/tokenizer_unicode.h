@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace ghost::tokenizers {
+namespace ghost::tokenizer {
 
 // GPT-2's bytes_to_unicode(): printable bytes map to themselves, the others to U+0100 onwards.
 // Byte-level vocabularies spell every byte with one of these 256 characters.
@@ -40,6 +40,6 @@ enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
 // `text` (valid UTF-8) in the normal form.
 std::string NormalizeUnicode(std::string_view text, NormalForm form);
 
-}  // namespace ghost::tokenizers
+}  // namespace ghost::tokenizer
 
 #endif  // GHOST_ENGINE_TOKENIZER_TOKENIZER_UNICODE_H_

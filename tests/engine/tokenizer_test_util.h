@@ -25,7 +25,7 @@ inline constexpr char kLlama3Pattern[] =
 // `bytes` spelled in the GPT-2 byte alphabet, as byte-level vocabularies write tokens.
 inline std::string Spell(std::string_view bytes) {
   std::string out;
-  for (unsigned char b : bytes) tokenizers::AppendUtf8(tokenizers::ByteAlphabet()[b], out);
+  for (unsigned char b : bytes) tokenizer::AppendUtf8(tokenizer::ByteAlphabet()[b], out);
   return out;
 }
 

@@ -41,10 +41,11 @@ TEST(GhostbenchCompressTest, QuickRunPrintsConsistentJson) {
            [r.at("scheme").get<std::string>()] = r;
   }
   for (const auto& [key, schemes] : by_case) {
-    const auto cosine = [&](const char* scheme) {
+    // Captured by name: clang 14 (the thread-safety pass) cannot capture a structured binding.
+    const auto cosine = [&schemes = schemes](const char* scheme) {
       return schemes.at(scheme).at("cosine").get<double>();
     };
-    const auto bits = [&](const char* scheme) {
+    const auto bits = [&schemes = schemes](const char* scheme) {
       return schemes.at(scheme).at("bits_per_weight").get<double>();
     };
     const std::string where = key.first + " B=" + std::to_string(key.second);
