@@ -200,6 +200,10 @@ TEST(QuantizeTest, RejectsBadOptionsWithClearMessages) {
   options = QuantizeOptions{};
   options.format = static_cast<WeightFormat>(17);
   EXPECT_EQ(options.Validate().code(), absl::StatusCode::kInvalidArgument);
+
+  options = QuantizeOptions{};
+  options.format = WeightFormat::kBF16;  // A weight format, but not one Quantize() writes.
+  EXPECT_THAT(std::string(options.Validate().message()), HasSubstr("bf16 is not block-quantized"));
 }
 
 TEST(QuantizeTest, RejectsBadInputs) {
@@ -239,6 +243,9 @@ TEST(QuantizeTest, ValidateCatchesCorruptMatrices) {
     bad = *q;
     bad.block_size = 48;
     EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
+    bad = *q;
+    bad.format = WeightFormat::kF16;
+    EXPECT_THAT(std::string(bad.Validate().message()), HasSubstr("f16 is not block-quantized"));
   }
 }
 
