@@ -26,7 +26,6 @@ namespace ghost::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using compress::QuantFormat;
 using compress::QuantizeOptions;
 using compress::ScaleScheme;
 using compress::TernarySolver;
@@ -42,25 +41,25 @@ struct Options {
 
 struct Scheme {
   const char* name;
-  QuantFormat format;
+  WeightFormat format;
   TernarySolver solver;
   ScaleScheme scale_scheme;
   int sub_scale_bits;
 };
 
 constexpr Scheme kSchemes[] = {
-    {"ternary-exact", QuantFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock,
+    {"ternary-exact", WeightFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock,
      4},
-    {"ternary-iterative", QuantFormat::kTernary2Bit, TernarySolver::kIterative,
+    {"ternary-iterative", WeightFormat::kTernary2Bit, TernarySolver::kIterative,
      ScaleScheme::kF16PerBlock, 4},
-    {"ternary-two-level-4", QuantFormat::kTernary2Bit, TernarySolver::kExact,
+    {"ternary-two-level-4", WeightFormat::kTernary2Bit, TernarySolver::kExact,
      ScaleScheme::kTwoLevel, 4},
-    {"ternary-two-level-6", QuantFormat::kTernary2Bit, TernarySolver::kExact,
+    {"ternary-two-level-6", WeightFormat::kTernary2Bit, TernarySolver::kExact,
      ScaleScheme::kTwoLevel, 6},
-    {"ternary-base3-two-level-4", QuantFormat::kTernaryBase3, TernarySolver::kExact,
+    {"ternary-base3-two-level-4", WeightFormat::kTernaryBase3, TernarySolver::kExact,
      ScaleScheme::kTwoLevel, 4},
-    {"codebook", QuantFormat::kCodebook2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock, 4},
-    {"codebook-two-level-4", QuantFormat::kCodebook2Bit, TernarySolver::kExact,
+    {"codebook", WeightFormat::kCodebook2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock, 4},
+    {"codebook-two-level-4", WeightFormat::kCodebook2Bit, TernarySolver::kExact,
      ScaleScheme::kTwoLevel, 4},
 };
 
@@ -218,7 +217,7 @@ void PrintJson(const Options& options, const std::vector<MatrixSet>& sets,
                               {"matrices", r.matrices},
                               {"weights", r.weights},
                               {"scheme", r.scheme->name},
-                              {"format", compress::FormatName(r.scheme->format)},
+                              {"format", WeightFormatName(r.scheme->format)},
                               {"scales", compress::ScaleSchemeName(r.scheme->scale_scheme)},
                               {"block_size", r.block_size},
                               {"cosine", r.quality.cosine},
@@ -265,7 +264,7 @@ int RunCompress(int argc, char** argv) {
   std::vector<CaseResult> results;
   for (const MatrixSet& set : sets) {
     for (const Scheme& scheme : kSchemes) {
-      for (std::size_t block_size : compress::kBlockSizes) {
+      for (std::size_t block_size : kBlockSizes) {
         CaseResult result;
         if (!RunCase(set, scheme, block_size, pool, &result)) return 1;
         results.push_back(result);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "bench/memory_bandwidth.h"
 #include "bench/subcommands.h"
 #include "engine/compress/fp16.h"
+#include "engine/formats/weight_format.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quant_matmul.h"
 #include "nlohmann/json.hpp"
@@ -32,9 +34,9 @@ struct Options {
   bool quick = false;    // Small shapes and buffers: a smoke run for tests.
   double seconds = 1.0;  // Timed per case.
   CpuIsa isa = kernels::DetectedIsa();
-  std::string only;  // A format name: run only its cases (empty: every format).
+  std::optional<WeightFormat> only;  // Run only this format's cases (nullopt: every format).
 
-  bool Runs(const char* format) const { return only.empty() || only == format; }
+  bool Runs(WeightFormat format) const { return !only || *only == format; }
 };
 
 struct Shape {
@@ -79,7 +81,8 @@ bool ParseOptions(int argc, char** argv, Options* options) {
     } else if (arg == "--isa" && i + 1 < argc) {
       if (!ParseIsa(argv[++i], &options->isa)) return false;
     } else if (arg == "--only" && i + 1 < argc) {
-      options->only = argv[++i];
+      options->only = ParseWeightFormat(argv[++i]);
+      if (!options->only) return false;
     } else {
       return false;
     }
@@ -108,10 +111,9 @@ void TimeCalls(const Options& options, std::size_t copies, Call call, CaseResult
   result->seconds_per_call = timing.seconds_per_call;
 }
 
-enum class DenseFormat { kF32, kBf16, kF16 };
-
+// format: kF32 with Weight float, kBF16 or kF16 with Weight std::uint16_t.
 template <typename Weight>
-CaseResult RunCase(const Options& options, DenseFormat format, Shape shape, std::size_t n,
+CaseResult RunCase(const Options& options, WeightFormat format, Shape shape, std::size_t n,
                    double bandwidth, HugeBuffer& arena) {
   const std::size_t weights = shape.rows * shape.cols;
   const std::size_t weight_bytes = weights * sizeof(Weight);
@@ -123,8 +125,8 @@ CaseResult RunCase(const Options& options, DenseFormat format, Shape shape, std:
     std::vector<float> values(weights);
     FillPseudoRandom(values.data(), weights, 1);
     for (std::size_t j = 0; j < weights; ++j) {
-      first[j] = format == DenseFormat::kBf16 ? kernels::F32ToBf16(values[j])
-                                              : compress::F32ToF16(values[j]);
+      first[j] = format == WeightFormat::kBF16 ? kernels::F32ToBf16(values[j])
+                                               : compress::F32ToF16(values[j]);
     }
   }
   std::vector<const Weight*> w(copies);
@@ -139,7 +141,7 @@ CaseResult RunCase(const Options& options, DenseFormat format, Shape shape, std:
   const auto call = [&](std::size_t copy) {
     if constexpr (sizeof(Weight) == sizeof(float)) {
       kernels::MatMulF32Isa(options.isa, x.data(), n, w[copy], shape.rows, shape.cols, y.data());
-    } else if (format == DenseFormat::kBf16) {
+    } else if (format == WeightFormat::kBF16) {
       kernels::MatMulBf16Isa(options.isa, x.data(), n, w[copy], shape.rows, shape.cols, y.data());
     } else {
       kernels::MatMulF16Isa(options.isa, x.data(), n, w[copy], shape.rows, shape.cols, y.data());
@@ -147,12 +149,10 @@ CaseResult RunCase(const Options& options, DenseFormat format, Shape shape, std:
   };
   CaseResult result;
   TimeCalls(options, copies, call, &result);
-  result.kernel = format == DenseFormat::kF32    ? "MatMulF32"
-                  : format == DenseFormat::kBf16 ? "MatMulBf16"
-                                                 : "MatMulF16";
-  result.format = format == DenseFormat::kF32    ? "f32"
-                  : format == DenseFormat::kBf16 ? "bf16"
-                                                 : "f16";
+  result.kernel = format == WeightFormat::kF32    ? "MatMulF32"
+                  : format == WeightFormat::kBF16 ? "MatMulBf16"
+                                                  : "MatMulF16";
+  result.format = WeightFormatName(format);
   result.shape = shape;
   result.n = n;
   result.weight_gb_per_s = static_cast<double>(weight_bytes) / result.seconds_per_call / 1e9;
@@ -162,13 +162,11 @@ CaseResult RunCase(const Options& options, DenseFormat format, Shape shape, std:
 
 // Random valid codes and scales in the storage format, repacked once; the content does
 // not change the timing.
-kernels::QuantWeights RandomQuantWeights(kernels::QuantKind kind, Shape shape,
-                                         std::size_t block_size) {
+kernels::QuantWeights RandomQuantWeights(WeightFormat format, Shape shape, std::size_t block_size) {
   std::mt19937 rng(3);
-  std::vector<std::uint8_t> codes(shape.rows *
-                                  kernels::QuantCodeBytesPerRow(kind, shape.cols, block_size));
+  std::vector<std::uint8_t> codes(shape.rows * BytesPerRow(format, shape.cols, block_size));
   for (std::uint8_t& byte : codes) {
-    if (kind == kernels::QuantKind::kTernaryBase3) {
+    if (format == WeightFormat::kTernaryBase3) {
       byte = static_cast<std::uint8_t>(rng() % 243);
     } else {  // Four 2-bit fields, each a valid ternary code (0..2) or codebook index.
       byte = static_cast<std::uint8_t>((rng() % 3) | (rng() % 3) << 2 | (rng() % 3) << 4 |
@@ -184,7 +182,7 @@ kernels::QuantWeights RandomQuantWeights(kernels::QuantKind kind, Shape shape,
     codebook.insert(codebook.end(), {0xbe00, 0xb800, 0x3800, 0x3e00});  // -1.5 -0.5 0.5 1.5
   }
   kernels::QuantMatrixView view;
-  view.kind = kind;
+  view.format = format;
   view.rows = shape.rows;
   view.cols = shape.cols;
   view.block_size = block_size;
@@ -214,7 +212,7 @@ CaseResult RunQuantCase(const Options& options, const std::vector<kernels::Quant
       },
       &result);
   result.kernel = f32_activations ? "MatMulQuantF32" : "MatMulQuant";
-  result.format = kernels::QuantKindName(w[0].kind());
+  result.format = WeightFormatName(w[0].format());
   result.block_size = w[0].block_size();
   result.shape = shape;
   result.n = n;
@@ -302,32 +300,31 @@ int RunKernels(int argc, char** argv) {
   for (const Shape& shape : shapes) {
     for (std::size_t n : {1, 8}) {
       const double gb_per_s = bandwidth.gb_per_s;
-      if (options.Runs("f32")) {
-        results.push_back(RunCase<float>(options, DenseFormat::kF32, shape, n, gb_per_s, arena));
+      if (options.Runs(WeightFormat::kF32)) {
+        results.push_back(RunCase<float>(options, WeightFormat::kF32, shape, n, gb_per_s, arena));
       }
-      if (options.Runs("bf16")) {
+      if (options.Runs(WeightFormat::kBF16)) {
         results.push_back(
-            RunCase<std::uint16_t>(options, DenseFormat::kBf16, shape, n, gb_per_s, arena));
+            RunCase<std::uint16_t>(options, WeightFormat::kBF16, shape, n, gb_per_s, arena));
       }
-      if (options.Runs("f16")) {
+      if (options.Runs(WeightFormat::kF16)) {
         results.push_back(
-            RunCase<std::uint16_t>(options, DenseFormat::kF16, shape, n, gb_per_s, arena));
+            RunCase<std::uint16_t>(options, WeightFormat::kF16, shape, n, gb_per_s, arena));
       }
     }
   }
   for (const Shape& shape : shapes) {
-    for (kernels::QuantKind kind :
-         {kernels::QuantKind::kTernary2Bit, kernels::QuantKind::kTernaryBase3,
-          kernels::QuantKind::kCodebook2Bit}) {
-      if (!options.Runs(kernels::QuantKindName(kind))) continue;
+    for (const WeightFormatTraits& traits : kWeightFormats) {
+      const WeightFormat format = traits.format;
+      if (!traits.block_quantized || !options.Runs(format)) continue;
       for (std::size_t block_size : {64, 256}) {
         // Copies of one repacked matrix; freed before the next format.
-        std::vector<kernels::QuantWeights> copies(1, RandomQuantWeights(kind, shape, block_size));
+        std::vector<kernels::QuantWeights> copies(1, RandomQuantWeights(format, shape, block_size));
         copies.resize(WeightCopies(options, copies[0].bytes()), copies[0]);
         for (std::size_t n : {1, 8}) {
           results.push_back(RunQuantCase(options, copies, n, false, bandwidth.gb_per_s));
         }
-        if (block_size == 64 && kind != kernels::QuantKind::kTernaryBase3) {
+        if (block_size == 64 && format != WeightFormat::kTernaryBase3) {
           for (std::size_t n : {1, 8}) {
             results.push_back(RunQuantCase(options, copies, n, true, bandwidth.gb_per_s));
           }

@@ -9,12 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/formats/format.h"
-#include "engine/compress/fp16.h"
-#include "engine/compressor/model_compressor.h"
 #include "engine/checkpoint/quantization_config.h"
 #include "engine/checkpoint/quantized_tensors.h"
 #include "engine/checkpoint/safetensors_writer.h"
+#include "engine/compress/fp16.h"
+#include "engine/compressor/model_compressor.h"
+#include "engine/formats/packing.h"
 #include "nlohmann/json.hpp"
 
 namespace ghost::bench {
@@ -62,7 +62,7 @@ compress::QuantizedMatrix RandomQuantized(std::size_t rows, std::size_t cols,
   m.scale_scheme = q.scale_scheme;
   m.sub_scale_bits = q.sub_scale_bits;
   m.codebook_group_rows = q.codebook_group_rows;
-  const bool codebook = q.format == compress::QuantFormat::kCodebook2Bit;
+  const bool codebook = q.format == WeightFormat::kCodebook2Bit;
   m.codes.resize(rows * m.code_bytes_per_row());
   std::vector<std::int8_t> codes(m.block_size);
   std::uint8_t* out = m.codes.data();
@@ -74,7 +74,7 @@ compress::QuantizedMatrix RandomQuantized(std::size_t rows, std::size_t cols,
                                                             : random.Next() % 3 - 1);
         codes[j] = padding ? 0 : draw;
       }
-      compress::PackCodes(q.format, codes, absl::MakeSpan(out, m.block_bytes()));
+      PackCodes(q.format, codes, absl::MakeSpan(out, m.block_bytes()));
       out += m.block_bytes();
     }
   }

@@ -21,6 +21,7 @@
 #include "bench/span_read.h"
 #include "bench/subcommands.h"
 #include "engine/compress/fp16.h"
+#include "engine/formats/weight_format.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quant_matmul.h"
 #include "kernels/cpu/sparse_mlp.h"
@@ -83,18 +84,14 @@ bool ParseOptions(int argc, char** argv, Options* options) {
   return true;
 }
 
-enum class Format { kBf16, kF16, kTernary };
+// The low-bit format measured, and its block size.
+constexpr std::size_t kTernaryBlockSize = 64;
 
-const char* FormatName(Format format) {
-  switch (format) {
-    case Format::kBf16:
-      return "bf16";
-    case Format::kF16:
-      return "f16";
-    case Format::kTernary:
-      return "ternary-2bit/b64";
-  }
-  return "";
+// "bf16", "f16", "ternary-2bit/b64": the format, and the block size of a low-bit one.
+std::string FormatLabel(WeightFormat format) {
+  std::string label = WeightFormatName(format);
+  if (IsBlockQuantized(format)) label += "/b" + std::to_string(kTernaryBlockSize);
+  return label;
 }
 
 // One copy of an MLP's up [inner, hidden], down [hidden, inner] (for the dense path) and
@@ -104,20 +101,20 @@ struct MlpCopy {
   std::vector<kernels::QuantWeights> quant;                    // up, down, down_t
 };
 
-std::vector<std::uint16_t> RandomHalf(Format format, std::size_t count, std::mt19937& rng) {
+std::vector<std::uint16_t> RandomHalf(WeightFormat format, std::size_t count, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 0.02f);
   std::vector<std::uint16_t> values(count);
   for (std::uint16_t& v : values) {
     const float w = normal(rng);
-    v = format == Format::kBf16 ? kernels::F32ToBf16(w) : compress::F32ToF16(w);
+    v = format == WeightFormat::kBF16 ? kernels::F32ToBf16(w) : compress::F32ToF16(w);
   }
   return values;
 }
 
 // The dense matrix-vector product y = w x of a [rows, cols] bf16 or fp16 matrix.
-void MatMulHalf(CpuIsa isa, Format format, const float* x, const std::uint16_t* w, std::size_t rows,
-                std::size_t cols, float* y) {
-  if (format == Format::kBf16) {
+void MatMulHalf(CpuIsa isa, WeightFormat format, const float* x, const std::uint16_t* w,
+                std::size_t rows, std::size_t cols, float* y) {
+  if (format == WeightFormat::kBF16) {
     kernels::MatMulBf16Isa(isa, x, 1, w, rows, cols, y);
   } else {
     kernels::MatMulF16Isa(isa, x, 1, w, rows, cols, y);
@@ -125,19 +122,19 @@ void MatMulHalf(CpuIsa isa, Format format, const float* x, const std::uint16_t* 
 }
 
 kernels::QuantWeights RandomTernary(std::size_t rows, std::size_t cols, std::mt19937& rng) {
-  constexpr std::size_t kBlockSize = 64;
-  const kernels::QuantKind kind = kernels::QuantKind::kTernary2Bit;
-  std::vector<std::uint8_t> codes(rows * kernels::QuantCodeBytesPerRow(kind, cols, kBlockSize));
+  constexpr WeightFormat kFormat = WeightFormat::kTernary2Bit;
+  std::vector<std::uint8_t> codes(rows * BytesPerRow(kFormat, cols, kTernaryBlockSize));
   for (std::uint8_t& byte : codes) {
     byte = static_cast<std::uint8_t>((rng() % 3) | (rng() % 3) << 2 | (rng() % 3) << 4 |
                                      (rng() % 3) << 6);
   }
-  std::vector<std::uint16_t> scales(rows * ((cols + kBlockSize - 1) / kBlockSize), 0x2000);
+  std::vector<std::uint16_t> scales(rows * ((cols + kTernaryBlockSize - 1) / kTernaryBlockSize),
+                                    0x2000);
   kernels::QuantMatrixView view;
-  view.kind = kind;
+  view.format = kFormat;
   view.rows = rows;
   view.cols = cols;
-  view.block_size = kBlockSize;
+  view.block_size = kTernaryBlockSize;
   view.codes = codes.data();
   view.scales = scales.data();
   return kernels::QuantWeights::Prepare(view);
@@ -187,10 +184,10 @@ double ReadSeconds(const Options& options, const std::vector<MlpCopy>& copies,
 }
 
 // Dense and sparse timings of one format at every sparsity.
-std::vector<Row> RunFormat(const Options& options, Format format) {
+std::vector<Row> RunFormat(const Options& options, WeightFormat format) {
   const std::size_t hidden = options.hidden;
   const std::size_t inner = options.inner;
-  const bool ternary = format == Format::kTernary;
+  const bool ternary = format == WeightFormat::kTernary2Bit;
   std::mt19937 rng(7);
   // Random weights once; the copies are byte copies of them (the content does not change
   // the timing).
@@ -245,7 +242,7 @@ std::vector<Row> RunFormat(const Options& options, Format format) {
       if (ternary) {
         up.quant = &c.quant[0];
         down_t.quant = &c.quant[2];
-      } else if (format == Format::kBf16) {
+      } else if (format == WeightFormat::kBF16) {
         up.bf16 = c.up_half.data();
         down_t.bf16 = c.down_t_half.data();
       } else {
@@ -259,7 +256,7 @@ std::vector<Row> RunFormat(const Options& options, Format format) {
     for (std::uint32_t j = 0; j < inner; ++j) {
       if (h[j] != 0.0f) active.push_back(j);
     }
-    rows.push_back({FormatName(format), sparsity, inner - inactive, dense, sparse, read_all,
+    rows.push_back({FormatLabel(format), sparsity, inner - inactive, dense, sparse, read_all,
                     ReadSeconds(options, copies, active)});
   }
   return rows;
@@ -284,7 +281,8 @@ int RunSparse(int argc, char** argv) {
     return 2;
   }
   std::vector<Row> rows;
-  for (Format format : {Format::kBf16, Format::kF16, Format::kTernary}) {
+  for (WeightFormat format :
+       {WeightFormat::kBF16, WeightFormat::kF16, WeightFormat::kTernary2Bit}) {
     for (const Row& row : RunFormat(options, format)) rows.push_back(row);
   }
   if (options.json) {

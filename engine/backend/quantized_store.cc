@@ -5,21 +5,6 @@
 #include "engine/compress/fp16.h"
 
 namespace ghost {
-namespace {
-
-kernels::QuantKind KindOf(compress::QuantFormat format) {
-  switch (format) {
-    case compress::QuantFormat::kTernary2Bit:
-      return kernels::QuantKind::kTernary2Bit;
-    case compress::QuantFormat::kTernaryBase3:
-      return kernels::QuantKind::kTernaryBase3;
-    case compress::QuantFormat::kCodebook2Bit:
-      return kernels::QuantKind::kCodebook2Bit;
-  }
-  return kernels::QuantKind::kTernary2Bit;
-}
-
-}  // namespace
 
 absl::StatusOr<WeightMatrix> QuantizedStore::Load(const TensorLookup& lookup,
                                                   const std::string& where,
@@ -42,7 +27,7 @@ absl::StatusOr<WeightMatrix> QuantizedStore::Load(const TensorLookup& lookup,
     scales = block_scales.data();
   }
   kernels::QuantMatrixView view;
-  view.kind = KindOf(m->format);
+  view.format = m->format;
   view.rows = m->rows;
   view.cols = m->cols;
   view.block_size = m->block_size;
@@ -52,7 +37,7 @@ absl::StatusOr<WeightMatrix> QuantizedStore::Load(const TensorLookup& lookup,
   view.codebook_group_rows = m->codebook_group_rows;
   weights_.push_back(kernels::QuantWeights::Prepare(view));
   bytes_ += static_cast<std::int64_t>(weights_.back().bytes());
-  return WeightMatrix{WeightFormat::kQuant, &weights_.back(), m->rows, m->cols};
+  return WeightMatrix{m->format, &weights_.back(), m->rows, m->cols};
 }
 
 }  // namespace ghost

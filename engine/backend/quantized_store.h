@@ -17,7 +17,7 @@ namespace ghost {
 class QuantizedStore {
  public:
   // Reads the compressed linear stored for `weight_name` (X.weight -> X.qweight, ...) with
-  // shape [rows, cols] and returns a kQuant matrix that points into this store. Two-level
+  // shape [rows, cols] and returns a matrix in q.format that points into this store. Two-level
   // scales are expanded to one fp16 scale per block (the kernels' layout), which rounds each
   // block scale to fp16. Errors as ReadQuantizedMatrix.
   absl::StatusOr<WeightMatrix> Load(const TensorLookup& lookup, const std::string& where,

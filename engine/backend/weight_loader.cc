@@ -98,7 +98,7 @@ absl::StatusOr<WeightMatrix> WeightLoader::Matrix(const std::string& name, std::
     if (!matrix.ok()) return matrix.status();
     resident_bytes_ += quantized_.bytes() - before;
     parameters_ += rows * cols;
-    parameters_by_dtype_[compress::FormatName(quantization_->format)] += rows * cols;
+    parameters_by_dtype_[WeightFormatName(quantization_->format)] += rows * cols;
     return matrix;
   }
   absl::StatusOr<const TensorView*> found = Find(name, {rows, cols});

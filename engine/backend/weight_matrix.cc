@@ -18,7 +18,9 @@ void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y) {
     case WeightFormat::kF16:
       kernels::MatMulF16(x, n, static_cast<const std::uint16_t*>(w.data), w.rows, w.cols, y);
       return;
-    case WeightFormat::kQuant:
+    case WeightFormat::kTernary2Bit:
+    case WeightFormat::kTernaryBase3:
+    case WeightFormat::kCodebook2Bit:
       kernels::MatMulQuant(x, n, *static_cast<const kernels::QuantWeights*>(w.data), y);
       return;
   }
@@ -30,7 +32,7 @@ void MatMulShared(const float* x, std::size_t n, const WeightMatrix* const* w, f
   const kernels::QuantWeights* quant[kMaxShared];
   bool all_quant = count <= kMaxShared;
   for (std::size_t i = 0; all_quant && i < count; ++i) {
-    all_quant = w[i]->format == WeightFormat::kQuant;
+    all_quant = IsBlockQuantized(w[i]->format);
     quant[i] = static_cast<const kernels::QuantWeights*>(w[i]->data);
   }
   if (all_quant) {
@@ -55,7 +57,9 @@ void CopyRow(const WeightMatrix& w, std::size_t row, float* out) {
       for (std::size_t c = 0; c < w.cols; ++c) out[c] = kernels::F16ToF32(src[c]);
       return;
     }
-    case WeightFormat::kQuant:
+    case WeightFormat::kTernary2Bit:
+    case WeightFormat::kTernaryBase3:
+    case WeightFormat::kCodebook2Bit:
       kernels::DequantizeQuantRow(*static_cast<const kernels::QuantWeights*>(w.data), row, out);
       return;
   }

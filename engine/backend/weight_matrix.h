@@ -6,16 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/formats/weight_format.h"
+
 namespace ghost {
 
-enum class WeightFormat {
-  kF32,
-  kBF16,
-  kF16,    // IEEE half precision, raw uint16 bits
-  kQuant,  // data is a kernels::QuantWeights (ternary or codebook, kernels/cpu/quant_matmul.h)
-};
-
-// Row-major [rows, cols] (PyTorch nn.Linear layout [out, in]). Does not own its data.
+// Row-major [rows, cols] (PyTorch nn.Linear layout [out, in]). Does not own its data: float
+// for kF32, raw uint16 bits for kBF16 and kF16, and for a block-quantized format a
+// kernels::QuantWeights (kernels/cpu/quant_matmul.h).
 struct WeightMatrix {
   WeightFormat format = WeightFormat::kF32;
   const void* data = nullptr;

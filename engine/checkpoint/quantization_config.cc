@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/common/status_macros.h"
 
 namespace ghost {
@@ -26,16 +27,25 @@ std::optional<Enum> EnumFromName(const std::string& name, const Enum (&values)[N
   return std::nullopt;
 }
 
+// "ternary-2bit, ternary-base3, codebook-2bit": what quantization_config.format may say.
+std::string BlockQuantizedFormatNames() {
+  std::vector<const char*> names;
+  for (const WeightFormatTraits& traits : kWeightFormats) {
+    if (traits.block_quantized) names.push_back(traits.name);
+  }
+  return absl::StrJoin(names, ", ");
+}
+
 }  // namespace
 
 Json GhostQuantization::ToJson() const {
   Json json = {{"quant_method", "ghost"},
                {"scheme", scheme},
-               {"format", compress::FormatName(format)},
+               {"format", WeightFormatName(format)},
                {"block_size", block_size},
                {"scale_scheme", compress::ScaleSchemeName(scale_scheme)}};
   if (scale_scheme == compress::ScaleScheme::kTwoLevel) json["sub_scale_bits"] = sub_scale_bits;
-  if (format == compress::QuantFormat::kCodebook2Bit) {
+  if (format == WeightFormat::kCodebook2Bit) {
     json["codebook_group_rows"] = codebook_group_rows;
   }
   if (gated()) json["gate_thresholds"] = gate_thresholds;
@@ -71,21 +81,16 @@ absl::StatusOr<std::optional<GhostQuantization>> ParseQuantizationConfig(
   GHOST_ASSIGN_OR_RETURN(out.scheme, string_field("scheme"));
 
   GHOST_ASSIGN_OR_RETURN(const std::string format, string_field("format"));
-  constexpr compress::QuantFormat kFormats[] = {compress::QuantFormat::kTernary2Bit,
-                                                compress::QuantFormat::kTernaryBase3,
-                                                compress::QuantFormat::kCodebook2Bit};
-  const std::optional<compress::QuantFormat> parsed_format =
-      EnumFromName(format, kFormats, compress::FormatName);
-  if (!parsed_format) {
-    return FieldError(
-        file_name, "format",
-        absl::StrCat("\"", format, "\" is unknown (ternary-2bit, ternary-base3, codebook-2bit)"));
+  const std::optional<WeightFormat> parsed_format = ParseWeightFormat(format);
+  if (!parsed_format || !IsBlockQuantized(*parsed_format)) {
+    return FieldError(file_name, "format",
+                      absl::StrCat("\"", format, "\" is not a block-quantized weight format (",
+                                   BlockQuantizedFormatNames(), ")"));
   }
   out.format = *parsed_format;
 
   GHOST_ASSIGN_OR_RETURN(out.block_size, count_field("block_size"));
-  if (std::find(compress::kBlockSizes.begin(), compress::kBlockSizes.end(), out.block_size) ==
-      compress::kBlockSizes.end()) {
+  if (std::find(kBlockSizes.begin(), kBlockSizes.end(), out.block_size) == kBlockSizes.end()) {
     return FieldError(file_name, "block_size",
                       absl::StrCat(out.block_size, " is not one of 16, 32, 64, 128, 256"));
   }
@@ -105,7 +110,7 @@ absl::StatusOr<std::optional<GhostQuantization>> ParseQuantizationConfig(
     if (bits != 4 && bits != 6) return FieldError(file_name, "sub_scale_bits", "must be 4 or 6");
     out.sub_scale_bits = static_cast<int>(bits);
   }
-  if (out.format == compress::QuantFormat::kCodebook2Bit) {
+  if (out.format == WeightFormat::kCodebook2Bit) {
     GHOST_ASSIGN_OR_RETURN(out.codebook_group_rows, count_field("codebook_group_rows"));
     if (out.codebook_group_rows == 0) {
       return FieldError(file_name, "codebook_group_rows", "must be at least 1");

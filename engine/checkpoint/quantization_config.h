@@ -2,10 +2,10 @@
 // (quant_method "ghost"), and the names of a compressed linear layer's tensors.
 //
 // A compressed linear whose dense weight would be `X.weight` is stored as
-//   X.qweight     U8  [rows, code bytes per row]   packed codes (engine/compress/format.h)
+//   X.qweight     U8  [rows, code bytes per row]   packed codes (engine/formats/packing.h)
 //   X.qscale      F16 [rows, scales per row]       block scales, or super-block scales
 //   X.qsubscale   U8  [rows, sub-scale bytes/row]  two-level scheme only
-//   X.qcodebook   F16 [row groups, 4]              codebook scheme only
+//   X.qcodebook   F16 [row groups, 4]              codebook-2bit format only
 // and an MLP whose dead neurons were removed has `model.layers.N.mlp.kept_neurons` (I32 [k]),
 // the original indices of the k neurons left; its gate/up have k rows and down k columns.
 // With gates, down_proj is stored transposed ([k, hidden], one row per neuron) so the sparse
@@ -20,15 +20,18 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/formats/format.h"
 #include "engine/compress/scales.h"
+#include "engine/formats/weight_format.h"
 #include "nlohmann/json.hpp"
 
 namespace ghost {
 
 struct GhostQuantization {
-  std::string scheme;  // as requested: "ternary", "ternary-base3", ...
-  compress::QuantFormat format = compress::QuantFormat::kTernary2Bit;
+  // The compressor recipe that wrote the model ("ternary", "ternary-2level", "codebook4", ...:
+  // a weight format with a scale layout, compressor/model_compressor.h), kept for reports.
+  // Loading reads `format` and the fields below, never this; JSON key "scheme".
+  std::string scheme;
+  WeightFormat format = WeightFormat::kTernary2Bit;  // block-quantized; JSON key "format"
   std::size_t block_size = 64;
   compress::ScaleScheme scale_scheme = compress::ScaleScheme::kF16PerBlock;
   int sub_scale_bits = 0;               // two-level only

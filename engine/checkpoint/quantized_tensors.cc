@@ -48,7 +48,7 @@ std::vector<TensorToWrite> QuantizedTensorsToWrite(const std::string& base,
     tensors.push_back({base + ".qsubscale", Dtype::kU8, {rows, AsInt(m.sub_scale_bytes_per_row())},
                        Bytes(m.sub_scales)});
   }
-  if (m.format == compress::QuantFormat::kCodebook2Bit) {
+  if (m.format == WeightFormat::kCodebook2Bit) {
     tensors.push_back({base + ".qcodebook", Dtype::kF16, {AsInt(m.num_codebook_groups()), 4},
                        Bytes(m.codebook)});
   }
@@ -82,7 +82,7 @@ absl::StatusOr<compress::QuantizedMatrix> ReadQuantizedMatrix(const TensorLookup
     s = ReadInto(lookup, where, base + ".qsubscale", Dtype::kU8,
                  {rows, AsInt(m.sub_scale_bytes_per_row())}, m.sub_scales);
   }
-  if (s.ok() && m.format == compress::QuantFormat::kCodebook2Bit) {
+  if (s.ok() && m.format == WeightFormat::kCodebook2Bit) {
     s = ReadInto(lookup, where, base + ".qcodebook", Dtype::kF16,
                  {AsInt(m.num_codebook_groups()), 4}, m.codebook);
   }

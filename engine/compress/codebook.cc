@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/formats/format.h"
+#include "engine/formats/weight_format.h"
 
 namespace ghost::compress {
 namespace {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -63,7 +64,7 @@ void StoreRow(const Job& job, std::size_t row, absl::Span<const float> block_sca
   };
   const auto store_codes = [&](std::size_t b, float scale) {
     encode(b, scale);
-    // A short last block is packed whole, padded with code 0 / index 0 (format.h).
+    // A short last block is packed whole, padded with code 0 / index 0 (packing.h).
     const std::size_t length = std::min(m.block_size, m.cols - b * m.block_size);
     std::fill(codes.begin() + length, codes.begin() + m.block_size, std::int8_t{0});
     std::uint8_t* out = m.codes.data() + row * m.code_bytes_per_row() + b * m.block_bytes();
@@ -203,9 +204,13 @@ const char* TernarySolverName(TernarySolver solver) {
 }
 
 absl::Status QuantizeOptions::Validate() const {
-  if (static_cast<std::size_t>(format) > static_cast<std::size_t>(QuantFormat::kCodebook2Bit)) {
+  if (static_cast<std::size_t>(format) >= std::size(kWeightFormats)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("format ", static_cast<int>(format), " is not a QuantFormat"));
+        absl::StrCat("format ", static_cast<int>(format), " is not a WeightFormat"));
+  }
+  if (!IsBlockQuantized(format)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "format ", WeightFormatName(format), " is not block-quantized; Quantize() writes codes"));
   }
   if (std::find(kBlockSizes.begin(), kBlockSizes.end(), block_size) == kBlockSizes.end()) {
     return absl::InvalidArgumentError(
@@ -219,7 +224,7 @@ absl::Status QuantizeOptions::Validate() const {
     if (solver != TernarySolver::kExact) {
       return absl::UnimplementedError(
           absl::StrCat("solver ", TernarySolverName(solver), " applies to ternary formats; ",
-                       FormatName(format), " is always fitted by Lloyd-Max"));
+                       WeightFormatName(format), " is always fitted by Lloyd-Max"));
     }
     if (codebook_group_rows < 1) {
       return absl::InvalidArgumentError("codebook_group_rows must be at least 1");

@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "engine/formats/format.h"
 #include "engine/compress/quantized_matrix.h"
 #include "engine/compress/scales.h"
+#include "engine/formats/weight_format.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace ghost::compress {
@@ -30,7 +30,7 @@ enum class TernarySolver {
 const char* TernarySolverName(TernarySolver solver);  // "exact", "iterative"
 
 struct QuantizeOptions {
-  QuantFormat format = QuantFormat::kTernary2Bit;
+  WeightFormat format = WeightFormat::kTernary2Bit;  // block-quantized
   // Weights per scale: 16, 32, 64, 128 or 256. cols need not be a multiple: the last
   // block of each row is short (see quantized_matrix.h).
   std::size_t block_size = 16;

@@ -24,15 +24,16 @@ absl::Status CheckCodes(const QuantizedMatrix& m) {
   for (std::size_t i = 0; i < m.codes.size(); ++i) {
     const std::uint8_t byte = m.codes[i];
     bool valid = true;
-    if (m.format == QuantFormat::kTernary2Bit) {
+    if (m.format == WeightFormat::kTernary2Bit) {
       // A field holds 3 where both of its bits are set.
       valid = (byte & (byte >> 1) & 0x55u) == 0;
-    } else if (m.format == QuantFormat::kTernaryBase3) {
+    } else if (m.format == WeightFormat::kTernaryBase3) {
       valid = byte <= 242;
     }
     if (!valid) {
       return absl::InvalidArgumentError(absl::StrCat("quantized matrix: code byte ", i, " (", byte,
-                                                     ") is invalid for ", FormatName(m.format)));
+                                                     ") is invalid for ",
+                                                     WeightFormatName(m.format)));
     }
   }
   return absl::OkStatus();
@@ -42,7 +43,7 @@ absl::Status CheckCodes(const QuantizedMatrix& m) {
 
 std::size_t QuantizedMatrix::blocks_per_row() const { return (cols + block_size - 1) / block_size; }
 
-std::size_t QuantizedMatrix::block_bytes() const { return BytesForCodes(format, block_size); }
+std::size_t QuantizedMatrix::block_bytes() const { return BytesPerBlock(format, block_size); }
 
 std::size_t QuantizedMatrix::code_bytes_per_row() const { return blocks_per_row() * block_bytes(); }
 
@@ -88,6 +89,10 @@ absl::Status QuantizedMatrix::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("quantized matrix: shape ", rows, "x", cols, " is empty"));
   }
+  if (!IsBlockQuantized(format)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "quantized matrix: format ", WeightFormatName(format), " is not block-quantized"));
+  }
   if (std::find(kBlockSizes.begin(), kBlockSizes.end(), block_size) == kBlockSizes.end()) {
     return absl::InvalidArgumentError(absl::StrCat("quantized matrix: block_size ", block_size,
                                                    " is not 16, 32, 64, 128 or 256"));
@@ -103,7 +108,7 @@ absl::Status QuantizedMatrix::Validate() const {
   if (has_codebook != (codebook_group_rows > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("quantized matrix: codebook_group_rows ",
                                                    codebook_group_rows, " with format ",
-                                                   FormatName(format)));
+                                                   WeightFormatName(format)));
   }
   if (codes.size() != rows * code_bytes_per_row()) {
     return SizeError("codes", codes.size(), rows * code_bytes_per_row());
@@ -127,7 +132,7 @@ absl::Status QuantizedMatrix::Validate() const {
 }
 
 void DequantizeRow(const QuantizedMatrix& m, std::size_t row, absl::Span<float> out) {
-  const FormatTraits& traits = TraitsOf(m.format);
+  const WeightFormatTraits& traits = TraitsOf(m.format);
   std::array<float, 4> entries = {-1.0f, 0.0f, 1.0f, 0.0f};  // code + 1 -> value (ternary)
   int offset = 1;
   if (traits.reconstruction == Reconstruction::kScaleTimesCodebookEntry) {

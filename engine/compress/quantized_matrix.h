@@ -1,14 +1,15 @@
 // A quantized weight matrix and its reference decoder. Rows are independent (a kernel or
 // the sparse-MLP row packer can address any row alone) and laid out one after another.
+// The stored form of a low-bit matrix; kernels::QuantWeights is its kernel-ready form.
 //
 // A row of `cols` weights is cut into blocks_per_row = ceil(cols / block_size) blocks. When
 // cols is not a multiple of block_size the last block of every row is short: its codes are
-// packed as if the block were full, with padding codes (format.h) past the end of the row.
+// packed as if the block were full, padding codes (formats/packing.h) past the end of the row.
 // Padding is not weight data: decoders stop at cols, or process the whole block against
 // inputs zero-padded to blocks_per_row * block_size (the codebook's entry 0 need not be 0).
 //
 //   codes       rows * code_bytes_per_row() bytes; block b of row r starts at byte
-//               r * code_bytes_per_row() + b * block_bytes(); bit layout in format.h.
+//               r * code_bytes_per_row() + b * block_bytes(); bit layout in formats/packing.h.
 //   scales      fp16 bits. fp16 scheme: one per block, index r * blocks_per_row() + b.
 //               two-level: one super scale per super-block, index
 //               r * scales_per_row() + b / blocks_per_super_block().
@@ -30,15 +31,15 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "engine/formats/format.h"
 #include "engine/compress/scales.h"
+#include "engine/formats/weight_format.h"
 
 namespace ghost::compress {
 
 struct QuantizedMatrix {
   std::size_t rows = 0;
   std::size_t cols = 0;
-  QuantFormat format = QuantFormat::kTernary2Bit;
+  WeightFormat format = WeightFormat::kTernary2Bit;  // block-quantized
   std::size_t block_size = 16;
   ScaleScheme scale_scheme = ScaleScheme::kF16PerBlock;
   int sub_scale_bits = 0;               // two-level: 4 or 6; fp16: 0

@@ -15,7 +15,7 @@
 #include <cstdint>
 
 #include "absl/types/span.h"
-#include "engine/formats/format.h"
+#include "engine/formats/weight_format.h"
 
 namespace ghost::compress {
 

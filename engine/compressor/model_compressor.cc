@@ -28,16 +28,16 @@ using Input = ActivationObserver::LinearInput;
 
 struct Scheme {
   const char* name;
-  QuantFormat format;
+  WeightFormat format;
   ScaleScheme scales;
   int sub_scale_bits;
   std::size_t codebook_group_rows;
 };
 constexpr Scheme kSchemes[] = {
-    {"ternary", QuantFormat::kTernary2Bit, ScaleScheme::kF16PerBlock, 0, 0},
-    {"ternary-base3", QuantFormat::kTernaryBase3, ScaleScheme::kF16PerBlock, 0, 0},
-    {"ternary-2level", QuantFormat::kTernary2Bit, ScaleScheme::kTwoLevel, 4, 0},
-    {"codebook4", QuantFormat::kCodebook2Bit, ScaleScheme::kF16PerBlock, 0, 1},
+    {"ternary", WeightFormat::kTernary2Bit, ScaleScheme::kF16PerBlock, 0, 0},
+    {"ternary-base3", WeightFormat::kTernaryBase3, ScaleScheme::kF16PerBlock, 0, 0},
+    {"ternary-2level", WeightFormat::kTernary2Bit, ScaleScheme::kTwoLevel, 4, 0},
+    {"codebook4", WeightFormat::kCodebook2Bit, ScaleScheme::kF16PerBlock, 0, 1},
 };
 
 const Scheme* FindScheme(const std::string& name) {

@@ -33,9 +33,10 @@ struct CompressJobSpec {
   std::string evaluation_text;
 };
 
-// "ternary" (2-bit codes, fp16 block scales), "ternary-base3" (1.6-bit codes),
-// "ternary-2level" (fp16 super-block scales + 4-bit sub-scales), "codebook4" (2-bit codes
-// into a 4-entry codebook per row, fp16 block scales).
+// The compression schemes, each a weight format (engine/formats) with a scale layout:
+// "ternary" (ternary-2bit, fp16 block scales), "ternary-base3" (ternary-base3, 1.6-bit codes),
+// "ternary-2level" (ternary-2bit, fp16 super-block scales + 4-bit sub-scales), "codebook4"
+// (codebook-2bit: 2-bit codes into a 4-entry codebook per row, fp16 block scales).
 const std::vector<std::string>& CompressSchemes();
 
 // The stored layout of `scheme` (one of CompressSchemes()) at `block_size`, without gates.

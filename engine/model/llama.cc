@@ -26,7 +26,9 @@ kernels::MlpWeights AsMlpWeights(const WeightMatrix& w) {
     case WeightFormat::kF16:
       out.f16 = static_cast<const std::uint16_t*>(w.data);
       break;
-    case WeightFormat::kQuant:
+    case WeightFormat::kTernary2Bit:
+    case WeightFormat::kTernaryBase3:
+    case WeightFormat::kCodebook2Bit:
       out.quant = static_cast<const kernels::QuantWeights*>(w.data);
       break;
   }

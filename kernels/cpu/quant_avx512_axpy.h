@@ -28,9 +28,9 @@ constexpr std::size_t kAxpyQuad = 4;
 constexpr std::size_t kScalePrefetch = 16;  // Rows ahead, in the pass over the scales.
 
 // The codebook step and offset of a row (1 and -1 for ternary).
-template <QuantKind K>
+template <WeightFormat K>
 inline void RowAffine(const QuantWeights& w, std::uint32_t row, float* step, float* offset) {
-  if constexpr (K == QuantKind::kCodebook2Bit) {
+  if constexpr (K == WeightFormat::kCodebook2Bit) {
     const QuantCodebook* book = w.row_codebook(row);
     *step = book->step;
     *offset = book->offset;
@@ -47,7 +47,7 @@ inline __m512 RowFactors(const QuantWeights& w, std::uint32_t row, std::size_t g
                        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales))));
 }
 
-template <bool kVnni, QuantKind K>
+template <bool kVnni, WeightFormat K>
 void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                  std::size_t count, float* out_perm) {
   if (count == 0) return;
@@ -115,7 +115,7 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
       const std::uint32_t row = rows[q * kAxpyQuad + r < count ? q * kAxpyQuad + r : count - 1];
       codes[r] = w.row_codes(row);
       lut[r] = _mm512_setzero_si512();
-      if constexpr (K == QuantKind::kCodebook2Bit) lut[r] = CodebookSteps(*w.row_codebook(row));
+      if constexpr (K == WeightFormat::kCodebook2Bit) lut[r] = CodebookSteps(*w.row_codebook(row));
     }
     if (q + 2 < quads) {  // Scattered rows: fetch a quad ahead of the next one.
       for (std::size_t r = 0; r < kAxpyQuad && (q + 2) * kAxpyQuad + r < count; ++r) {
@@ -145,7 +145,9 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
           __m512i d[kAxpyQuad];
           for (std::size_t r = 0; r < kAxpyQuad; ++r) {
             d[r] = NextDigit<K>(state[r], s);
-            if constexpr (K == QuantKind::kCodebook2Bit) d[r] = _mm512_shuffle_epi8(lut[r], d[r]);
+            if constexpr (K == WeightFormat::kCodebook2Bit) {
+              d[r] = _mm512_shuffle_epi8(lut[r], d[r]);
+            }
           }
           // Byte then word interleaves: vector m's 32-bit lane 4L + j holds byte 16L + 4m + j
           // of the four rows, which belongs to block 4L + m (factor[m]).
@@ -190,13 +192,17 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
 template <bool kVnni>
 void QuantAxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                    std::size_t count, float* out_perm) {
-  switch (w.kind()) {
-    case QuantKind::kTernary2Bit:
-      return AxpyRowsInt<kVnni, QuantKind::kTernary2Bit>(w, rows, coefs, count, out_perm);
-    case QuantKind::kTernaryBase3:
-      return AxpyRowsInt<kVnni, QuantKind::kTernaryBase3>(w, rows, coefs, count, out_perm);
-    case QuantKind::kCodebook2Bit:
-      return AxpyRowsInt<kVnni, QuantKind::kCodebook2Bit>(w, rows, coefs, count, out_perm);
+  switch (w.format()) {
+    case WeightFormat::kTernary2Bit:
+      return AxpyRowsInt<kVnni, WeightFormat::kTernary2Bit>(w, rows, coefs, count, out_perm);
+    case WeightFormat::kTernaryBase3:
+      return AxpyRowsInt<kVnni, WeightFormat::kTernaryBase3>(w, rows, coefs, count, out_perm);
+    case WeightFormat::kCodebook2Bit:
+      return AxpyRowsInt<kVnni, WeightFormat::kCodebook2Bit>(w, rows, coefs, count, out_perm);
+    case WeightFormat::kF32:
+    case WeightFormat::kBF16:
+    case WeightFormat::kF16:
+      return;  // No QuantWeights holds a dense format (quant_matmul.h).
   }
 }
 

@@ -21,8 +21,8 @@ constexpr std::size_t kPrefetchTiles = 4;
 constexpr std::size_t kPrefetchRows = 8;  // Ahead, for the one-token path over listed rows.
 constexpr int kMaxTokens = 4;
 
-template <QuantKind K>
-constexpr int kDigits = K == QuantKind::kTernaryBase3 ? 5 : 4;
+template <WeightFormat K>
+constexpr int kDigits = TraitsOf(K).codes_per_byte;
 
 // acc + per 32-bit lane, the sum of 4 products of unsigned code bytes and int8 activations.
 template <bool kVnni>
@@ -96,9 +96,9 @@ inline __m512i NextBase3Digit(__m512i& state, int s) {
 
 // Digit s of 64 stored bytes (see QuantLayout), for s = 0, 1, ... in order: state starts
 // as the bytes themselves.
-template <QuantKind K>
+template <WeightFormat K>
 inline __m512i NextDigit(__m512i& state, int s) {
-  if constexpr (K == QuantKind::kTernaryBase3) {
+  if constexpr (K == WeightFormat::kTernaryBase3) {
     return NextBase3Digit(state, s);
   } else {
     return _mm512_and_si512(_mm512_srli_epi16(state, 2 * s), _mm512_set1_epi8(3));
@@ -114,7 +114,7 @@ inline __m512i CodebookSteps(const QuantCodebook& book) {
 }
 
 // All digits of 64 stored bytes, one vector per digit position s.
-template <QuantKind K>
+template <WeightFormat K>
 inline void Decode(__m512i bytes, __m512i digits[kDigits<K>]) {
   for (int s = 0; s < kDigits<K>; ++s) digits[s] = NextDigit<K>(bytes, s);
 }
@@ -126,13 +126,13 @@ inline void Decode(__m512i bytes, __m512i digits[kDigits<K>]) {
 // shift. vpmaddubsw would saturate on such products (pairs above 2^15), so without VNNI
 // the byte is shifted by 4 once and digits are masked by 0x03 and 0x0C (times 1 and 4).
 // Codebook indices go through a table (vpshufb) laid out for those masked values.
-template <bool kVnni, QuantKind K>
+template <bool kVnni, WeightFormat K>
 struct DigitDecoder {
   __m512i table1 = _mm512_setzero_si512();  // Codebook steps at indices 0, 1, 2, 3.
   __m512i table4 = _mm512_setzero_si512();  // Codebook steps at indices 0, 4, 8, 12.
 
   explicit DigitDecoder(const QuantCodebook* book) {
-    if constexpr (K == QuantKind::kCodebook2Bit) {
+    if constexpr (K == WeightFormat::kCodebook2Bit) {
       const std::uint8_t* st = book->steps;
       table1 = CodebookSteps(*book);
       table4 = _mm512_broadcast_i32x4(_mm_setr_epi32(st[0], st[1], st[2], st[3]));
@@ -140,9 +140,9 @@ struct DigitDecoder {
   }
 
   void Decode(__m512i bytes, __m512i digits[kDigits<K>]) const {
-    if constexpr (K == QuantKind::kTernaryBase3) {
+    if constexpr (K == WeightFormat::kTernaryBase3) {
       internal::Decode<K>(bytes, digits);
-    } else if constexpr (K == QuantKind::kTernary2Bit && kVnni) {
+    } else if constexpr (K == WeightFormat::kTernary2Bit && kVnni) {
       for (int s = 0; s < 4; ++s) {
         digits[s] = _mm512_and_si512(bytes, _mm512_set1_epi8(static_cast<char>(3 << (2 * s))));
       }
@@ -153,7 +153,7 @@ struct DigitDecoder {
       digits[1] = _mm512_and_si512(bytes, mask4);
       digits[2] = _mm512_and_si512(high, mask1);
       digits[3] = _mm512_and_si512(high, mask4);
-      if constexpr (K == QuantKind::kCodebook2Bit) {
+      if constexpr (K == WeightFormat::kCodebook2Bit) {
         digits[0] = _mm512_shuffle_epi8(table1, digits[0]);
         digits[1] = _mm512_shuffle_epi8(table4, digits[1]);
         digits[2] = _mm512_shuffle_epi8(table1, digits[2]);
@@ -163,11 +163,11 @@ struct DigitDecoder {
   }
 
   __m512i Combine(const __m512i acc[kDigits<K>]) const {
-    if constexpr (K == QuantKind::kTernary2Bit && kVnni) {
+    if constexpr (K == WeightFormat::kTernary2Bit && kVnni) {
       return _mm512_add_epi32(
           _mm512_add_epi32(acc[0], _mm512_srai_epi32(acc[1], 2)),
           _mm512_add_epi32(_mm512_srai_epi32(acc[2], 4), _mm512_srai_epi32(acc[3], 6)));
-    } else if constexpr (K == QuantKind::kTernary2Bit) {
+    } else if constexpr (K == WeightFormat::kTernary2Bit) {
       return _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[2]),
                               _mm512_srai_epi32(_mm512_add_epi32(acc[1], acc[3]), 2));
     } else {
@@ -183,7 +183,7 @@ struct DigitDecoder {
 // The one-token kernel's base-3 decoding: NextBase3Digit's table, but digits 1..4 masked
 // in place (times 4^(p-1)), as 2-bit codes are, and divided back in Combine.
 template <bool kVnni>
-struct DigitDecoder<kVnni, QuantKind::kTernaryBase3> {
+struct DigitDecoder<kVnni, WeightFormat::kTernaryBase3> {
   explicit DigitDecoder(const QuantCodebook*) {}
 
   void Decode(__m512i bytes, __m512i digits[5]) const {
@@ -219,7 +219,7 @@ inline std::size_t GroupBlocks(const QuantLayout& l, std::size_t group) {
 
 // R weight rows against T tokens starting at t0: every activation vector loaded feeds R
 // rows, so that at n = 8 the activations (too big for L1) are read from L2 R times less.
-template <bool kVnni, QuantKind K, int R, int T>
+template <bool kVnni, WeightFormat K, int R, int T>
 void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* rows,
           std::size_t t0, float* y, std::size_t ldy) {
   constexpr int kD = kDigits<K>;
@@ -235,7 +235,7 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
     books[r] = w.row_codebook(rows[r]);
     alpha[r] = beta[r] = _mm512_setzero_ps();
     lut[r] = _mm512_setzero_si512();
-    if constexpr (K == QuantKind::kCodebook2Bit) {
+    if constexpr (K == WeightFormat::kCodebook2Bit) {
       alpha[r] = _mm512_set1_ps(books[r]->step);
       beta[r] = _mm512_set1_ps(books[r]->offset);
       lut[r] = CodebookSteps(*books[r]);
@@ -271,7 +271,7 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
         __m512i digit[R];
         for (int r = 0; r < R; ++r) {
           digit[r] = NextDigit<K>(state[r], s);
-          if constexpr (K == QuantKind::kCodebook2Bit) {
+          if constexpr (K == WeightFormat::kCodebook2Bit) {
             digit[r] = _mm512_shuffle_epi8(lut[r], digit[r]);
           }
         }
@@ -294,7 +294,7 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
       for (int t = 0; t < T; ++t) {
         const __m512 dot = _mm512_cvtepi32_ps(acc[r][t]);
         __m512 lane;
-        if constexpr (K == QuantKind::kCodebook2Bit) {
+        if constexpr (K == WeightFormat::kCodebook2Bit) {
           lane = _mm512_fmadd_ps(dot, alpha[r], _mm512_mul_ps(sums[t], beta[r]));
         } else {  // Stored codes are the ternary value plus 1.
           lane = _mm512_sub_ps(dot, sums[t]);
@@ -315,11 +315,11 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
 // four rows side by side (as Tile does) measured ~2x slower from memory on Zen 5, though
 // faster from cache. Each digit position sums into its own integer accumulator (one chain
 // of vpdpbusd would be bound by its latency); the sums fold into floats once per group.
-// kSlots > 0 is the layout's count of full words (the 2-bit kinds at block sizes 64 and
+// kSlots > 0 is the layout's count of full words (the 2-bit formats at block sizes 64 and
 // 128, base 3 at 64 and 256, a tail slot after them): the words then unroll, and GCC no
 // longer copies the accumulators between registers on every slot, as it does in the
 // counted loop.
-template <bool kVnni, QuantKind K, int kSlots>
+template <bool kVnni, WeightFormat K, int kSlots>
 [[gnu::always_inline]] inline __m512 RowLanes(const QuantWeights& w, const PackedActivations& x,
                                               std::size_t row) {
   constexpr int kD = kDigits<K>;
@@ -359,7 +359,7 @@ template <bool kVnni, QuantKind K, int kSlots>
     const __m512 dot = _mm512_cvtepi32_ps(decoder.Combine(acc));
     const __m512 sums = _mm512_loadu_ps(x.block_sums + g * kQuantGroupBlocks);
     __m512 lane;  // As in Tile: (alpha * dot + beta * sum) per lane.
-    if constexpr (K == QuantKind::kCodebook2Bit) {
+    if constexpr (K == WeightFormat::kCodebook2Bit) {
       lane = _mm512_fmadd_ps(dot, alpha, _mm512_mul_ps(sums, beta));
     } else {
       lane = _mm512_sub_ps(dot, sums);
@@ -370,7 +370,7 @@ template <bool kVnni, QuantKind K, int kSlots>
 }
 
 // y[i] = row first + i against the one token, i < count.
-template <bool kVnni, QuantKind K, int kSlots>
+template <bool kVnni, WeightFormat K, int kSlots>
 void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::size_t first,
                      std::size_t count, float* y) {
   const __m512 token_scale = _mm512_set1_ps(x.scales[0]);
@@ -388,11 +388,11 @@ void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::siz
   }
 }
 
-template <bool kVnni, QuantKind K>
+template <bool kVnni, WeightFormat K>
 void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::size_t first,
                      std::size_t count, float* y) {
   const QuantLayout& l = w.layout();
-  if constexpr (K != QuantKind::kTernaryBase3) {
+  if constexpr (K != WeightFormat::kTernaryBase3) {
     if (l.full_words == 4) return ConsecutiveRows<kVnni, K, 4>(w, x, first, count, y);
     if (l.full_words == 8) return ConsecutiveRows<kVnni, K, 8>(w, x, first, count, y);
   } else if constexpr (kVnni) {
@@ -404,7 +404,7 @@ void ConsecutiveRows(const QuantWeights& w, const PackedActivations& x, std::siz
   ConsecutiveRows<kVnni, K, 0>(w, x, first, count, y);
 }
 
-template <bool kVnni, QuantKind K, int R>
+template <bool kVnni, WeightFormat K, int R>
 void TileTokens(const QuantWeights& w, const PackedActivations& x, const std::size_t* rows,
                 float* y, std::size_t ldy) {
   for (std::size_t t0 = 0; t0 < x.n; t0 += kMaxTokens) {
@@ -427,7 +427,7 @@ void TileTokens(const QuantWeights& w, const PackedActivations& x, const std::si
 }
 
 // Rows four at a time (the outputs of a tile are consecutive), the last few one at a time.
-template <bool kVnni, QuantKind K>
+template <bool kVnni, WeightFormat K>
 void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
           std::size_t first, std::size_t count, float* y, std::size_t ldy) {
   std::size_t i = 0;
@@ -469,13 +469,17 @@ void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t
 template <bool kVnni>
 void MatMulQuantRows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
                      std::size_t first, std::size_t count, float* y, std::size_t ldy) {
-  switch (w.kind()) {
-    case QuantKind::kTernary2Bit:
-      return Rows<kVnni, QuantKind::kTernary2Bit>(w, x, rows, first, count, y, ldy);
-    case QuantKind::kTernaryBase3:
-      return Rows<kVnni, QuantKind::kTernaryBase3>(w, x, rows, first, count, y, ldy);
-    case QuantKind::kCodebook2Bit:
-      return Rows<kVnni, QuantKind::kCodebook2Bit>(w, x, rows, first, count, y, ldy);
+  switch (w.format()) {
+    case WeightFormat::kTernary2Bit:
+      return Rows<kVnni, WeightFormat::kTernary2Bit>(w, x, rows, first, count, y, ldy);
+    case WeightFormat::kTernaryBase3:
+      return Rows<kVnni, WeightFormat::kTernaryBase3>(w, x, rows, first, count, y, ldy);
+    case WeightFormat::kCodebook2Bit:
+      return Rows<kVnni, WeightFormat::kCodebook2Bit>(w, x, rows, first, count, y, ldy);
+    case WeightFormat::kF32:
+    case WeightFormat::kBF16:
+    case WeightFormat::kF16:
+      return;  // No QuantWeights holds a dense format (quant_matmul.h).
   }
 }
 

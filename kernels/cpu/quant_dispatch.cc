@@ -48,7 +48,7 @@ void RunJobTask(void* context, std::size_t task) {
 }
 
 bool SameLayout(const QuantWeights& a, const QuantWeights& b) {
-  return a.kind() == b.kind() && a.cols() == b.cols() && a.block_size() == b.block_size();
+  return a.format() == b.format() && a.cols() == b.cols() && a.block_size() == b.block_size();
 }
 
 // The int8-activation row kernel and the activations it reads.
@@ -170,7 +170,7 @@ PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeig
                                   ActivationScratch& scratch) {
   static const bool avx512 = DetectedIsa() == CpuIsa::kAvx512;
   const PackTokenFn pack =
-      avx512 && w.kind() != QuantKind::kTernaryBase3 ? PackTokenAvx512 : PackTokenScalar;
+      avx512 && w.format() != WeightFormat::kTernaryBase3 ? PackTokenAvx512 : PackTokenScalar;
   const QuantLayout& l = w.layout();
   const std::size_t bytes = n * l.activation_bytes;
   if (scratch.bytes.size() < bytes + 64) scratch.bytes.resize(bytes + 64);

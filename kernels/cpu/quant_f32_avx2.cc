@@ -18,7 +18,7 @@ struct Avx2Codes {
   // 10-20% faster than 2 x 3 (which fits the 16 registers) and than 3 x 3.
   static constexpr int kTileRows = 3;
   static constexpr int kMaxTokens = 4;
-  template <QuantKind K>
+  template <WeightFormat K>
   static constexpr int kChainsOneToken = 4;
 
   static I Load(const std::uint8_t* p, int half) {
@@ -56,7 +56,7 @@ struct Avx2Codes {
 
 void MatMulQuantF32Avx2(const QuantWeights& w, const float* x_perm, std::size_t n,
                         std::size_t first, std::size_t count, float* y, std::size_t ldy) {
-  F32RowsAnyKind<Avx2Codes>(w, x_perm, n, first, count, y, ldy);
+  F32RowsAnyFormat<Avx2Codes>(w, x_perm, n, first, count, y, ldy);
 }
 
 }  // namespace ghost::kernels::internal

@@ -18,10 +18,10 @@ struct Avx512Codes {
   // 4 rows x 4 tokens: 16 accumulators, 4 code vectors, 4 tables and 4 weight vectors.
   static constexpr int kTileRows = 4;
   static constexpr int kMaxTokens = 4;
-  // At n = 1 from memory, 2 chains measured ~30% faster than 4 for the 2-bit kinds, 4 ~8%
+  // At n = 1 from memory, 2 chains measured ~30% faster than 4 for the 2-bit formats, 4 ~8%
   // faster than 2 for base 3 (from cache they were even).
-  template <QuantKind K>
-  static constexpr int kChainsOneToken = K == QuantKind::kTernaryBase3 ? 4 : 2;
+  template <WeightFormat K>
+  static constexpr int kChainsOneToken = K == WeightFormat::kTernaryBase3 ? 4 : 2;
 
   static I Load(const std::uint8_t* p, int /*half*/) { return _mm512_loadu_si512(p); }
   // 32-bit lane b holds the tail bytes of block b, zero-extended.
@@ -56,7 +56,7 @@ struct Avx512Codes {
 
 void MatMulQuantF32Avx512(const QuantWeights& w, const float* x_perm, std::size_t n,
                           std::size_t first, std::size_t count, float* y, std::size_t ldy) {
-  F32RowsAnyKind<Avx512Codes>(w, x_perm, n, first, count, y, ldy);
+  F32RowsAnyFormat<Avx512Codes>(w, x_perm, n, first, count, y, ldy);
 }
 
 }  // namespace ghost::kernels::internal

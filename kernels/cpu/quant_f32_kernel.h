@@ -5,7 +5,7 @@
 // matmul_avx2.cc.
 //
 // A slot of a group (QuantLayout) holds 4 code bytes per block lane. Shifted right by
-// 8k + 2s, a lane's low bits start with digit s of byte k (2-bit kinds; base-3 digits are
+// 8k + 2s, a lane's low bits start with digit s of byte k (2-bit formats; base-3 digits are
 // decoded to whole bytes first); a vpermps table that repeats the 4 values of a row (-1,
 // 0, 1 ternary, the codebook entries) turns them into fp32 weights, one per block lane,
 // which multiply the activations at float 16k + lane of that digit's 64 (quant_internal.h).
@@ -26,8 +26,8 @@ namespace {
 // DequantizeQuantRow does).
 constexpr float kTernaryValues[4] = {-1.0f, 0.0f, 1.0f, 2.0f};
 
-template <QuantKind K>
-constexpr int kF32Digits = K == QuantKind::kTernaryBase3 ? 5 : 4;
+template <WeightFormat K>
+constexpr int kF32Digits = TraitsOf(K).codes_per_byte;
 
 inline std::size_t F32GroupBlocks(const QuantLayout& l, std::size_t group) {
   const std::size_t left = l.blocks_per_row - group * kQuantGroupBlocks;
@@ -45,7 +45,7 @@ struct TileRows {
 // Products of slot `slot` of one group (kBytes code bytes per lane: 4, or the tail's) of R
 // rows with T tokens, into acc[r][t][a] (A accumulators per row and token, so that the
 // additions do not wait on each other).
-template <typename C, QuantKind K, int R, int T, int A, int kBytes>
+template <typename C, WeightFormat K, int R, int T, int A, int kBytes>
 [[gnu::always_inline]] inline void SlotProducts(const QuantLayout& l, const TileRows<C, R>& tile,
                                                 std::size_t offset, std::size_t slot, int half,
                                                 const float* group_x,
@@ -64,7 +64,7 @@ template <typename C, QuantKind K, int R, int T, int A, int kBytes>
   for (int s = 0; s < kD; ++s) {
     typename C::I source[R];
     for (int r = 0; r < R; ++r) {
-      if constexpr (K == QuantKind::kTernaryBase3) {
+      if constexpr (K == WeightFormat::kTernaryBase3) {
         source[r] = C::NextBase3Digit(state[r], s);
       } else {
         source[r] = state[r];
@@ -72,7 +72,7 @@ template <typename C, QuantKind K, int R, int T, int A, int kBytes>
     }
     const float* xs = group_x + (slot * kD + s) * 64 + F::kWidth * half;
     for (int k = 0; k < kBytes; ++k) {
-      const int shift = 8 * k + (K == QuantKind::kTernaryBase3 ? 0 : 2 * s);
+      const int shift = 8 * k + (K == WeightFormat::kTernaryBase3 ? 0 : 2 * s);
       typename F::V value[R];
       for (int r = 0; r < R; ++r) value[r] = C::Lookup(source[r], shift, tile.table[r]);
       for (int t = 0; t < T; ++t) {
@@ -84,7 +84,7 @@ template <typename C, QuantKind K, int R, int T, int A, int kBytes>
 }
 
 // Rows row0 .. row0 + R - 1 against tokens x[0 .. T): y[t * ldy + r].
-template <typename C, QuantKind K, int R, int T, int A>
+template <typename C, WeightFormat K, int R, int T, int A>
 void F32Tile(const QuantWeights& w, const float* x, std::size_t row0, float* y, std::size_t ldy) {
   using F = typename C::F;
   using V = typename F::V;
@@ -142,7 +142,7 @@ void F32Tile(const QuantWeights& w, const float* x, std::size_t row0, float* y, 
 }
 
 // F32Tile for the largest token count up to T that `left` tokens fill.
-template <typename C, QuantKind K, int R, int T>
+template <typename C, WeightFormat K, int R, int T>
 void F32TileUpTo(const QuantWeights& w, const float* x, std::size_t left, std::size_t row0,
                  float* y, std::size_t ldy) {
   if constexpr (T > 1) {
@@ -152,7 +152,7 @@ void F32TileUpTo(const QuantWeights& w, const float* x, std::size_t left, std::s
 }
 
 // R rows against all n tokens, C::kMaxTokens at a time.
-template <typename C, QuantKind K, int R>
+template <typename C, WeightFormat K, int R>
 void F32TileTokens(const QuantWeights& w, const float* x, std::size_t n, std::size_t row0, float* y,
                    std::size_t ldy) {
   const std::size_t x_stride = w.layout().activation_bytes;
@@ -164,7 +164,7 @@ void F32TileTokens(const QuantWeights& w, const float* x, std::size_t n, std::si
 // One token: rows one at a time (their codes one linear stream), C::kChainsOneToken<K>
 // accumulators each. Several tokens: C::kTileRows rows at a time, each decoded weight
 // feeding every token and each activation vector every row.
-template <typename C, QuantKind K>
+template <typename C, WeightFormat K>
 void F32Rows(const QuantWeights& w, const float* x, std::size_t n, std::size_t first,
              std::size_t count, float* y, std::size_t ldy) {
   std::size_t i = 0;
@@ -181,15 +181,19 @@ void F32Rows(const QuantWeights& w, const float* x, std::size_t n, std::size_t f
 }
 
 template <typename C>
-void F32RowsAnyKind(const QuantWeights& w, const float* x, std::size_t n, std::size_t first,
-                    std::size_t count, float* y, std::size_t ldy) {
-  switch (w.kind()) {
-    case QuantKind::kTernary2Bit:
-      return F32Rows<C, QuantKind::kTernary2Bit>(w, x, n, first, count, y, ldy);
-    case QuantKind::kTernaryBase3:
-      return F32Rows<C, QuantKind::kTernaryBase3>(w, x, n, first, count, y, ldy);
-    case QuantKind::kCodebook2Bit:
-      return F32Rows<C, QuantKind::kCodebook2Bit>(w, x, n, first, count, y, ldy);
+void F32RowsAnyFormat(const QuantWeights& w, const float* x, std::size_t n, std::size_t first,
+                      std::size_t count, float* y, std::size_t ldy) {
+  switch (w.format()) {
+    case WeightFormat::kTernary2Bit:
+      return F32Rows<C, WeightFormat::kTernary2Bit>(w, x, n, first, count, y, ldy);
+    case WeightFormat::kTernaryBase3:
+      return F32Rows<C, WeightFormat::kTernaryBase3>(w, x, n, first, count, y, ldy);
+    case WeightFormat::kCodebook2Bit:
+      return F32Rows<C, WeightFormat::kCodebook2Bit>(w, x, n, first, count, y, ldy);
+    case WeightFormat::kF32:
+    case WeightFormat::kBF16:
+    case WeightFormat::kF16:
+      return;  // No QuantWeights holds a dense format (quant_matmul.h).
   }
 }
 

@@ -38,7 +38,7 @@ PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeig
 // One token of PackActivations: writes every position of `out` (activation_bytes), the
 // block sums (scale_stride floats) and returns the scale. Each value is round-half-away of
 // x * (127 / max|x|), so that every packer yields the same bytes. The AVX-512 packer
-// handles the 2-bit kinds only.
+// handles the 2-bit formats only.
 using PackTokenFn = float (*)(const float* x, const QuantWeights& w, std::int8_t* out,
                               float* block_sums);
 float PackTokenScalar(const float* x, const QuantWeights& w, std::int8_t* out, float* block_sums);
@@ -127,7 +127,7 @@ void MatMulQuantAvx512(const QuantWeights&, const PackedActivations&, const std:
                        std::size_t, std::size_t, float*, std::size_t);
 void MatMulQuantAvx512Vnni(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
                            std::size_t, std::size_t, float*, std::size_t);
-// VNNI with VBMI, whose byte permutes decode base-3 codes (the other kinds as with VNNI).
+// VNNI with VBMI, whose byte permutes decode base-3 codes (the other formats as with VNNI).
 void MatMulQuantAvx512Vbmi(const QuantWeights&, const PackedActivations&, const std::uint32_t*,
                            std::size_t, std::size_t, float*, std::size_t);
 

@@ -1,13 +1,15 @@
 // Matrix products with low-bit weights (ternary 2-bit, ternary base-3, 2-bit codebook) and
-// fp32 activations. Plain C++ like matmul.h: no engine types.
+// fp32 activations. Plain C++ like matmul.h: no engine types but the weight format table.
 //
-// Storage format (what QuantMatrixView describes; engine/compress/format.h is the owner):
+// Storage format (what QuantMatrixView describes; engine/formats/packing.h is the owner):
 // rows are independent; a row of `cols` weights is cut into blocks of block_size weights,
 // the last one short when block_size does not divide cols (padding codes past cols). Every
 // block's codes start on a byte boundary.
 //   kTernary2Bit   4 codes per byte, code j in bits 2*(j%4) of byte j/4, stored code + 1.
 //   kTernaryBase3  5 codes per byte: byte = sum_i t_i 3^i over codes 5k + i, t = code + 1.
 //   kCodebook2Bit  2-bit index (positions as kTernary2Bit) into 4 fp16 entries per row group.
+// Only these block-quantized WeightFormats have a QuantWeights; the caller never builds one
+// for a dense format (IsBlockQuantized() is false: f32, bf16, f16 go to matmul.h).
 // Weight (r, c) = scale[r, c / block_size] * code (ternary) or * codebook[group(r)][index].
 //
 // The kernels quantize each activation row to int8 (one scale per row, round to nearest)
@@ -29,27 +31,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/formats/weight_format.h"
 #include "kernels/cpu/huge_page_allocator.h"
 #include "kernels/cpu/matmul.h"
 
 namespace ghost::kernels {
 
-enum class QuantKind { kTernary2Bit, kTernaryBase3, kCodebook2Bit };
-
-const char* QuantKindName(QuantKind kind);
-
-// Bytes one block of block_size codes takes in the storage format.
-std::size_t QuantCodeBytesPerBlock(QuantKind kind, std::size_t block_size);
-// Bytes of one row in the storage format: blocks_per_row * QuantCodeBytesPerBlock.
-std::size_t QuantCodeBytesPerRow(QuantKind kind, std::size_t cols, std::size_t block_size);
-
 // The storage layout above, not owned.
 struct QuantMatrixView {
-  QuantKind kind = QuantKind::kTernary2Bit;
+  WeightFormat format = WeightFormat::kTernary2Bit;  // block-quantized
   std::size_t rows = 0;
   std::size_t cols = 0;
   std::size_t block_size = 64;              // 16, 32, 64, 128 or 256
-  const std::uint8_t* codes = nullptr;      // row r at codes + r * QuantCodeBytesPerRow(...)
+  const std::uint8_t* codes = nullptr;      // row r at codes + r * BytesPerRow(format, ...)
   const std::uint16_t* scales = nullptr;    // fp16 bits, index r * blocks_per_row + b
   const std::uint16_t* codebook = nullptr;  // codebook only: 4 fp16 per row group
   std::size_t codebook_group_rows = 0;      // codebook only
@@ -91,12 +85,13 @@ struct QuantCodebook {
 };
 
 // Owns the weights in the layout above, built once at model load.
+// The kernel-ready form of a low-bit matrix; compress::QuantizedMatrix is its stored form.
 class QuantWeights {
  public:
   // Requires a view whose arrays hold what its fields say and valid code bytes.
   static QuantWeights Prepare(const QuantMatrixView& view);
 
-  QuantKind kind() const { return kind_; }
+  WeightFormat format() const { return format_; }
   std::size_t rows() const { return rows_; }
   std::size_t cols() const { return cols_; }
   std::size_t block_size() const { return block_size_; }
@@ -113,13 +108,13 @@ class QuantWeights {
   }
   // Where column c goes in the activation layout (QuantLayout::activation_bytes).
   const std::uint32_t* activation_positions() const { return activation_positions_.data(); }
-  // nullptr for the ternary kinds.
+  // nullptr for the ternary formats.
   const QuantCodebook* row_codebook(std::size_t row) const {
     return codebooks_.empty() ? nullptr : &codebooks_[row / codebook_group_rows_];
   }
 
  private:
-  QuantKind kind_ = QuantKind::kTernary2Bit;
+  WeightFormat format_ = WeightFormat::kTernary2Bit;
   std::size_t rows_ = 0;
   std::size_t cols_ = 0;
   std::size_t block_size_ = 0;
@@ -142,7 +137,7 @@ class QuantWeights {
 // y[t, r] = sum_c x[t, c] * W[r, c] for t < n, r < rows; x is [n, cols], y is [n, rows].
 void MatMulQuant(const float* x, std::size_t n, const QuantWeights& w, float* y);
 // y[i][t, r] = sum_c x[t, c] * w[i][r, c] for i < count: several matrices that read the
-// same input (a layer's q/k/v or gate/up projections). Where they share cols, kind and
+// same input (a layer's q/k/v or gate/up projections). Where they share cols, format and
 // block size, the input is packed once and all their rows are split over one pool call;
 // otherwise this is count MatMulQuant calls.
 void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w,

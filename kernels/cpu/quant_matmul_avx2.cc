@@ -14,8 +14,8 @@ namespace {
 // 3 tokens x 2 halves of integer accumulators + 3 float sums leave room for decoding.
 constexpr int kMaxTokens = 3;
 
-template <QuantKind K>
-constexpr int kDigits = K == QuantKind::kTernaryBase3 ? 5 : 4;
+template <WeightFormat K>
+constexpr int kDigits = TraitsOf(K).codes_per_byte;
 
 // acc + per 32-bit lane, the sum of 4 products of unsigned code bytes (at most 127, so no
 // 16-bit saturation) and int8 activations.
@@ -25,9 +25,9 @@ inline __m256i Dot(__m256i acc, __m256i codes, __m256i x) {
 }
 
 // The digits of 32 stored bytes, one vector per digit position s (see QuantLayout).
-template <QuantKind K>
+template <WeightFormat K>
 inline void Decode(__m256i bytes, __m256i digits[kDigits<K>]) {
-  if constexpr (K == QuantKind::kTernaryBase3) {
+  if constexpr (K == WeightFormat::kTernaryBase3) {
     // Digit s is the top trit of r = stored * 3^s mod 256: 1 from 86 up, 2 from 171 up.
     // The state is r + 128, which multiplies by 3 the same way (3 * 128 = 128 mod 256),
     // so that signed compares (one operation, where unsigned ones take two) find r >= 86
@@ -134,7 +134,7 @@ inline void Base3SlotDots(const __m256i digits[5], const std::int8_t* xs, std::s
   }
 }
 
-template <QuantKind K, int T>
+template <WeightFormat K, int T>
 void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t row, std::size_t t0,
                float* y, std::size_t ldy) {
   constexpr int kD = kDigits<K>;
@@ -143,7 +143,7 @@ void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t ro
   const std::uint16_t* scales = w.row_scales(row);
   const QuantCodebook* book = w.row_codebook(row);
   __m256i lut = _mm256_setzero_si256();
-  if constexpr (K == QuantKind::kCodebook2Bit) {
+  if constexpr (K == WeightFormat::kCodebook2Bit) {
     lut = _mm256_broadcastsi128_si256(
         _mm_setr_epi8(static_cast<char>(book->steps[0]), static_cast<char>(book->steps[1]),
                       static_cast<char>(book->steps[2]), static_cast<char>(book->steps[3]), 0, 0, 0,
@@ -160,7 +160,7 @@ void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t ro
     const std::int8_t* group_x = values + g * group_values;
     for (int h = 0; h < 2; ++h) {
       __m256i acc[T];
-      if constexpr (K == QuantKind::kTernary2Bit) {
+      if constexpr (K == WeightFormat::kTernary2Bit) {
         TernaryGroupDots<T>(l, group_codes, stride, h, group_x, acc);
       } else {
         for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
@@ -168,11 +168,11 @@ void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t ro
           __m256i digits[kD];
           Decode<K>(LoadSlot(l, group_codes, stride, s_index, h), digits);
           const std::int8_t* slot_x = group_x + s_index * kD * 64 + 32 * h;
-          if constexpr (K == QuantKind::kTernaryBase3) {
+          if constexpr (K == WeightFormat::kTernaryBase3) {
             Base3SlotDots<T>(digits, slot_x, l.activation_bytes, acc);
           } else {
             for (int s = 0; s < kD; ++s) {
-              if constexpr (K == QuantKind::kCodebook2Bit) {
+              if constexpr (K == WeightFormat::kCodebook2Bit) {
                 digits[s] = _mm256_shuffle_epi8(lut, digits[s]);
               }
               for (int t = 0; t < T; ++t) {
@@ -200,7 +200,7 @@ void RowTokens(const QuantWeights& w, const PackedActivations& x, std::size_t ro
   }
 }
 
-template <QuantKind K>
+template <WeightFormat K>
 void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
           std::size_t first, std::size_t count, float* y, std::size_t ldy) {
   for (std::size_t i = 0; i < count; ++i) {
@@ -225,14 +225,14 @@ void Rows(const QuantWeights& w, const PackedActivations& x, const std::uint32_t
 
 // out_perm += coef * row in the AXPY layout (quant_internal.h); half h of a slot's 16
 // lanes is 8 consecutive floats of each of its 4 byte rows.
-template <QuantKind K>
+template <WeightFormat K>
 void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm) {
   constexpr int kD = kDigits<K>;
   const QuantLayout& l = w.layout();
   const std::uint8_t* codes = w.row_codes(row);
   const std::uint16_t* scales = w.row_scales(row);
   __m256 table = _mm256_setr_ps(-1, 0, 1, 0, 0, 0, 0, 0);
-  if constexpr (K == QuantKind::kCodebook2Bit) {
+  if constexpr (K == WeightFormat::kCodebook2Bit) {
     const float* e = w.row_codebook(row)->entries;
     table = _mm256_setr_ps(e[0], e[1], e[2], e[3], 0, 0, 0, 0);
   }
@@ -261,7 +261,7 @@ void AxpyRow(const QuantWeights& w, std::size_t row, float coef, float* out_perm
   }
 }
 
-template <QuantKind K>
+template <WeightFormat K>
 void AxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
               std::size_t count, float* out_perm) {
   for (std::size_t i = 0; i < count; ++i) {
@@ -274,25 +274,33 @@ void AxpyRows(const QuantWeights& w, const std::uint32_t* rows, const float* coe
 
 void MatMulQuantAvx2(const QuantWeights& w, const PackedActivations& x, const std::uint32_t* rows,
                      std::size_t first, std::size_t count, float* y, std::size_t ldy) {
-  switch (w.kind()) {
-    case QuantKind::kTernary2Bit:
-      return Rows<QuantKind::kTernary2Bit>(w, x, rows, first, count, y, ldy);
-    case QuantKind::kTernaryBase3:
-      return Rows<QuantKind::kTernaryBase3>(w, x, rows, first, count, y, ldy);
-    case QuantKind::kCodebook2Bit:
-      return Rows<QuantKind::kCodebook2Bit>(w, x, rows, first, count, y, ldy);
+  switch (w.format()) {
+    case WeightFormat::kTernary2Bit:
+      return Rows<WeightFormat::kTernary2Bit>(w, x, rows, first, count, y, ldy);
+    case WeightFormat::kTernaryBase3:
+      return Rows<WeightFormat::kTernaryBase3>(w, x, rows, first, count, y, ldy);
+    case WeightFormat::kCodebook2Bit:
+      return Rows<WeightFormat::kCodebook2Bit>(w, x, rows, first, count, y, ldy);
+    case WeightFormat::kF32:
+    case WeightFormat::kBF16:
+    case WeightFormat::kF16:
+      return;  // No QuantWeights holds a dense format (quant_matmul.h).
   }
 }
 
 void QuantAxpyAvx2(const QuantWeights& w, const std::uint32_t* rows, const float* coefs,
                    std::size_t count, float* out_perm) {
-  switch (w.kind()) {
-    case QuantKind::kTernary2Bit:
-      return AxpyRows<QuantKind::kTernary2Bit>(w, rows, coefs, count, out_perm);
-    case QuantKind::kTernaryBase3:
-      return AxpyRows<QuantKind::kTernaryBase3>(w, rows, coefs, count, out_perm);
-    case QuantKind::kCodebook2Bit:
-      return AxpyRows<QuantKind::kCodebook2Bit>(w, rows, coefs, count, out_perm);
+  switch (w.format()) {
+    case WeightFormat::kTernary2Bit:
+      return AxpyRows<WeightFormat::kTernary2Bit>(w, rows, coefs, count, out_perm);
+    case WeightFormat::kTernaryBase3:
+      return AxpyRows<WeightFormat::kTernaryBase3>(w, rows, coefs, count, out_perm);
+    case WeightFormat::kCodebook2Bit:
+      return AxpyRows<WeightFormat::kCodebook2Bit>(w, rows, coefs, count, out_perm);
+    case WeightFormat::kF32:
+    case WeightFormat::kBF16:
+    case WeightFormat::kF16:
+      return;  // No QuantWeights holds a dense format (quant_matmul.h).
   }
 }
 

@@ -11,7 +11,7 @@
 namespace ghost::kernels {
 namespace {
 
-bool IsBase3(QuantKind kind) { return kind == QuantKind::kTernaryBase3; }
+bool IsBase3(WeightFormat format) { return format == WeightFormat::kTernaryBase3; }
 
 // Stored byte ceil(b * 256 / 243) for every valid base-3 byte b: then the digit t_i of b is
 // the top "trit" of (stored * 3^(4 - i)) mod 256, i.e. ((stored * 3^(4-i)) mod 256) * 3 >> 8,
@@ -21,16 +21,16 @@ std::uint8_t Base3ToStored(std::uint8_t b) {
   return static_cast<std::uint8_t>((b * 256 + 242) / 243);
 }
 
-QuantLayout MakeLayout(QuantKind kind, std::size_t cols, std::size_t block_size) {
+QuantLayout MakeLayout(WeightFormat format, std::size_t cols, std::size_t block_size) {
   QuantLayout l;
   l.blocks_per_row = (cols + block_size - 1) / block_size;
   l.groups_per_row = (l.blocks_per_row + kQuantGroupBlocks - 1) / kQuantGroupBlocks;
-  const std::size_t format_bytes = QuantCodeBytesPerBlock(kind, block_size);
+  const std::size_t format_bytes = BytesPerBlock(format, block_size);
   // A tail of 3 bytes would need a 3-to-4 byte shuffle; one padding byte is cheaper.
   l.block_bytes = format_bytes % 4 == 3 ? format_bytes + 1 : format_bytes;
   l.full_words = l.block_bytes / 4;
   l.tail_bytes = l.block_bytes % 4;
-  l.digits = IsBase3(kind) ? 5 : 4;
+  l.digits = TraitsOf(format).codes_per_byte;
   l.slots_per_group = l.full_words + (l.tail_bytes > 0 ? 1 : 0);
   l.row_bytes = l.block_bytes * l.blocks_per_row;
   l.scale_stride = l.groups_per_row * kQuantGroupBlocks;
@@ -71,36 +71,15 @@ QuantCodebook MakeCodebook(const std::uint16_t* entries) {
 
 }  // namespace
 
-const char* QuantKindName(QuantKind kind) {
-  switch (kind) {
-    case QuantKind::kTernary2Bit:
-      return "ternary-2bit";
-    case QuantKind::kTernaryBase3:
-      return "ternary-base3";
-    case QuantKind::kCodebook2Bit:
-      return "codebook-2bit";
-  }
-  return "unknown";
-}
-
-std::size_t QuantCodeBytesPerBlock(QuantKind kind, std::size_t block_size) {
-  const std::size_t per_byte = IsBase3(kind) ? 5 : 4;
-  return (block_size + per_byte - 1) / per_byte;
-}
-
-std::size_t QuantCodeBytesPerRow(QuantKind kind, std::size_t cols, std::size_t block_size) {
-  return (cols + block_size - 1) / block_size * QuantCodeBytesPerBlock(kind, block_size);
-}
-
 QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   QuantWeights w;
-  w.kind_ = view.kind;
+  w.format_ = view.format;
   w.rows_ = view.rows;
   w.cols_ = view.cols;
   w.block_size_ = view.block_size;
-  w.layout_ = MakeLayout(view.kind, view.cols, view.block_size);
+  w.layout_ = MakeLayout(view.format, view.cols, view.block_size);
   const QuantLayout& l = w.layout_;
-  const std::size_t format_block_bytes = QuantCodeBytesPerBlock(view.kind, view.block_size);
+  const std::size_t format_block_bytes = BytesPerBlock(view.format, view.block_size);
   const std::size_t format_row_bytes = format_block_bytes * l.blocks_per_row;
 
   const std::size_t scale_bytes = l.scale_stride * sizeof(std::uint16_t);
@@ -116,8 +95,8 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
                           w.scales_offset_ + view.rows * w.scales_stride_) + 64, 0);
   std::array<std::uint8_t, 256> stored;  // Byte as stored, see Base3ToStored.
   for (int b = 0; b < 256; ++b) {
-    stored[b] = IsBase3(view.kind) ? Base3ToStored(static_cast<std::uint8_t>(b))
-                                   : static_cast<std::uint8_t>(b);
+    stored[b] = IsBase3(view.format) ? Base3ToStored(static_cast<std::uint8_t>(b))
+                                     : static_cast<std::uint8_t>(b);
   }
   for (std::size_t r = 0; r < view.rows; ++r) {
     const std::uint8_t* src = view.codes + r * format_row_bytes;
@@ -141,9 +120,9 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   w.activation_positions_.resize(view.cols);
   for (std::size_t c = 0; c < view.cols; ++c) {
     w.activation_positions_[c] = static_cast<std::uint32_t>(internal::ActivationPosition(
-        l, IsBase3(view.kind), c / view.block_size, c % view.block_size));
+        l, IsBase3(view.format), c / view.block_size, c % view.block_size));
   }
-  if (view.kind == QuantKind::kCodebook2Bit) {
+  if (view.format == WeightFormat::kCodebook2Bit) {
     w.codebook_group_rows_ = view.codebook_group_rows;
     const std::size_t groups =
         (view.rows + view.codebook_group_rows - 1) / view.codebook_group_rows;
@@ -176,7 +155,7 @@ namespace internal {
 int StoredCode(const QuantWeights& w, const std::uint8_t* row_codes, std::size_t block,
                std::size_t j) {
   const QuantLayout& l = w.layout();
-  if (!IsBase3(w.kind())) {
+  if (!IsBase3(w.format())) {
     const std::uint8_t byte = row_codes[StoredByteOffset(l, block, j / 4)];
     return (byte >> (2 * (j % 4))) & 3;
   }

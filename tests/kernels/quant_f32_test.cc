@@ -16,8 +16,8 @@
 namespace ghost::kernels {
 namespace {
 
-using testing::KindAndBlock;
-using testing::kKinds;
+using testing::FormatAndBlock;
+using testing::kLowBitFormats;
 using testing::kTokenCounts;
 using testing::MatrixShape;
 using testing::RandomActivations;
@@ -60,15 +60,15 @@ Reference DenseReference(const QuantWeights& w, const std::vector<float>& x, std
   return ref;
 }
 
-class QuantF32Test : public ::testing::TestWithParam<KindAndBlock> {};
+class QuantF32Test : public ::testing::TestWithParam<FormatAndBlock> {};
 
 TEST_P(QuantF32Test, VariantsMatchDenseReferenceAndScalar) {
-  const auto [kind, block_size] = GetParam();
+  const auto [format, block_size] = GetParam();
   std::mt19937 rng(std::random_device{}());
   for (const MatrixShape& shape : kShapes) {
     const compress::QuantizedMatrix m =
-        RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+        RandomQuantMatrix(format, shape.rows, shape.cols, block_size, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     for (std::size_t n : kTokenCounts) {
       const std::vector<float> x = RandomActivations(n * shape.cols, rng);
       const Reference ref = DenseReference(w, x, n);
@@ -79,7 +79,7 @@ TEST_P(QuantF32Test, VariantsMatchDenseReferenceAndScalar) {
         std::vector<float> y(n * shape.rows, NAN);
         MatMulQuantF32Isa(isa, x.data(), n, w, y.data());
         const auto where = [&](std::size_t i) {
-          return std::string(IsaName(isa)) + " " + QuantKindName(kind) + " block " +
+          return std::string(IsaName(isa)) + " " + WeightFormatName(format) + " block " +
                  std::to_string(block_size) + " " + std::to_string(shape.rows) + "x" +
                  std::to_string(shape.cols) + " n=" + std::to_string(n) +
                  " t=" + std::to_string(i / shape.rows) + " r=" + std::to_string(i % shape.rows);
@@ -94,15 +94,15 @@ TEST_P(QuantF32Test, VariantsMatchDenseReferenceAndScalar) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFormats, QuantF32Test, testing::AllKindsAndBlocks(),
-                         testing::KindAndBlockName);
+INSTANTIATE_TEST_SUITE_P(AllFormats, QuantF32Test, testing::AllFormatsAndBlocks(),
+                         testing::FormatAndBlockName);
 
 // Large enough for the rows to be split over the thread pool, on the detected variant.
 TEST(QuantF32ThreadedTest, DefaultMatchesScalar) {
   std::mt19937 rng(std::random_device{}());
-  for (QuantKind kind : kKinds) {
-    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 301, 1000, 64, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+  for (WeightFormat format : kLowBitFormats) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(format, 301, 1000, 64, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     for (std::size_t n : {std::size_t{1}, std::size_t{8}}) {
       const std::vector<float> x = RandomActivations(n * m.cols, rng);
       const Reference ref = DenseReference(w, x, n);
@@ -112,7 +112,7 @@ TEST(QuantF32ThreadedTest, DefaultMatchesScalar) {
       MatMulQuantF32(x.data(), n, w, got.data());
       for (std::size_t i = 0; i < got.size(); ++i) {
         ASSERT_NEAR(got[i], expected[i], kRelativeError * ref.magnitude[i])
-            << QuantKindName(kind) << " n=" << n << " i=" << i;
+            << WeightFormatName(format) << " n=" << n << " i=" << i;
       }
     }
   }
@@ -122,9 +122,9 @@ TEST(QuantF32ThreadedTest, DefaultMatchesScalar) {
 // under a thousandth of the int8 path's bound.
 TEST(QuantF32AccuracyTest, FarInsideInt8Bound) {
   std::mt19937 rng(std::random_device{}());
-  for (QuantKind kind : kKinds) {
-    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 8, 2048, 64, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+  for (WeightFormat format : kLowBitFormats) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(format, 8, 2048, 64, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     const std::vector<float> x = RandomActivations(m.cols, rng);
     const Reference ref = DenseReference(w, x, 1);
     std::vector<float> y(m.rows, NAN);
@@ -133,22 +133,23 @@ TEST(QuantF32AccuracyTest, FarInsideInt8Bound) {
     for (std::size_t r = 0; r < m.rows; ++r) {
       DequantizeQuantRow(w, r, row.data());
       const double int8_bound = testing::Int8DotErrorBound(w, r, row.data(), x.data());
-      EXPECT_LT(std::fabs(y[r] - ref.y[r]), 1e-3 * int8_bound) << QuantKindName(kind) << " " << r;
+      EXPECT_LT(std::fabs(y[r] - ref.y[r]), 1e-3 * int8_bound)
+          << WeightFormatName(format) << " " << r;
     }
   }
 }
 
 TEST(QuantF32Test, ZeroActivationsGiveZero) {
   std::mt19937 rng(std::random_device{}());
-  for (QuantKind kind : kKinds) {
-    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 5, 100, 16, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+  for (WeightFormat format : kLowBitFormats) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(format, 5, 100, 16, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     const std::vector<float> x(2 * m.cols, 0.0f);
     for (CpuIsa isa : kIsas) {
       if (!IsaSupported(isa)) continue;
       std::vector<float> y(2 * m.rows, NAN);
       MatMulQuantF32Isa(isa, x.data(), 2, w, y.data());
-      for (float v : y) EXPECT_EQ(v, 0.0f) << IsaName(isa) << " " << QuantKindName(kind);
+      for (float v : y) EXPECT_EQ(v, 0.0f) << IsaName(isa) << " " << WeightFormatName(format);
     }
   }
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/compress/quantized_matrix.h"
+#include "engine/formats/packing.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/quant_internal.h"
 #include "tests/kernels/random_quant_matrix.h"
@@ -19,9 +20,9 @@
 namespace ghost::kernels {
 namespace {
 
+using testing::FormatAndBlock;
 using testing::kBlockSizes;
-using testing::KindAndBlock;
-using testing::kKinds;
+using testing::kLowBitFormats;
 using testing::kTokenCounts;
 using testing::MatrixShape;
 using testing::RandomActivations;
@@ -38,27 +39,27 @@ std::vector<float> DequantizeAll(const QuantWeights& w) {
   return out;
 }
 
-class QuantMatMulTest : public ::testing::TestWithParam<KindAndBlock> {};
+class QuantMatMulTest : public ::testing::TestWithParam<FormatAndBlock> {};
 
 TEST_P(QuantMatMulTest, DequantizeMatchesEngineReference) {
-  const auto [kind, block_size] = GetParam();
+  const auto [format, block_size] = GetParam();
   std::mt19937 rng(std::random_device{}());
   for (const MatrixShape& shape : kShapes) {
     const compress::QuantizedMatrix m =
-        RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
+        RandomQuantMatrix(format, shape.rows, shape.cols, block_size, rng);
     ASSERT_TRUE(m.Validate().ok()) << m.Validate();
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     EXPECT_EQ(DequantizeAll(w), compress::Dequantize(m)) << shape.rows << "x" << shape.cols;
   }
 }
 
 TEST_P(QuantMatMulTest, VariantsMatchScalarAndDenseReference) {
-  const auto [kind, block_size] = GetParam();
+  const auto [format, block_size] = GetParam();
   std::mt19937 rng(std::random_device{}());
   for (const MatrixShape& shape : kShapes) {
     const compress::QuantizedMatrix m =
-        RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+        RandomQuantMatrix(format, shape.rows, shape.cols, block_size, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     const std::vector<float> dense = compress::Dequantize(m);
     for (std::size_t n : kTokenCounts) {
       const std::vector<float> x = RandomActivations(n * shape.cols, rng);
@@ -78,8 +79,8 @@ TEST_P(QuantMatMulTest, VariantsMatchScalarAndDenseReference) {
               magnitude += std::fabs(p);
             }
             const float got = y[t * shape.rows + r];
-            const std::string where = std::string(IsaName(isa)) + " " + QuantKindName(kind) + " " +
-                                      std::to_string(shape.rows) + "x" +
+            const std::string where = std::string(IsaName(isa)) + " " + WeightFormatName(format) +
+                                      " " + std::to_string(shape.rows) + "x" +
                                       std::to_string(shape.cols) + " n=" + std::to_string(n) +
                                       " t=" + std::to_string(t) + " r=" + std::to_string(r);
             // Same integers, other fp32 summation order.
@@ -96,8 +97,8 @@ TEST_P(QuantMatMulTest, VariantsMatchScalarAndDenseReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFormats, QuantMatMulTest, testing::AllKindsAndBlocks(),
-                         testing::KindAndBlockName);
+INSTANTIATE_TEST_SUITE_P(AllFormats, QuantMatMulTest, testing::AllFormatsAndBlocks(),
+                         testing::FormatAndBlockName);
 
 // Every AVX-512 variant the CPU can run, not only the one dispatch picks: without VNNI,
 // with VNNI, and with VNNI and VBMI (base-3 digits through byte tables).
@@ -114,12 +115,12 @@ TEST(QuantMatMulAvx512VariantsTest, MatchScalar) {
                   {"avx512-vnni", vnni, internal::MatMulQuantAvx512Vnni},
                   {"avx512-vbmi", vnni && vbmi, internal::MatMulQuantAvx512Vbmi}};
   std::mt19937 rng(std::random_device{}());
-  for (QuantKind kind : kKinds) {
+  for (WeightFormat format : kLowBitFormats) {
     for (std::size_t block_size : kBlockSizes) {
       for (const auto& shape : kShapes) {
         const compress::QuantizedMatrix m =
-            RandomQuantMatrix(kind, shape.rows, shape.cols, block_size, rng);
-        const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+            RandomQuantMatrix(format, shape.rows, shape.cols, block_size, rng);
+        const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
         for (std::size_t n : kTokenCounts) {
           const std::vector<float> x = RandomActivations(n * m.cols, rng);
           auto& scratch = internal::ThreadActivationScratch();
@@ -133,7 +134,7 @@ TEST(QuantMatMulAvx512VariantsTest, MatchScalar) {
             variant.fn(w, packed, nullptr, 0, m.rows, got.data(), m.rows);
             for (std::size_t i = 0; i < got.size(); ++i) {
               ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
-                  << variant.name << " " << QuantKindName(kind) << " block " << block_size
+                  << variant.name << " " << WeightFormatName(format) << " block " << block_size
                   << " cols " << m.cols << " n=" << n << " i=" << i;
             }
           }
@@ -148,11 +149,12 @@ TEST(QuantMatMulAvx512VariantsTest, MatchScalar) {
 TEST(QuantPackTest, Avx512PackerMatchesScalar) {
   if (!IsaSupported(CpuIsa::kAvx512)) GTEST_SKIP() << "no AVX-512";
   std::mt19937 rng(std::random_device{}());
-  for (QuantKind kind : {QuantKind::kTernary2Bit, QuantKind::kCodebook2Bit}) {
+  for (WeightFormat format : {WeightFormat::kTernary2Bit, WeightFormat::kCodebook2Bit}) {
     for (std::size_t block_size : kBlockSizes) {
       for (const MatrixShape& shape : kShapes) {
-        const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 1, shape.cols, block_size, rng);
-        const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+        const compress::QuantizedMatrix m =
+            RandomQuantMatrix(format, 1, shape.cols, block_size, rng);
+        const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
         const QuantLayout& l = w.layout();
         std::vector<float> x = RandomActivations(shape.cols, rng);
         x[rng() % shape.cols] = 0.5f;  // Halves round away from zero after scaling...
@@ -163,7 +165,7 @@ TEST(QuantPackTest, Avx512PackerMatchesScalar) {
             internal::PackTokenScalar(x.data(), w, expected.data(), expected_sums.data());
         const float got_scale =
             internal::PackTokenAvx512(x.data(), w, got.data(), got_sums.data());
-        const std::string where = std::string(QuantKindName(kind)) + " block " +
+        const std::string where = std::string(WeightFormatName(format)) + " block " +
                                   std::to_string(block_size) + " cols " +
                                   std::to_string(shape.cols);
         EXPECT_EQ(got_scale, expected_scale) << where;
@@ -177,9 +179,9 @@ TEST(QuantPackTest, Avx512PackerMatchesScalar) {
 // Large enough for MatMulQuant to split rows over the thread pool.
 TEST(QuantMatMulTest, ThreadedDefaultMatchesScalar) {
   std::mt19937 rng(std::random_device{}());
-  for (QuantKind kind : kKinds) {
-    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 301, 1000, 64, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+  for (WeightFormat format : kLowBitFormats) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(format, 301, 1000, 64, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     for (std::size_t n : {std::size_t{1}, std::size_t{8}}) {
       const std::vector<float> x = RandomActivations(n * m.cols, rng);
       std::vector<float> expected(n * m.rows);
@@ -188,7 +190,7 @@ TEST(QuantMatMulTest, ThreadedDefaultMatchesScalar) {
       MatMulQuant(x.data(), n, w, got.data());
       for (std::size_t i = 0; i < got.size(); ++i) {
         ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
-            << QuantKindName(kind) << " n=" << n << " i=" << i;
+            << WeightFormatName(format) << " n=" << n << " i=" << i;
       }
     }
   }
@@ -202,14 +204,12 @@ TEST(QuantMatMulTest, SharedInputMatchesSeparateCalls) {
   const std::size_t cols = 700;
   std::vector<compress::QuantizedMatrix> matrices;
   for (std::size_t rows : {std::size_t{320}, std::size_t{48}, std::size_t{48}}) {
-    matrices.push_back(RandomQuantMatrix(QuantKind::kTernary2Bit, rows, cols, 64, rng));
+    matrices.push_back(RandomQuantMatrix(WeightFormat::kTernary2Bit, rows, cols, 64, rng));
   }
-  matrices.push_back(RandomQuantMatrix(QuantKind::kCodebook2Bit, 40, cols, 32, rng));
+  matrices.push_back(RandomQuantMatrix(WeightFormat::kCodebook2Bit, 40, cols, 32, rng));
   std::vector<QuantWeights> weights;
   for (const auto& m : matrices) {
-    weights.push_back(QuantWeights::Prepare(
-        ViewOf(m, m.format == compress::QuantFormat::kCodebook2Bit ? QuantKind::kCodebook2Bit
-                                                                    : QuantKind::kTernary2Bit)));
+    weights.push_back(QuantWeights::Prepare(ViewOf(m)));
   }
   for (std::size_t n : {std::size_t{1}, std::size_t{5}}) {
     const std::vector<float> x = RandomActivations(n * cols, rng);
@@ -230,13 +230,13 @@ TEST(QuantMatMulTest, SharedInputMatchesSeparateCalls) {
 
 TEST(QuantMatMulTest, ZeroActivationsGiveZero) {
   std::mt19937 rng(std::random_device{}());
-  for (QuantKind kind : kKinds) {
-    const compress::QuantizedMatrix m = RandomQuantMatrix(kind, 5, 100, 16, rng);
-    const QuantWeights w = QuantWeights::Prepare(ViewOf(m, kind));
+  for (WeightFormat format : kLowBitFormats) {
+    const compress::QuantizedMatrix m = RandomQuantMatrix(format, 5, 100, 16, rng);
+    const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
     const std::vector<float> x(2 * m.cols, 0.0f);
     std::vector<float> y(2 * m.rows, NAN);
     MatMulQuant(x.data(), 2, w, y.data());
-    for (float v : y) EXPECT_EQ(v, 0.0f) << QuantKindName(kind);
+    for (float v : y) EXPECT_EQ(v, 0.0f) << WeightFormatName(format);
   }
 }
 
@@ -246,7 +246,7 @@ TEST(QuantMatMulTest, EveryBase3ByteDecodes) {
   compress::QuantizedMatrix m;
   m.rows = 1;
   m.cols = 5 * 256;
-  m.format = compress::QuantFormat::kTernaryBase3;
+  m.format = WeightFormat::kTernaryBase3;
   m.block_size = 256;
   m.codes.assign(m.code_bytes_per_row(), 0);
   m.scales.assign(m.blocks_per_row(), compress::F32ToF16(1.0f));
@@ -258,11 +258,11 @@ TEST(QuantMatMulTest, EveryBase3ByteDecodes) {
         codes[256 * b + 5 * k + i] = static_cast<std::int8_t>(value % 3 - 1);
       }
     }
-    compress::PackCodes(m.format, absl::MakeSpan(codes.data() + 256 * b, 256),
-                        absl::MakeSpan(m.codes.data() + b * m.block_bytes(), m.block_bytes()));
+    PackCodes(m.format, absl::MakeSpan(codes.data() + 256 * b, 256),
+              absl::MakeSpan(m.codes.data() + b * m.block_bytes(), m.block_bytes()));
   }
   ASSERT_TRUE(m.Validate().ok());
-  const QuantWeights w = QuantWeights::Prepare(ViewOf(m, QuantKind::kTernaryBase3));
+  const QuantWeights w = QuantWeights::Prepare(ViewOf(m));
   std::vector<float> row(m.cols);
   DequantizeQuantRow(w, 0, row.data());
   for (std::size_t c = 0; c < m.cols; ++c) ASSERT_EQ(row[c], codes[c]) << c;

@@ -1,6 +1,6 @@
-// Random low-bit matrices for the kernel tests, packed by engine/compress (the owner of the
-// storage format), so that the kernels are checked against the format's own packer and
-// reference decoder rather than against a second copy of the bit layout.
+// Random low-bit matrices for the kernel tests, packed by engine/formats (the owner of the
+// storage format) and decoded by engine/compress, so that the kernels are checked against the
+// format's own packer and reference decoder rather than against a second copy of the bit layout.
 #ifndef GHOST_TESTS_KERNELS_RANDOM_QUANT_MATRIX_H_
 #define GHOST_TESTS_KERNELS_RANDOM_QUANT_MATRIX_H_
 
@@ -13,30 +13,31 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/formats/format.h"
 #include "engine/compress/fp16.h"
 #include "engine/compress/quantized_matrix.h"
+#include "engine/formats/packing.h"
+#include "engine/formats/weight_format.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/quant_matmul.h"
 
 namespace ghost::kernels::testing {
 
 // What the low-bit kernel tests run over: every format and every block size.
-inline constexpr QuantKind kKinds[] = {QuantKind::kTernary2Bit, QuantKind::kTernaryBase3,
-                                       QuantKind::kCodebook2Bit};
+inline constexpr WeightFormat kLowBitFormats[] = {
+    WeightFormat::kTernary2Bit, WeightFormat::kTernaryBase3, WeightFormat::kCodebook2Bit};
 inline constexpr std::size_t kBlockSizes[] = {16, 32, 64, 128, 256};
 
-// The parameter of the suites that run over every (kind, block size) pair.
-using KindAndBlock = std::tuple<QuantKind, std::size_t>;
+// The parameter of the suites that run over every (format, block size) pair.
+using FormatAndBlock = std::tuple<WeightFormat, std::size_t>;
 
 // Every pair, for INSTANTIATE_TEST_SUITE_P.
-inline auto AllKindsAndBlocks() {
-  return ::testing::Combine(::testing::ValuesIn(kKinds), ::testing::ValuesIn(kBlockSizes));
+inline auto AllFormatsAndBlocks() {
+  return ::testing::Combine(::testing::ValuesIn(kLowBitFormats), ::testing::ValuesIn(kBlockSizes));
 }
 
 // The pair's part of the test name, e.g. "ternary_2bit_block64".
-inline std::string KindAndBlockName(const ::testing::TestParamInfo<KindAndBlock>& info) {
-  std::string name = QuantKindName(std::get<0>(info.param));
+inline std::string FormatAndBlockName(const ::testing::TestParamInfo<FormatAndBlock>& info) {
+  std::string name = WeightFormatName(std::get<0>(info.param));
   std::replace(name.begin(), name.end(), '-', '_');
   return name + "_block" + std::to_string(std::get<1>(info.param));
 }
@@ -57,29 +58,17 @@ inline std::vector<float> RandomActivations(std::size_t count, std::mt19937& rng
   return x;
 }
 
-inline compress::QuantFormat ToFormat(QuantKind kind) {
-  switch (kind) {
-    case QuantKind::kTernary2Bit:
-      return compress::QuantFormat::kTernary2Bit;
-    case QuantKind::kTernaryBase3:
-      return compress::QuantFormat::kTernaryBase3;
-    case QuantKind::kCodebook2Bit:
-      return compress::QuantFormat::kCodebook2Bit;
-  }
-  return compress::QuantFormat::kTernary2Bit;
-}
-
 // Uniform random codes (padding codes past cols, as the format requires), scales in
 // [0.005, 0.05] and, per group of 3 rows, 4 ascending codebook entries in [-2, 2].
-inline compress::QuantizedMatrix RandomQuantMatrix(QuantKind kind, std::size_t rows,
+inline compress::QuantizedMatrix RandomQuantMatrix(WeightFormat format, std::size_t rows,
                                                    std::size_t cols, std::size_t block_size,
                                                    std::mt19937& rng) {
   compress::QuantizedMatrix m;
   m.rows = rows;
   m.cols = cols;
-  m.format = ToFormat(kind);
+  m.format = format;
   m.block_size = block_size;
-  const bool codebook = kind == QuantKind::kCodebook2Bit;
+  const bool codebook = format == WeightFormat::kCodebook2Bit;
   m.codebook_group_rows = codebook ? 3 : 0;
   m.codes.assign(rows * m.code_bytes_per_row(), 0);
   m.scales.resize(rows * m.blocks_per_row());
@@ -93,10 +82,9 @@ inline compress::QuantizedMatrix RandomQuantMatrix(QuantKind kind, std::size_t r
         const bool padding = b * block_size + j >= cols;
         block_codes[j] = padding ? 0 : static_cast<std::int8_t>(code(rng));
       }
-      compress::PackCodes(
-          m.format, block_codes,
-          absl::MakeSpan(m.codes.data() + r * m.code_bytes_per_row() + b * m.block_bytes(),
-                         m.block_bytes()));
+      PackCodes(m.format, block_codes,
+                absl::MakeSpan(m.codes.data() + r * m.code_bytes_per_row() + b * m.block_bytes(),
+                               m.block_bytes()));
       m.scales[r * m.blocks_per_row() + b] = compress::F32ToF16(scale(rng));
     }
   }
@@ -111,9 +99,9 @@ inline compress::QuantizedMatrix RandomQuantMatrix(QuantKind kind, std::size_t r
   return m;
 }
 
-inline QuantMatrixView ViewOf(const compress::QuantizedMatrix& m, QuantKind kind) {
+inline QuantMatrixView ViewOf(const compress::QuantizedMatrix& m) {
   QuantMatrixView view;
-  view.kind = kind;
+  view.format = m.format;
   view.rows = m.rows;
   view.cols = m.cols;
   view.block_size = m.block_size;

@@ -22,31 +22,9 @@ namespace {
 constexpr std::size_t kHidden = 100;  // Not a multiple of any block or vector width.
 constexpr std::size_t kInner = 300;
 
-enum class Format { kF32, kBf16, kF16, kTernary2Bit, kTernaryBase3, kCodebook2Bit };
-constexpr Format kFormats[] = {Format::kF32,         Format::kBf16,         Format::kF16,
-                               Format::kTernary2Bit, Format::kTernaryBase3, Format::kCodebook2Bit};
-
-const char* FormatName(Format f) {
-  switch (f) {
-    case Format::kF32:
-      return "f32";
-    case Format::kBf16:
-      return "bf16";
-    case Format::kF16:
-      return "f16";
-    case Format::kTernary2Bit:
-      return "ternary-2bit";
-    case Format::kTernaryBase3:
-      return "ternary-base3";
-    case Format::kCodebook2Bit:
-      return "codebook-2bit";
-  }
-  return "?";
-}
-
 // An [inner, hidden] matrix in one format, and its exact values.
 struct Matrix {
-  Format format;
+  WeightFormat format;
   std::vector<float> f32;
   std::vector<std::uint16_t> bf16;
   std::vector<std::uint16_t> f16;
@@ -55,38 +33,36 @@ struct Matrix {
 
   MlpWeights weights() const {
     MlpWeights w;
-    if (format == Format::kF32) w.f32 = f32.data();
-    if (format == Format::kBf16) w.bf16 = bf16.data();
-    if (format == Format::kF16) w.f16 = f16.data();
+    if (format == WeightFormat::kF32) w.f32 = f32.data();
+    if (format == WeightFormat::kBF16) w.bf16 = bf16.data();
+    if (format == WeightFormat::kF16) w.f16 = f16.data();
     w.quant = quant.get();
     return w;
   }
 };
 
-Matrix RandomMatrix(Format format, std::mt19937& rng) {
+Matrix RandomMatrix(WeightFormat format, std::mt19937& rng) {
   Matrix m;
   m.format = format;
   std::normal_distribution<float> normal(0.0f, 0.05f);
   m.dense.resize(kInner * kHidden);
-  if (format == Format::kF32) {
+  if (format == WeightFormat::kF32) {
     for (float& v : m.dense) v = normal(rng);
     m.f32 = m.dense;
-  } else if (format == Format::kBf16) {
+  } else if (format == WeightFormat::kBF16) {
     for (float& v : m.dense) {
       m.bf16.push_back(F32ToBf16(normal(rng)));
       v = Bf16ToF32(m.bf16.back());
     }
-  } else if (format == Format::kF16) {
+  } else if (format == WeightFormat::kF16) {
     for (float& v : m.dense) {
       m.f16.push_back(compress::F32ToF16(normal(rng)));
       v = F16ToF32(m.f16.back());
     }
   } else {
-    const QuantKind kind = format == Format::kTernary2Bit    ? QuantKind::kTernary2Bit
-                           : format == Format::kTernaryBase3 ? QuantKind::kTernaryBase3
-                                                             : QuantKind::kCodebook2Bit;
-    const compress::QuantizedMatrix q = testing::RandomQuantMatrix(kind, kInner, kHidden, 32, rng);
-    m.quant = std::make_unique<QuantWeights>(QuantWeights::Prepare(testing::ViewOf(q, kind)));
+    const compress::QuantizedMatrix q =
+        testing::RandomQuantMatrix(format, kInner, kHidden, 32, rng);
+    m.quant = std::make_unique<QuantWeights>(QuantWeights::Prepare(testing::ViewOf(q)));
     m.dense = compress::Dequantize(q);
   }
   return m;
@@ -122,7 +98,7 @@ TEST(SparseMlpTest, IntegerAxpyMatchesScalarWithinBound) {
   if (!IsaSupported(CpuIsa::kAvx512)) GTEST_SKIP() << "no AVX-512";
   std::mt19937 rng(std::random_device{}());
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (Format format : {Format::kTernary2Bit, Format::kTernaryBase3, Format::kCodebook2Bit}) {
+  for (WeightFormat format : testing::kLowBitFormats) {
     const Matrix down_t = RandomMatrix(format, rng);
     const QuantWeights& w = *down_t.quant;
     std::vector<std::uint32_t> rows;
@@ -144,7 +120,7 @@ TEST(SparseMlpTest, IntegerAxpyMatchesScalarWithinBound) {
       for (std::size_t c = 0; c < kHidden; ++c) {
         const std::size_t p = internal::AxpyPosition(w.activation_positions()[c]);
         ASSERT_NEAR(got[p], expected[p], bound[c] + 1e-5 * (1 + std::fabs(expected[p])))
-            << FormatName(format) << " c=" << c;
+            << WeightFormatName(format) << " c=" << c;
       }
     }
   }
@@ -169,9 +145,11 @@ TEST(GatherActiveTest, ListsNonZeroIndicesInOrder) {
 TEST(SparseMlpTest, MatchesDenseComputationForEveryFormatAndVariant) {
   std::mt19937 rng(std::random_device{}());
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (Format up_format : kFormats) {
+  for (const WeightFormatTraits& up_traits : kWeightFormats) {
+    const WeightFormat up_format = up_traits.format;
     const Matrix up = RandomMatrix(up_format, rng);
-    for (Format down_format : kFormats) {
+    for (const WeightFormatTraits& down_traits : kWeightFormats) {
+      const WeightFormat down_format = down_traits.format;
       const Matrix down_t = RandomMatrix(down_format, rng);
       for (double sparsity : {0.0, 0.5, 0.9, 1.0}) {
         const std::size_t n = sparsity == 0.5 ? 3 : 1;
@@ -217,8 +195,8 @@ TEST(SparseMlpTest, MatchesDenseComputationForEveryFormatAndVariant) {
             }
             for (std::size_t c = 0; c < kHidden; ++c) {
               ASSERT_NEAR(out[t * kHidden + c], exact[c], bound[c])
-                  << IsaName(isa) << " up " << FormatName(up_format) << " down_t "
-                  << FormatName(down_format) << " sparsity " << sparsity << " t=" << t
+                  << IsaName(isa) << " up " << WeightFormatName(up_format) << " down_t "
+                  << WeightFormatName(down_format) << " sparsity " << sparsity << " t=" << t
                   << " c=" << c;
             }
           }

@@ -95,7 +95,7 @@ TEST(CodebookTest, BeatsTernaryOnGaussianWeightsAtTheSameSize) {
     QuantizeOptions ternary;
     ternary.scale_scheme = scheme;
     QuantizeOptions codebook = ternary;
-    codebook.format = QuantFormat::kCodebook2Bit;
+    codebook.format = WeightFormat::kCodebook2Bit;
     double ternary_bits = 0.0;
     double codebook_bits = 0.0;
     const double ternary_cosine = CosineOf(w, rows, cols, ternary, &ternary_bits);
@@ -112,7 +112,7 @@ TEST(CodebookTest, RowGroupsShareOneCodebook) {
   const std::size_t cols = 256;
   const std::vector<float> w = testing::GaussianWeights(rows * cols, 11);
   QuantizeOptions options;
-  options.format = QuantFormat::kCodebook2Bit;
+  options.format = WeightFormat::kCodebook2Bit;
   options.codebook_group_rows = 4;
   absl::StatusOr<QuantizedMatrix> grouped = Quantize(w.data(), rows, cols, options);
   ASSERT_TRUE(grouped.ok()) << grouped.status();

@@ -71,15 +71,15 @@ TEST(ImportanceTest, ActivationAwareWeightingReducesOutputError) {
   ASSERT_TRUE(importance.ok());
 
   struct Scheme {
-    QuantFormat format;
+    WeightFormat format;
     TernarySolver solver;
     ScaleScheme scales;
   };
   for (const Scheme& scheme :
-       {Scheme{QuantFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock},
-        Scheme{QuantFormat::kTernary2Bit, TernarySolver::kIterative, ScaleScheme::kF16PerBlock},
-        Scheme{QuantFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kTwoLevel},
-        Scheme{QuantFormat::kCodebook2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock}}) {
+       {Scheme{WeightFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock},
+        Scheme{WeightFormat::kTernary2Bit, TernarySolver::kIterative, ScaleScheme::kF16PerBlock},
+        Scheme{WeightFormat::kTernary2Bit, TernarySolver::kExact, ScaleScheme::kTwoLevel},
+        Scheme{WeightFormat::kCodebook2Bit, TernarySolver::kExact, ScaleScheme::kF16PerBlock}}) {
     QuantizeOptions options;
     options.format = scheme.format;
     options.solver = scheme.solver;
@@ -91,7 +91,7 @@ TEST(ImportanceTest, ActivationAwareWeightingReducesOutputError) {
     const double plain_error = OutputError(w, Dequantize(*plain), held_out, rows, cols);
     const double aware_error = OutputError(w, Dequantize(*aware), held_out, rows, cols);
     EXPECT_LT(aware_error, 0.8 * plain_error)
-        << FormatName(scheme.format) << " " << TernarySolverName(scheme.solver) << " "
+        << WeightFormatName(scheme.format) << " " << TernarySolverName(scheme.solver) << " "
         << ScaleSchemeName(scheme.scales);
   }
 }

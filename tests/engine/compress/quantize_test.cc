@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/compress/metrics.h"
+#include "engine/formats/packing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/matmul.h"
@@ -18,13 +19,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Decodes weight (r, c) straight from the layout documented in format.h, scales.h and
+// Decodes weight (r, c) straight from the layout documented in packing.h, scales.h and
 // quantized_matrix.h, sharing no code with the library's decoder.
 float ReferenceWeight(const QuantizedMatrix& m, std::size_t r, std::size_t c) {
   const std::size_t block = c / m.block_size;
   const std::size_t j = c % m.block_size;
   const std::size_t blocks = (m.cols + m.block_size - 1) / m.block_size;
-  const bool base3 = m.format == QuantFormat::kTernaryBase3;
+  const bool base3 = m.format == WeightFormat::kTernaryBase3;
   const std::size_t block_bytes = base3 ? (m.block_size + 4) / 5 : m.block_size / 4;
   const std::uint8_t* codes = m.codes.data() + (r * blocks + block) * block_bytes;
   int stored = 0;
@@ -50,25 +51,25 @@ float ReferenceWeight(const QuantizedMatrix& m, std::size_t r, std::size_t c) {
     scale = kernels::F16ToF32(m.scales[r * supers + block / per_super]) *
             static_cast<float>(q + 1) / static_cast<float>(1 << m.sub_scale_bits);
   }
-  if (m.format == QuantFormat::kCodebook2Bit) {
+  if (m.format == WeightFormat::kCodebook2Bit) {
     return scale * kernels::F16ToF32(m.codebook[4 * (r / m.codebook_group_rows) + stored]);
   }
   return scale * static_cast<float>(stored - 1);
 }
 
 struct Case {
-  QuantFormat format;
+  WeightFormat format;
   ScaleScheme scheme;
   int sub_scale_bits;
 };
 
 constexpr Case kCases[] = {
-    {QuantFormat::kTernary2Bit, ScaleScheme::kF16PerBlock, 4},
-    {QuantFormat::kTernary2Bit, ScaleScheme::kTwoLevel, 4},
-    {QuantFormat::kTernaryBase3, ScaleScheme::kF16PerBlock, 4},
-    {QuantFormat::kTernaryBase3, ScaleScheme::kTwoLevel, 6},
-    {QuantFormat::kCodebook2Bit, ScaleScheme::kF16PerBlock, 4},
-    {QuantFormat::kCodebook2Bit, ScaleScheme::kTwoLevel, 6},
+    {WeightFormat::kTernary2Bit, ScaleScheme::kF16PerBlock, 4},
+    {WeightFormat::kTernary2Bit, ScaleScheme::kTwoLevel, 4},
+    {WeightFormat::kTernaryBase3, ScaleScheme::kF16PerBlock, 4},
+    {WeightFormat::kTernaryBase3, ScaleScheme::kTwoLevel, 6},
+    {WeightFormat::kCodebook2Bit, ScaleScheme::kF16PerBlock, 4},
+    {WeightFormat::kCodebook2Bit, ScaleScheme::kTwoLevel, 6},
 };
 
 TEST(QuantizeTest, DequantizeMatchesTheDocumentedLayout) {
@@ -90,7 +91,7 @@ TEST(QuantizeTest, DequantizeMatchesTheDocumentedLayout) {
         for (std::size_t r = 0; r < rows; ++r) {
           for (std::size_t col = 0; col < cols; ++col) {
             ASSERT_FLOAT_EQ(decoded[r * cols + col], ReferenceWeight(*q, r, col))
-                << FormatName(c.format) << " " << ScaleSchemeName(c.scheme) << " B=" << block
+                << WeightFormatName(c.format) << " " << ScaleSchemeName(c.scheme) << " B=" << block
                 << " cols=" << cols << " at (" << r << ", " << col << ")";
           }
         }
@@ -178,13 +179,13 @@ TEST(QuantizeTest, RejectsBadOptionsWithClearMessages) {
   EXPECT_THAT(std::string(StatusOf(options).message()), HasSubstr("sub_scale_bits 5"));
 
   options = QuantizeOptions{};
-  options.format = QuantFormat::kCodebook2Bit;
+  options.format = WeightFormat::kCodebook2Bit;
   options.solver = TernarySolver::kIterative;
   EXPECT_EQ(StatusOf(options).code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(std::string(StatusOf(options).message()), HasSubstr("codebook-2bit"));
 
   options = QuantizeOptions{};
-  options.format = QuantFormat::kCodebook2Bit;
+  options.format = WeightFormat::kCodebook2Bit;
   options.codebook_group_rows = 0;
   EXPECT_EQ(StatusOf(options).code(), absl::StatusCode::kInvalidArgument);
   options.codebook_group_rows = 1;
@@ -197,8 +198,12 @@ TEST(QuantizeTest, RejectsBadOptionsWithClearMessages) {
   EXPECT_THAT(std::string(StatusOf(options).message()), HasSubstr("iterative_rounds"));
 
   options = QuantizeOptions{};
-  options.format = static_cast<QuantFormat>(17);
+  options.format = static_cast<WeightFormat>(17);
   EXPECT_EQ(options.Validate().code(), absl::StatusCode::kInvalidArgument);
+
+  options = QuantizeOptions{};
+  options.format = WeightFormat::kBF16;  // A weight format, but not one Quantize() writes.
+  EXPECT_THAT(std::string(options.Validate().message()), HasSubstr("bf16 is not block-quantized"));
 }
 
 TEST(QuantizeTest, RejectsBadInputs) {
@@ -221,13 +226,13 @@ TEST(QuantizeTest, RejectsBadInputs) {
 
 TEST(QuantizeTest, ValidateCatchesCorruptMatrices) {
   const std::vector<float> w = testing::GaussianWeights(2 * 64, 14);
-  for (QuantFormat format : {QuantFormat::kTernary2Bit, QuantFormat::kTernaryBase3}) {
+  for (WeightFormat format : {WeightFormat::kTernary2Bit, WeightFormat::kTernaryBase3}) {
     QuantizeOptions options;
     options.format = format;
     absl::StatusOr<QuantizedMatrix> q = Quantize(w.data(), 2, 64, options);
     ASSERT_TRUE(q.ok() && q->Validate().ok());
     QuantizedMatrix bad = *q;
-    bad.codes[3] = format == QuantFormat::kTernary2Bit ? 0x3f : 243;
+    bad.codes[3] = format == WeightFormat::kTernary2Bit ? 0x3f : 243;
     EXPECT_THAT(std::string(bad.Validate().message()), HasSubstr("code byte 3"));
     bad = *q;
     bad.scales.pop_back();
@@ -238,6 +243,9 @@ TEST(QuantizeTest, ValidateCatchesCorruptMatrices) {
     bad = *q;
     bad.block_size = 48;
     EXPECT_EQ(bad.Validate().code(), absl::StatusCode::kInvalidArgument);
+    bad = *q;
+    bad.format = WeightFormat::kF16;
+    EXPECT_THAT(std::string(bad.Validate().message()), HasSubstr("f16 is not block-quantized"));
   }
 }
 

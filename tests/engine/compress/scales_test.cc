@@ -7,6 +7,7 @@
 #include "engine/compress/metrics.h"
 #include "engine/compress/quantize.h"
 #include "engine/compress/ternary.h"
+#include "engine/formats/packing.h"
 #include "gtest/gtest.h"
 #include "tests/engine/compress/random_weights.h"
 
@@ -49,7 +50,7 @@ TEST(ScalesTest, TwoLevelBlockScale) {
   EXPECT_STREQ(ScaleSchemeName(ScaleScheme::kTwoLevel), "two-level");
 }
 
-double BitsFor(QuantFormat format, ScaleScheme scheme, int sub_bits, std::size_t block,
+double BitsFor(WeightFormat format, ScaleScheme scheme, int sub_bits, std::size_t block,
                std::size_t cols) {
   const std::vector<float> w = testing::GaussianWeights(4 * cols, 5);
   QuantizeOptions options;
@@ -63,7 +64,7 @@ double BitsFor(QuantFormat format, ScaleScheme scheme, int sub_bits, std::size_t
 }
 
 TEST(ScalesTest, BitsPerWeightIsExact) {
-  constexpr auto kTernary = QuantFormat::kTernary2Bit;
+  constexpr auto kTernary = WeightFormat::kTernary2Bit;
   constexpr auto kFp16 = ScaleScheme::kF16PerBlock;
   constexpr auto kTwoLevel = ScaleScheme::kTwoLevel;
   // Llama-3-8B MLP width: every block and super-block is whole.
@@ -72,10 +73,10 @@ TEST(ScalesTest, BitsPerWeightIsExact) {
   EXPECT_DOUBLE_EQ(BitsFor(kTernary, kTwoLevel, 6, 32, 14336), 2.0 + 6.0 / 32 + 16.0 / 256);
   EXPECT_DOUBLE_EQ(BitsFor(kTernary, kTwoLevel, 4, 256, 14336), 2.0 + 4.0 / 256 + 16.0 / 256);
   // Base 3: 13 bytes per 64 codes.
-  EXPECT_DOUBLE_EQ(BitsFor(QuantFormat::kTernaryBase3, kTwoLevel, 4, 64, 14336),
+  EXPECT_DOUBLE_EQ(BitsFor(WeightFormat::kTernaryBase3, kTwoLevel, 4, 64, 14336),
                    13.0 * 8 / 64 + 4.0 / 64 + 16.0 / 256);
   // Codebook: four fp16 entries per row on top.
-  EXPECT_DOUBLE_EQ(BitsFor(QuantFormat::kCodebook2Bit, kFp16, 4, 16, 14336),
+  EXPECT_DOUBLE_EQ(BitsFor(WeightFormat::kCodebook2Bit, kFp16, 4, 16, 14336),
                    2.0 + 16.0 / 16 + 64.0 / 14336);
   // 1000 columns: 63 blocks of 16, the last short but stored whole; 4 super-blocks; 63
   // sub-scales of 4 bits in 32 bytes.

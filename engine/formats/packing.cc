@@ -1,8 +1,8 @@
-#include "engine/formats/format.h"
+#include "engine/formats/packing.h"
 
 #include <cstring>
 
-namespace ghost::compress {
+namespace ghost {
 namespace {
 
 // 2 bits per code, code j at bits 2 * (j % 4) of byte j / 4. kOffset maps a code to its
@@ -39,21 +39,19 @@ constexpr std::array<Base3Digits, 256> kBase3Table = MakeBase3Table();
 
 }  // namespace
 
-const char* FormatName(QuantFormat format) { return TraitsOf(format).name; }
-
-void PackCodes(QuantFormat format, absl::Span<const std::int8_t> codes,
+void PackCodes(WeightFormat format, absl::Span<const std::int8_t> codes,
                absl::Span<std::uint8_t> out) {
   TraitsOf(format).pack(codes, out);
 }
 
-void UnpackCodes(QuantFormat format, absl::Span<const std::uint8_t> packed,
+void UnpackCodes(WeightFormat format, absl::Span<const std::uint8_t> packed,
                  absl::Span<std::int8_t> codes) {
   TraitsOf(format).unpack(packed, codes);
 }
 
 const std::array<Base3Digits, 256>& Base3Table() { return kBase3Table; }
 
-namespace format_internal {
+namespace internal {
 
 void PackTernary2Bit(absl::Span<const std::int8_t> codes, absl::Span<std::uint8_t> out) {
   Pack2Bit<1>(codes, out);
@@ -91,6 +89,6 @@ void UnpackBase3(absl::Span<const std::uint8_t> packed, absl::Span<std::int8_t> 
   }
 }
 
-}  // namespace format_internal
+}  // namespace internal
 
-}  // namespace ghost::compress
+}  // namespace ghost
