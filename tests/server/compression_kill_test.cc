@@ -100,6 +100,7 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   request.set_request_id("kill-1");
 
   std::string name;
+  google::longrunning::Operation queued;
   {
     ServerProcess first(args, registry + "/first.log");
     ASSERT_TRUE(first.Start()) << first.log();
@@ -116,7 +117,12 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
     }
     ASSERT_FALSE(operation.done()) << "the job ended before it could be killed; lengthen it";
     ASSERT_NE(phase, "queued");
-    EXPECT_TRUE(fs::exists(compress::PartialOutputDir(output_dir)));
+    EXPECT_TRUE(fs::exists(
+        compress::PartialOutputDir(output_dir, name.substr(std::string("operations/").size()))));
+    // Issue 16: a second job waits to write "copied" when a user copies a model directory
+    // there; recovery must not take it for the job's output.
+    ASSERT_TRUE(client.Compress(CompressRequestFor("ghost-tiny", "copied"), &queued).ok());
+    fs::copy(root + "/ghost-tiny", root + "/copied", fs::copy_options::recursive);
     first.Kill();
   }
 
@@ -129,8 +135,14 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   EXPECT_TRUE(operation.done());
   EXPECT_EQ(operation.error().code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(operation.error().message(), jobs::kInterruptedReason);
-  EXPECT_FALSE(fs::exists(output_dir));
-  EXPECT_FALSE(fs::exists(compress::PartialOutputDir(output_dir)));
+  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
+    EXPECT_NE(entry.path().filename().string().rfind("tiny-t64", 0), 0u) << entry.path();
+  }
+  ASSERT_TRUE(client.Get(queued.name(), &queued).ok());
+  EXPECT_EQ(queued.error().message(), jobs::kInterruptedReason);
+  EXPECT_TRUE(fs::exists(root + "/copied/config.json"));
+  EXPECT_EQ(fs::file_size(root + "/copied/model.safetensors"),
+            fs::file_size(root + "/ghost-tiny/model.safetensors"));
   auto models = ghost::v1::Models::NewStub(channel);
   ghost::v1::ListModelsResponse list;
   ASSERT_TRUE(models->ListModels(ContextWithToken("").get(), {}, &list).ok());
