@@ -86,6 +86,7 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
 
   const google::longrunning::Operation done = client_->AwaitDone(operation.name());
   ASSERT_TRUE(done.has_response()) << done.error().message();
+  grpc::Status status;
   ghost::v1::CompressResponse response;
   ASSERT_TRUE(done.response().UnpackTo(&response));
   EXPECT_EQ(response.model(), "tiny-t64");
@@ -119,6 +120,14 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
   printed.clear();
   ASSERT_EQ(RunCommand(ghostctl + " jobs", printed), 0);
   EXPECT_THAT(printed, HasSubstr(operation.name() + "  succeeded"));
+
+  // Issue 16: a compressed source is refused at Compress (it used to fail later, naming a server
+  // path), and a finished operation cannot be cancelled (AIP-151).
+  status = client_->Compress(CompressRequestFor("tiny-t64", "tiny-t64-again"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("\"tiny-t64\" is compressed already"));
+  EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(root_)));
+  EXPECT_EQ(client_->Cancel(operation.name()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   ghost::v1::LoadModelRequest load;
   load.set_name("tiny-t64");
@@ -174,6 +183,12 @@ TEST_F(CompressionTest, BadRequestsFailAtOnce) {
   status = client_->Compress(CompressRequestFor("no-sample", "out"));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("validation-sample.txt"));
+  // Calibration text is bounded (evaluating 200 KB took minutes): 256 KiB at most.
+  request = CompressRequestFor("ghost-tiny", "out");
+  request.set_calibration_text(std::string(256 * 1024 + 1, 'a'));
+  status = client_->Compress(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("at most 262144"));
 
   google::longrunning::Operation operation;
   for (const char* name : {"operations/0123456789abcdef", "bogus", "operations/"}) {
@@ -198,6 +213,13 @@ TEST_F(CompressionTest, CancelledJobsLeaveNoModel) {
   ASSERT_TRUE(client_->Compress(slow, &running).ok());
   ASSERT_TRUE(client_->Compress(CompressRequestFor("ghost-tiny", "queued"), &queued).ok());
   EXPECT_EQ(MetadataOf(queued).phase(), "queued");
+  EXPECT_EQ(MetadataOf(queued).model(), "ghost-tiny");
+  EXPECT_EQ(MetadataOf(queued).output_model(), "queued");
+  // The output of an unfinished job is taken: the message names the job, not a directory.
+  const grpc::Status taken = client_->Compress(slow);
+  EXPECT_EQ(taken.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(taken.error_message(),
+              HasSubstr("\"slow\" is being written by compression job " + running.name()));
   EXPECT_EQ(client_->Delete(running.name()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   ASSERT_TRUE(client_->Cancel(queued.name()).ok());
