@@ -88,12 +88,14 @@ class ServerProcess {
 
 TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   const std::string root = FreshTempDir("kill_models");
-  const std::string registry = FreshTempDir("kill_registry");
+  const std::string data = FreshTempDir("kill_data");
+  const std::string logs = FreshTempDir("kill_logs");
   fs::copy(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny", root + "/ghost-tiny",
            fs::copy_options::recursive);
   const std::vector<std::string> args = {"--host=127.0.0.1", "--port=0", "--metrics_port=0",
-                                         "--model_root=" + root, "--registry_dir=" + registry};
-  const std::string output_dir = root + "/tiny-t64";
+                                         "--model_root=" + root, "--data_dir=" + data};
+  const std::string output_root = data + "/models";  // where jobs write
+  const std::string output_dir = output_root + "/tiny-t64";
 
   // ghost-tiny's job runs for seconds: long enough to be caught while it profiles.
   ghost::v1::CompressRequest request = CompressRequestFor("ghost-tiny", "tiny-t64");
@@ -102,7 +104,7 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   std::string name;
   google::longrunning::Operation queued;
   {
-    ServerProcess first(args, registry + "/first.log");
+    ServerProcess first(args, logs + "/first.log");
     ASSERT_TRUE(first.Start()) << first.log();
     CompressionClient client(ChannelTo(first.port()));
     google::longrunning::Operation operation;
@@ -122,11 +124,11 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
     // Issue 16: a second job waits to write "copied" when a user copies a model directory
     // there; recovery must not take it for the job's output.
     ASSERT_TRUE(client.Compress(CompressRequestFor("ghost-tiny", "copied"), &queued).ok());
-    fs::copy(root + "/ghost-tiny", root + "/copied", fs::copy_options::recursive);
+    fs::copy(root + "/ghost-tiny", output_root + "/copied", fs::copy_options::recursive);
     first.Kill();
   }
 
-  ServerProcess second(args, registry + "/second.log");
+  ServerProcess second(args, logs + "/second.log");
   ASSERT_TRUE(second.Start()) << second.log();
   auto channel = ChannelTo(second.port());
   CompressionClient client(channel);
@@ -135,13 +137,13 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   EXPECT_TRUE(operation.done());
   EXPECT_EQ(operation.error().code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(operation.error().message(), jobs::kInterruptedReason);
-  for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
+  for (const fs::directory_entry& entry : fs::directory_iterator(output_root)) {
     EXPECT_NE(entry.path().filename().string().rfind("tiny-t64", 0), 0u) << entry.path();
   }
   ASSERT_TRUE(client.Get(queued.name(), &queued).ok());
   EXPECT_EQ(queued.error().message(), jobs::kInterruptedReason);
-  EXPECT_TRUE(fs::exists(root + "/copied/config.json"));
-  EXPECT_EQ(fs::file_size(root + "/copied/model.safetensors"),
+  EXPECT_TRUE(fs::exists(output_root + "/copied/config.json"));
+  EXPECT_EQ(fs::file_size(output_root + "/copied/model.safetensors"),
             fs::file_size(root + "/ghost-tiny/model.safetensors"));
   auto models = ghost::v1::Models::NewStub(channel);
   ghost::v1::ListModelsResponse list;
@@ -160,7 +162,7 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   EXPECT_TRUE(done.has_response()) << done.error().message();
   EXPECT_TRUE(fs::exists(output_dir + "/config.json"));
   second.Kill();
-  fs::remove_all(root);
+  for (const std::string& dir : {root, data, logs}) fs::remove_all(dir);
 }
 
 }  // namespace

@@ -25,11 +25,13 @@ class CompressionTest : public ::testing::Test {
              fs::copy_options::recursive);
     options_ = TestServerOptions();
     options_.model_roots = {root_};
+    output_root_ = options_.data_dir + "/models";
   }
 
   void TearDown() override {
     server_.reset();
     fs::remove_all(root_);
+    fs::remove_all(options_.data_dir);
   }
 
   void Start(const std::string& token = "") {
@@ -48,10 +50,10 @@ class CompressionTest : public ::testing::Test {
     return names;
   }
 
-  // Entries of the model root named after the output `name`: its directory and partial ones.
+  // Entries of the output root named after the output `name`: its directory and partial ones.
   std::vector<std::string> EntriesFor(const std::string& name) const {
     std::vector<std::string> found;
-    for (const fs::directory_entry& entry : fs::directory_iterator(root_)) {
+    for (const fs::directory_entry& entry : fs::directory_iterator(output_root_)) {
       const std::string file = entry.path().filename().string();
       if (file == name || file.rfind(name + ".", 0) == 0) found.push_back(file);
     }
@@ -64,7 +66,8 @@ class CompressionTest : public ::testing::Test {
     EXPECT_THAT(ModelNames(), ::testing::Not(::testing::Contains(name)));
   }
 
-  std::string root_;
+  std::string root_;         // holds the source model; the server only reads it
+  std::string output_root_;  // <data_dir>/models: compression outputs
   server::ServerOptions options_;
   std::unique_ptr<server::GhostServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -104,6 +107,13 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
   EXPECT_EQ(metadata.percent(), 100);
   EXPECT_GT(metadata.elapsed_seconds(), 0);
   EXPECT_THAT(EntriesFor("tiny-t64"), ::testing::ElementsAre("tiny-t64"));
+  // Issue 16: outputs go to the data directory; the model roots (models/ in a checkout) are
+  // only read.
+  std::vector<std::string> in_root;
+  for (const fs::directory_entry& entry : fs::directory_iterator(root_)) {
+    in_root.push_back(entry.path().filename().string());
+  }
+  EXPECT_THAT(in_root, ::testing::ElementsAre("ghost-tiny"));
 
   // ghostctl retrying with the same request_id gets the finished job and prints its report.
   const std::string ghostctl = std::string(GHOST_BINARY_DIR) + "/clients/ghostctl/ghostctl" +
@@ -126,7 +136,7 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
   status = client_->Compress(CompressRequestFor("tiny-t64", "tiny-t64-again"));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("\"tiny-t64\" is compressed already"));
-  EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(root_)));
+  EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(options_.data_dir)));
   EXPECT_EQ(client_->Cancel(operation.name()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   ghost::v1::LoadModelRequest load;
@@ -177,7 +187,7 @@ TEST_F(CompressionTest, BadRequestsFailAtOnce) {
   EXPECT_THAT(status.error_message(), HasSubstr("128"));
   EXPECT_EQ(client_->Compress(CompressRequestFor("ghost-tiny", "no-sample")).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
-  fs::create_directory(root_ + "/stray");
+  fs::create_directory(output_root_ + "/stray");
   EXPECT_EQ(client_->Compress(CompressRequestFor("ghost-tiny", "stray")).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
   status = client_->Compress(CompressRequestFor("no-sample", "out"));
