@@ -5,6 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 PORT ?= 50051
 METRICS_PORT ?= 9464
 CTEST_JOBS ?= 2
+DATA_DIR ?=
 
 .PHONY: all deps configure build run test test-asan clean
 
@@ -21,9 +22,11 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR)
 
+# models/ is served read-only; the registry and compression outputs go to the data directory
+# (DATA_DIR, default $$XDG_DATA_HOME/ghostserve or ~/.local/share/ghostserve).
 run: build
 	$(BUILD_DIR)/server/ghostserve --model_root=models --default_model=ghost-tiny \
-	  --port=$(PORT) --metrics_port=$(METRICS_PORT)
+	  --port=$(PORT) --metrics_port=$(METRICS_PORT) $(if $(DATA_DIR),--data_dir=$(DATA_DIR))
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(CTEST_JOBS)

@@ -3,6 +3,7 @@
 // inter-token latency percentiles and errors by code, for each concurrency level.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -98,8 +99,16 @@ int RunServe(int argc, char** argv) {
   }
   std::unique_ptr<server::GhostServer> local;
   std::string address = options.address;
+  // The in-process server's registry lives in a temporary data directory, removed at the end.
+  std::string data_dir;
   if (address.empty()) {
+    data_dir = std::filesystem::temp_directory_path() / "ghostbench_serve_XXXXXX";
+    if (mkdtemp(data_dir.data()) == nullptr) {
+      std::fprintf(stderr, "ghostbench serve: cannot create %s\n", data_dir.c_str());
+      return 1;
+    }
     server::ServerOptions server_options;
+    server_options.data_dir = data_dir;
     server_options.host = server_options.metrics_host = "127.0.0.1";
     server_options.port = server_options.metrics_port = 0;
     server_options.model_roots = {options.model_root};
@@ -162,6 +171,7 @@ int RunServe(int argc, char** argv) {
     std::printf("%s\n", out.dump(2).c_str());
   }
   if (local != nullptr) local->Shutdown();
+  if (!data_dir.empty()) std::filesystem::remove_all(data_dir);
   return 0;
 }
 

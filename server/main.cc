@@ -15,15 +15,21 @@ ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one)");
 ABSL_FLAG(std::string, host, "0.0.0.0", "address the gRPC and metrics servers bind");
 ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 picks a free one)");
 ABSL_FLAG(std::vector<std::string>, model_root, {"./models"},
-          "directory holding model directories; repeat the flag or separate with commas");
+          "directory holding model directories, which the server only reads; repeat the flag "
+          "or separate with commas");
+ABSL_FLAG(std::string, data_dir, "",
+          "where the server writes: DATA_DIR/models receives compression outputs (and is served "
+          "as a model root), DATA_DIR/registry holds the registry (default: "
+          "$XDG_DATA_HOME/ghostserve, or ~/.local/share/ghostserve)");
 ABSL_FLAG(std::string, default_model, "ghost-tiny", "model loaded at start and used when a "
           "request names none");
 ABSL_FLAG(std::string, auth_token, "",
           "when set, every RPC needs 'authorization: Bearer <token>' (env GHOST_AUTH_TOKEN "
           "is used when the flag is empty)");
-ABSL_FLAG(std::string, registry_dir, "./.ghost-registry",
-          "directory for the model registry (registry.json and its lock file); created when "
-          "missing, and only one server may use it at a time");
+ABSL_FLAG(std::string, registry_dir, "",
+          "directory for the model registry (registry.json, its lock file and the compression "
+          "jobs; default DATA_DIR/registry); created when missing, and only one server may use "
+          "it at a time");
 ABSL_FLAG(std::string, admin_token, "",
           "when set, ImportModel, LoadModel, UnloadModel, DeleteModel, Compress, CancelOperation "
           "and DeleteOperation need 'authorization: "
@@ -80,6 +86,15 @@ int main(int argc, char** argv) {
   options.auth_token = absl::GetFlag(FLAGS_auth_token);
   if (options.auth_token.empty()) {
     if (const char* env = std::getenv("GHOST_AUTH_TOKEN")) options.auth_token = env;
+  }
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (options.data_dir.empty()) {
+    absl::StatusOr<std::string> data_dir = ghost::server::DefaultDataDir();
+    if (!data_dir.ok()) {
+      std::fprintf(stderr, "ghostserve: %s\n", data_dir.status().ToString().c_str());
+      return 1;
+    }
+    options.data_dir = *data_dir;
   }
   options.registry_dir = absl::GetFlag(FLAGS_registry_dir);
   options.admin_token = absl::GetFlag(FLAGS_admin_token);

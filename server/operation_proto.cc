@@ -14,6 +14,8 @@ void ToOperation(const jobs::CompressJob& job, absl::Time now,
   metadata.set_num_layers(job.progress.num_layers);
   metadata.set_percent(job.progress.percent);
   metadata.set_elapsed_seconds(job.ElapsedSeconds(now));
+  metadata.set_model(job.request.model);
+  metadata.set_output_model(job.request.output_model);
   out.mutable_metadata()->PackFrom(metadata);
   out.set_done(jobs::IsDone(job.state));
   if (job.state == jobs::JobState::kSucceeded) {

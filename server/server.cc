@@ -4,10 +4,15 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "engine/common/file.h"
 #include "engine/common/status_macros.h"
 #include "engine/compressor/model_compressor.h"
 #include "engine/jobs/job_manager.h"
@@ -86,9 +91,27 @@ class GhostServerImpl final : public GhostServer {
 };
 
 absl::Status GhostServerImpl::Init() {
+  // Everything the server writes goes under the data directory: compression outputs into a
+  // model root of its own (after the others, which the server only reads), and the registry.
+  const std::string output_root = JoinPath(options_.data_dir, "models");
+  const std::string registry_dir = options_.registry_dir.empty()
+                                       ? JoinPath(options_.data_dir, "registry")
+                                       : options_.registry_dir;
+  std::error_code error;
+  std::filesystem::create_directories(output_root, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--data_dir: cannot create ", output_root, ": ", error.message()));
+  }
   RegistryOptions registry_options;
   registry_options.model_roots = options_.model_roots;
-  registry_options.registry_dir = options_.registry_dir;
+  if (std::none_of(options_.model_roots.begin(), options_.model_roots.end(),
+                   [&](const std::string& root) {
+                     return std::filesystem::equivalent(root, output_root, error);
+                   })) {
+    registry_options.model_roots.push_back(output_root);
+  }
+  registry_options.registry_dir = registry_dir;
   registry_options.executor.max_queued_requests = options_.max_queued_requests;
   if (options_.kv_cache_dtype != "auto") {
     // Validate() has parsed it once already.
@@ -108,8 +131,8 @@ absl::Status GhostServerImpl::Init() {
 
   jobs::JobManagerOptions job_options;
   job_options.registry = registry_.get();
-  job_options.registry_dir = options_.registry_dir;
-  job_options.output_root = options_.model_roots.front();
+  job_options.registry_dir = registry_dir;
+  job_options.output_root = output_root;
   job_options.workers = options_.compression_workers;
   job_options.compress = compress::CompressModelDirectory;
   GHOST_ASSIGN_OR_RETURN(jobs_, jobs::CompressJobManager::Create(job_options));
@@ -198,7 +221,7 @@ absl::Status ServerOptions::Validate() const {
   }
   if (model_roots.empty()) return absl::InvalidArgumentError("at least one --model_root is needed");
   if (default_model.empty()) return absl::InvalidArgumentError("--default_model is empty");
-  if (registry_dir.empty()) return absl::InvalidArgumentError("--registry_dir is empty");
+  if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir is empty");
   if (!admin_token.empty() && admin_token == auth_token) {
     return absl::InvalidArgumentError("--admin_token must differ from --auth_token");
   }
@@ -216,6 +239,17 @@ absl::Status ServerOptions::Validate() const {
         "--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DefaultDataDir() {
+  const char* data_home = std::getenv("XDG_DATA_HOME");
+  if (data_home != nullptr && data_home[0] == '/') return JoinPath(data_home, "ghostserve");
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || home[0] != '/') {
+    return absl::FailedPreconditionError(
+        "neither XDG_DATA_HOME nor HOME is an absolute path; give --data_dir");
+  }
+  return JoinPath(home, ".local/share/ghostserve");
 }
 
 absl::StatusOr<std::unique_ptr<GhostServer>> GhostServer::Start(const ServerOptions& options) {

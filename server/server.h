@@ -17,10 +17,17 @@ struct ServerOptions {
   int port = 50051;  // 0 picks a free port
   std::string metrics_host = "0.0.0.0";
   int metrics_port = 9464;  // 0 picks a free port
+  // Model directories are imported from these roots; the server never writes into them.
   std::vector<std::string> model_roots = {"./models"};
   std::string default_model = "ghost-tiny";
-  // registry.json (the registered models) and its lock; one server per directory.
-  std::string registry_dir = "./.ghost-registry";
+  // Where the server writes, so that nothing lands in a source tree: <data_dir>/models, the
+  // root that receives compression outputs (created when missing, and served as the last
+  // model root), and <data_dir>/registry unless registry_dir says otherwise. Required;
+  // ghostserve defaults it to DefaultDataDir().
+  std::string data_dir;
+  // registry.json (the registered models), its lock and the compression jobs; one server per
+  // directory. Empty: <data_dir>/registry.
+  std::string registry_dir;
   std::string auth_token;   // empty: no authentication
   std::string admin_token;  // empty: admin RPCs need only what auth_token asks
   absl::Duration grace_period = absl::Seconds(30);
@@ -33,6 +40,10 @@ struct ServerOptions {
 
   absl::Status Validate() const;
 };
+
+// $XDG_DATA_HOME/ghostserve, or ~/.local/share/ghostserve where XDG_DATA_HOME is unset or not
+// absolute (the XDG base directory convention). FAILED_PRECONDITION when HOME is not set either.
+absl::StatusOr<std::string> DefaultDataDir();
 
 class GhostServer {
  public:

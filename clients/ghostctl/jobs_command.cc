@@ -1,17 +1,25 @@
 // ghostctl jobs (list the compression operations) and ghostctl cancel OPERATION.
 #include <cstdio>
 
+#include "absl/strings/str_format.h"
 #include "clients/ghostctl/commands.h"
 #include "clients/ghostctl/connection.h"
 #include "clients/ghostctl/operation_format.h"
+#include "clients/ghostctl/table.h"
 #include "google/longrunning/operations.grpc.pb.h"
 
 namespace ghost::ctl {
 
 int RunJobs() {
   auto stub = google::longrunning::Operations::NewStub(OpenChannel());
-  std::printf("%-28s %-10s %-11s %6s %9s  %s\n", "OPERATION", "STATE", "PHASE", "DONE", "ELAPSED",
-              "MODEL / ERROR");
+  using Align = Table::Align;
+  Table table({{"OPERATION"},
+               {"STATE"},
+               {"PHASE"},
+               {"DONE", Align::kRight},
+               {"ELAPSED", Align::kRight},
+               {"MODEL"},
+               {"ERROR"}});
   google::longrunning::ListOperationsRequest request;
   request.set_name("operations");
   do {
@@ -21,17 +29,15 @@ int RunJobs() {
     if (!status.ok()) return ReportError("jobs", status);
     for (const google::longrunning::Operation& operation : response.operations()) {
       const ghost::v1::CompressMetadata metadata = MetadataOf(operation);
-      std::string detail = operation.error().message();
-      ghost::v1::CompressResponse result;
-      if (operation.has_response() && operation.response().UnpackTo(&result)) {
-        detail = result.model();
-      }
-      std::printf("%-28s %-10s %-11s %5.1f%% %8.1fs  %s\n", operation.name().c_str(),
-                  OperationState(operation).c_str(), metadata.phase().c_str(), metadata.percent(),
-                  metadata.elapsed_seconds(), detail.c_str());
+      table.AddRow({operation.name(), OperationState(operation), metadata.phase(),
+                    absl::StrFormat("%.1f%%", metadata.percent()),
+                    absl::StrFormat("%.1fs", metadata.elapsed_seconds()),
+                    metadata.model() + " -> " + metadata.output_model(),
+                    operation.error().message()});
     }
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty());
+  std::fputs(table.Render().c_str(), stdout);
   return 0;
 }
 

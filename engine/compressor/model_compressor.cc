@@ -3,14 +3,20 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <random>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "engine/common/file.h"
 #include "engine/common/json.h"
 #include "engine/common/log.h"
+#include "engine/common/owned_directory.h"
+#include "engine/common/status_macros.h"
 #include "engine/compressor/activation_profile.h"
+#include "engine/compressor/chunked_evaluation.h"
 #include "engine/compressor/compressed_output.h"
 #include "engine/compress/quantize.h"
 #include "engine/checkpoint/checkpoint.h"
@@ -53,6 +59,20 @@ constexpr float kProfileStart = 0, kQuantizeStart = 25, kWriteStart = 75, kEvalu
 // Tokens profiled at most; more calibration text than this adds time, not information.
 constexpr std::size_t kMaxCalibrationTokens = 64 * 1024;
 
+// Owners become part of a directory name.
+bool IsValidOwner(const std::string& owner) {
+  return owner.size() <= 64 && std::all_of(owner.begin(), owner.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+         });
+}
+
+// An owner token for callers that name none: unique enough that no two runs share a partial
+// directory.
+std::string RandomOwner() {
+  std::mt19937_64 random(std::random_device{}());
+  return absl::StrFormat("%016x", random());
+}
+
 class Job {
  public:
   Job(const CompressJobSpec& spec, const CompressProgressFn& progress,
@@ -70,6 +90,14 @@ class Job {
     if (!progress_) return;
     const int layers = source_->config().num_hidden_layers;
     progress_({phase, layer, layers, begin + (end - begin) * layer / std::max(1, layers)});
+  }
+  // The cancellation check between chunks that also reports the phase's progress.
+  absl::Status BeforeChunk(const char* phase, float begin, float end, std::int64_t done,
+                           std::int64_t total) {
+    if (progress_) {
+      progress_({phase, 0, 0, begin + (end - begin) * done / std::max<std::int64_t>(1, total)});
+    }
+    return Cancelled();
   }
   absl::Status Profile(ActivationProfile& profile);
   void ChooseNeuronsAndGates(const ActivationProfile& profile);
@@ -98,19 +126,18 @@ absl::Status Job::Profile(ActivationProfile& profile) {
   PagedKvCache cache(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(window),
                      source_->default_kv_dtype());
   std::vector<float> logits;
-  const std::size_t windows = (ids.size() + window - 1) / window;
-  for (std::size_t w = 0; w < windows; ++w) {
-    if (absl::Status s = Cancelled(); !s.ok()) return s;
-    const std::size_t begin = w * window;
+  const std::size_t chunk = TokensPerChunk(source_->summary().parameters, window);
+  for (std::size_t begin = 0; begin < ids.size(); begin += window) {
     const std::size_t length = std::min<std::size_t>(window, ids.size() - begin);
     KvBlockTable table;
     (void)cache.Resize(table, static_cast<int>(length));  // the pool holds one window
-    const ForwardSequence sequence{absl::MakeConstSpan(&ids[begin], length), 0, &table,
-                                   LogitRows::kNone};
-    if (absl::Status s = runner->Forward({sequence}, cache, logits); !s.ok()) return s;
-    if (progress_) {
-      progress_({"profiling", static_cast<int>(w + 1), static_cast<int>(windows),
-                 kProfileStart + (kQuantizeStart - kProfileStart) * (w + 1) / windows});
+    for (std::size_t offset = 0; offset < length; offset += chunk) {
+      GHOST_RETURN_IF_ERROR(
+          BeforeChunk("profiling", kProfileStart, kQuantizeStart, begin + offset, ids.size()));
+      const ForwardSequence sequence{
+          absl::MakeConstSpan(&ids[begin + offset], std::min(chunk, length - offset)),
+          static_cast<int>(offset), &table, LogitRows::kNone};
+      GHOST_RETURN_IF_ERROR(runner->Forward({sequence}, cache, logits));
     }
   }
   return absl::OkStatus();
@@ -207,19 +234,25 @@ absl::Status Job::Evaluate(const std::string& out_dir) {
   }
   const std::string& text =
       spec_.evaluation_text.empty() ? spec_.calibration_text : spec_.evaluation_text;
-  if (progress_) progress_({"evaluating", 0, 2, kEvaluateStart});
-  absl::StatusOr<EvalResult> before = EvaluateBitsPerByte(*source_, text);
-  if (!before.ok()) return before.status();
-  if (absl::Status s = Cancelled(); !s.ok()) return s;
-  if (progress_) progress_({"evaluating", 1, 2, (kEvaluateStart + 100) / 2});
-  absl::StatusOr<std::shared_ptr<const Model>> compressed = Model::Load(out_dir);
-  if (!compressed.ok()) return compressed.status();
-  absl::StatusOr<EvalResult> after = EvaluateBitsPerByte(**compressed, text);
-  if (!after.ok()) return after.status();
-  report_.bits_per_byte_before = before->bits_per_byte;
-  report_.bits_per_byte_after = after->bits_per_byte;
-  report_.activation_sparsity = after->mlp_activation_sparsity;
-  if (progress_) progress_({"evaluating", 2, 2, 100});
+  const int window = std::min(source_->config().max_position_embeddings, 512);
+  const int chunk = TokensPerChunk(source_->summary().parameters, window);
+  constexpr float kHalfway = (kEvaluateStart + 100) / 2;
+  GHOST_ASSIGN_OR_RETURN(
+      const EvalResult before,
+      EvaluateBitsPerByteInChunks(*source_, text, window, chunk, [&](auto done, auto total) {
+        return BeforeChunk("evaluating", kEvaluateStart, kHalfway, done, total);
+      }));
+  GHOST_RETURN_IF_ERROR(Cancelled());
+  GHOST_ASSIGN_OR_RETURN(const std::shared_ptr<const Model> compressed, Model::Load(out_dir));
+  GHOST_ASSIGN_OR_RETURN(
+      const EvalResult after,
+      EvaluateBitsPerByteInChunks(*compressed, text, window, chunk, [&](auto done, auto total) {
+        return BeforeChunk("evaluating", kHalfway, 100, done, total);
+      }));
+  report_.bits_per_byte_before = before.bits_per_byte;
+  report_.bits_per_byte_after = after.bits_per_byte;
+  report_.activation_sparsity = after.mlp_activation_sparsity;
+  if (progress_) progress_({"evaluating", 0, 0, 100});
   return absl::OkStatus();
 }
 
@@ -229,9 +262,9 @@ absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
   absl::StatusOr<nlohmann::json> config_json =
       ParseJsonStrict(*config_text, JoinPath(spec_.source_dir, "config.json"));
   if (!config_json.ok()) return config_json.status();
-  if (config_json->contains("quantization_config")) {
+  if (IsCompressedConfig(*config_json)) {
     return absl::FailedPreconditionError(
-        absl::StrCat(spec_.source_dir, " is already quantized; compress its original model"));
+        "the source model is compressed already; compress its original model");
   }
   absl::StatusOr<std::shared_ptr<const Model>> source = Model::Load(spec_.source_dir);
   if (!source.ok()) return source.status();
@@ -250,7 +283,7 @@ absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
   CompressedOutput output(*checkpoint_);
   if (absl::Status s = QuantizeLayers(profile, output); !s.ok()) return s;
   if (absl::Status s = Cancelled(); !s.ok()) return s;
-  Progress("writing", 0, kWriteStart, kEvaluateStart);
+  if (progress_) progress_({"writing", 0, 0, kWriteStart});
   GhostQuantization quantization = QuantizationForScheme(spec_.scheme, spec_.block_size);
   quantization.gate_thresholds = report_.gate_thresholds;
   (*config_json)["quantization_config"] = quantization.ToJson();
@@ -311,6 +344,17 @@ absl::Status ValidateCompressSpec(const CompressJobSpec& spec) {
   if (spec.calibration_text.empty()) {
     return absl::InvalidArgumentError("the calibration text is empty");
   }
+  for (const std::string* text : {&spec.calibration_text, &spec.evaluation_text}) {
+    if (text->size() > kMaxCalibrationTextBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ", text == &spec.calibration_text ? "calibration" : "evaluation", " text has ",
+          text->size(), " bytes; at most ", kMaxCalibrationTextBytes, " (256 KiB) are accepted"));
+    }
+  }
+  if (!IsValidOwner(spec.owner)) {
+    return absl::InvalidArgumentError(
+        "the output's owner must be at most 64 letters, digits, '_' or '-'");
+  }
   if (spec.source_dir.empty() || spec.output_dir.empty()) {
     return absl::InvalidArgumentError("source and output directories are required");
   }
@@ -335,32 +379,43 @@ std::string CompressReport::ToJson() const {
   return json.dump(2) + "\n";
 }
 
-std::string PartialOutputDir(const std::string& output_dir) {
-  return output_dir + ".partial";
+bool IsCompressedConfig(const nlohmann::json& config) {
+  return config.contains("quantization_config");
+}
+
+std::string PartialOutputDir(const std::string& output_dir, const std::string& owner) {
+  return absl::StrCat(output_dir, ".", owner, ".partial");
 }
 
 absl::StatusOr<CompressReport> CompressModelDirectory(const CompressJobSpec& spec,
                                                       const CompressProgressFn& progress,
                                                       const std::atomic<bool>& cancel) {
-  if (absl::Status s = ValidateCompressSpec(spec); !s.ok()) return s;
+  GHOST_RETURN_IF_ERROR(ValidateCompressSpec(spec));
   std::error_code error;
-  if (fs::exists(spec.output_dir, error)) {
+  if (fs::symlink_status(spec.output_dir, error).type() != fs::file_type::not_found) {
     return absl::AlreadyExistsError(absl::StrCat(spec.output_dir, " already exists"));
   }
-  const std::string partial = PartialOutputDir(spec.output_dir);
-  fs::remove_all(partial, error);
-  if (!fs::create_directories(partial, error)) {
-    return absl::InternalError(absl::StrCat(partial, ": cannot create: ", error.message()));
-  }
+  const std::string owner = spec.owner.empty() ? RandomOwner() : spec.owner;
+  // Created exclusively: a directory that is there already, whoever made it, is never reused
+  // or removed.
+  const std::string partial = PartialOutputDir(spec.output_dir, owner);
+  GHOST_RETURN_IF_ERROR(CreateOwnedDirectory(partial, owner));
   const absl::Time start = absl::Now();
   Job job(spec, progress, cancel);
   absl::StatusOr<CompressReport> report = job.Run(partial);
   absl::Status status = report.status();
   if (status.ok()) status = WriteFileDurably(JoinPath(partial, kQualityReportFile), report->ToJson());
   if (status.ok()) status = SyncDirectory(partial);
+  bool renamed = false;
   if (status.ok()) {
-    fs::rename(partial, spec.output_dir, error);
-    if (error) status = absl::InternalError(absl::StrCat("rename to ", spec.output_dir, ": ", error.message()));
+    status = RenameNoReplace(partial, spec.output_dir);
+    renamed = status.ok();
+    if (absl::IsAlreadyExists(status)) {
+      status = absl::AlreadyExistsError(
+          absl::StrCat(spec.output_dir,
+                       " appeared while the job ran (made by a user, or by another server "
+                       "sharing the model root); this job's output was discarded"));
+    }
   }
   if (status.ok()) {
     const std::string parent = fs::path(spec.output_dir).parent_path().string();
@@ -368,6 +423,7 @@ absl::StatusOr<CompressReport> CompressModelDirectory(const CompressJobSpec& spe
   }
   if (!status.ok()) {
     fs::remove_all(partial, error);
+    if (renamed) (void)RemoveIfOwned(spec.output_dir, owner);
     return status;
   }
   LogInfo(absl::StrCat("compressed ", spec.source_dir, " -> ", spec.output_dir, " (", spec.scheme,

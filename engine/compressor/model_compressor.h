@@ -6,6 +6,7 @@
 #define GHOST_ENGINE_COMPRESSOR_MODEL_COMPRESSOR_H_
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -13,14 +14,21 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/checkpoint/quantization_config.h"
+#include "nlohmann/json_fwd.hpp"
 
 namespace ghost::compress {
 
 struct CompressJobSpec {
   std::string source_dir;  // a model directory Model::Load accepts (not itself compressed)
-  // Must not exist. Written into PartialOutputDir(output_dir), fsynced, then renamed here:
-  // it either appears whole or not at all.
+  // Must not exist. Written into PartialOutputDir(output_dir, owner), fsynced, then renamed
+  // here without replacing anything: it appears whole or not at all, and a directory someone
+  // else put at this path meanwhile stays as it is (the job fails with ALREADY_EXISTS).
   std::string output_dir;
+  // Who the output belongs to (the job id): 1-64 letters, digits, '_' or '-'. The ownership
+  // marker (engine/common/owned_directory.h) of the partial directory holds it and moves with
+  // it into the output directory, so crash recovery removes only what this job made. Empty: a
+  // random token.
+  std::string owner;
   std::string scheme = "ternary";  // one of CompressSchemes()
   int block_size = 64;             // 16, 32, 64, 128 or 256
   bool remove_dead_neurons = false;
@@ -28,10 +36,16 @@ struct CompressJobSpec {
   // fraction of its layer's most active neuron's.
   float dead_neuron_tolerance = 1e-3f;
   float target_sparsity = 0.0f;  // MLP gate target in [0, 1); 0 disables gating
-  std::string calibration_text;  // must not be empty
-  // Held-out text for bits per byte before and after; empty uses calibration_text.
+  std::string calibration_text;  // 1 to kMaxCalibrationTextBytes bytes
+  // Held-out text for bits per byte before and after (at most kMaxCalibrationTextBytes); empty
+  // uses calibration_text.
   std::string evaluation_text;
 };
+
+// The most calibration (and evaluation) text a job takes: 256 KiB. Profiling uses at most 64 Ki
+// tokens of it; evaluation runs over all of it twice, which takes minutes on two cores at this
+// size.
+inline constexpr std::size_t kMaxCalibrationTextBytes = 256 * 1024;
 
 // The compression schemes, each a weight format (engine/formats) with a scale layout:
 // "ternary" (ternary-2bit, fp16 block scales), "ternary-base3" (ternary-base3, 1.6-bit codes),
@@ -46,16 +60,23 @@ GhostQuantization QuantizationForScheme(const std::string& scheme, int block_siz
 // the accepted values.
 [[nodiscard]] absl::Status ValidateCompressSpec(const CompressJobSpec& spec);
 
+// Whether a model's parsed config.json marks it as compressed already (any quantization_config):
+// its weights are codes, not floats to quantize again.
+bool IsCompressedConfig(const nlohmann::json& config);
+
 // The quality report (CompressReport::ToJson) in the output directory.
 inline constexpr char kQualityReportFile[] = "ghost_quality_report.json";
 
-// Where the output is assembled before the rename; a crash leaves only this behind, and
-// CompressModelDirectory (or whoever recovers) removes it.
-std::string PartialOutputDir(const std::string& output_dir);
+// Where the output of `owner` is assembled before the rename: "<output_dir>.<owner>.partial",
+// one per job, so jobs of two servers sharing a model root never write into the same one. A
+// crash leaves only this behind, and CompressModelDirectory (or whoever recovers) removes it.
+std::string PartialOutputDir(const std::string& output_dir, const std::string& owner);
 
 struct CompressProgress {
-  std::string phase;  // "profiling", "quantizing", "evaluating", "writing"
-  int layer = 0;      // layers of the phase done so far
+  std::string phase;  // "profiling", "quantizing", "writing", "evaluating"
+  // Layers of the phase done so far, out of the model's num_layers, in the phases that go layer
+  // by layer ("quantizing"); both 0 in the others, which run every layer per chunk of text.
+  int layer = 0;
   int num_layers = 0;
   float percent = 0;  // of the whole job, 0..100
 };
@@ -84,11 +105,13 @@ struct CompressReport {
 using CompressProgressFn = std::function<void(const CompressProgress&)>;
 
 // Runs the job on the calling thread (matrix work spreads over the default thread pool).
-// `progress` is called from this thread between steps. CANCELLED once `cancel` becomes true
-// (checked between tensors). On any error the output directory does not exist and the partial
-// one has been removed. ALREADY_EXISTS when output_dir exists; FAILED_PRECONDITION for a
-// source that is already compressed; errors of Model::Load for the source. Bits per byte is
-// measured for byte-level models only (0 in the report otherwise).
+// `progress` is called from this thread between steps, at least once per chunk of work.
+// CANCELLED once `cancel` becomes true, which is checked before every tensor and every chunk
+// of tokens profiled or evaluated (chunked_evaluation.h: ~100 ms of work). On any error the
+// output directory does not exist and the partial one has been removed. ALREADY_EXISTS when
+// output_dir exists (at the start, or when the job is done and claims the name);
+// FAILED_PRECONDITION for a source that is already compressed; errors of Model::Load for the
+// source. Bits per byte is measured for byte-level models only (0 in the report otherwise).
 absl::StatusOr<CompressReport> CompressModelDirectory(const CompressJobSpec& spec,
                                                       const CompressProgressFn& progress,
                                                       const std::atomic<bool>& cancel);

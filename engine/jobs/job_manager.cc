@@ -74,10 +74,12 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
         absl::StrCat("request_id \"", request.request_id, "\" was used for a different request (",
                      "operations/", job.id, "); use a new request_id"));
   };
+  // Checked before the files too: a running job's partial directory is not the user's concern.
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) return absl::UnavailableError("the server is shutting down");
     if (auto known = known_request()) return *std::move(known);
+    GHOST_RETURN_IF_ERROR(OutputFreeOfActiveJobs(request.output_model));
   }
   GHOST_ASSIGN_OR_RETURN(compress::CompressJobSpec spec,
                          ResolveCompressSpec(*options_.registry, options_.output_root, request));
@@ -85,10 +87,7 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
   absl::MutexLock lock(&mu_);
   if (shutting_down_) return absl::UnavailableError("the server is shutting down");
   if (auto known = known_request()) return *std::move(known);
-  if (OutputTakenByActiveJob(request.output_model)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("another compression job is writing model \"", request.output_model, "\""));
-  }
+  GHOST_RETURN_IF_ERROR(OutputFreeOfActiveJobs(request.output_model));
   if (static_cast<int>(queue_.size()) >= options_.max_queued) {
     return absl::ResourceExhaustedError(absl::StrCat(
         options_.max_queued, " compression jobs are already waiting; try again later"));
@@ -103,6 +102,7 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
   job.request.calibration_text.clear();
   job.output_dir = spec.output_dir;
   job.created = absl::Now();
+  spec.owner = id;  // the partial directory is the job's own, and marked so
   entry.spec = std::move(spec);
   // A job that is not on disk could run twice after a restart; refuse it instead.
   if (absl::Status saved = store_.Write(job); !saved.ok()) {
@@ -118,10 +118,15 @@ absl::StatusOr<CompressJob> JobManagerImpl::Submit(CompressJobRequest request) {
   return job;
 }
 
-bool JobManagerImpl::OutputTakenByActiveJob(const std::string& output_model) const {
-  return std::any_of(jobs_.begin(), jobs_.end(), [&](const auto& item) {
-    return !IsDone(item.second.job.state) && item.second.job.request.output_model == output_model;
-  });
+absl::Status JobManagerImpl::OutputFreeOfActiveJobs(const std::string& output_model) const {
+  for (const auto& [id, entry] : jobs_) {
+    if (!IsDone(entry.job.state) && entry.job.request.output_model == output_model) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "model \"", output_model, "\" is being written by compression job operations/", id,
+          "; wait for it, cancel it, or choose another output_model"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CompressJob> JobManagerImpl::Get(const std::string& id) const {
@@ -155,9 +160,13 @@ absl::StatusOr<CompressJob> JobManagerImpl::Cancel(const std::string& id) {
       entry.job.error = absl::CancelledError("cancelled before it started");
       SetState(entry, JobState::kCancelled, deliveries);
     } else if (entry.job.state == JobState::kRunning) {
-      // The worker sees the flag between tensors and ends the job CANCELLED (FinishJob).
+      // The worker sees the flag within a chunk of work and ends the job CANCELLED (FinishJob).
       entry.cancel_requested = true;
       entry.cancel->store(true);
+    } else {
+      return absl::FailedPreconditionError(absl::StrCat("operation \"operations/", id, "\" is ",
+                                                        JobStateName(entry.job.state),
+                                                        " already; there is nothing to cancel"));
     }
     job = entry.job;
   }

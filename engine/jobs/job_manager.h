@@ -4,8 +4,17 @@
 //
 // Crash semantics: a job that was queued or running when the server stopped (crash or
 // shutdown) is FAILED with kInterruptedReason on the next start, and whatever it had written
-// (the partial directory, or an output directory not yet registered) is removed, so a model
-// appears whole or not at all. Jobs are not re-run automatically; submit them again.
+// (its partial directory, or an output directory not yet registered) is removed, so a model
+// appears whole or not at all. Only directories carrying the job's own ownership marker are
+// removed (engine/common/owned_directory.h): a directory a user or another server put at the
+// output path is never touched. Jobs are not re-run automatically; submit them again.
+//
+// Outputs are exclusive across processes: each job assembles its model in a partial directory
+// of its own ("<output>.<job id>.partial", created exclusively) and claims the output name with
+// a rename that never replaces anything, so of two servers sharing a model root and writing
+// the same output name, one job succeeds and the other fails with ALREADY_EXISTS.
+//
+// Error messages of jobs name files relative to the model root, never by server path.
 //
 // Idempotency: a request_id names one job for as long as that job exists (restarts included).
 // Submitting it again with the same fields returns that job; with different fields it is
@@ -59,9 +68,10 @@ class CompressJobManager {
 
   // Checks the request at once and queues the job. NOT_FOUND for an unknown source model;
   // INVALID_ARGUMENT for a bad field (naming the accepted values), an empty calibration text
-  // without a bundled validation-sample.txt, or a reused request_id with other fields;
-  // ALREADY_EXISTS when the output name is a registered model, an existing directory or the
-  // output of another unfinished job; RESOURCE_EXHAUSTED when the queue is full.
+  // without a bundled validation-sample.txt, a calibration text over kMaxCalibrationTextBytes,
+  // a source that is compressed already, or a reused request_id with other fields;
+  // ALREADY_EXISTS when the output name is the output of another unfinished job, a registered
+  // model or an existing directory; RESOURCE_EXHAUSTED when the queue is full.
   virtual absl::StatusOr<CompressJob> Submit(CompressJobRequest request) = 0;
   // NOT_FOUND for an unknown id.
   virtual absl::StatusOr<CompressJob> Get(const std::string& id) const = 0;
@@ -69,8 +79,9 @@ class CompressJobManager {
   virtual std::vector<CompressJob> List() const = 0;
   // How many jobs are in each state (the ghost_compression_jobs gauge).
   virtual JobCounts CountByState() const = 0;
-  // A queued job is cancelled at once; a running one is asked to stop and ends CANCELLED
-  // without leaving a model. A finished job is returned unchanged.
+  // A queued job is cancelled at once; a running one is asked to stop (it does within a chunk
+  // of work) and ends CANCELLED without leaving a model. FAILED_PRECONDITION for a finished
+  // job (AIP-151: there is nothing to cancel); NOT_FOUND for an unknown id.
   virtual absl::StatusOr<CompressJob> Cancel(const std::string& id) = 0;
   // Forgets a finished job (its model, if any, stays). FAILED_PRECONDITION while it runs.
   virtual absl::Status Delete(const std::string& id) = 0;

@@ -63,7 +63,8 @@ class JobManagerImpl final : public CompressJobManager {
   void TakeWaiters(const std::string& id, std::vector<Delivery>& deliveries)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Deliver(std::vector<Delivery>& deliveries);
-  bool OutputTakenByActiveJob(const std::string& output_model) const
+  // ALREADY_EXISTS when an unfinished job writes `output_model`.
+  absl::Status OutputFreeOfActiveJobs(const std::string& output_model) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifierLoop();
 
@@ -75,6 +76,8 @@ class JobManagerImpl final : public CompressJobManager {
   void ReportProgress(const std::string& id, const compress::CompressProgress& progress);
   void FinishJob(const std::string& id, const compress::CompressJobSpec& spec,
                  absl::StatusOr<compress::CompressReport> outcome);
+  // The server directories job errors must not show: the output root and every model's root.
+  std::vector<std::string> ServerRoots() const;
 
   // job_recovery.cc
   void RecoverInterrupted(CompressJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
+#include "engine/common/owned_directory.h"
 #include "engine/jobs/job_manager_impl.h"
 #include "engine/jobs/job_spec.h"
 
@@ -24,9 +25,12 @@ void JobManagerImpl::Restore() {
 void JobManagerImpl::RecoverInterrupted(CompressJob& job) {
   // The job may have died anywhere: while writing the partial directory, after renaming it
   // into place, or after registering it but before recording success. Undo each.
+  // Each step removes only directories that carry the job's ownership marker: the output path
+  // may hold a directory the job never wrote (a user's copy, another server's model).
   const absl::StatusOr<ModelInfo> output = options_.registry->Get(job.request.output_model);
   const bool registered_by_job = output.ok() && output->created_by_server &&
-                                 JoinPath(output->root, output->path) == job.output_dir;
+                                 JoinPath(output->root, output->path) == job.output_dir &&
+                                 IsOwnedBy(job.output_dir, job.id);
   if (registered_by_job) {
     // Delete removes the directory of a server-created model with its entry.
     if (absl::Status deleted = options_.registry->Delete(job.request.output_model); !deleted.ok()) {
@@ -34,8 +38,8 @@ void JobManagerImpl::RecoverInterrupted(CompressJob& job) {
                               " not removed: ", deleted.message()));
     }
   }
-  // An unregistered output directory can only be the job's own (Submit saw no directory).
-  RemoveJobOutput(job.output_dir, /*remove_output=*/!output.ok());
+  // A registered output stays unless it was the job's own and Delete took it.
+  RemoveJobOutput(job.output_dir, job.id, /*remove_output=*/!output.ok());
   job.error = absl::AbortedError(kInterruptedReason);
   if (absl::Status status = TransitionJobState(job.state, JobState::kFailed); !status.ok()) {
     LogWarning(std::string(status.message()));

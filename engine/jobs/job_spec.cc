@@ -1,11 +1,15 @@
 #include "engine/jobs/job_spec.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "engine/common/file.h"
+#include "engine/common/json.h"
 #include "engine/common/log.h"
+#include "engine/common/owned_directory.h"
 #include "engine/common/status_macros.h"
 #include "engine/registry/model_path.h"
 
@@ -34,16 +38,32 @@ absl::Status OutputNameFree(const ModelRegistry& registry, const std::string& ou
     return absl::AlreadyExistsError(absl::StrCat(
         "model \"", output_model, "\" already exists; choose another output_model or delete it"));
   }
-  const std::string output_dir = JoinPath(output_root, output_model);
   std::error_code error;
-  for (const std::string& dir : {output_dir, compress::PartialOutputDir(output_dir)}) {
-    if (fs::symlink_status(dir, error).type() != fs::file_type::not_found) {
-      // Only the name is echoed: the root is the server's business.
-      return absl::AlreadyExistsError(
-          absl::StrCat("a directory named \"", fs::path(dir).filename().string(),
-                       "\" already exists in the model root; choose another output_model"));
-    }
+  if (fs::symlink_status(JoinPath(output_root, output_model), error).type() !=
+      fs::file_type::not_found) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "the name \"", output_model,
+        "\" is taken: the model root holds something of that name that is not a registered "
+        "model; choose another output_model"));
   }
+  return absl::OkStatus();
+}
+
+// INVALID_ARGUMENT for a source whose config.json says it is compressed: its weights are codes,
+// and the job would fail only after loading it.
+absl::Status SourceIsUncompressed(const ModelInfo& source) {
+  const ModelLocation location{source.root, source.path, JoinPath(source.root, source.path)};
+  GHOST_ASSIGN_OR_RETURN(const std::string file, ResolveModelFile(location, "config.json"));
+  GHOST_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(file));
+  const absl::StatusOr<nlohmann::json> config =
+      ParseJsonStrict(text, absl::StrCat(source.path, "/config.json"));
+  if (config.ok() && compress::IsCompressedConfig(*config)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model \"", source.name,
+        "\" is compressed already (its config.json has a quantization_config); compress the "
+        "model it was made from"));
+  }
+  // A config that no longer parses fails the job when it loads the source, with that message.
   return absl::OkStatus();
 }
 
@@ -58,6 +78,7 @@ absl::StatusOr<compress::CompressJobSpec> ResolveCompressSpec(const ModelRegistr
     return absl::InvalidArgumentError(absl::StrCat("output_model: ", status.message()));
   }
   GHOST_ASSIGN_OR_RETURN(const ModelInfo source, registry.Get(request.model));
+  GHOST_RETURN_IF_ERROR(SourceIsUncompressed(source));
 
   compress::CompressJobSpec spec;
   spec.source_dir = JoinPath(source.root, source.path);
@@ -75,13 +96,38 @@ absl::StatusOr<compress::CompressJobSpec> ResolveCompressSpec(const ModelRegistr
   return spec;
 }
 
-void RemoveJobOutput(const std::string& output_dir, bool remove_output) {
-  std::error_code error;
-  for (const std::string& dir : {compress::PartialOutputDir(output_dir), output_dir}) {
+void RemoveJobOutput(const std::string& output_dir, const std::string& owner, bool remove_output) {
+  const std::string partial = compress::PartialOutputDir(output_dir, owner);
+  for (const std::string& dir : {partial, output_dir}) {
     if (dir == output_dir && !remove_output) continue;
-    fs::remove_all(dir, error);
-    if (error) LogWarning(absl::StrCat("cannot remove ", dir, ": ", error.message()));
+    std::error_code error;
+    if (fs::symlink_status(dir, error).type() == fs::file_type::not_found) continue;
+    if (IsOwnedBy(dir, owner)) {
+      if (absl::Status removed = RemoveIfOwned(dir, owner); !removed.ok()) {
+        LogWarning(std::string(removed.message()));
+      } else {
+        LogInfo(absl::StrCat("removed ", dir, ", left by compression job ", owner));
+      }
+    } else if (dir == partial && fs::is_empty(dir, error)) {
+      fs::remove(dir, error);  // removes only an empty directory
+    } else {
+      LogWarning(absl::StrCat("kept ", dir, ": compression job ", owner,
+                              " did not write it (no ownership marker of its own)"));
+    }
   }
+}
+
+absl::Status WithoutServerPaths(const absl::Status& status, std::vector<std::string> roots) {
+  // Longest first, so that a root nested in another is cut whole.
+  std::sort(roots.begin(), roots.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::string message(status.message());
+  for (const std::string& root : roots) {
+    if (root.empty()) continue;
+    message = absl::StrReplaceAll(message, {{root + "/", ""}});
+    message = absl::StrReplaceAll(message, {{root, "the model root"}});
+  }
+  return absl::Status(status.code(), message);
 }
 
 }  // namespace ghost::jobs

@@ -1,6 +1,7 @@
 // The worker side of the job manager: take a queued job, run the compressor, register the
 // model it wrote, record the outcome.
 #include "absl/strings/str_cat.h"
+#include "engine/common/log.h"
 #include "engine/jobs/job_manager_impl.h"
 #include "engine/jobs/job_spec.h"
 
@@ -42,6 +43,12 @@ void JobManagerImpl::ReportProgress(const std::string& id,
   if (new_phase) Persist(jobs_.at(id).job);
 }
 
+std::vector<std::string> JobManagerImpl::ServerRoots() const {
+  std::vector<std::string> roots = {options_.output_root};
+  for (const ModelInfo& model : options_.registry->List()) roots.push_back(model.root);
+  return roots;
+}
+
 void JobManagerImpl::FinishJob(const std::string& id, const compress::CompressJobSpec& spec,
                                absl::StatusOr<compress::CompressReport> outcome) {
   std::string output_model;
@@ -62,8 +69,17 @@ void JobManagerImpl::FinishJob(const std::string& id, const compress::CompressJo
   }
   const bool succeeded = outcome.ok() && !cancel_requested && registered.ok();
   // The compressor removes its partial directory on errors; a successful output that may not
-  // stay is ours to remove.
-  if (!succeeded) RemoveJobOutput(spec.output_dir, /*remove_output=*/outcome.ok());
+  // stay is ours to remove (and only ours: RemoveJobOutput checks the ownership marker).
+  if (!succeeded) {
+    RemoveJobOutput(spec.output_dir, spec.owner, /*remove_output=*/true);
+    // Clients see errors without server paths; the log keeps them whole.
+    const std::vector<std::string> roots = ServerRoots();
+    if (!outcome.ok()) {
+      LogWarning(absl::StrCat("compression job ", id, ": ", outcome.status().message()));
+      outcome = WithoutServerPaths(outcome.status(), roots);
+    }
+    registered = WithoutServerPaths(registered, roots);
+  }
 
   std::vector<Delivery> deliveries;
   {

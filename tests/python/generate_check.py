@@ -7,12 +7,13 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 
 
-def start_server(binary, model_root):
+def start_server(binary, model_root, data_dir):
     process = subprocess.Popen(
         [binary, "--host=127.0.0.1", "--port=0", "--metrics_port=0",
-         f"--model_root={model_root}"],
+         f"--model_root={model_root}", f"--data_dir={data_dir}"],
         stderr=subprocess.PIPE, text=True)
     port = None
     for line in process.stderr:
@@ -29,7 +30,8 @@ def main():
     sys.path[:0] = [stubs_dir, client_dir]
     import ghost_client  # noqa: E402  (needs the paths above)
 
-    process, port = start_server(binary, model_root)
+    data_dir = tempfile.TemporaryDirectory(prefix="ghost_python_data_")
+    process, port = start_server(binary, model_root, data_dir.name)
     try:
         chunks = list(ghost_client.generate(f"127.0.0.1:{port}", "The President said",
                                             max_new_tokens=12, temperature=0.0))
@@ -45,6 +47,7 @@ def main():
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)
+        data_dir.cleanup()
     assert code == 0, f"ghostserve exited with {code}"
     print("1 passed, 0 failed")
 

@@ -88,20 +88,23 @@ class ServerProcess {
 
 TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   const std::string root = FreshTempDir("kill_models");
-  const std::string registry = FreshTempDir("kill_registry");
+  const std::string data = FreshTempDir("kill_data");
+  const std::string logs = FreshTempDir("kill_logs");
   fs::copy(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny", root + "/ghost-tiny",
            fs::copy_options::recursive);
   const std::vector<std::string> args = {"--host=127.0.0.1", "--port=0", "--metrics_port=0",
-                                         "--model_root=" + root, "--registry_dir=" + registry};
-  const std::string output_dir = root + "/tiny-t64";
+                                         "--model_root=" + root, "--data_dir=" + data};
+  const std::string output_root = data + "/models";  // where jobs write
+  const std::string output_dir = output_root + "/tiny-t64";
 
   // ghost-tiny's job runs for seconds: long enough to be caught while it profiles.
   ghost::v1::CompressRequest request = CompressRequestFor("ghost-tiny", "tiny-t64");
   request.set_request_id("kill-1");
 
   std::string name;
+  google::longrunning::Operation queued;
   {
-    ServerProcess first(args, registry + "/first.log");
+    ServerProcess first(args, logs + "/first.log");
     ASSERT_TRUE(first.Start()) << first.log();
     CompressionClient client(ChannelTo(first.port()));
     google::longrunning::Operation operation;
@@ -116,11 +119,16 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
     }
     ASSERT_FALSE(operation.done()) << "the job ended before it could be killed; lengthen it";
     ASSERT_NE(phase, "queued");
-    EXPECT_TRUE(fs::exists(compress::PartialOutputDir(output_dir)));
+    EXPECT_TRUE(fs::exists(
+        compress::PartialOutputDir(output_dir, name.substr(std::string("operations/").size()))));
+    // Issue 16: a second job waits to write "copied" when a user copies a model directory
+    // there; recovery must not take it for the job's output.
+    ASSERT_TRUE(client.Compress(CompressRequestFor("ghost-tiny", "copied"), &queued).ok());
+    fs::copy(root + "/ghost-tiny", output_root + "/copied", fs::copy_options::recursive);
     first.Kill();
   }
 
-  ServerProcess second(args, registry + "/second.log");
+  ServerProcess second(args, logs + "/second.log");
   ASSERT_TRUE(second.Start()) << second.log();
   auto channel = ChannelTo(second.port());
   CompressionClient client(channel);
@@ -129,8 +137,14 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   EXPECT_TRUE(operation.done());
   EXPECT_EQ(operation.error().code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(operation.error().message(), jobs::kInterruptedReason);
-  EXPECT_FALSE(fs::exists(output_dir));
-  EXPECT_FALSE(fs::exists(compress::PartialOutputDir(output_dir)));
+  for (const fs::directory_entry& entry : fs::directory_iterator(output_root)) {
+    EXPECT_NE(entry.path().filename().string().rfind("tiny-t64", 0), 0u) << entry.path();
+  }
+  ASSERT_TRUE(client.Get(queued.name(), &queued).ok());
+  EXPECT_EQ(queued.error().message(), jobs::kInterruptedReason);
+  EXPECT_TRUE(fs::exists(output_root + "/copied/config.json"));
+  EXPECT_EQ(fs::file_size(output_root + "/copied/model.safetensors"),
+            fs::file_size(root + "/ghost-tiny/model.safetensors"));
   auto models = ghost::v1::Models::NewStub(channel);
   ghost::v1::ListModelsResponse list;
   ASSERT_TRUE(models->ListModels(ContextWithToken("").get(), {}, &list).ok());
@@ -148,7 +162,7 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   EXPECT_TRUE(done.has_response()) << done.error().message();
   EXPECT_TRUE(fs::exists(output_dir + "/config.json"));
   second.Kill();
-  fs::remove_all(root);
+  for (const std::string& dir : {root, data, logs}) fs::remove_all(dir);
 }
 
 }  // namespace

@@ -25,11 +25,13 @@ class CompressionTest : public ::testing::Test {
              fs::copy_options::recursive);
     options_ = TestServerOptions();
     options_.model_roots = {root_};
+    output_root_ = options_.data_dir + "/models";
   }
 
   void TearDown() override {
     server_.reset();
     fs::remove_all(root_);
+    fs::remove_all(options_.data_dir);
   }
 
   void Start(const std::string& token = "") {
@@ -48,14 +50,24 @@ class CompressionTest : public ::testing::Test {
     return names;
   }
 
+  // Entries of the output root named after the output `name`: its directory and partial ones.
+  std::vector<std::string> EntriesFor(const std::string& name) const {
+    std::vector<std::string> found;
+    for (const fs::directory_entry& entry : fs::directory_iterator(output_root_)) {
+      const std::string file = entry.path().filename().string();
+      if (file == name || file.rfind(name + ".", 0) == 0) found.push_back(file);
+    }
+    return found;
+  }
+
   // The output is nowhere: no directory, no partial directory, no registry entry.
   void ExpectNoModel(const std::string& name) {
-    EXPECT_FALSE(fs::exists(root_ + "/" + name));
-    EXPECT_FALSE(fs::exists(compress::PartialOutputDir(root_ + "/" + name)));
+    EXPECT_THAT(EntriesFor(name), ::testing::IsEmpty());
     EXPECT_THAT(ModelNames(), ::testing::Not(::testing::Contains(name)));
   }
 
-  std::string root_;
+  std::string root_;         // holds the source model; the server only reads it
+  std::string output_root_;  // <data_dir>/models: compression outputs
   server::ServerOptions options_;
   std::unique_ptr<server::GhostServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -77,6 +89,7 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
 
   const google::longrunning::Operation done = client_->AwaitDone(operation.name());
   ASSERT_TRUE(done.has_response()) << done.error().message();
+  grpc::Status status;
   ghost::v1::CompressResponse response;
   ASSERT_TRUE(done.response().UnpackTo(&response));
   EXPECT_EQ(response.model(), "tiny-t64");
@@ -93,7 +106,14 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
   EXPECT_EQ(metadata.phase(), "done");
   EXPECT_EQ(metadata.percent(), 100);
   EXPECT_GT(metadata.elapsed_seconds(), 0);
-  EXPECT_FALSE(fs::exists(compress::PartialOutputDir(root_ + "/tiny-t64")));
+  EXPECT_THAT(EntriesFor("tiny-t64"), ::testing::ElementsAre("tiny-t64"));
+  // Issue 16: outputs go to the data directory; the model roots (models/ in a checkout) are
+  // only read.
+  std::vector<std::string> in_root;
+  for (const fs::directory_entry& entry : fs::directory_iterator(root_)) {
+    in_root.push_back(entry.path().filename().string());
+  }
+  EXPECT_THAT(in_root, ::testing::ElementsAre("ghost-tiny"));
 
   // ghostctl retrying with the same request_id gets the finished job and prints its report.
   const std::string ghostctl = std::string(GHOST_BINARY_DIR) + "/clients/ghostctl/ghostctl" +
@@ -110,6 +130,14 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
   printed.clear();
   ASSERT_EQ(RunCommand(ghostctl + " jobs", printed), 0);
   EXPECT_THAT(printed, HasSubstr(operation.name() + "  succeeded"));
+
+  // Issue 16: a compressed source is refused at Compress (it used to fail later, naming a server
+  // path), and a finished operation cannot be cancelled (AIP-151).
+  status = client_->Compress(CompressRequestFor("tiny-t64", "tiny-t64-again"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("\"tiny-t64\" is compressed already"));
+  EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(options_.data_dir)));
+  EXPECT_EQ(client_->Cancel(operation.name()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   ghost::v1::LoadModelRequest load;
   load.set_name("tiny-t64");
@@ -159,12 +187,18 @@ TEST_F(CompressionTest, BadRequestsFailAtOnce) {
   EXPECT_THAT(status.error_message(), HasSubstr("128"));
   EXPECT_EQ(client_->Compress(CompressRequestFor("ghost-tiny", "no-sample")).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
-  fs::create_directory(root_ + "/stray");
+  fs::create_directory(output_root_ + "/stray");
   EXPECT_EQ(client_->Compress(CompressRequestFor("ghost-tiny", "stray")).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
   status = client_->Compress(CompressRequestFor("no-sample", "out"));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("validation-sample.txt"));
+  // Calibration text is bounded (evaluating 200 KB took minutes): 256 KiB at most.
+  request = CompressRequestFor("ghost-tiny", "out");
+  request.set_calibration_text(std::string(256 * 1024 + 1, 'a'));
+  status = client_->Compress(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("at most 262144"));
 
   google::longrunning::Operation operation;
   for (const char* name : {"operations/0123456789abcdef", "bogus", "operations/"}) {
@@ -189,6 +223,13 @@ TEST_F(CompressionTest, CancelledJobsLeaveNoModel) {
   ASSERT_TRUE(client_->Compress(slow, &running).ok());
   ASSERT_TRUE(client_->Compress(CompressRequestFor("ghost-tiny", "queued"), &queued).ok());
   EXPECT_EQ(MetadataOf(queued).phase(), "queued");
+  EXPECT_EQ(MetadataOf(queued).model(), "ghost-tiny");
+  EXPECT_EQ(MetadataOf(queued).output_model(), "queued");
+  // The output of an unfinished job is taken: the message names the job, not a directory.
+  const grpc::Status taken = client_->Compress(slow);
+  EXPECT_EQ(taken.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(taken.error_message(),
+              HasSubstr("\"slow\" is being written by compression job " + running.name()));
   EXPECT_EQ(client_->Delete(running.name()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   ASSERT_TRUE(client_->Cancel(queued.name()).ok());

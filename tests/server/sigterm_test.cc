@@ -29,8 +29,10 @@ class ServerProcess {
       close(fds[0]);
       const std::string binary = std::string(GHOST_BINARY_DIR) + "/server/ghostserve";
       const std::string root = std::string("--model_root=") + GHOST_SOURCE_DIR + "/models";
+      // Its own data directory: never the user's, nor another test's registry.
+      const std::string data = "--data_dir=" + data_dir_;
       execl(binary.c_str(), binary.c_str(), "--host=127.0.0.1", "--port=0", "--metrics_port=0",
-            root.c_str(), "--grace_period_s=20", static_cast<char*>(nullptr));
+            root.c_str(), data.c_str(), "--grace_period_s=20", static_cast<char*>(nullptr));
       _exit(127);
     }
     close(fds[1]);
@@ -67,6 +69,7 @@ class ServerProcess {
   const std::string& output() const { return output_; }
 
  private:
+  const std::string data_dir_ = FreshTempDir("sigterm_data");
   pid_t pid_ = -1;
   FILE* log_ = nullptr;
   int port_ = 0;

@@ -28,7 +28,9 @@ server::ServerOptions TestServerOptions() {
   options.metrics_port = 0;
   options.model_roots = {std::string(GHOST_SOURCE_DIR) + "/models"};
   options.default_model = "ghost-tiny";
-  // Servers of one test binary, and test binaries run in parallel, each get their own registry.
+  // Servers of one test binary, and test binaries run in parallel, each get their own registry
+  // and data directory (compression outputs).
+  options.data_dir = FreshTempDir("data");
   options.registry_dir = FreshTempDir("registry");
   options.grace_period = absl::Seconds(10);
   return options;

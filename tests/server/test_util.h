@@ -17,7 +17,7 @@ namespace ghost::testing {
 // A fresh empty directory under the test temp dir.
 std::string FreshTempDir(const std::string& prefix);
 
-// Loopback, free ports, models/ as the model root, and a fresh registry directory.
+// Loopback, free ports, models/ as the model root, and fresh registry and data directories.
 server::ServerOptions TestServerOptions();
 
 // Starts a server and waits until its default model is ready; fails the test otherwise.

@@ -5,7 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "engine/common/file.h"
+#include "engine/common/owned_directory.h"
+#include "engine/jobs/job_spec.h"
 #include "engine/jobs/job_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -17,8 +20,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kSample[] = "calibration text bundled with the model";
+
+// The file's contents, or "" when it cannot be read.
+std::string Contents(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  return text.ok() ? *text : "";
+}
 
 class JobManagerTest : public ::testing::Test {
  protected:
@@ -93,11 +103,19 @@ class JobManagerTest : public ::testing::Test {
     return job.ok() ? *job : CompressJob{};
   }
 
+  // Entries of the root named after the output `name`: its directory and partial directories.
+  std::vector<std::string> EntriesFor(const std::string& name) const {
+    std::vector<std::string> found;
+    for (const fs::directory_entry& entry : fs::directory_iterator(root_)) {
+      const std::string file = entry.path().filename().string();
+      if (file == name || absl::StartsWith(file, name + ".")) found.push_back(file);
+    }
+    return found;
+  }
+
   // Nothing of the output is left: no directory, no partial directory, no registry entry.
   void ExpectNoOutput(const std::string& name) {
-    const std::string dir = root_ + "/" + name;
-    EXPECT_FALSE(fs::exists(dir));
-    EXPECT_FALSE(fs::exists(compress::PartialOutputDir(dir)));
+    EXPECT_THAT(EntriesFor(name), ::testing::IsEmpty());
     EXPECT_TRUE(absl::IsNotFound(registry_->Get(name).status()));
   }
 
@@ -140,24 +158,41 @@ TEST_F(JobManagerTest, RunsToSuccessAndRegistersTheModel) {
   EXPECT_TRUE(model->created_by_server);
   EXPECT_EQ(model->path, "out");
   EXPECT_TRUE(fs::exists(root_ + "/out/quality_report.json"));
-  EXPECT_FALSE(fs::exists(compress::PartialOutputDir(root_ + "/out")));
+  EXPECT_TRUE(IsOwnedBy(root_ + "/out", queued.id));
+  EXPECT_THAT(EntriesFor("out"), ::testing::ElementsAre("out"));
 }
 
 TEST_F(JobManagerTest, CancelRunningJobLeavesNoModel) {
   StartManager();
   const CompressJob job = Submit(Request("out"));
   compressor_.AwaitStarted(1);
-  ASSERT_TRUE(fs::exists(compress::PartialOutputDir(root_ + "/out")));
+  ASSERT_TRUE(IsOwnedBy(compress::PartialOutputDir(root_ + "/out", job.id), job.id));
   absl::StatusOr<CompressJob> cancelled = manager_->Cancel(job.id);
   ASSERT_TRUE(cancelled.ok());
   const CompressJob done = Wait(job.id);
   EXPECT_EQ(done.state, JobState::kCancelled);
   EXPECT_EQ(done.error.code(), absl::StatusCode::kCancelled);
   ExpectNoOutput("out");
-  // Cancelling a finished job changes nothing.
-  cancelled = manager_->Cancel(job.id);
-  ASSERT_TRUE(cancelled.ok());
-  EXPECT_EQ(cancelled->state, JobState::kCancelled);
+}
+
+TEST_F(JobManagerTest, CancellingAFinishedJobIsAFailedPrecondition) {
+  StartManager();
+  const CompressJob cancelled = Submit(Request("cancelled"));
+  compressor_.AwaitStarted(1);
+  const CompressJob succeeded = Submit(Request("succeeded"));
+  ASSERT_TRUE(manager_->Cancel(cancelled.id).ok());
+  compressor_.Open();
+  ASSERT_EQ(Wait(cancelled.id).state, JobState::kCancelled);
+  ASSERT_EQ(Wait(succeeded.id).state, JobState::kSucceeded);
+  // AIP-151: there is nothing left to cancel, and the job stays as it ended.
+  for (const CompressJob& job : {cancelled, succeeded}) {
+    const absl::Status refused = manager_->Cancel(job.id).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+    EXPECT_THAT(refused.message(), HasSubstr("operations/" + job.id));
+  }
+  EXPECT_EQ(manager_->Get(cancelled.id)->state, JobState::kCancelled);
+  EXPECT_EQ(manager_->Get(succeeded.id)->state, JobState::kSucceeded);
+  EXPECT_TRUE(registry_->Get("succeeded").ok());
 }
 
 TEST_F(JobManagerTest, CancelQueuedJobNeverRunsIt) {
@@ -243,9 +278,13 @@ TEST_F(JobManagerTest, RestartFailsInterruptedJobsAndRemovesTheirOutput) {
     job.finished = absl::InfinitePast();
     ASSERT_TRUE(store->Write(job).ok());
   }
-  fs::create_directories(compress::PartialOutputDir(root_ + "/partial-only"));
-  fs::create_directories(root_ + "/renamed");
-  fs::create_directories(root_ + "/registered");
+  // Each directory carries its job's ownership marker, as the job made it (a rename moves the
+  // partial directory's marker into the output directory).
+  ASSERT_TRUE(CreateOwnedDirectory(compress::PartialOutputDir(root_ + "/partial-only", jobs[0].id),
+                                   jobs[0].id)
+                  .ok());
+  ASSERT_TRUE(CreateOwnedDirectory(root_ + "/renamed", jobs[1].id).ok());
+  ASSERT_TRUE(CreateOwnedDirectory(root_ + "/registered", jobs[2].id).ok());
   fs::copy_file(root_ + "/source/config.json", root_ + "/registered/config.json");
   ASSERT_TRUE(registry_->Import("registered", "registered", ModelOrigin::kCreatedByServer).ok());
 
@@ -265,6 +304,76 @@ TEST_F(JobManagerTest, RestartFailsInterruptedJobsAndRemovesTheirOutput) {
   EXPECT_NE(again.id, jobs[1].id);
   compressor_.Open();
   EXPECT_EQ(Wait(again.id).state, JobState::kSucceeded);
+}
+
+// Issue 16: recovery deleted a directory the job never wrote. One job runs, a second waits to
+// write "copied", a user copies a model directory to <root>/copied, the server dies. Recovery
+// removes only directories that carry the interrupted job's own marker.
+TEST_F(JobManagerTest, RecoveryRemovesOnlyWhatTheJobItselfWrote) {
+  StartManager();
+  const CompressJob running = Submit(Request("running"));
+  compressor_.AwaitStarted(1);
+  const CompressJob queued = Submit(Request("copied"));
+  fs::copy(root_ + "/source", root_ + "/copied", fs::copy_options::recursive);
+  // Another server sharing the root is writing "copied" too, in a partial directory of its own.
+  const std::string foreign = "0123456789abcdef";
+  const std::string foreign_partial = compress::PartialOutputDir(root_ + "/copied", foreign);
+  ASSERT_TRUE(CreateOwnedDirectory(foreign_partial, foreign).ok());
+  manager_.reset();  // then the files say what a SIGKILL leaves: one running, one queued
+  absl::StatusOr<JobStore> store = JobStore::Open(registry_dir_);
+  ASSERT_TRUE(store.ok());
+  for (CompressJob job : {running, queued}) {
+    job.state = job.id == running.id ? JobState::kRunning : JobState::kQueued;
+    ASSERT_TRUE(store->Write(job).ok());
+  }
+  // The running job died between creating its partial directory and writing the marker.
+  const std::string running_partial = compress::PartialOutputDir(root_ + "/running", running.id);
+  fs::create_directory(running_partial);
+
+  Restart();
+  for (const CompressJob& job : {running, queued}) {
+    EXPECT_EQ(manager_->Get(job.id)->state, JobState::kFailed);
+    EXPECT_EQ(manager_->Get(job.id)->error.message(), kInterruptedReason);
+  }
+  EXPECT_EQ(Contents(root_ + "/copied/validation-sample.txt"), kSample);
+  EXPECT_TRUE(fs::exists(root_ + "/copied/config.json"));
+  EXPECT_TRUE(IsOwnedBy(foreign_partial, foreign));
+  EXPECT_FALSE(fs::exists(running_partial));  // empty: it held nothing
+  ExpectNoOutput("running");
+}
+
+// Messages about a taken output name the model and the job, not internal directory names, and
+// a job's errors name files relative to the model root.
+TEST_F(JobManagerTest, MessagesNameModelsAndJobsNotServerPaths) {
+  StartManager();
+  const CompressJob job = Submit(Request("out"));
+  compressor_.AwaitStarted(1);
+  const absl::Status taken = manager_->Submit(Request("out")).status();
+  EXPECT_EQ(taken.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(taken.message(),
+              HasSubstr("\"out\" is being written by compression job operations/" + job.id));
+  EXPECT_THAT(taken.message(), Not(HasSubstr(".partial")));
+
+  // The output name is taken behind the job's back: its claim fails, naming the model root's
+  // entry without the root.
+  fs::create_directory(root_ + "/out");
+  ghost::testing::WriteFile(root_ + "/out/notes.txt", "mine");
+  compressor_.Open();
+  const CompressJob failed = Wait(job.id);
+  EXPECT_EQ(failed.state, JobState::kFailed);
+  EXPECT_EQ(failed.error.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(failed.error.message(), HasSubstr("out already exists"));
+  EXPECT_THAT(failed.error.message(), Not(HasSubstr(root_)));
+  EXPECT_EQ(Contents(root_ + "/out/notes.txt"), "mine");
+  EXPECT_THAT(EntriesFor("out"), ::testing::ElementsAre("out"));
+}
+
+TEST(WithoutServerPathsTest, CutsEveryRootLongestFirst) {
+  const absl::Status status = WithoutServerPaths(
+      absl::NotFoundError("/srv/m/a/config.json and /srv/m2/b/x.json; root /srv/m"),
+      {"/srv/m", "/srv/m2"});
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "a/config.json and b/x.json; root the model root");
 }
 
 TEST_F(JobManagerTest, ShutdownFailsUnfinishedJobsAsInterrupted) {

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/common/owned_directory.h"
+
 namespace ghost::testing {
 namespace fs = std::filesystem;
 
@@ -39,8 +41,10 @@ std::string GatedCompressor::last_calibration_text() const {
 absl::StatusOr<compress::CompressReport> GatedCompressor::Run(
     const compress::CompressJobSpec& spec, const compress::CompressProgressFn& progress,
     const std::atomic<bool>& cancel) {
-  const std::string partial = compress::PartialOutputDir(spec.output_dir);
-  fs::create_directories(partial);
+  const std::string partial = compress::PartialOutputDir(spec.output_dir, spec.owner);
+  if (absl::Status created = CreateOwnedDirectory(partial, spec.owner); !created.ok()) {
+    return created;
+  }
   // The source's config.json makes the output a directory the registry accepts.
   fs::copy_file(spec.source_dir + "/config.json", partial + "/config.json");
   progress({"profiling", 0, 2, 10});
@@ -60,7 +64,10 @@ absl::StatusOr<compress::CompressReport> GatedCompressor::Run(
   }
   progress({"quantizing", 2, 2, 90});
   std::ofstream(partial + "/quality_report.json") << "{}";
-  fs::rename(partial, spec.output_dir);
+  if (absl::Status claimed = RenameNoReplace(partial, spec.output_dir); !claimed.ok()) {
+    fs::remove_all(partial);
+    return claimed;
+  }
   compress::CompressReport report;
   report.scheme = spec.scheme;
   report.block_size = spec.block_size;

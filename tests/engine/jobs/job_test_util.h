@@ -1,6 +1,7 @@
 // A compression job function for the job manager tests: a real function that does what the
-// compressor promises (progress, a partial directory renamed into place, cancellation between
-// steps) but waits for the test to let it finish, so tests can act while a job runs.
+// compressor promises (progress, a partial directory of the job's own with its ownership marker,
+// claimed as the output with a rename that replaces nothing, cancellation between steps) but
+// waits for the test to let it finish, so tests can act while a job runs.
 #ifndef GHOST_TESTS_ENGINE_JOBS_JOB_TEST_UTIL_H_
 #define GHOST_TESTS_ENGINE_JOBS_JOB_TEST_UTIL_H_
 

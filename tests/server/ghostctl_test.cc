@@ -1,0 +1,125 @@
+// ghostctl's listings and errors against a real server (issue 16): `list` columns line up
+// whatever the names' lengths, `jobs` names every job's models in every state, and cancelling a
+// finished job is reported as the error it is.
+#include <cctype>
+#include <filesystem>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "ghost/v1/models.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/run_command.h"
+#include "tests/server/compression_client.h"
+#include "tests/server/test_util.h"
+
+namespace ghost::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class GhostctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = FreshTempDir("ghostctl_models");
+    fs::copy(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny", root_ + "/ghost-tiny",
+             fs::copy_options::recursive);
+    server::ServerOptions options = TestServerOptions();
+    options.model_roots = {root_};
+    server_ = StartTestServer(options);
+    ASSERT_NE(server_, nullptr);
+    channel_ = ChannelTo(server_->port());
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(root_);
+  }
+
+  // ghostctl's standard output as lines; `exit_code` receives pclose's status.
+  std::vector<std::string> Ghostctl(const std::string& args, int* exit_code = nullptr) {
+    std::string output;
+    const int code =
+        RunCommand(std::string(GHOST_BINARY_DIR) + "/clients/ghostctl/ghostctl" +
+                       " --address=127.0.0.1:" + std::to_string(server_->port()) + " " + args,
+                   output);
+    if (exit_code != nullptr) {
+      *exit_code = code;
+    } else {
+      EXPECT_EQ(code, 0) << args << ":\n" << output;
+    }
+    return absl::StrSplit(output, '\n', absl::SkipEmpty());
+  }
+
+  std::string root_;
+  std::unique_ptr<server::GhostServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(GhostctlTest, ListColumnsLineUpWhateverTheNamesLength) {
+  const std::string long_name = "a-model-whose-name-is-longer-than-any-fixed-column";
+  fs::copy(root_ + "/ghost-tiny", root_ + "/copy", fs::copy_options::recursive);
+  ghost::v1::ImportModelRequest import;
+  import.set_name(long_name);
+  import.set_path("copy");
+  ghost::v1::Model model;
+  auto models = ghost::v1::Models::NewStub(channel_);
+  ASSERT_TRUE(models->ImportModel(ContextWithToken("").get(), import, &model).ok());
+
+  const std::vector<std::string> lines = Ghostctl("list");
+  ASSERT_EQ(lines.size(), 3u);
+  const std::string& header = lines[0];
+  // Where a column's cell starts (left-aligned) or ends (right-aligned) in every line.
+  const auto starts = [&](const std::string& title) { return header.find(title); };
+  const auto ends = [&](const std::string& title) { return header.find(title) + title.size(); };
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const std::string& row = lines[i];
+    SCOPED_TRACE(row);
+    EXPECT_TRUE(row.compare(starts("STATE"), 9, "AVAILABLE") == 0 ||
+                row.compare(starts("STATE"), 5, "READY") == 0);
+    EXPECT_EQ(row.compare(starts("ARCHITECTURE"), 16, "LlamaForCausalLM"), 0);
+    EXPECT_EQ(row.compare(starts("DTYPE"), 4, "bf16"), 0);
+    // Right-aligned: the last digit under the title's last letter.
+    EXPECT_EQ(row.compare(ends("CONTEXT") - 3, 3, "512"), 0);
+    EXPECT_TRUE(row.size() == ends("CONTEXT") || row[ends("CONTEXT")] == ' ');
+    EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(row[ends("PARAMS") - 1])));
+    EXPECT_EQ(row[ends("PARAMS")], ' ');
+  }
+}
+
+TEST_F(GhostctlTest, JobsNameTheModelsAndCancellingAFinishedJobFails) {
+  CompressionClient client(channel_);
+  std::vector<std::string> names;
+  for (const char* output : {"out-a", "out-b"}) {
+    google::longrunning::Operation operation;
+    ASSERT_TRUE(client.Compress(CompressRequestFor("ghost-tiny", output), &operation).ok());
+    names.push_back(operation.name());
+  }
+  for (const std::string& name : names) {
+    ASSERT_TRUE(client.Cancel(name).ok());
+    ASSERT_TRUE(client.AwaitDone(name).done());
+  }
+
+  const std::vector<std::string> lines = Ghostctl("jobs");
+  ASSERT_EQ(lines.size(), 3u);
+  const std::size_t model_column = lines[0].find("MODEL");
+  ASSERT_NE(model_column, std::string::npos);
+  EXPECT_EQ(lines[1].find("ghost-tiny -> out-a"), model_column) << lines[1];
+  EXPECT_EQ(lines[2].find("ghost-tiny -> out-b"), model_column) << lines[2];
+  EXPECT_THAT(lines[1], HasSubstr("cancelled"));
+
+  // AIP-151: a finished operation cannot be cancelled; ghostctl says so and exits non-zero.
+  int exit_code = 0;
+  std::string printed;
+  exit_code = RunCommand(std::string(GHOST_BINARY_DIR) + "/clients/ghostctl/ghostctl" +
+                             " --address=127.0.0.1:" + std::to_string(server_->port()) +
+                             " cancel " + names[0] + " 2>&1",
+                         printed);
+  EXPECT_NE(exit_code, 0);
+  EXPECT_THAT(printed, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(printed, HasSubstr("nothing to cancel"));
+  EXPECT_THAT(printed, ::testing::Not(HasSubstr("cancellation requested")));
+}
+
+}  // namespace
+}  // namespace ghost::testing
