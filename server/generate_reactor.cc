@@ -28,7 +28,7 @@ void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
   metrics_ = &ctx_.metrics->ForModel(name);
   metrics_->requests_running.Increment();
   auto engine_request =
-      ResolveGenerationRequest(ToClientGenerationRequest(request), *model_->model);
+      ResolveGenerationRequest(ToClientGenerationRequest(request), *model_->model, ctx_.limits);
   if (!engine_request.ok()) return FinishEarly(ToGrpcStatus(engine_request.status()));
   const auto prompt_tokens = static_cast<double>(engine_request->prompt_tokens.size());
 
@@ -115,7 +115,11 @@ GenerateReactor::Action GenerateReactor::NextAction() {
   }
   if (!pending_.empty()) {
     response_.Clear();
-    response_.set_request_id(request_id_);
+    // Once, not per message: a long id would otherwise be multiplied by the number of messages.
+    if (!request_id_sent_) {
+      response_.set_request_id(request_id_);
+      request_id_sent_ = true;
+    }
     // A slow reader gets the backlog merged into one message rather than many.
     for (const GenerationChunk& chunk : pending_) AppendChunk(chunk, response_);
     pending_.clear();

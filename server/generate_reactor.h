@@ -47,7 +47,7 @@ class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateRespo
   const ServiceContext& ctx_;
   grpc::CallbackServerContext* const context_;
   const absl::Time arrival_ = absl::Now();
-  std::string request_id_;
+  std::string request_id_;  // echoed in the first message only
   std::shared_ptr<LoadedModel> model_;
   ModelMetrics* metrics_ = nullptr;
   bool tracked_ = false;
@@ -56,6 +56,7 @@ class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateRespo
   std::deque<GenerationChunk> pending_ ABSL_GUARDED_BY(mu_);
   ghost::v1::GenerateResponse response_ ABSL_GUARDED_BY(mu_);  // the write in flight
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool request_id_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool final_received_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;

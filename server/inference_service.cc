@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/common/utf8.h"
+#include "engine/runtime/request_defaults.h"
 #include "server/generate_reactor.h"
 #include "server/status.h"
 #include "server/unary.h"
@@ -19,8 +20,12 @@ grpc::ServerUnaryReactor* InferenceService::Tokenize(grpc::CallbackServerContext
   return RunUnary(ctx_, context, [&]() -> grpc::Status {
     auto model = ctx_.registry->GetReady(ctx_.ModelName(request->model()));
     if (!model.ok()) return ToGrpcStatus(model.status());
-    for (const std::int32_t id : (*model)->model->tokenizer().Encode(
-             request->text(), /*parse_special=*/request->add_special_tokens())) {
+    if (absl::Status valid = ValidatePromptText(request->text(), ctx_.limits); !valid.ok()) {
+      return ToGrpcStatus(valid);
+    }
+    // The engine's prompt tokenization, so that the ids are those Generate uses.
+    for (const std::int32_t id : TokenizePromptText(request->text(), *(*model)->model,
+                                                    request->add_special_tokens())) {
       response->add_token_ids(id);
     }
     return grpc::Status::OK;

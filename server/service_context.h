@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/registry/registry.h"
+#include "engine/runtime/request_defaults.h"
 #include "server/auth.h"
 #include "server/metrics.h"
 
@@ -38,6 +39,7 @@ struct ServiceContext {
   const Authenticator* auth = nullptr;
   StreamTracker* streams = nullptr;
   std::string default_model;
+  RequestLimits limits;  // bounds on what a request may carry (--max_prompt_bytes)
   // Sets the readiness health status from the default model's state; called after every
   // load or unload (may be empty in tests of single services).
   std::function<void()> refresh_readiness;
