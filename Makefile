@@ -2,6 +2,9 @@
 # packages (apt-get), configure with CMake + Ninja, and build; both are idempotent.
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
+# `make run` serves on HOST:PORT (gRPC) and HOST:METRICS_PORT (/metrics); HOST=0.0.0.0 opens
+# both to the network (admin RPCs then need ghostserve's --admin_token).
+HOST ?= 127.0.0.1
 PORT ?= 50051
 METRICS_PORT ?= 9464
 CTEST_JOBS ?= 2
@@ -23,7 +26,7 @@ build: configure
 
 run: build
 	$(BUILD_DIR)/server/ghostserve --model_root=models --default_model=ghost-tiny \
-	  --port=$(PORT) --metrics_port=$(METRICS_PORT)
+	  --host=$(HOST) --port=$(PORT) --metrics_port=$(METRICS_PORT)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(CTEST_JOBS)

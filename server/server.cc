@@ -13,6 +13,7 @@
 #include "engine/jobs/job_manager.h"
 #include "engine/backend/kv_cache.h"
 #include "engine/registry/registry.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "server/auth.h"
 #include "server/compression_gauges.h"
 #include "server/compression_service.h"
@@ -121,7 +122,12 @@ absl::Status GhostServerImpl::Init() {
   job_gauges_ = std::make_shared<CompressionJobCollector>(jobs_.get());
   metrics_.AddCollectable(job_gauges_);
 
-  ctx_ = ServiceContext{registry_.get(), &metrics_, &auth_, &streams_, options_.default_model,
+  ctx_ = ServiceContext{registry_.get(),
+                        &metrics_,
+                        &auth_,
+                        &streams_,
+                        options_.default_model,
+                        RequestLimits{.max_prompt_bytes = options_.max_prompt_bytes},
                         [this] { RefreshReadiness(); }};
   inference_ = std::make_unique<InferenceService>(ctx_);
   models_ = std::make_unique<ModelsService>(ctx_);
@@ -139,7 +145,14 @@ absl::Status GhostServerImpl::Init() {
   builder.RegisterService(compression_.get());
   builder.RegisterService(operations_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(metrics_));
+  interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(
+      metrics_, auth_,
+      std::vector<std::string>{ghost::v1::Inference::service_full_name(),
+                               ghost::v1::Models::service_full_name(),
+                               ghost::v1::Compression::service_full_name(),
+                               google::longrunning::Operations::service_full_name(),
+                               grpc::health::v1::Health::service_full_name(),
+                               "grpc.reflection.v1alpha.ServerReflection"}));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
@@ -211,6 +224,7 @@ absl::Status ServerOptions::Validate() const {
   if (max_queued_requests < 1) {
     return absl::InvalidArgumentError("--max_queued_requests must be >= 1");
   }
+  if (max_prompt_bytes < 1) return absl::InvalidArgumentError("--max_prompt_bytes must be >= 1");
   if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));

@@ -9,13 +9,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/runtime/request_defaults.h"
 
 namespace ghost::server {
 
 struct ServerOptions {
-  std::string host = "0.0.0.0";
+  // Loopback unless widened on purpose ("0.0.0.0", "::"): the server is not on the network by
+  // default. Without admin_token, admin RPCs are taken from loopback peers only anyway.
+  std::string host = "127.0.0.1";
   int port = 50051;  // 0 picks a free port
-  std::string metrics_host = "0.0.0.0";
+  std::string metrics_host = "127.0.0.1";
   int metrics_port = 9464;  // 0 picks a free port
   std::vector<std::string> model_roots = {"./models"};
   std::string default_model = "ghost-tiny";
@@ -25,6 +28,8 @@ struct ServerOptions {
   std::string admin_token;  // empty: admin RPCs need only what auth_token asks
   absl::Duration grace_period = absl::Seconds(30);
   int max_queued_requests = 64;
+  // Longest prompt text accepted, in bytes (RequestLimits::max_prompt_bytes).
+  std::size_t max_prompt_bytes = kDefaultMaxPromptBytes;
   // How every model's KV cache stores keys and values: "fp32", "bf16", or "auto" (bf16 unless
   // the model's weights are fp32; Model::default_kv_dtype).
   std::string kv_cache_dtype = "auto";

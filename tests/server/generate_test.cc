@@ -8,6 +8,7 @@
 #include "ghost/v1/models.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "engine/runtime/request_defaults.h"
 #include "tests/server/test_util.h"
 
 namespace ghost::testing {
@@ -57,7 +58,12 @@ TEST_F(GenerateTest, StreamsTokensThenFinishReasonAndUsage) {
   for (size_t i = 0; i + 1 < result.chunks.size(); ++i) {
     EXPECT_TRUE(result.chunks[i].finish_reason().empty()) << "only the last chunk finishes";
   }
-  for (const auto& chunk : result.chunks) EXPECT_EQ(chunk.request_id(), "req-1");
+  // The id comes back once, in the first message: echoing it per message would multiply a
+  // long id by the number of messages (TESTPLAN G25).
+  EXPECT_EQ(result.chunks.front().request_id(), "req-1");
+  for (size_t i = 1; i < result.chunks.size(); ++i) {
+    EXPECT_TRUE(result.chunks[i].request_id().empty()) << "message " << i;
+  }
   EXPECT_FALSE(result.text.empty());
 }
 
@@ -143,6 +149,18 @@ TEST_F(GenerateTest, BadRequestsGetClearErrorsAndServerStaysUp) {
   r = Greedy("", 4);
   r.mutable_token_ids()->add_ids(1 << 20);
   cases.push_back({"token id out of range", r, grpc::StatusCode::INVALID_ARGUMENT});
+  // Every free-form field has a bound (TESTPLAN G25).
+  r = Greedy("hi", 4);
+  r.set_request_id(std::string(257, 'i'));
+  cases.push_back({"request_id over 256 bytes", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("hi", 4);
+  for (int i = 0; i < 17; ++i) r.mutable_stopping()->add_stop("s" + std::to_string(i));
+  cases.push_back({"17 stop strings", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy("hi", 4);
+  r.mutable_stopping()->add_stop(std::string(257, 's'));
+  cases.push_back({"stop string over 256 bytes", r, grpc::StatusCode::INVALID_ARGUMENT});
+  r = Greedy(std::string(ghost::kDefaultMaxPromptBytes + 1, 'p'), 4);
+  cases.push_back({"prompt over --max_prompt_bytes", r, grpc::StatusCode::INVALID_ARGUMENT});
   for (const Case& c : cases) {
     const StreamResult result = CollectStream(*stub_, c.request);
     EXPECT_EQ(result.status.error_code(), c.code) << c.name << ": "
@@ -211,6 +229,24 @@ TEST_F(GenerateTest, TokenizeAndDetokenizeRoundTrip) {
   auto c2 = ContextWithToken("");
   ASSERT_TRUE(stub_->Detokenize(c2.get(), detokenize, &text).ok());
   EXPECT_EQ(text.text(), "naïve ✓");
+}
+
+// Tokenize answers with the ids Generate feeds the model for the same text: special-token strings
+// in the text are taken literally (ghost-tiny's "<s>" is 5 bytes, not its BOS id), and
+// add_special_tokens applies the tokenizer's post-processor (none for ghost-tiny).
+TEST_F(GenerateTest, TokenizeGivesTheIdsGenerateUses) {
+  const std::string text = "<s>hi</s>";
+  ghost::v1::TokenizeRequest tokenize;
+  tokenize.set_text(text);
+  tokenize.set_add_special_tokens(true);
+  ghost::v1::TokenizeResponse tokens;
+  auto context = ContextWithToken("");
+  ASSERT_TRUE(stub_->Tokenize(context.get(), tokenize, &tokens).ok());
+  const std::vector<int> bytes(text.begin(), text.end());
+  EXPECT_EQ(std::vector<int>(tokens.token_ids().begin(), tokens.token_ids().end()), bytes);
+  const StreamResult generated = CollectStream(*stub_, Greedy(text, 1));
+  ASSERT_TRUE(generated.status.ok()) << generated.status.error_message();
+  EXPECT_EQ(generated.usage.prompt_tokens(), tokens.token_ids_size());
 }
 
 TEST_F(GenerateTest, HealthReportsLiveAndReady) {

@@ -1,0 +1,119 @@
+// Integration: who can reach the server. The default bind is loopback, and admin RPCs are taken
+// from other hosts only with an admin token (TESTPLAN G26).
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <optional>
+#include <string>
+
+#include "ghost/v1/models.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "server/auth.h"
+#include "tests/server/test_util.h"
+
+namespace ghost::testing {
+namespace {
+
+// An IPv4 address of this machine other than loopback, or nullopt when it has none.
+std::optional<std::string> NonLoopbackAddress() {
+  ifaddrs* interfaces = nullptr;
+  if (getifaddrs(&interfaces) != 0) return std::nullopt;
+  std::optional<std::string> found;
+  for (const ifaddrs* i = interfaces; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    char text[INET_ADDRSTRLEN];
+    const auto* address = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if (inet_ntop(AF_INET, &address->sin_addr, text, sizeof(text)) != nullptr) found = text;
+  }
+  freeifaddrs(interfaces);
+  return found;
+}
+
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address, int port) {
+  return grpc::CreateChannel(address + ":" + std::to_string(port),
+                             grpc::InsecureChannelCredentials());
+}
+
+grpc::Status Load(grpc::Channel& channel, const std::string& token) {
+  auto models = ghost::v1::Models::NewStub(channel.shared_from_this());
+  ghost::v1::LoadModelRequest request;
+  request.set_name("ghost-tiny");
+  ghost::v1::Model model;
+  auto context = ContextWithToken(token);
+  return models->LoadModel(context.get(), request, &model);
+}
+
+TEST(AccessTest, LoopbackPeers) {
+  EXPECT_TRUE(server::IsLoopbackPeer("ipv4:127.0.0.1:5000"));
+  EXPECT_TRUE(server::IsLoopbackPeer("ipv4:127.3.2.1:5000"));
+  EXPECT_TRUE(server::IsLoopbackPeer("ipv6:[::1]:5000"));
+  EXPECT_TRUE(server::IsLoopbackPeer("ipv6:%5B::1%5D:5000"));
+  EXPECT_TRUE(server::IsLoopbackPeer("ipv6:[::ffff:127.0.0.1]:5000"));
+  EXPECT_TRUE(server::IsLoopbackPeer("unix:/run/ghost.sock"));
+  EXPECT_FALSE(server::IsLoopbackPeer("ipv4:192.0.2.2:5000"));
+  EXPECT_FALSE(server::IsLoopbackPeer("ipv4:128.0.0.1:5000"));
+  EXPECT_FALSE(server::IsLoopbackPeer("ipv6:[::ffff:192.0.2.2]:5000"));
+  EXPECT_FALSE(server::IsLoopbackPeer("ipv6:[fd00::2]:5000"));
+  EXPECT_FALSE(server::IsLoopbackPeer("ipv4:127.0.0.1"));  // no port: not a peer string
+  EXPECT_FALSE(server::IsLoopbackPeer("127.0.0.1:5000"));
+  EXPECT_FALSE(server::IsLoopbackPeer(""));
+}
+
+TEST(AccessTest, TheDefaultBindIsLoopback) {
+  const server::ServerOptions defaults;
+  EXPECT_EQ(defaults.host, "127.0.0.1");
+  EXPECT_EQ(defaults.metrics_host, "127.0.0.1");
+  server::ServerOptions options = TestServerOptions();
+  options.host = defaults.host;
+  options.metrics_host = defaults.metrics_host;
+  auto server = StartTestServer(options);
+  ASSERT_NE(server, nullptr);
+  auto live = [&](const std::string& address) {
+    auto health = grpc::health::v1::Health::NewStub(ChannelTo(address, server->port()));
+    grpc::health::v1::HealthCheckResponse response;
+    auto context = ContextWithToken("");
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return health->Check(context.get(), {}, &response);
+  };
+  EXPECT_TRUE(live("127.0.0.1").ok());
+  const std::optional<std::string> outside = NonLoopbackAddress();
+  if (!outside) GTEST_SKIP() << "this machine has no address but loopback";
+  EXPECT_EQ(live(*outside).error_code(), grpc::StatusCode::UNAVAILABLE) << *outside;
+}
+
+TEST(AccessTest, AdminRpcsFromAnotherHostNeedTheAdminToken) {
+  const std::optional<std::string> outside = NonLoopbackAddress();
+  if (!outside) GTEST_SKIP() << "this machine has no address but loopback";
+  server::ServerOptions options = TestServerOptions();
+  options.host = "0.0.0.0";
+  auto open = StartTestServer(options);
+  ASSERT_NE(open, nullptr);
+  auto remote = ChannelTo(*outside, open->port());
+  const grpc::Status refused = Load(*remote, "");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("--admin_token"), std::string::npos)
+      << refused.error_message();
+  // Other RPCs stay open to other hosts, and admin RPCs to this one.
+  auto models = ghost::v1::Models::NewStub(remote);
+  ghost::v1::ListModelsResponse list;
+  auto context = ContextWithToken("");
+  EXPECT_TRUE(models->ListModels(context.get(), {}, &list).ok());
+  EXPECT_TRUE(Load(*ChannelTo("127.0.0.1", open->port()), "").ok());
+  open.reset();
+
+  options = TestServerOptions();
+  options.host = "0.0.0.0";
+  options.admin_token = "adm1n";
+  auto guarded = StartTestServer(options);
+  ASSERT_NE(guarded, nullptr);
+  remote = ChannelTo(*outside, guarded->port());
+  EXPECT_TRUE(Load(*remote, "adm1n").ok());
+  EXPECT_EQ(Load(*remote, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+}  // namespace
+}  // namespace ghost::testing
