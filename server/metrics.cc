@@ -122,7 +122,9 @@ absl::StatusOr<int> ServerMetrics::Serve(const std::string& bind_address) {
   } catch (const std::exception& e) {
     // prometheus-cpp reports a busy port by throwing; keep it inside this module.
     return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", bind_address, ": ", e.what()));
+        absl::StrCat("cannot serve metrics on ", bind_address, ": ", e.what(),
+                     " (the port is in use, by another server?); choose another with "
+                     "--metrics_port"));
   }
   exposer_->RegisterCollectable(registry_);
   const std::vector<int> ports = exposer_->GetListeningPorts();

@@ -32,6 +32,9 @@ constexpr char kReadyService[] = "ghost.v1.Inference";
 // Conservative HTTP/2 limits: the packaged gRPC 1.51 lacks later fixes for stream-reset and
 // HPACK abuse, so cap what a single peer can make the server hold.
 void ApplyTransportLimits(grpc::ServerBuilder& builder) {
+  // gRPC sets SO_REUSEPORT by default on Linux: a second server on the same port would start
+  // and silently take half the connections. Without it, a taken port fails the bind.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 256);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
@@ -156,8 +159,10 @@ absl::Status GhostServerImpl::Init() {
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
-                                               options_.port, " (port in use?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve gRPC on ", options_.host, ":", options_.port,
+                     ": the port is in use (another server?) or the address is not this "
+                     "host's; choose another with --port / --host"));
   }
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", true);

@@ -115,5 +115,39 @@ TEST(AccessTest, AdminRpcsFromAnotherHostNeedTheAdminToken) {
   EXPECT_EQ(Load(*remote, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// TESTPLAN G28: two processes never serve the same port. gRPC's default SO_REUSEPORT would let
+// a second server bind the first one's port and take half its connections.
+TEST(AccessTest, ASecondServerCannotTakeATakenPort) {
+  auto first = StartTestServer(TestServerOptions());
+  ASSERT_NE(first, nullptr);
+
+  server::ServerOptions options = TestServerOptions();
+  options.port = first->port();
+  auto same_grpc_port = server::GhostServer::Start(options);
+  ASSERT_FALSE(same_grpc_port.ok());
+  EXPECT_EQ(same_grpc_port.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(same_grpc_port.status().message().find(
+                "cannot serve gRPC on 127.0.0.1:" + std::to_string(first->port()) +
+                ": the port is in use"),
+            std::string::npos)
+      << same_grpc_port.status();
+
+  options = TestServerOptions();
+  options.metrics_port = first->metrics_port();
+  auto same_metrics_port = server::GhostServer::Start(options);
+  ASSERT_FALSE(same_metrics_port.ok());
+  EXPECT_EQ(same_metrics_port.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(same_metrics_port.status().message().find(
+                "cannot serve metrics on 127.0.0.1:" + std::to_string(first->metrics_port())),
+            std::string::npos)
+      << same_metrics_port.status();
+
+  // The first server still answers.
+  auto health = grpc::health::v1::Health::NewStub(ChannelTo("127.0.0.1", first->port()));
+  grpc::health::v1::HealthCheckResponse response;
+  auto context = ContextWithToken("");
+  EXPECT_TRUE(health->Check(context.get(), {}, &response).ok());
+}
+
 }  // namespace
 }  // namespace ghost::testing
