@@ -15,7 +15,7 @@ GenerateReactor::GenerateReactor(const ServiceContext& ctx, grpc::CallbackServer
 
 void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
   if (grpc::Status auth = ctx_.auth->Check(*context_); !auth.ok()) return FinishEarly(auth);
-  if (!ctx_.streams->Enter()) {
+  if (!ctx_.streams->Enter(this)) {
     return FinishEarly(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                     "the server is shutting down; retry on another replica"));
   }
@@ -43,7 +43,7 @@ void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
     absl::MutexLock lock(&mu_);
     enqueued_ = true;
     engine_id_ = *id;
-    cancel_now = client_gone_ && !final_received_;
+    cancel_now = (client_gone_ || aborted_) && !final_received_;
     action = NextAction();
   }
   if (cancel_now) model_->executor->Cancel(*id);
@@ -91,12 +91,13 @@ void GenerateReactor::OnChunk(GenerationChunk chunk) {
     RecordChunk(chunk);
     if (chunk.is_final()) {
       final_received_ = true;
-      if (chunk.finish_reason == FinishReason::kError) {
+      if (chunk.finish_reason == FinishReason::kError && !aborted_) {
         final_status_ = ToGrpcStatus(chunk.error);
       }
     }
-    // Once the client is gone nothing more is sent; only the final chunk matters.
-    if (!client_gone_) pending_.push_back(std::move(chunk));
+    // Once the client is gone or the stream aborted nothing more is sent; only the final chunk
+    // matters (after it the engine no longer calls this object).
+    if (!client_gone_ && !aborted_) pending_.push_back(std::move(chunk));
     action = NextAction();
   }
   Run(action);
@@ -110,6 +111,14 @@ GenerateReactor::Action GenerateReactor::NextAction() {
       finish_called_ = true;
       action.finish = true;
       action.status = grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+    }
+    return action;
+  }
+  if (aborted_) {
+    if (final_received_) {
+      finish_called_ = true;
+      action.finish = true;
+      action.status = final_status_;
     }
     return action;
   }
@@ -171,9 +180,27 @@ void GenerateReactor::OnCancel() {
   if (cancel) model_->executor->Cancel(id);
 }
 
+void GenerateReactor::Abort(const grpc::Status& status) {
+  bool cancel;
+  RequestId id;
+  Action action;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_ || aborted_) return;
+    aborted_ = true;
+    final_status_ = status;
+    pending_.clear();
+    cancel = enqueued_ && !final_received_;  // before Enqueue, Start cancels it
+    id = engine_id_;
+    action = NextAction();
+  }
+  if (cancel) model_->executor->Cancel(id);
+  Run(action);
+}
+
 void GenerateReactor::OnDone() {
   if (metrics_ != nullptr) metrics_->requests_running.Decrement();
-  if (tracked_) ctx_.streams->Exit();
+  if (tracked_) ctx_.streams->Exit(this);
   delete this;
 }
 

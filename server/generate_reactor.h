@@ -17,7 +17,8 @@
 
 namespace ghost::server {
 
-class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateResponse> {
+class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateResponse>,
+                        public AbortableStream {
  public:
   // Starts the request; the reactor deletes itself in OnDone.
   GenerateReactor(const ServiceContext& ctx, grpc::CallbackServerContext* context,
@@ -26,6 +27,9 @@ class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateRespo
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
   void OnDone() override;
+  // Shutdown, at the end of the grace period: the engine request is cancelled, what is pending
+  // is dropped, and the stream finishes with `status` once the write in flight (if any) is done.
+  void Abort(const grpc::Status& status) override;
 
  private:
   // What to do once the lock is released: gRPC calls are made outside it, because OnDone may
@@ -60,6 +64,7 @@ class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateRespo
   bool final_received_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
+  bool aborted_ ABSL_GUARDED_BY(mu_) = false;  // final_status_ holds the abort's status
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   bool enqueued_ ABSL_GUARDED_BY(mu_) = false;
   RequestId engine_id_ ABSL_GUARDED_BY(mu_) = 0;

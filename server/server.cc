@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "engine/common/status_macros.h"
 #include "engine/compressor/model_compressor.h"
@@ -28,6 +29,10 @@ namespace ghost::server {
 namespace {
 
 constexpr char kReadyService[] = "ghost.v1.Inference";
+// After the grace period, how long the streams still in flight get to deliver the UNAVAILABLE
+// status they are aborted with (one engine step and the write in flight) before gRPC cancels
+// them. A client that reads nothing gets the cancellation.
+constexpr absl::Duration kAbortDelivery = absl::Seconds(5);
 
 // Conservative HTTP/2 limits: the packaged gRPC 1.51 lacks later fixes for stream-reset and
 // HPACK abuse, so cap what a single peer can make the server hold.
@@ -60,10 +65,11 @@ class GhostServerImpl final : public GhostServer {
   void Shutdown() override;
 
  private:
-  // "ghost.v1.Inference" is SERVING exactly while the default model is loaded (after
-  // Shutdown, the health service ignores further changes and reports NOT_SERVING).
+  // "ghost.v1.Inference" is SERVING exactly while the default model is loaded and the server is
+  // not draining.
   void RefreshReadiness() {
-    const bool ready = registry_->GetReady(options_.default_model).ok();
+    absl::MutexLock lock(&health_mu_);
+    const bool ready = !draining_ && registry_->GetReady(options_.default_model).ok();
     server_->GetHealthCheckService()->SetServingStatus(kReadyService, ready);
   }
   const ServerOptions options_;
@@ -84,6 +90,8 @@ class GhostServerImpl final : public GhostServer {
   std::unique_ptr<grpc::Server> server_;
   absl::Notification loaded_;  // the default model's first load has ended
   bool ready_ = false;
+  absl::Mutex health_mu_;  // orders readiness updates with the start of the drain
+  bool draining_ ABSL_GUARDED_BY(health_mu_) = false;
   bool shut_down_ = false;
   int port_ = 0;
   int metrics_port_ = 0;
@@ -187,13 +195,25 @@ void GhostServerImpl::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (server_ == nullptr) return;
-  // Probes see NOT_SERVING while in-flight streams drain; new streams are refused.
-  server_->GetHealthCheckService()->Shutdown();
+  // Readiness probes see NOT_SERVING while in-flight streams drain, and new streams are refused.
+  // Liveness ("") stays SERVING: the process is healthy, and an orchestrator that saw it fail
+  // would kill the process mid-drain.
+  {
+    absl::MutexLock lock(&health_mu_);
+    draining_ = true;
+    server_->GetHealthCheckService()->SetServingStatus(kReadyService, false);
+  }
   streams_.BeginDrain();
-  const absl::Time deadline = absl::Now() + options_.grace_period;
-  if (!streams_.WaitIdle(deadline)) {
-    std::fprintf(stderr, "ghostserve: grace period over, cancelling %d streams\n",
-                 streams_.in_flight());
+  if (!streams_.WaitIdle(absl::Now() + options_.grace_period)) {
+    // Streams still running end with a status that says why and invites a retry elsewhere,
+    // rather than the transport's "Cancelling all calls" or a broken pipe.
+    const int cut = streams_.in_flight();
+    streams_.AbortAll(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "server shutting down: the stream outlived the grace period; "
+                                   "retry on another replica"));
+    std::fprintf(stderr, "ghostserve: grace period over, ended %d streams with UNAVAILABLE\n",
+                 cut);
+    streams_.WaitIdle(absl::Now() + kAbortDelivery);
   }
   // Fails queued loads and waits for the one running, so that pending LoadModel calls end;
   // loaded versions stay alive while streams still hold them.

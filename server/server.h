@@ -52,8 +52,10 @@ class GhostServer {
   virtual int metrics_port() const = 0;
   // Blocks until the default model has loaded (true) or failed (false).
   virtual bool WaitUntilReady() = 0;
-  // Graceful stop: health NOT_SERVING at once, new Generate calls get UNAVAILABLE, in-flight
-  // streams may finish within the grace period, then everything stops. Idempotent.
+  // Graceful stop: readiness ("ghost.v1.Inference") NOT_SERVING at once while liveness ("")
+  // stays SERVING, new Generate calls get UNAVAILABLE, in-flight streams may finish within the
+  // grace period; those still running then end with UNAVAILABLE "server shutting down", and
+  // everything stops. Idempotent.
   virtual void Shutdown() = 0;
 };
 

@@ -47,6 +47,24 @@ std::shared_ptr<grpc::Channel> ChannelTo(int port) {
                              grpc::InsecureChannelCredentials());
 }
 
+std::shared_ptr<grpc::Channel> SmallWindowChannelTo(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+ghost::v1::GenerateRequest LargeResponseRequest() {
+  ghost::v1::GenerateRequest request;
+  request.set_text("A long answer");
+  request.mutable_sampling()->set_temperature(0);
+  request.mutable_stopping()->set_max_new_tokens(480);
+  request.mutable_stopping()->set_ignore_eos(true);
+  request.set_logprobs(20);
+  return request;
+}
+
 std::unique_ptr<grpc::ClientContext> ContextWithToken(const std::string& token) {
   auto context = std::make_unique<grpc::ClientContext>();
   if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);

@@ -24,6 +24,13 @@ server::ServerOptions TestServerOptions();
 std::unique_ptr<server::GhostServer> StartTestServer(const server::ServerOptions& options);
 
 std::shared_ptr<grpc::Channel> ChannelTo(int port);
+// A channel whose streams receive only a few KB ahead of what the client has read (no BDP
+// probing, small lookahead): once its client stops reading, a stream with more to send stalls
+// the server's writes and stays in flight for as long as a test needs, however fast the server.
+std::shared_ptr<grpc::Channel> SmallWindowChannelTo(int port);
+// A Generate request whose responses total ~100 KB (480 tokens with 20 logprobs each), more
+// than a SmallWindowChannelTo stream takes unread.
+ghost::v1::GenerateRequest LargeResponseRequest();
 std::unique_ptr<grpc::ClientContext> ContextWithToken(const std::string& token);
 
 struct StreamResult {
