@@ -3,18 +3,24 @@
 #include <utility>
 
 #include "server/generate_request.h"
+#include "server/raw_message.h"
 #include "server/status.h"
 
 namespace ghost::server {
 
 GenerateReactor::GenerateReactor(const ServiceContext& ctx, grpc::CallbackServerContext* context,
-                                 const ghost::v1::GenerateRequest* request)
-    : ctx_(ctx), context_(context), request_id_(request->request_id()) {
+                                 const grpc::ByteBuffer* request)
+    : ctx_(ctx), context_(context) {
   Start(*request);
 }
 
-void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
+void GenerateReactor::Start(const grpc::ByteBuffer& raw_request) {
   if (grpc::Status auth = ctx_.auth->Check(*context_); !auth.ok()) return FinishEarly(auth);
+  ghost::v1::GenerateRequest request;
+  if (grpc::Status parsed = ParseRequest(raw_request, request); !parsed.ok()) {
+    return FinishEarly(parsed);
+  }
+  request_id_ = request.request_id();
   if (!ctx_.streams->Enter(this)) {
     return FinishEarly(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                     "the server is shutting down; retry on another replica"));
@@ -132,6 +138,7 @@ GenerateReactor::Action GenerateReactor::NextAction() {
     // A slow reader gets the backlog merged into one message rather than many.
     for (const GenerationChunk& chunk : pending_) AppendChunk(chunk, response_);
     pending_.clear();
+    SerializeResponse(response_, write_buffer_);
     write_in_flight_ = true;
     action.write = true;
   } else if (final_received_) {
@@ -143,8 +150,8 @@ GenerateReactor::Action GenerateReactor::NextAction() {
 }
 
 void GenerateReactor::Run(const Action& action) {
-  // response_ is only touched under mu_ while no write is in flight, so reading it here is safe.
-  if (action.write) StartWrite(&response_);
+  // write_buffer_ is only touched under mu_ while no write is in flight, so passing it is safe.
+  if (action.write) StartWrite(&write_buffer_);
   if (action.finish) Finish(action.status);
 }
 
