@@ -32,6 +32,11 @@ ABSL_FLAG(std::string, admin_token, "",
           "when set, ImportModel, LoadModel, UnloadModel, DeleteModel, Compress, CancelOperation "
           "and DeleteOperation need 'authorization: Bearer <admin token>' (env GHOST_ADMIN_TOKEN "
           "is used when the flag is empty); when not, they are refused from other hosts");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key); /metrics stays HTTP");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: mutual TLS, every client must present a certificate they signed");
 ABSL_FLAG(double, grace_period_s, 30, "seconds in-flight streams get to finish on SIGTERM");
 ABSL_FLAG(int, max_queued_requests, 64,
           "requests per model that may wait beyond the running batch's free slots before "
@@ -94,6 +99,9 @@ int main(int argc, char** argv) {
   if (options.admin_token.empty()) {
     if (const char* env = std::getenv("GHOST_ADMIN_TOKEN")) options.admin_token = env;
   }
+  options.tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   options.grace_period = absl::Seconds(absl::GetFlag(FLAGS_grace_period_s));
   options.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
   options.max_prompt_bytes =
@@ -106,8 +114,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ghostserve: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "ghostserve: gRPC on %s:%d, metrics on http://%s:%d/metrics%s\n",
-               options.host.c_str(), (*server)->port(), options.host.c_str(),
+  const char* tls = options.tls.cert.empty()          ? ""
+                    : options.tls.client_ca.empty() ? " (TLS)"
+                                                    : " (mutual TLS)";
+  std::fprintf(stderr, "ghostserve: gRPC on %s:%d%s, metrics on http://%s:%d/metrics%s\n",
+               options.host.c_str(), (*server)->port(), tls, options.host.c_str(),
                (*server)->metrics_port(), options.auth_token.empty() ? "" : ", auth on");
   if ((*server)->WaitUntilReady()) {
     std::fprintf(stderr, "ghostserve: model %s ready\n", options.default_model.c_str());

@@ -24,6 +24,7 @@
 #include "server/models_service.h"
 #include "server/rpc_metrics.h"
 #include "server/service_context.h"
+#include "server/tls.h"
 
 namespace ghost::server {
 namespace {
@@ -98,6 +99,9 @@ class GhostServerImpl final : public GhostServer {
 };
 
 absl::Status GhostServerImpl::Init() {
+  // First: a bad certificate file fails the start before anything else is set up.
+  GHOST_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         ServerCredentials(options_.tls));
   RegistryOptions registry_options;
   registry_options.model_roots = options_.model_roots;
   registry_options.registry_dir = options_.registry_dir;
@@ -148,8 +152,7 @@ absl::Status GhostServerImpl::Init() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(options_.host, ":", options_.port),
-                           grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(absl::StrCat(options_.host, ":", options_.port), credentials, &port_);
   ApplyTransportLimits(builder);
   builder.RegisterService(inference_.get());
   builder.RegisterService(models_.get());
@@ -237,6 +240,7 @@ absl::Status ServerOptions::Validate() const {
   if (model_roots.empty()) return absl::InvalidArgumentError("at least one --model_root is needed");
   if (default_model.empty()) return absl::InvalidArgumentError("--default_model is empty");
   if (registry_dir.empty()) return absl::InvalidArgumentError("--registry_dir is empty");
+  GHOST_RETURN_IF_ERROR(tls.Validate());
   if (!admin_token.empty() && admin_token == auth_token) {
     return absl::InvalidArgumentError("--admin_token must differ from --auth_token");
   }

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/runtime/request_defaults.h"
+#include "server/tls.h"
 
 namespace ghost::server {
 
@@ -24,6 +25,9 @@ struct ServerOptions {
   std::string default_model = "ghost-tiny";
   // registry.json (the registered models) and its lock; one server per directory.
   std::string registry_dir = "./.ghost-registry";
+  // TLS or mutual TLS on the gRPC port (--tls_cert, --tls_key, --tls_client_ca); /metrics stays
+  // plain HTTP.
+  TlsOptions tls;
   std::string auth_token;   // empty: no authentication
   std::string admin_token;  // empty: admin RPCs need only what auth_token asks
   absl::Duration grace_period = absl::Seconds(30);
