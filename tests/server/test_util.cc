@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 #include <thread>
@@ -127,11 +128,11 @@ double MetricValue(const std::string& exposition, const std::string& series) {
 }
 
 double AwaitMetric(int metrics_port, const std::string& series, double value) {
-  double seen = -1;
-  for (int i = 0; i < 300; ++i) {
-    seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
-    if (seen == value) break;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  double seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
+  while (seen != value && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
   }
   return seen;
 }

@@ -51,9 +51,10 @@ std::string HttpGet(int port, const std::string& path);
 // Value of the first sample line starting with `series` (name plus labels), or -1.
 double MetricValue(const std::string& exposition, const std::string& series);
 
-// Polls /metrics for up to a few seconds until `series` reads `value`, and returns the last
-// value seen. Some series (the running gauge) change when gRPC calls OnDone, which can be
-// just after the client has seen the end of its call.
+// Polls /metrics until `series` reads `value`, and returns the last value seen. Some series (the
+// running gauge) change when gRPC calls OnDone, just after the client has seen the end of its
+// call; others follow the engine, at whatever speed a loaded machine runs it. The wait ends
+// after a minute, a bound for a server that never gets there, not an expectation of speed.
 double AwaitMetric(int metrics_port, const std::string& series, double value);
 
 }  // namespace ghost::testing
