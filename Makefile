@@ -9,7 +9,7 @@ PORT ?= 50051
 METRICS_PORT ?= 9464
 CTEST_JOBS ?= 2
 
-.PHONY: all deps configure build run test test-asan clean
+.PHONY: all deps configure build run test test-asan python-stubs clean
 
 all: build
 
@@ -27,6 +27,11 @@ build: configure
 run: build
 	$(BUILD_DIR)/server/ghostserve --model_root=models --default_model=ghost-tiny \
 	  --host=$(HOST) --port=$(PORT) --metrics_port=$(METRICS_PORT)
+
+# Python modules for the ghost.v1 API (protoc + grpc_python_plugin) in $(BUILD_DIR)/python, for
+# clients/python/ghost_client.py: PYTHONPATH=$(BUILD_DIR)/python /usr/bin/python3 ...
+python-stubs: configure
+	cmake --build $(BUILD_DIR) --target python_stubs
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(CTEST_JOBS)
