@@ -19,8 +19,7 @@
 
 namespace ghost::server {
 
-class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
-                        public AbortableStream {
+class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public AbortableStream {
  public:
   // Starts the request (a serialized ghost.v1.GenerateRequest); the reactor deletes itself in
   // OnDone.

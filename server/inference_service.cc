@@ -27,8 +27,8 @@ grpc::ServerUnaryReactor* InferenceService::Tokenize(grpc::CallbackServerContext
           return ToGrpcStatus(valid);
         }
         // The engine's prompt tokenization, so that the ids are those Generate uses.
-        for (const std::int32_t id : TokenizePromptText(request.text(), *(*model)->model,
-                                                        request.add_special_tokens())) {
+        for (const std::int32_t id :
+             TokenizePromptText(request.text(), *(*model)->model, request.add_special_tokens())) {
           response.add_token_ids(id);
         }
         return grpc::Status::OK;
@@ -44,8 +44,7 @@ grpc::ServerUnaryReactor* InferenceService::Detokenize(grpc::CallbackServerConte
           ghost::v1::DetokenizeResponse& response) -> grpc::Status {
         auto model = ctx_.registry->GetReady(ctx_.ModelName(request.model()));
         if (!model.ok()) return ToGrpcStatus(model.status());
-        const std::vector<std::int32_t> ids(request.token_ids().begin(),
-                                            request.token_ids().end());
+        const std::vector<std::int32_t> ids(request.token_ids().begin(), request.token_ids().end());
         auto bytes = (*model)->model->tokenizer().Decode(ids, request.skip_special_tokens());
         if (!bytes.ok()) return ToGrpcStatus(bytes.status());
         // A proto string must be UTF-8; a byte-level model can produce any bytes.

@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ghostserve: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  const char* tls = options.tls.cert.empty()          ? ""
+  const char* tls = options.tls.cert.empty()        ? ""
                     : options.tls.client_ca.empty() ? " (TLS)"
                                                     : " (mutual TLS)";
   std::fprintf(stderr, "ghostserve: gRPC on %s:%d%s, metrics on http://%s:%d/metrics%s\n",

@@ -81,7 +81,7 @@ void SerializeResponse(const google::protobuf::Message& message, grpc::ByteBuffe
   buffer.Clear();  // the writer requires an empty buffer
   bool own_buffer = false;
   (void)grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, &buffer,
-                                                                      &own_buffer);
+                                                                        &own_buffer);
 }
 
 }  // namespace ghost::server

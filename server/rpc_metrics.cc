@@ -48,11 +48,11 @@ const std::string& Unknown() {
 
 }  // namespace
 
-RpcMetricsInterceptorFactory::RpcMetricsInterceptorFactory(
-    ServerMetrics& metrics, const Authenticator& auth, const std::vector<std::string>& services)
+RpcMetricsInterceptorFactory::RpcMetricsInterceptorFactory(ServerMetrics& metrics,
+                                                           const Authenticator& auth,
+                                                           const std::vector<std::string>& services)
     : metrics_(metrics), auth_(auth) {
-  const google::protobuf::DescriptorPool* pool =
-      google::protobuf::DescriptorPool::generated_pool();
+  const google::protobuf::DescriptorPool* pool = google::protobuf::DescriptorPool::generated_pool();
   for (const std::string& name : services) {
     const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(name);
     if (service == nullptr) continue;  // not linked in: its calls count as unknown

@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/common/status_macros.h"
 #include "engine/compressor/model_compressor.h"
 #include "engine/jobs/job_manager.h"
-#include "engine/backend/kv_cache.h"
 #include "engine/registry/registry.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/auth.h"
@@ -214,8 +214,7 @@ void GhostServerImpl::Shutdown() {
     streams_.AbortAll(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                    "server shutting down: the stream outlived the grace period; "
                                    "retry on another replica"));
-    std::fprintf(stderr, "ghostserve: grace period over, ended %d streams with UNAVAILABLE\n",
-                 cut);
+    std::fprintf(stderr, "ghostserve: grace period over, ended %d streams with UNAVAILABLE\n", cut);
     streams_.WaitIdle(absl::Now() + kAbortDelivery);
   }
   // Fails queued loads and waits for the one running, so that pending LoadModel calls end;

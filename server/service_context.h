@@ -2,10 +2,10 @@
 #ifndef GHOST_SERVER_SERVICE_CONTEXT_H_
 #define GHOST_SERVER_SERVICE_CONTEXT_H_
 
+#include <grpcpp/support/status.h>
+
 #include <functional>
 #include <string>
-
-#include <grpcpp/support/status.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"

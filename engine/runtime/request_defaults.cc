@@ -68,9 +68,9 @@ StoppingOptions ResolveStopping(const ClientGenerationRequest::Stopping& request
 
 absl::Status ValidatePromptText(std::string_view text, const RequestLimits& limits) {
   if (text.size() > limits.max_prompt_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the prompt text is ", text.size(), " bytes; at most ",
-                     limits.max_prompt_bytes, " are accepted (max_prompt_bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat("the prompt text is ", text.size(),
+                                                   " bytes; at most ", limits.max_prompt_bytes,
+                                                   " are accepted (max_prompt_bytes)"));
   }
   if (!IsValidUtf8(text)) return absl::InvalidArgumentError("the prompt text is not valid UTF-8");
   return absl::OkStatus();

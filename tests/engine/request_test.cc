@@ -68,7 +68,8 @@ TEST(RequestValidateTest, Stopping) {
   s.stop.push_back("x");
   EXPECT_EQ(MessageOf(s.Validate()), "the number of stop strings must be at most 16, got 17");
   s.stop = {std::string(257, 'x')};
-  EXPECT_EQ(MessageOf(s.Validate()), "each stop string's length must be in [1, 256] bytes, got 257");
+  EXPECT_EQ(MessageOf(s.Validate()),
+            "each stop string's length must be in [1, 256] bytes, got 257");
   s = {};
   s.stop_token_ids = std::vector<std::int32_t>(256, 1);
   EXPECT_TRUE(s.Validate().ok());

@@ -137,8 +137,8 @@ TEST(AccessTest, ASecondServerCannotTakeATakenPort) {
   auto same_metrics_port = server::GhostServer::Start(options);
   ASSERT_FALSE(same_metrics_port.ok());
   EXPECT_EQ(same_metrics_port.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(same_metrics_port.status().message().find(
-                "cannot serve metrics on 127.0.0.1:" + std::to_string(first->metrics_port())),
+  EXPECT_NE(same_metrics_port.status().message().find("cannot serve metrics on 127.0.0.1:" +
+                                                      std::to_string(first->metrics_port())),
             std::string::npos)
       << same_metrics_port.status();
 

@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/runtime/request_defaults.h"
 #include "ghost/v1/inference.grpc.pb.h"
 #include "ghost/v1/models.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "engine/runtime/request_defaults.h"
 #include "tests/server/test_util.h"
 
 namespace ghost::testing {
@@ -182,7 +182,8 @@ TEST_F(GenerateTest, InvalidUtf8InAStringFieldIsInvalidArgumentNamingIt) {
   const std::string invalid = "ok\xC3\x28";
   const auto expect_named = [](const grpc::Status& status, const std::string& field) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
-    EXPECT_EQ(status.error_message(), "field " + field + " is not valid UTF-8 (string fields must be)");
+    EXPECT_EQ(status.error_message(),
+              "field " + field + " is not valid UTF-8 (string fields must be)");
   };
   GenerateRequest text = Greedy("", 4);
   text.clear_input();
@@ -191,8 +192,7 @@ TEST_F(GenerateTest, InvalidUtf8InAStringFieldIsInvalidArgumentNamingIt) {
 
   GenerateRequest stop = Greedy("hi", 4);
   stop.mutable_stopping()->add_stop("fine");
-  AppendRawString(*stop.mutable_stopping(), ghost::v1::StoppingCriteria::kStopFieldNumber,
-                  invalid);
+  AppendRawString(*stop.mutable_stopping(), ghost::v1::StoppingCriteria::kStopFieldNumber, invalid);
   expect_named(CollectStream(*stub_, stop).status, "stopping.stop[1] of ghost.v1.GenerateRequest");
 
   GenerateRequest model = Greedy("hi", 4);
@@ -218,7 +218,8 @@ TEST_F(GenerateTest, InvalidUtf8InAStringFieldIsInvalidArgumentNamingIt) {
       GenerateRequest::kSamplingFieldNumber, "\xFF\xFF\xFF");
   const grpc::Status malformed = CollectStream(*stub_, garbage).status;
   EXPECT_EQ(malformed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(malformed.error_message(), "the request is not a valid ghost.v1.GenerateRequest message");
+  EXPECT_EQ(malformed.error_message(),
+            "the request is not a valid ghost.v1.GenerateRequest message");
   EXPECT_TRUE(CollectStream(*stub_, Greedy("still up", 2)).status.ok());
 }
 

@@ -1,4 +1,6 @@
 // Integration: /metrics content checked by promtool, and bearer-token authentication.
+#include <grpcpp/generic/generic_stub.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -6,8 +8,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "ghost/v1/models.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -123,8 +123,7 @@ TEST(MetricsTest, UnknownMethodsAndUnauthenticatedCallsCreateNoSeries) {
     const std::string method = "/evil" + std::to_string(i) + ".Service/Method" + std::to_string(i);
     EXPECT_EQ(CallMethod(*channel, method, "").error_code(), grpc::StatusCode::UNIMPLEMENTED);
     EXPECT_EQ(CallMethod(*channel, method, "wrong").error_code(), grpc::StatusCode::UNIMPLEMENTED);
-    EXPECT_EQ(CallMethod(*channel, method, "s3cret").error_code(),
-              grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(CallMethod(*channel, method, "s3cret").error_code(), grpc::StatusCode::UNIMPLEMENTED);
     EXPECT_EQ(CallMethod(*channel, "/ghost.v1.Models/ListModels", "").error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
@@ -135,11 +134,13 @@ TEST(MetricsTest, UnknownMethodsAndUnauthenticatedCallsCreateNoSeries) {
   EXPECT_EQ(MetricValue(after, "ghost_unauthenticated_rpcs_total") -
                 MetricValue(before, "ghost_unauthenticated_rpcs_total"),
             3 * kCalls);
-  EXPECT_EQ(MetricValue(after, "grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
-                               "grpc_method=\"unknown\",grpc_service=\"unknown\"}"),
+  EXPECT_EQ(MetricValue(after,
+                        "grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
+                        "grpc_method=\"unknown\",grpc_service=\"unknown\"}"),
             kCalls + 1);
-  EXPECT_EQ(MetricValue(after, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
-                               "\"ListModels\",grpc_service=\"ghost.v1.Models\"}"),
+  EXPECT_EQ(MetricValue(after,
+                        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
+                        "\"ListModels\",grpc_service=\"ghost.v1.Models\"}"),
             1);
 }
 

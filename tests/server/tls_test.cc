@@ -31,8 +31,8 @@ class TlsTest : public ::testing::Test {
     }
     for (const char* leaf : {"server", "client"}) {
       const std::string base = d + "/" + leaf;
-      Run("openssl req" + key + " -keyout " + base + ".key -out " + base + ".csr -subj /CN=" +
-          leaf + quiet);
+      Run("openssl req" + key + " -keyout " + base + ".key -out " + base +
+          ".csr -subj /CN=" + leaf + quiet);
       Run("openssl x509 -req -in " + base + ".csr -CA " + d + "/ca.pem -CAkey " + d +
           "/ca.key -CAcreateserial -days 2 -extfile " + base + ".ext -out " + base + ".pem" +
           quiet);
