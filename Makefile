@@ -2,12 +2,15 @@
 # packages (apt-get), configure with CMake + Ninja, and build; both are idempotent.
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
+# `make run` serves on HOST:PORT (gRPC) and HOST:METRICS_PORT (/metrics); HOST=0.0.0.0 opens
+# both to the network (admin RPCs then need ghostserve's --admin_token).
+HOST ?= 127.0.0.1
 PORT ?= 50051
 METRICS_PORT ?= 9464
 CTEST_JOBS ?= 2
 DATA_DIR ?=
 
-.PHONY: all deps configure build run test test-asan clean
+.PHONY: all deps configure build run test test-asan python-stubs clean
 
 all: build
 
@@ -26,7 +29,13 @@ build: configure
 # (DATA_DIR, default $$XDG_DATA_HOME/ghostserve or ~/.local/share/ghostserve).
 run: build
 	$(BUILD_DIR)/server/ghostserve --model_root=models --default_model=ghost-tiny \
-	  --port=$(PORT) --metrics_port=$(METRICS_PORT) $(if $(DATA_DIR),--data_dir=$(DATA_DIR))
+	  --host=$(HOST) --port=$(PORT) --metrics_port=$(METRICS_PORT) \
+	  $(if $(DATA_DIR),--data_dir=$(DATA_DIR))
+
+# Python modules for the ghost.v1 API (protoc + grpc_python_plugin) in $(BUILD_DIR)/python, for
+# clients/python/ghost_client.py: PYTHONPATH=$(BUILD_DIR)/python /usr/bin/python3 ...
+python-stubs: configure
+	cmake --build $(BUILD_DIR) --target python_stubs
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(CTEST_JOBS)

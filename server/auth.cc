@@ -1,5 +1,12 @@
 #include "server/auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+
 namespace ghost::server {
 namespace {
 
@@ -26,10 +33,16 @@ std::optional<std::string_view> Authenticator::BearerToken(const grpc::ServerCon
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("authorization");
   if (it == metadata.end()) return std::nullopt;
-  constexpr std::string_view kPrefix = "Bearer ";
-  const std::string_view value(it->second.data(), it->second.size());
-  if (value.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  return value.substr(kPrefix.size());
+  // RFC 6750: credentials = "Bearer" 1*SP b64token, and auth schemes are case-insensitive.
+  constexpr absl::string_view kScheme = "bearer";
+  std::string_view value(it->second.data(), it->second.size());
+  if (!absl::StartsWithIgnoreCase(absl::string_view(value.data(), value.size()), kScheme)) {
+    return std::nullopt;
+  }
+  value.remove_prefix(kScheme.size());
+  const std::size_t token_start = value.find_first_not_of(' ');
+  if (token_start == 0 || token_start == std::string_view::npos) return std::nullopt;
+  return value.substr(token_start);
 }
 
 grpc::Status Authenticator::Check(const grpc::ServerContextBase& context) const {
@@ -44,7 +57,13 @@ grpc::Status Authenticator::Check(const grpc::ServerContextBase& context) const 
 }
 
 grpc::Status Authenticator::CheckAdmin(const grpc::ServerContextBase& context) const {
-  if (admin_token_.empty()) return Check(context);
+  if (admin_token_.empty()) {
+    if (grpc::Status user = Check(context); !user.ok()) return user;
+    if (IsLoopbackPeer(context.peer())) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "admin RPCs from another host need the server to set --admin_token; "
+                        "without it they are taken from its own host only");
+  }
   const std::optional<std::string_view> bearer = BearerToken(context);
   if (!bearer) {
     return Unauthenticated("this RPC needs 'authorization: Bearer <admin token>' metadata");
@@ -58,6 +77,41 @@ grpc::Status Authenticator::CheckAdmin(const grpc::ServerContextBase& context) c
                         "and queries");
   }
   return Unauthenticated("invalid bearer token");
+}
+
+bool IsLoopbackPeer(std::string_view peer) {
+  if (peer.starts_with("unix:") || peer.starts_with("unix-abstract:")) return true;
+  // "ipv4:ADDRESS:PORT" or "ipv6:[ADDRESS]:PORT".
+  const std::size_t colon = peer.find(':');
+  const std::size_t port = peer.rfind(':');
+  if (colon == std::string_view::npos || port == colon) return false;
+  const std::string_view family = peer.substr(0, colon);
+  std::string address;
+  for (std::string_view rest = peer.substr(colon + 1, port - colon - 1); !rest.empty();) {
+    if (absl::StartsWithIgnoreCase(absl::string_view(rest.data(), rest.size()), "%5B")) {
+      address += '[';
+      rest.remove_prefix(3);
+    } else if (absl::StartsWithIgnoreCase(absl::string_view(rest.data(), rest.size()), "%5D")) {
+      address += ']';
+      rest.remove_prefix(3);
+    } else {
+      address += rest.front();
+      rest.remove_prefix(1);
+    }
+  }
+  if (family == "ipv4") {
+    in_addr v4{};
+    return inet_pton(AF_INET, address.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  if (family != "ipv6" || address.size() < 2 || address.front() != '[' || address.back() != ']') {
+    return false;
+  }
+  address = address.substr(1, address.size() - 2);
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  // ::ffff:127.x.y.z, how a dual-stack socket shows an IPv4 loopback peer.
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
 }  // namespace ghost::server

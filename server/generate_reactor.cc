@@ -3,19 +3,25 @@
 #include <utility>
 
 #include "server/generate_request.h"
+#include "server/raw_message.h"
 #include "server/status.h"
 
 namespace ghost::server {
 
 GenerateReactor::GenerateReactor(const ServiceContext& ctx, grpc::CallbackServerContext* context,
-                                 const ghost::v1::GenerateRequest* request)
-    : ctx_(ctx), context_(context), request_id_(request->request_id()) {
+                                 const grpc::ByteBuffer* request)
+    : ctx_(ctx), context_(context) {
   Start(*request);
 }
 
-void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
+void GenerateReactor::Start(const grpc::ByteBuffer& raw_request) {
   if (grpc::Status auth = ctx_.auth->Check(*context_); !auth.ok()) return FinishEarly(auth);
-  if (!ctx_.streams->Enter()) {
+  ghost::v1::GenerateRequest request;
+  if (grpc::Status parsed = ParseRequest(raw_request, request); !parsed.ok()) {
+    return FinishEarly(parsed);
+  }
+  request_id_ = request.request_id();
+  if (!ctx_.streams->Enter(this)) {
     return FinishEarly(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                     "the server is shutting down; retry on another replica"));
   }
@@ -28,7 +34,7 @@ void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
   metrics_ = &ctx_.metrics->ForModel(name);
   metrics_->requests_running.Increment();
   auto engine_request =
-      ResolveGenerationRequest(ToClientGenerationRequest(request), *model_->model);
+      ResolveGenerationRequest(ToClientGenerationRequest(request), *model_->model, ctx_.limits);
   if (!engine_request.ok()) return FinishEarly(ToGrpcStatus(engine_request.status()));
   const auto prompt_tokens = static_cast<double>(engine_request->prompt_tokens.size());
 
@@ -43,7 +49,7 @@ void GenerateReactor::Start(const ghost::v1::GenerateRequest& request) {
     absl::MutexLock lock(&mu_);
     enqueued_ = true;
     engine_id_ = *id;
-    cancel_now = client_gone_ && !final_received_;
+    cancel_now = (client_gone_ || aborted_) && !final_received_;
     action = NextAction();
   }
   if (cancel_now) model_->executor->Cancel(*id);
@@ -91,12 +97,13 @@ void GenerateReactor::OnChunk(GenerationChunk chunk) {
     RecordChunk(chunk);
     if (chunk.is_final()) {
       final_received_ = true;
-      if (chunk.finish_reason == FinishReason::kError) {
+      if (chunk.finish_reason == FinishReason::kError && !aborted_) {
         final_status_ = ToGrpcStatus(chunk.error);
       }
     }
-    // Once the client is gone nothing more is sent; only the final chunk matters.
-    if (!client_gone_) pending_.push_back(std::move(chunk));
+    // Once the client is gone or the stream aborted nothing more is sent; only the final chunk
+    // matters (after it the engine no longer calls this object).
+    if (!client_gone_ && !aborted_) pending_.push_back(std::move(chunk));
     action = NextAction();
   }
   Run(action);
@@ -113,12 +120,25 @@ GenerateReactor::Action GenerateReactor::NextAction() {
     }
     return action;
   }
+  if (aborted_) {
+    if (final_received_) {
+      finish_called_ = true;
+      action.finish = true;
+      action.status = final_status_;
+    }
+    return action;
+  }
   if (!pending_.empty()) {
     response_.Clear();
-    response_.set_request_id(request_id_);
+    // Once, not per message: a long id would otherwise be multiplied by the number of messages.
+    if (!request_id_sent_) {
+      response_.set_request_id(request_id_);
+      request_id_sent_ = true;
+    }
     // A slow reader gets the backlog merged into one message rather than many.
     for (const GenerationChunk& chunk : pending_) AppendChunk(chunk, response_);
     pending_.clear();
+    SerializeResponse(response_, write_buffer_);
     write_in_flight_ = true;
     action.write = true;
   } else if (final_received_) {
@@ -130,8 +150,8 @@ GenerateReactor::Action GenerateReactor::NextAction() {
 }
 
 void GenerateReactor::Run(const Action& action) {
-  // response_ is only touched under mu_ while no write is in flight, so reading it here is safe.
-  if (action.write) StartWrite(&response_);
+  // write_buffer_ is only touched under mu_ while no write is in flight, so passing it is safe.
+  if (action.write) StartWrite(&write_buffer_);
   if (action.finish) Finish(action.status);
 }
 
@@ -167,9 +187,27 @@ void GenerateReactor::OnCancel() {
   if (cancel) model_->executor->Cancel(id);
 }
 
+void GenerateReactor::Abort(const grpc::Status& status) {
+  bool cancel;
+  RequestId id;
+  Action action;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_ || aborted_) return;
+    aborted_ = true;
+    final_status_ = status;
+    pending_.clear();
+    cancel = enqueued_ && !final_received_;  // before Enqueue, Start cancels it
+    id = engine_id_;
+    action = NextAction();
+  }
+  if (cancel) model_->executor->Cancel(id);
+  Run(action);
+}
+
 void GenerateReactor::OnDone() {
   if (metrics_ != nullptr) metrics_->requests_running.Decrement();
-  if (tracked_) ctx_.streams->Exit();
+  if (tracked_) ctx_.streams->Exit(this);
   delete this;
 }
 

@@ -1,5 +1,7 @@
-// The server side of one Generate stream: validates, enqueues into the model's executor and
-// writes chunks back with at most one write in flight, never blocking a gRPC thread.
+// The server side of one Generate stream: parses and validates, enqueues into the model's executor
+// and writes chunks back with at most one write in flight, never blocking a gRPC thread. Requests
+// and responses are raw bytes (raw_message.h: invalid UTF-8 gets INVALID_ARGUMENT naming the
+// field).
 #ifndef GHOST_SERVER_GENERATE_REACTOR_H_
 #define GHOST_SERVER_GENERATE_REACTOR_H_
 
@@ -17,15 +19,19 @@
 
 namespace ghost::server {
 
-class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateResponse> {
+class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public AbortableStream {
  public:
-  // Starts the request; the reactor deletes itself in OnDone.
+  // Starts the request (a serialized ghost.v1.GenerateRequest); the reactor deletes itself in
+  // OnDone.
   GenerateReactor(const ServiceContext& ctx, grpc::CallbackServerContext* context,
-                  const ghost::v1::GenerateRequest* request);
+                  const grpc::ByteBuffer* request);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
   void OnDone() override;
+  // Shutdown, at the end of the grace period: the engine request is cancelled, what is pending
+  // is dropped, and the stream finishes with `status` once the write in flight (if any) is done.
+  void Abort(const grpc::Status& status) override;
 
  private:
   // What to do once the lock is released: gRPC calls are made outside it, because OnDone may
@@ -36,7 +42,7 @@ class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateRespo
     grpc::Status status;
   };
 
-  void Start(const ghost::v1::GenerateRequest& request);
+  void Start(const grpc::ByteBuffer& raw_request);
   void FinishEarly(const grpc::Status& status);
   // Called on the engine's scheduler thread.
   void OnChunk(GenerationChunk chunk);
@@ -47,18 +53,21 @@ class GenerateReactor : public grpc::ServerWriteReactor<ghost::v1::GenerateRespo
   const ServiceContext& ctx_;
   grpc::CallbackServerContext* const context_;
   const absl::Time arrival_ = absl::Now();
-  std::string request_id_;
+  std::string request_id_;  // echoed in the first message only
   std::shared_ptr<LoadedModel> model_;
   ModelMetrics* metrics_ = nullptr;
   bool tracked_ = false;
 
   absl::Mutex mu_;
   std::deque<GenerationChunk> pending_ ABSL_GUARDED_BY(mu_);
-  ghost::v1::GenerateResponse response_ ABSL_GUARDED_BY(mu_);  // the write in flight
+  ghost::v1::GenerateResponse response_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer write_buffer_ ABSL_GUARDED_BY(mu_);  // response_ serialized: the write in flight
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool request_id_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool final_received_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
+  bool aborted_ ABSL_GUARDED_BY(mu_) = false;  // final_status_ holds the abort's status
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   bool enqueued_ ABSL_GUARDED_BY(mu_) = false;
   RequestId engine_id_ ABSL_GUARDED_BY(mu_) = 0;

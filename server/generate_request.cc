@@ -7,6 +7,7 @@ namespace ghost::server {
 
 ClientGenerationRequest ToClientGenerationRequest(const ghost::v1::GenerateRequest& request) {
   ClientGenerationRequest out;
+  out.request_id = request.request_id();
   switch (request.input_case()) {
     case ghost::v1::GenerateRequest::kText:
       out.prompt = request.text();

@@ -1,4 +1,6 @@
-// ghost.v1.Inference: Generate (server streaming), Tokenize, Detokenize.
+// ghost.v1.Inference: Generate (server streaming), Tokenize, Detokenize. Requests arrive as raw
+// bytes and are parsed by the handlers (raw_message.h), so that a string field with invalid
+// UTF-8 gets INVALID_ARGUMENT naming it.
 #ifndef GHOST_SERVER_INFERENCE_SERVICE_H_
 #define GHOST_SERVER_INFERENCE_SERVICE_H_
 
@@ -7,18 +9,22 @@
 
 namespace ghost::server {
 
-class InferenceService final : public ghost::v1::Inference::CallbackService {
+using RawInferenceService = ghost::v1::Inference::WithRawCallbackMethod_Generate<
+    ghost::v1::Inference::WithRawCallbackMethod_Tokenize<
+        ghost::v1::Inference::WithRawCallbackMethod_Detokenize<ghost::v1::Inference::Service>>>;
+
+class InferenceService final : public RawInferenceService {
  public:
   explicit InferenceService(const ServiceContext& ctx) : ctx_(ctx) {}
 
-  grpc::ServerWriteReactor<ghost::v1::GenerateResponse>* Generate(
-      grpc::CallbackServerContext* context, const ghost::v1::GenerateRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Generate(grpc::CallbackServerContext* context,
+                                                       const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
-                                     const ghost::v1::TokenizeRequest* request,
-                                     ghost::v1::TokenizeResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Detokenize(grpc::CallbackServerContext* context,
-                                       const ghost::v1::DetokenizeRequest* request,
-                                       ghost::v1::DetokenizeResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
  private:
   const ServiceContext& ctx_;

@@ -1,5 +1,7 @@
 // ghostserve: parses flags, starts the server, waits for SIGTERM/SIGINT, drains, exits 0.
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -12,7 +14,9 @@
 #include "server/server.h"
 
 ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one)");
-ABSL_FLAG(std::string, host, "0.0.0.0", "address the gRPC and metrics servers bind");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "address the gRPC and metrics servers bind: loopback by default; 0.0.0.0 (or ::) opens "
+          "them to the network, where admin RPCs then need --admin_token");
 ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 picks a free one)");
 ABSL_FLAG(std::vector<std::string>, model_root, {"./models"},
           "directory holding model directories, which the server only reads; repeat the flag "
@@ -32,10 +36,19 @@ ABSL_FLAG(std::string, registry_dir, "",
           "it at a time");
 ABSL_FLAG(std::string, admin_token, "",
           "when set, ImportModel, LoadModel, UnloadModel, DeleteModel, Compress, CancelOperation "
-          "and DeleteOperation need 'authorization: "
-          "Bearer <admin token>' (env GHOST_ADMIN_TOKEN is used when the flag is empty)");
+          "and DeleteOperation need 'authorization: Bearer <admin token>' (env GHOST_ADMIN_TOKEN "
+          "is used when the flag is empty); when not, they are refused from other hosts");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key); /metrics stays HTTP");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: mutual TLS, every client must present a certificate they signed");
 ABSL_FLAG(double, grace_period_s, 30, "seconds in-flight streams get to finish on SIGTERM");
-ABSL_FLAG(int, max_queued_requests, 64, "requests waiting per model before RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_queued_requests, 64,
+          "requests per model that may wait beyond the running batch's free slots before "
+          "RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_prompt_bytes, ghost::kDefaultMaxPromptBytes,
+          "longest prompt text accepted, in bytes (longer: INVALID_ARGUMENT)");
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "how the KV cache stores keys and values: bf16 (half the memory and attention reads), "
           "fp32, or auto (bf16 unless the model's weights are fp32)");
@@ -101,8 +114,13 @@ int main(int argc, char** argv) {
   if (options.admin_token.empty()) {
     if (const char* env = std::getenv("GHOST_ADMIN_TOKEN")) options.admin_token = env;
   }
+  options.tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   options.grace_period = absl::Seconds(absl::GetFlag(FLAGS_grace_period_s));
   options.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
+  options.max_prompt_bytes =
+      static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_prompt_bytes)));
   options.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
 
@@ -111,8 +129,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ghostserve: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "ghostserve: gRPC on %s:%d, metrics on http://%s:%d/metrics%s\n",
-               options.host.c_str(), (*server)->port(), options.host.c_str(),
+  const char* tls = options.tls.cert.empty()        ? ""
+                    : options.tls.client_ca.empty() ? " (TLS)"
+                                                    : " (mutual TLS)";
+  std::fprintf(stderr, "ghostserve: gRPC on %s:%d%s, metrics on http://%s:%d/metrics%s\n",
+               options.host.c_str(), (*server)->port(), tls, options.host.c_str(),
                (*server)->metrics_port(), options.auth_token.empty() ? "" : ", auth on");
   if ((*server)->WaitUntilReady()) {
     std::fprintf(stderr, "ghostserve: model %s ready\n", options.default_model.c_str());

@@ -69,7 +69,13 @@ ServerMetrics::ServerMetrics()
       grpc_handling_seconds_(prometheus::BuildHistogram()
                                  .Name("grpc_server_handling_seconds")
                                  .Help("Time from the start of an RPC to its status.")
-                                 .Register(*registry_)) {
+                                 .Register(*registry_)),
+      unauthenticated_rpcs_(prometheus::BuildCounter()
+                                .Name("ghost_unauthenticated_rpcs_total")
+                                .Help("RPCs without a valid bearer token while one is configured "
+                                      "(health probes included); not broken down by method.")
+                                .Register(*registry_)
+                                .Add({})) {
   prometheus::BuildGauge()
       .Name("ghost_build_info")
       .Help("Build information; the value is always 1.")
@@ -96,15 +102,8 @@ ModelMetrics& ServerMetrics::ForModel(const std::string& model_name) {
   return *slot;
 }
 
-void ServerMetrics::CountRpc(std::string_view full_method, const char* code, double seconds) {
-  // "/ghost.v1.Inference/Generate" -> service "ghost.v1.Inference", method "Generate".
-  if (!full_method.empty() && full_method.front() == '/') full_method.remove_prefix(1);
-  std::string_view service = full_method;
-  std::string_view method;
-  if (const size_t slash = full_method.find('/'); slash != std::string_view::npos) {
-    service = full_method.substr(0, slash);
-    method = full_method.substr(slash + 1);
-  }
+void ServerMetrics::CountRpc(std::string_view service, std::string_view method, const char* code,
+                             double seconds) {
   const prometheus::Labels labels{{"grpc_service", std::string(service)},
                                   {"grpc_method", std::string(method)}};
   prometheus::Labels with_code = labels;
@@ -123,7 +122,9 @@ absl::StatusOr<int> ServerMetrics::Serve(const std::string& bind_address) {
   } catch (const std::exception& e) {
     // prometheus-cpp reports a busy port by throwing; keep it inside this module.
     return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", bind_address, ": ", e.what()));
+        absl::StrCat("cannot serve metrics on ", bind_address, ": ", e.what(),
+                     " (the port is in use, by another server?); choose another with "
+                     "--metrics_port"));
   }
   exposer_->RegisterCollectable(registry_);
   const std::vector<int> ports = exposer_->GetListeningPorts();

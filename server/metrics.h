@@ -43,9 +43,13 @@ class ServerMetrics {
   ServerMetrics();
 
   ModelMetrics& ForModel(const std::string& model_name);
-  // One finished RPC: full_method is "/package.Service/Method"; code is the gRPC code name
-  // ("OK", "INVALID_ARGUMENT", ...).
-  void CountRpc(std::string_view full_method, const char* code, double seconds);
+  // One finished RPC of an authenticated caller. Every argument must come from a closed set (a
+  // served method or "unknown"; the gRPC code's name, "OK", "INVALID_ARGUMENT", ...): each new
+  // combination is a new series.
+  void CountRpc(std::string_view service, std::string_view method, const char* code,
+                double seconds);
+  // One RPC without a valid bearer token: a single series, whatever the caller sent.
+  void CountUnauthenticatedRpc() { unauthenticated_rpcs_.Increment(); }
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
   // Serves /metrics on bind_address ("0.0.0.0:9464"; port 0 picks a free one). Returns the
@@ -68,6 +72,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& requests_running_;
   prometheus::Family<prometheus::Counter>& grpc_handled_;
   prometheus::Family<prometheus::Histogram>& grpc_handling_seconds_;
+  prometheus::Counter& unauthenticated_rpcs_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 
   absl::Mutex mu_;

@@ -44,15 +44,18 @@ grpc::Status RequireName(const std::string& name) {
 }
 
 // An admin RPC whose outcome arrives later through a ModelCallback (a load or an unload):
-// the registry finishes the call from its own thread, so no gRPC thread waits.
-template <typename Start>
+// the registry finishes the call from its own thread, so no gRPC thread waits. `start` gets the
+// model name and the callback.
+template <typename Request, typename Start>
 grpc::ServerUnaryReactor* RunAdminAsync(const ServiceContext& ctx,
                                         grpc::CallbackServerContext* context,
-                                        const std::string& name, ghost::v1::Model* response,
-                                        Start start) {
+                                        const grpc::ByteBuffer* raw_request,
+                                        grpc::ByteBuffer* raw_response, Start start) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Request request;
   grpc::Status status = ctx.auth->CheckAdmin(*context);
-  if (status.ok()) status = RequireName(name);
+  if (status.ok()) status = ParseRequest(*raw_request, request);
+  if (status.ok()) status = RequireName(request.name());
   if (!status.ok()) {
     reactor->Finish(status);
     return reactor;
@@ -60,9 +63,13 @@ grpc::ServerUnaryReactor* RunAdminAsync(const ServiceContext& ctx,
   // Readiness follows the default model: an unload makes it NOT_SERVING as soon as it
   // starts (the model stops taking requests), a load once it has succeeded.
   const std::function<void()>& refresh = ctx.refresh_readiness;
-  start([reactor, response, refresh](absl::StatusOr<ModelInfo> outcome) {
+  start(request.name(), [reactor, raw_response, refresh](absl::StatusOr<ModelInfo> outcome) {
     if (refresh) refresh();
-    if (outcome.ok()) ToProto(*outcome, *response);
+    if (outcome.ok()) {
+      ghost::v1::Model response;
+      ToProto(*outcome, response);
+      SerializeResponse(response, *raw_response);
+    }
     reactor->Finish(ToGrpcStatus(outcome.status()));
   });
   if (refresh) refresh();
@@ -72,67 +79,77 @@ grpc::ServerUnaryReactor* RunAdminAsync(const ServiceContext& ctx,
 }  // namespace
 
 grpc::ServerUnaryReactor* ModelsService::ListModels(grpc::CallbackServerContext* context,
-                                                    const ghost::v1::ListModelsRequest*,
-                                                    ghost::v1::ListModelsResponse* response) {
-  return RunUnary(ctx_, context, [&] {
-    for (const ModelInfo& info : ctx_.registry->List()) ToProto(info, *response->add_models());
-    return grpc::Status::OK;
-  });
+                                                    const grpc::ByteBuffer* request,
+                                                    grpc::ByteBuffer* response) {
+  return RunRawUnary<ghost::v1::ListModelsRequest, ghost::v1::ListModelsResponse>(
+      ctx_, context, Access::kUser, request, response,
+      [&](const ghost::v1::ListModelsRequest&, ghost::v1::ListModelsResponse& out) {
+        for (const ModelInfo& info : ctx_.registry->List()) ToProto(info, *out.add_models());
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* ModelsService::GetModel(grpc::CallbackServerContext* context,
-                                                  const ghost::v1::GetModelRequest* request,
-                                                  ghost::v1::Model* response) {
-  return RunUnary(ctx_, context, [&] {
-    auto info = ctx_.registry->Get(request->name());
-    if (!info.ok()) return ToGrpcStatus(info.status());
-    ToProto(*info, *response);
-    return grpc::Status::OK;
-  });
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) {
+  return RunRawUnary<ghost::v1::GetModelRequest, ghost::v1::Model>(
+      ctx_, context, Access::kUser, request, response,
+      [&](const ghost::v1::GetModelRequest& in, ghost::v1::Model& out) {
+        auto info = ctx_.registry->Get(in.name());
+        if (!info.ok()) return ToGrpcStatus(info.status());
+        ToProto(*info, out);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* ModelsService::ImportModel(grpc::CallbackServerContext* context,
-                                                     const ghost::v1::ImportModelRequest* request,
-                                                     ghost::v1::Model* response) {
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
   // Runs on this thread: it only resolves the path and reads config.json (bounded in size).
-  return RunAdminUnary(ctx_, context, [&] {
-    if (grpc::Status status = RequireName(request->name()); !status.ok()) return status;
-    if (request->path().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "the path is required (a directory under a model root)");
-    }
-    auto info = ctx_.registry->Import(request->name(), request->path(), ModelOrigin::kImported);
-    if (!info.ok()) return ToGrpcStatus(info.status());
-    ToProto(*info, *response);
-    return grpc::Status::OK;
-  });
+  return RunRawUnary<ghost::v1::ImportModelRequest, ghost::v1::Model>(
+      ctx_, context, Access::kAdmin, request, response,
+      [&](const ghost::v1::ImportModelRequest& in, ghost::v1::Model& out) {
+        if (grpc::Status status = RequireName(in.name()); !status.ok()) return status;
+        if (in.path().empty()) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "the path is required (a directory under a model root)");
+        }
+        auto info = ctx_.registry->Import(in.name(), in.path(), ModelOrigin::kImported);
+        if (!info.ok()) return ToGrpcStatus(info.status());
+        ToProto(*info, out);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* ModelsService::LoadModel(grpc::CallbackServerContext* context,
-                                                   const ghost::v1::LoadModelRequest* request,
-                                                   ghost::v1::Model* response) {
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
   // Answers once the model is READY (or the load failed); a reload swaps only on success.
-  return RunAdminAsync(ctx_, context, request->name(), response, [&](ModelCallback done) {
-    ctx_.registry->LoadAsync(request->name(), LoadMode::kReload, std::move(done));
-  });
+  return RunAdminAsync<ghost::v1::LoadModelRequest>(
+      ctx_, context, request, response, [&](const std::string& name, ModelCallback done) {
+        ctx_.registry->LoadAsync(name, LoadMode::kReload, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* ModelsService::UnloadModel(grpc::CallbackServerContext* context,
-                                                     const ghost::v1::UnloadModelRequest* request,
-                                                     ghost::v1::Model* response) {
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
   // Answers once in-flight streams have finished and the model's memory is freed.
-  return RunAdminAsync(ctx_, context, request->name(), response, [&](ModelCallback done) {
-    ctx_.registry->UnloadAsync(request->name(), std::move(done));
-  });
+  return RunAdminAsync<ghost::v1::UnloadModelRequest>(
+      ctx_, context, request, response, [&](const std::string& name, ModelCallback done) {
+        ctx_.registry->UnloadAsync(name, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* ModelsService::DeleteModel(grpc::CallbackServerContext* context,
-                                                     const ghost::v1::DeleteModelRequest* request,
-                                                     ghost::v1::DeleteModelResponse*) {
-  return RunAdminUnary(ctx_, context, [&] {
-    if (grpc::Status status = RequireName(request->name()); !status.ok()) return status;
-    return ToGrpcStatus(ctx_.registry->Delete(request->name()));
-  });
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  return RunRawUnary<ghost::v1::DeleteModelRequest, ghost::v1::DeleteModelResponse>(
+      ctx_, context, Access::kAdmin, request, response,
+      [&](const ghost::v1::DeleteModelRequest& in, ghost::v1::DeleteModelResponse&) {
+        if (grpc::Status status = RequireName(in.name()); !status.ok()) return status;
+        return ToGrpcStatus(ctx_.registry->Delete(in.name()));
+      });
 }
 
 }  // namespace ghost::server

@@ -1,5 +1,6 @@
 // ghost.v1.Models: the model repository API. ImportModel, LoadModel, UnloadModel and DeleteModel
-// are admin RPCs (they need the admin token when one is configured).
+// are admin RPCs (Authenticator::CheckAdmin). Requests arrive as raw bytes and are parsed by the
+// handlers (raw_message.h), so that a string field with invalid UTF-8 gets INVALID_ARGUMENT.
 #ifndef GHOST_SERVER_MODELS_SERVICE_H_
 #define GHOST_SERVER_MODELS_SERVICE_H_
 
@@ -8,28 +9,36 @@
 
 namespace ghost::server {
 
-class ModelsService final : public ghost::v1::Models::CallbackService {
+using RawModelsService = ghost::v1::Models::WithRawCallbackMethod_ListModels<
+    ghost::v1::Models::WithRawCallbackMethod_GetModel<
+        ghost::v1::Models::WithRawCallbackMethod_ImportModel<
+            ghost::v1::Models::WithRawCallbackMethod_LoadModel<
+                ghost::v1::Models::WithRawCallbackMethod_UnloadModel<
+                    ghost::v1::Models::WithRawCallbackMethod_DeleteModel<
+                        ghost::v1::Models::Service>>>>>>;
+
+class ModelsService final : public RawModelsService {
  public:
   explicit ModelsService(const ServiceContext& ctx) : ctx_(ctx) {}
 
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const ghost::v1::ListModelsRequest* request,
-                                       ghost::v1::ListModelsResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
-                                     const ghost::v1::GetModelRequest* request,
-                                     ghost::v1::Model* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ImportModel(grpc::CallbackServerContext* context,
-                                        const ghost::v1::ImportModelRequest* request,
-                                        ghost::v1::Model* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
-                                      const ghost::v1::LoadModelRequest* request,
-                                      ghost::v1::Model* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UnloadModel(grpc::CallbackServerContext* context,
-                                        const ghost::v1::UnloadModelRequest* request,
-                                        ghost::v1::Model* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DeleteModel(grpc::CallbackServerContext* context,
-                                        const ghost::v1::DeleteModelRequest* request,
-                                        ghost::v1::DeleteModelResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
  private:
   const ServiceContext& ctx_;

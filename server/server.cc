@@ -11,13 +11,15 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "engine/common/file.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/common/status_macros.h"
 #include "engine/compressor/model_compressor.h"
 #include "engine/jobs/job_manager.h"
-#include "engine/backend/kv_cache.h"
 #include "engine/registry/registry.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "server/auth.h"
 #include "server/compression_gauges.h"
 #include "server/compression_service.h"
@@ -27,15 +29,23 @@
 #include "server/models_service.h"
 #include "server/rpc_metrics.h"
 #include "server/service_context.h"
+#include "server/tls.h"
 
 namespace ghost::server {
 namespace {
 
 constexpr char kReadyService[] = "ghost.v1.Inference";
+// After the grace period, how long the streams still in flight get to deliver the UNAVAILABLE
+// status they are aborted with (one engine step and the write in flight) before gRPC cancels
+// them. A client that reads nothing gets the cancellation.
+constexpr absl::Duration kAbortDelivery = absl::Seconds(5);
 
 // Conservative HTTP/2 limits: the packaged gRPC 1.51 lacks later fixes for stream-reset and
 // HPACK abuse, so cap what a single peer can make the server hold.
 void ApplyTransportLimits(grpc::ServerBuilder& builder) {
+  // gRPC sets SO_REUSEPORT by default on Linux: a second server on the same port would start
+  // and silently take half the connections. Without it, a taken port fails the bind.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 256);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
@@ -61,10 +71,11 @@ class GhostServerImpl final : public GhostServer {
   void Shutdown() override;
 
  private:
-  // "ghost.v1.Inference" is SERVING exactly while the default model is loaded (after
-  // Shutdown, the health service ignores further changes and reports NOT_SERVING).
+  // "ghost.v1.Inference" is SERVING exactly while the default model is loaded and the server is
+  // not draining.
   void RefreshReadiness() {
-    const bool ready = registry_->GetReady(options_.default_model).ok();
+    absl::MutexLock lock(&health_mu_);
+    const bool ready = !draining_ && registry_->GetReady(options_.default_model).ok();
     server_->GetHealthCheckService()->SetServingStatus(kReadyService, ready);
   }
   const ServerOptions options_;
@@ -85,12 +96,17 @@ class GhostServerImpl final : public GhostServer {
   std::unique_ptr<grpc::Server> server_;
   absl::Notification loaded_;  // the default model's first load has ended
   bool ready_ = false;
+  absl::Mutex health_mu_;  // orders readiness updates with the start of the drain
+  bool draining_ ABSL_GUARDED_BY(health_mu_) = false;
   bool shut_down_ = false;
   int port_ = 0;
   int metrics_port_ = 0;
 };
 
 absl::Status GhostServerImpl::Init() {
+  // First: a bad certificate file fails the start before anything else is set up.
+  GHOST_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         ServerCredentials(options_.tls));
   // Everything the server writes goes under the data directory: compression outputs into a
   // model root of its own (after the others, which the server only reads), and the registry.
   const std::string output_root = JoinPath(options_.data_dir, "models");
@@ -144,7 +160,12 @@ absl::Status GhostServerImpl::Init() {
   job_gauges_ = std::make_shared<CompressionJobCollector>(jobs_.get());
   metrics_.AddCollectable(job_gauges_);
 
-  ctx_ = ServiceContext{registry_.get(), &metrics_, &auth_, &streams_, options_.default_model,
+  ctx_ = ServiceContext{registry_.get(),
+                        &metrics_,
+                        &auth_,
+                        &streams_,
+                        options_.default_model,
+                        RequestLimits{.max_prompt_bytes = options_.max_prompt_bytes},
                         [this] { RefreshReadiness(); }};
   inference_ = std::make_unique<InferenceService>(ctx_);
   models_ = std::make_unique<ModelsService>(ctx_);
@@ -154,20 +175,28 @@ absl::Status GhostServerImpl::Init() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(options_.host, ":", options_.port),
-                           grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(absl::StrCat(options_.host, ":", options_.port), credentials, &port_);
   ApplyTransportLimits(builder);
   builder.RegisterService(inference_.get());
   builder.RegisterService(models_.get());
   builder.RegisterService(compression_.get());
   builder.RegisterService(operations_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(metrics_));
+  interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(
+      metrics_, auth_,
+      std::vector<std::string>{ghost::v1::Inference::service_full_name(),
+                               ghost::v1::Models::service_full_name(),
+                               ghost::v1::Compression::service_full_name(),
+                               google::longrunning::Operations::service_full_name(),
+                               grpc::health::v1::Health::service_full_name(),
+                               "grpc.reflection.v1alpha.ServerReflection"}));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
-                                               options_.port, " (port in use?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve gRPC on ", options_.host, ":", options_.port,
+                     ": the port is in use (another server?) or the address is not this "
+                     "host's; choose another with --port / --host"));
   }
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", true);
@@ -192,13 +221,24 @@ void GhostServerImpl::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (server_ == nullptr) return;
-  // Probes see NOT_SERVING while in-flight streams drain; new streams are refused.
-  server_->GetHealthCheckService()->Shutdown();
+  // Readiness probes see NOT_SERVING while in-flight streams drain, and new streams are refused.
+  // Liveness ("") stays SERVING: the process is healthy, and an orchestrator that saw it fail
+  // would kill the process mid-drain.
+  {
+    absl::MutexLock lock(&health_mu_);
+    draining_ = true;
+    server_->GetHealthCheckService()->SetServingStatus(kReadyService, false);
+  }
   streams_.BeginDrain();
-  const absl::Time deadline = absl::Now() + options_.grace_period;
-  if (!streams_.WaitIdle(deadline)) {
-    std::fprintf(stderr, "ghostserve: grace period over, cancelling %d streams\n",
-                 streams_.in_flight());
+  if (!streams_.WaitIdle(absl::Now() + options_.grace_period)) {
+    // Streams still running end with a status that says why and invites a retry elsewhere,
+    // rather than the transport's "Cancelling all calls" or a broken pipe.
+    const int cut = streams_.in_flight();
+    streams_.AbortAll(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "server shutting down: the stream outlived the grace period; "
+                                   "retry on another replica"));
+    std::fprintf(stderr, "ghostserve: grace period over, ended %d streams with UNAVAILABLE\n", cut);
+    streams_.WaitIdle(absl::Now() + kAbortDelivery);
   }
   // Fails queued loads and waits for the one running, so that pending LoadModel calls end;
   // loaded versions stay alive while streams still hold them.
@@ -222,6 +262,7 @@ absl::Status ServerOptions::Validate() const {
   if (model_roots.empty()) return absl::InvalidArgumentError("at least one --model_root is needed");
   if (default_model.empty()) return absl::InvalidArgumentError("--default_model is empty");
   if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir is empty");
+  GHOST_RETURN_IF_ERROR(tls.Validate());
   if (!admin_token.empty() && admin_token == auth_token) {
     return absl::InvalidArgumentError("--admin_token must differ from --auth_token");
   }
@@ -234,6 +275,7 @@ absl::Status ServerOptions::Validate() const {
   if (max_queued_requests < 1) {
     return absl::InvalidArgumentError("--max_queued_requests must be >= 1");
   }
+  if (max_prompt_bytes < 1) return absl::InvalidArgumentError("--max_prompt_bytes must be >= 1");
   if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));

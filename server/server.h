@@ -9,13 +9,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/runtime/request_defaults.h"
+#include "server/tls.h"
 
 namespace ghost::server {
 
 struct ServerOptions {
-  std::string host = "0.0.0.0";
+  // Loopback unless widened on purpose ("0.0.0.0", "::"): the server is not on the network by
+  // default. Without admin_token, admin RPCs are taken from loopback peers only anyway.
+  std::string host = "127.0.0.1";
   int port = 50051;  // 0 picks a free port
-  std::string metrics_host = "0.0.0.0";
+  std::string metrics_host = "127.0.0.1";
   int metrics_port = 9464;  // 0 picks a free port
   // Model directories are imported from these roots; the server never writes into them.
   std::vector<std::string> model_roots = {"./models"};
@@ -28,10 +32,15 @@ struct ServerOptions {
   // registry.json (the registered models), its lock and the compression jobs; one server per
   // directory. Empty: <data_dir>/registry.
   std::string registry_dir;
+  // TLS or mutual TLS on the gRPC port (--tls_cert, --tls_key, --tls_client_ca); /metrics stays
+  // plain HTTP.
+  TlsOptions tls;
   std::string auth_token;   // empty: no authentication
   std::string admin_token;  // empty: admin RPCs need only what auth_token asks
   absl::Duration grace_period = absl::Seconds(30);
   int max_queued_requests = 64;
+  // Longest prompt text accepted, in bytes (RequestLimits::max_prompt_bytes).
+  std::size_t max_prompt_bytes = kDefaultMaxPromptBytes;
   // How every model's KV cache stores keys and values: "fp32", "bf16", or "auto" (bf16 unless
   // the model's weights are fp32; Model::default_kv_dtype).
   std::string kv_cache_dtype = "auto";
@@ -58,8 +67,10 @@ class GhostServer {
   virtual int metrics_port() const = 0;
   // Blocks until the default model has loaded (true) or failed (false).
   virtual bool WaitUntilReady() = 0;
-  // Graceful stop: health NOT_SERVING at once, new Generate calls get UNAVAILABLE, in-flight
-  // streams may finish within the grace period, then everything stops. Idempotent.
+  // Graceful stop: readiness ("ghost.v1.Inference") NOT_SERVING at once while liveness ("")
+  // stays SERVING, new Generate calls get UNAVAILABLE, in-flight streams may finish within the
+  // grace period; those still running then end with UNAVAILABLE "server shutting down", and
+  // everything stops. Idempotent.
   virtual void Shutdown() = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "server/raw_message.h"
 #include "server/service_context.h"
 
 namespace ghost::server {
@@ -26,6 +27,29 @@ grpc::ServerUnaryReactor* RunAdminUnary(const ServiceContext& ctx,
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   grpc::Status status = ctx.auth->CheckAdmin(*context);
   if (status.ok()) status = body();
+  reactor->Finish(status);
+  return reactor;
+}
+
+// Who may call an RPC: anyone with the user token, or only the admin (Authenticator::CheckAdmin).
+enum class Access { kUser, kAdmin };
+
+// As RunUnary for a raw method (raw_message.h): authenticates, parses the request (a string field
+// with invalid UTF-8 is INVALID_ARGUMENT naming it), runs body(const Request&, Response&) and
+// serializes the response.
+template <typename Request, typename Response, typename Body>
+grpc::ServerUnaryReactor* RunRawUnary(const ServiceContext& ctx,
+                                      grpc::CallbackServerContext* context, Access access,
+                                      const grpc::ByteBuffer* raw_request,
+                                      grpc::ByteBuffer* raw_response, Body body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status status =
+      access == Access::kAdmin ? ctx.auth->CheckAdmin(*context) : ctx.auth->Check(*context);
+  Request request;
+  Response response;
+  if (status.ok()) status = ParseRequest(*raw_request, request);
+  if (status.ok()) status = body(static_cast<const Request&>(request), response);
+  if (status.ok()) SerializeResponse(response, *raw_response);
   reactor->Finish(status);
   return reactor;
 }

@@ -7,7 +7,7 @@ PKGS=(
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev
   clang libclang-rt-14-dev clang-format
-  prometheus
+  prometheus openssl iproute2
   python3 python3-torch python3-numpy python3-grpcio python3-protobuf
 )
 missing=()

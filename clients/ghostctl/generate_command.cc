@@ -1,4 +1,5 @@
-// ghostctl generate: streams text to the terminal as it arrives.
+// ghostctl generate: streams text to stdout as it arrives; logprobs (--logprobs) and the usage
+// line go to stderr once the text is complete, so that they never split it on a terminal.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -16,7 +17,8 @@ ABSL_FLAG(double, top_p, NAN, "nucleus mass in (0, 1] (default: the model's)");
 ABSL_FLAG(int, top_k, -1, "top-k, 0 disables (default: the model's)");
 ABSL_FLAG(int64_t, seed, -1, "sampling seed (default: random)");
 ABSL_FLAG(std::vector<std::string>, stop, {}, "stop strings, comma-separated");
-ABSL_FLAG(int, logprobs, 0, "print the chosen token's logprob and N alternatives");
+ABSL_FLAG(int, logprobs, 0,
+          "after the text, print each token's logprob and N alternatives (to stderr)");
 ABSL_FLAG(double, timeout_s, 0, "deadline in seconds (0: none)");
 
 namespace ghost::ctl {
@@ -51,16 +53,11 @@ int RunGenerate() {
   std::fputs(request.text().c_str(), stdout);
   std::string finish_reason;
   ghost::v1::Usage usage;
+  std::vector<ghost::v1::TokenLogprob> logprobs;
   while (reader->Read(&response)) {
     std::fputs(response.text().c_str(), stdout);
     std::fflush(stdout);
-    for (const auto& lp : response.logprobs()) {
-      std::fprintf(stderr, "[token %d logprob %.4f", lp.token_id(), lp.logprob());
-      for (const auto& top : lp.top_logprobs()) {
-        std::fprintf(stderr, " | %d:%.4f", top.token_id(), top.logprob());
-      }
-      std::fprintf(stderr, "]\n");
-    }
+    logprobs.insert(logprobs.end(), response.logprobs().begin(), response.logprobs().end());
     if (!response.finish_reason().empty()) {
       finish_reason = response.finish_reason();
       usage = response.usage();
@@ -68,6 +65,14 @@ int RunGenerate() {
   }
   const grpc::Status status = reader->Finish();
   std::fputs("\n", stdout);
+  std::fflush(stdout);
+  for (const ghost::v1::TokenLogprob& lp : logprobs) {
+    std::fprintf(stderr, "[token %d logprob %.4f", lp.token_id(), lp.logprob());
+    for (const auto& top : lp.top_logprobs()) {
+      std::fprintf(stderr, " | %d:%.4f", top.token_id(), top.logprob());
+    }
+    std::fprintf(stderr, "]\n");
+  }
   if (!status.ok()) return ReportError("generate", status);
   std::fprintf(stderr, "[finish_reason=%s prompt_tokens=%d completion_tokens=%d]\n",
                finish_reason.c_str(), usage.prompt_tokens(), usage.completion_tokens());

@@ -18,7 +18,7 @@ class BatchingExecutor final : public Executor {
  public:
   BatchingExecutor(std::shared_ptr<const Model> model, const ExecutorOptions& options)
       : model_(std::move(model)),
-        queue_(options.max_queued_requests),
+        queue_(options.max_queued_requests, options.max_batch_size),
         scheduler_(model_, options, queue_) {
     thread_ = std::thread([this] { scheduler_.Run(); });
     scheduler_thread_ = thread_.get_id();

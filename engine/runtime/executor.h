@@ -15,7 +15,8 @@
 namespace ghost {
 
 struct ExecutorOptions {
-  // Requests waiting beyond the running batch; Enqueue answers RESOURCE_EXHAUSTED past this.
+  // Requests waiting beyond the running batch's free slots: a burst is admitted into every free
+  // slot plus this many, and Enqueue answers RESOURCE_EXHAUSTED past that.
   int max_queued_requests = 64;
   // Requests in the running batch at once.
   int max_batch_size = 32;

@@ -12,6 +12,7 @@ namespace {
 constexpr int kMaxTopLogprobs = 20;
 constexpr int kMaxStopStrings = 16;
 constexpr std::size_t kMaxStopStringBytes = 256;
+constexpr std::size_t kMaxStopTokenIds = 256;
 
 template <typename T>
 absl::Status OutOfRange(const char* field, const char* allowed, T value) {
@@ -54,6 +55,9 @@ absl::Status StoppingOptions::Validate() const {
     }
     // Output is matched as UTF-8 text; a broken sequence could match inside a character.
     if (!IsValidUtf8(s)) return absl::InvalidArgumentError("stop strings must be valid UTF-8");
+  }
+  if (stop_token_ids.size() > kMaxStopTokenIds) {
+    return OutOfRange("the number of stop_token_ids", "at most 256", stop_token_ids.size());
   }
   for (std::int32_t id : stop_token_ids) {
     if (id < 0) return OutOfRange("stop_token_ids", "non-negative token ids", id);

@@ -35,8 +35,9 @@ struct SamplingOptions {
 struct StoppingOptions {
   int max_new_tokens = 128;
   int min_new_tokens = 0;
-  std::vector<std::string> stop;  // stop strings, not included in the output
-  std::vector<std::int32_t> stop_token_ids;
+  // Stop strings, not included in the output: at most 16, each 1 to 256 bytes of UTF-8.
+  std::vector<std::string> stop;
+  std::vector<std::int32_t> stop_token_ids;  // at most 256
   bool ignore_eos = false;
 
   absl::Status Validate() const;

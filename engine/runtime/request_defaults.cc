@@ -4,20 +4,19 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 #include "engine/common/utf8.h"
 
 namespace ghost {
 namespace {
 
 absl::StatusOr<std::vector<std::int32_t>> PromptTokens(const ClientGenerationRequest& request,
-                                                       const Model& model) {
+                                                       const Model& model,
+                                                       const RequestLimits& limits) {
   if (const auto* text = std::get_if<std::string>(&request.prompt)) {
     if (text->empty()) return absl::InvalidArgumentError("the prompt text is empty");
-    if (!IsValidUtf8(*text)) {
-      return absl::InvalidArgumentError("the prompt text is not valid UTF-8");
-    }
-    return model.tokenizer().Encode(*text, /*parse_special=*/false,
-                                    /*add_special_tokens=*/true);
+    GHOST_RETURN_IF_ERROR(ValidatePromptText(*text, limits));
+    return TokenizePromptText(*text, model);
   }
   if (const auto* ids = std::get_if<std::vector<std::int32_t>>(&request.prompt)) {
     if (ids->empty()) return absl::InvalidArgumentError("the prompt's token ids are empty");
@@ -67,12 +66,32 @@ StoppingOptions ResolveStopping(const ClientGenerationRequest::Stopping& request
 
 }  // namespace
 
+absl::Status ValidatePromptText(std::string_view text, const RequestLimits& limits) {
+  if (text.size() > limits.max_prompt_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the prompt text is ", text.size(),
+                                                   " bytes; at most ", limits.max_prompt_bytes,
+                                                   " are accepted (max_prompt_bytes)"));
+  }
+  if (!IsValidUtf8(text)) return absl::InvalidArgumentError("the prompt text is not valid UTF-8");
+  return absl::OkStatus();
+}
+
+std::vector<std::int32_t> TokenizePromptText(std::string_view text, const Model& model,
+                                             bool add_special_tokens) {
+  return model.tokenizer().Encode(text, /*parse_special=*/false, add_special_tokens);
+}
+
 absl::StatusOr<GenerationRequest> ResolveGenerationRequest(const ClientGenerationRequest& request,
-                                                           const Model& model) {
-  absl::StatusOr<std::vector<std::int32_t>> tokens = PromptTokens(request, model);
-  if (!tokens.ok()) return tokens.status();
+                                                           const Model& model,
+                                                           const RequestLimits& limits) {
+  if (request.request_id.size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("request_id is ", request.request_id.size(),
+                                                   " bytes; at most ", kMaxRequestIdBytes,
+                                                   " are accepted"));
+  }
+  GHOST_ASSIGN_OR_RETURN(std::vector<std::int32_t> tokens, PromptTokens(request, model, limits));
   GenerationRequest out;
-  out.prompt_tokens = *std::move(tokens);
+  out.prompt_tokens = std::move(tokens);
   const GenerationDefaults& defaults = model.generation_defaults();
   out.sampling = ResolveSampling(request.sampling, defaults);
   out.stopping = ResolveStopping(request.stopping, defaults, model.config().max_position_embeddings,

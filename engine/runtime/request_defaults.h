@@ -5,9 +5,11 @@
 #ifndef GHOST_ENGINE_RUNTIME_REQUEST_DEFAULTS_H_
 #define GHOST_ENGINE_RUNTIME_REQUEST_DEFAULTS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -21,9 +23,26 @@ namespace ghost {
 // The engine's defaults where neither the client nor generation_config.json sets a value.
 inline constexpr int kDefaultMaxNewTokens = 128;
 
+// Bounds on the free-form fields a client sends, so that no field can make the server do (or
+// send back) work out of proportion to the request. Fixed ones are engine rules; stop strings
+// are bounded in StoppingOptions::Validate (count and length).
+inline constexpr std::size_t kMaxRequestIdBytes = 256;
+inline constexpr std::size_t kDefaultMaxPromptBytes = 1 << 20;
+
+// Bounds an operator may set (ghostserve --max_prompt_bytes).
+struct RequestLimits {
+  // Prompt text, in bytes, checked before it is tokenized (token-id prompts are bounded by the
+  // model's context).
+  std::size_t max_prompt_bytes = kDefaultMaxPromptBytes;
+};
+
 // Fields are optional where the model's generation_config.json may supply a default; the others
 // default to the engine's value (0, false, empty), which is also what "unset" means for them.
 struct ClientGenerationRequest {
+  // Chosen by the client to recognise its responses; a front end echoes it once, in the first
+  // response, never per chunk. At most kMaxRequestIdBytes.
+  std::string request_id;
+
   // The prompt: text (tokenized with the model's tokenizer, its special tokens added) or token
   // ids (taken as they are). Neither is an error.
   std::variant<std::monostate, std::string, std::vector<std::int32_t>> prompt;
@@ -55,12 +74,25 @@ struct ClientGenerationRequest {
   int top_logprobs = 0;  // alternatives per generated token; 0 = no logprobs
 };
 
-// Tokenizes the prompt and fills every unset field from the model's generation_config.json or
-// the engine's defaults. INVALID_ARGUMENT for a prompt that is missing, empty or not valid
-// UTF-8, or that the tokenizer refuses. Values are not range-checked here: Executor::Enqueue
-// validates the result (ValidateForModel), once, whoever built it.
+// Checks the request's free-form fields against `limits` and kMaxRequestIdBytes, tokenizes the
+// prompt and fills every unset field from the model's generation_config.json or the engine's
+// defaults. INVALID_ARGUMENT, naming the field, for a request_id or prompt text over its bound
+// and for a prompt that is missing, empty or not valid UTF-8. Values are not range-checked
+// here: Executor::Enqueue validates the result (ValidateForModel), once, whoever built it.
 [[nodiscard]] absl::StatusOr<GenerationRequest> ResolveGenerationRequest(
-    const ClientGenerationRequest& request, const Model& model);
+    const ClientGenerationRequest& request, const Model& model,
+    const RequestLimits& limits = RequestLimits());
+
+// INVALID_ARGUMENT when prompt text is longer than limits.max_prompt_bytes or not valid UTF-8.
+[[nodiscard]] absl::Status ValidatePromptText(std::string_view text, const RequestLimits& limits);
+
+// The ids Generate feeds the model for prompt `text`: the model's tokenizer, special-token
+// strings in the text taken literally (a client cannot forge "</s>"), and with
+// add_special_tokens the tokenizer's post-processor (BOS/EOS, as the model was trained with).
+// Every front end's tokenize endpoint uses this, so that it agrees with Generate.
+[[nodiscard]] std::vector<std::int32_t> TokenizePromptText(std::string_view text,
+                                                           const Model& model,
+                                                           bool add_special_tokens = true);
 
 // GenerationRequest::Validate(), then against the model: every prompt token id in
 // [0, config.vocab_size) (the rows of the embedding table, and the ids the model itself can

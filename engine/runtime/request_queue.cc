@@ -9,7 +9,10 @@ namespace ghost {
 absl::Status RequestQueue::Push(std::unique_ptr<PendingRequest> request) {
   absl::MutexLock lock(&mutex_);
   if (closed_) return absl::UnavailableError("the model's executor is shutting down");
-  if (static_cast<int>(waiting_.size()) >= capacity_) {
+  // Waiting requests that the scheduler has not yet moved into free batch slots are not queued
+  // behind anyone: counting them against the queue would refuse a burst while the batch idles.
+  const int free_slots = std::max(0, batch_slots_ - static_cast<int>(running_.size()));
+  if (static_cast<int>(waiting_.size()) >= capacity_ + free_slots) {
     return absl::ResourceExhaustedError(
         absl::StrCat("queue full (", waiting_.size(), " waiting); retry later"));
   }

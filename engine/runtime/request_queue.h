@@ -36,9 +36,12 @@ struct PendingRequest {
 
 class RequestQueue {
  public:
-  explicit RequestQueue(int capacity) : capacity_(capacity) {}
+  // `capacity` requests may wait beyond the free slots of a running batch of `batch_slots`.
+  RequestQueue(int capacity, int batch_slots) : capacity_(capacity), batch_slots_(batch_slots) {}
 
-  // RESOURCE_EXHAUSTED when `capacity` requests are waiting, UNAVAILABLE once closed.
+  // Admission: a burst fills every free batch slot and then `capacity` more, however far the
+  // scheduler has got in taking requests into the batch. RESOURCE_EXHAUSTED when the waiting
+  // requests already number `capacity` plus the batch's free slots; UNAVAILABLE once closed.
   [[nodiscard]] absl::Status Push(std::unique_ptr<PendingRequest> request);
   // Cancels a waiting request (it moves to the cancelled list) or flags a running one.
   void Cancel(RequestId id);
@@ -70,6 +73,7 @@ class RequestQueue {
 
  private:
   const int capacity_;
+  const int batch_slots_;
   mutable absl::Mutex mutex_;
   std::deque<std::unique_ptr<PendingRequest>> waiting_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::unique_ptr<PendingRequest>> cancelled_ ABSL_GUARDED_BY(mutex_);

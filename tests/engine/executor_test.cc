@@ -1,7 +1,9 @@
 #include "engine/runtime/executor.h"
 
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -27,9 +29,10 @@ class ExecutorTest : public ::testing::Test {
     model_ = *model;
   }
 
-  std::unique_ptr<Executor> MakeExecutor(int max_queued = 8) {
+  std::unique_ptr<Executor> MakeExecutor(int max_queued = 8, int max_batch_size = 32) {
     ExecutorOptions options;
     options.max_queued_requests = max_queued;
+    options.max_batch_size = max_batch_size;
     absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(model_, options);
     EXPECT_TRUE(executor.ok()) << executor.status();
     return executor.ok() ? *std::move(executor) : nullptr;
@@ -158,21 +161,30 @@ TEST_F(ExecutorTest, CancelQueuedAndRunning) {
   EXPECT_EQ(queued.chunks().size(), 1u);
 }
 
-TEST_F(ExecutorTest, QueueFull) {
-  std::unique_ptr<Executor> executor = MakeExecutor(/*max_queued=*/2);
+// Admission counts the batch's free slots: a burst fills them and then the queue, even while
+// the scheduler has not yet moved anything into the batch. The first request holds the
+// scheduler thread in its sink, so admission alone decides here: 1 running, 3 free slots and
+// 2 queue places take 5 more requests, and the 6th is refused.
+TEST_F(ExecutorTest, ABurstFillsTheFreeBatchSlotsAndThenTheQueue) {
+  std::unique_ptr<Executor> executor = MakeExecutor(/*max_queued=*/2, /*max_batch_size=*/4);
   absl::Notification release;
-  Collector running, a, b;
+  Collector running;
   running.HoldFirstChunk(&release);
   ASSERT_TRUE(executor->Enqueue(Greedy(3), running.Sink()).ok());
   running.WaitUntilHeld();
-  ASSERT_TRUE(executor->Enqueue(Greedy(3), a.Sink()).ok());
-  ASSERT_TRUE(executor->Enqueue(Greedy(3), b.Sink()).ok());
+  std::vector<std::unique_ptr<Collector>> admitted;
+  for (int i = 0; i < 5; ++i) {
+    admitted.push_back(std::make_unique<Collector>());
+    EXPECT_TRUE(executor->Enqueue(Greedy(3), admitted.back()->Sink()).ok()) << "request " << i;
+  }
   Collector rejected;
   const absl::StatusOr<RequestId> full = executor->Enqueue(Greedy(3), rejected.Sink());
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(full.status().message(), "queue full (2 waiting); retry later");
+  EXPECT_EQ(full.status().message(), "queue full (5 waiting); retry later");
   release.Notify();
-  EXPECT_EQ(b.WaitFinal().finish_reason, FinishReason::kLength);
+  for (auto& collector : admitted) {
+    EXPECT_EQ(collector->WaitFinal().finish_reason, FinishReason::kLength);
+  }
   EXPECT_TRUE(rejected.chunks().empty());
 }
 

@@ -1,6 +1,8 @@
 #include "engine/runtime/request_defaults.h"
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -183,6 +185,74 @@ TEST(RequestDefaultsTest, MissingOrEmptyPromptsAreRefused) {
   request.prompt = std::vector<std::int32_t>();
   EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
             "the prompt's token ids are empty");
+}
+
+// Free-form fields are bounded before any work is done on them (TESTPLAN G25).
+TEST(RequestDefaultsTest, RequestIdAndPromptTextAreBounded) {
+  const std::shared_ptr<const Model> model = LoadModel();
+  ASSERT_NE(model, nullptr);
+  ClientGenerationRequest request = TokensRequest({1});
+  request.request_id = std::string(kMaxRequestIdBytes, 'r');
+  EXPECT_TRUE(ResolveGenerationRequest(request, *model).ok());
+  request.request_id += 'r';
+  EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
+            "request_id is 257 bytes; at most 256 are accepted");
+
+  RequestLimits limits;
+  limits.max_prompt_bytes = 8;
+  request = ClientGenerationRequest();
+  request.prompt = std::string(8, 'p');
+  EXPECT_TRUE(ResolveGenerationRequest(request, *model, limits).ok());
+  request.prompt = std::string(9, 'p');
+  EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model, limits).status()),
+            "the prompt text is 9 bytes; at most 8 are accepted (max_prompt_bytes)");
+  // The default bound: a megabyte.
+  request.prompt = std::string(kDefaultMaxPromptBytes + 1, 'p');
+  EXPECT_THAT(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
+              HasSubstr("at most 1048576 are accepted"));
+}
+
+// A model whose tokenizer's post-processor adds BOS, as Llama's does.
+std::shared_ptr<const Model> LoadModelWithBos() {
+  ghost::testing::TinyLlamaSpec spec;
+  const std::string dir = ghost::testing::MakeTempDir("request_defaults_bos");
+  ghost::testing::WriteTinyLlama(dir, spec);
+  const std::string path = dir + "/tokenizer.json";
+  std::ifstream in(path);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string null_processor = "\"post_processor\": null";
+  const std::size_t at = json.find(null_processor);
+  EXPECT_NE(at, std::string::npos);
+  if (at == std::string::npos) return nullptr;
+  json.replace(at, null_processor.size(), R"("post_processor": {
+      "type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                 {"Sequence": {"id": "A", "type_id": 0}}],
+      "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+               {"Sequence": {"id": "A", "type_id": 0}},
+               {"Sequence": {"id": "B", "type_id": 1}}],
+      "special_tokens": {"<s>": {"id": "<s>", "ids": [256], "tokens": ["<s>"]}}})");
+  ghost::testing::WriteFile(path, json);
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? *model : nullptr;
+}
+
+// A tokenize endpoint built on TokenizePromptText returns exactly the ids Generate uses:
+// BOS added by the post-processor, special-token strings in the text taken literally.
+TEST(RequestDefaultsTest, TokenizePromptTextGivesTheIdsGenerateUses) {
+  const std::shared_ptr<const Model> model = LoadModelWithBos();
+  ASSERT_NE(model, nullptr);
+  const std::string text = "<s>hi";
+  ClientGenerationRequest request;
+  request.prompt = text;
+  absl::StatusOr<GenerationRequest> resolved = ResolveGenerationRequest(request, *model);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  const std::vector<std::int32_t> with_bos = {256, '<', 's', '>', 'h', 'i'};
+  EXPECT_EQ(resolved->prompt_tokens, with_bos);
+  EXPECT_EQ(TokenizePromptText(text, *model), with_bos);
+  EXPECT_EQ(TokenizePromptText(text, *model, /*add_special_tokens=*/false),
+            (std::vector<std::int32_t>{'<', 's', '>', 'h', 'i'}));
 }
 
 // One bound, the config's vocab_size: ids the tokenizer lacks but the embedding table holds (the

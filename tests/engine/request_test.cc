@@ -1,6 +1,9 @@
 #include "engine/runtime/request.h"
 
 #include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "engine/runtime/request_state.h"
 #include "gmock/gmock.h"
@@ -57,6 +60,21 @@ TEST(RequestValidateTest, Stopping) {
   EXPECT_THAT(MessageOf(s.Validate()), HasSubstr("stop string"));
   s.stop = {"\xC3"};
   EXPECT_EQ(MessageOf(s.Validate()), "stop strings must be valid UTF-8");
+  // Every free-form field is bounded (TESTPLAN G25): count and length of stop strings, count of
+  // stop token ids.
+  s = {};
+  s.stop = std::vector<std::string>(16, std::string(256, 'x'));
+  EXPECT_TRUE(s.Validate().ok());
+  s.stop.push_back("x");
+  EXPECT_EQ(MessageOf(s.Validate()), "the number of stop strings must be at most 16, got 17");
+  s.stop = {std::string(257, 'x')};
+  EXPECT_EQ(MessageOf(s.Validate()),
+            "each stop string's length must be in [1, 256] bytes, got 257");
+  s = {};
+  s.stop_token_ids = std::vector<std::int32_t>(256, 1);
+  EXPECT_TRUE(s.Validate().ok());
+  s.stop_token_ids.push_back(1);
+  EXPECT_EQ(MessageOf(s.Validate()), "the number of stop_token_ids must be at most 256, got 257");
 }
 
 TEST(RequestValidateTest, Request) {

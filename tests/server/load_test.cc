@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "bench/load_client.h"
+#include "engine/runtime/executor.h"
 #include "gtest/gtest.h"
 #include "tests/server/test_util.h"
 
@@ -80,8 +81,10 @@ TEST(LoadTest, OverloadGetsResourceExhaustedWithPushbackAndAdmittedCallsComplete
   options.max_queued_requests = 4;
   auto server = StartTestServer(options);
   ASSERT_NE(server, nullptr);
+  // 4x overload: admission takes the batch's free slots plus the queue bound.
+  const int overload = 4 * (ExecutorOptions().max_batch_size + options.max_queued_requests);
 
-  LoadOptions load = BaseLoad(64, 64);
+  LoadOptions load = BaseLoad(overload, overload);
   load.request.mutable_stopping()->set_max_new_tokens(32);
   const LoadReport report = bench::RunLoad(ChannelTo(server->port()), load);
   int ok = 0, exhausted = 0;
@@ -102,7 +105,7 @@ TEST(LoadTest, OverloadGetsResourceExhaustedWithPushbackAndAdmittedCallsComplete
   auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
   std::vector<std::thread> flood;
   std::atomic<int> pushbacks{0};
-  for (int i = 0; i < 32; ++i) {
+  for (int i = 0; i < overload; ++i) {
     flood.emplace_back([&] {
       auto context = ContextWithToken("");
       auto reader = stub->Generate(context.get(), load.request);

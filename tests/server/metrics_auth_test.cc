@@ -1,7 +1,13 @@
 // Integration: /metrics content checked by promtool, and bearer-token authentication.
+#include <grpcpp/generic/generic_stub.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
+#include <set>
+#include <sstream>
+#include <string>
 
 #include "ghost/v1/models.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -69,6 +75,75 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
   EXPECT_EQ(std::system(command.c_str()), 0) << "promtool rejected:\n" << scrape;
 }
 
+// The series of an exposition (each sample line without its value), sorted.
+std::set<std::string> SeriesOf(const std::string& exposition) {
+  std::set<std::string> series;
+  std::istringstream lines(exposition);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    series.insert(line.substr(0, line.rfind(' ')));
+  }
+  return series;
+}
+
+// A unary call to any method name, as an attacker's client would make it.
+grpc::Status CallMethod(grpc::Channel& channel, const std::string& method,
+                        const std::string& token) {
+  grpc::GenericStub stub(channel.shared_from_this());
+  auto context = ContextWithToken(token);
+  grpc::Slice empty;
+  grpc::ByteBuffer request(&empty, 1), response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  return done.get_future().get();
+}
+
+// TESTPLAN G24: made-up method names and calls without a valid token never create series (20,000
+// such calls grew /metrics to 109 MB).
+TEST(MetricsTest, UnknownMethodsAndUnauthenticatedCallsCreateNoSeries) {
+  server::ServerOptions options = TestServerOptions();
+  options.auth_token = "s3cret";
+  auto server = StartTestServer(options);
+  ASSERT_NE(server, nullptr);
+  auto channel = ChannelTo(server->port());
+  // One authenticated call to a known method and one to an unknown method create their series.
+  auto models = ghost::v1::Models::NewStub(channel);
+  ghost::v1::ListModelsResponse list;
+  auto context = ContextWithToken("s3cret");
+  ASSERT_TRUE(models->ListModels(context.get(), {}, &list).ok());
+  EXPECT_EQ(CallMethod(*channel, "/evil.Service/Method", "s3cret").error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  const std::string before = HttpGet(server->metrics_port(), "/metrics");
+  ASSERT_FALSE(before.empty());
+
+  constexpr int kCalls = 40;
+  for (int i = 0; i < kCalls; ++i) {
+    const std::string method = "/evil" + std::to_string(i) + ".Service/Method" + std::to_string(i);
+    EXPECT_EQ(CallMethod(*channel, method, "").error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(CallMethod(*channel, method, "wrong").error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(CallMethod(*channel, method, "s3cret").error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(CallMethod(*channel, "/ghost.v1.Models/ListModels", "").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // ghost_unauthenticated_rpcs_total is counted before the status reaches the client.
+  const std::string after = HttpGet(server->metrics_port(), "/metrics");
+  EXPECT_EQ(SeriesOf(after), SeriesOf(before));
+  EXPECT_EQ(after.find("evil"), std::string::npos);
+  EXPECT_EQ(MetricValue(after, "ghost_unauthenticated_rpcs_total") -
+                MetricValue(before, "ghost_unauthenticated_rpcs_total"),
+            3 * kCalls);
+  EXPECT_EQ(MetricValue(after,
+                        "grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
+                        "grpc_method=\"unknown\",grpc_service=\"unknown\"}"),
+            kCalls + 1);
+  EXPECT_EQ(MetricValue(after,
+                        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
+                        "\"ListModels\",grpc_service=\"ghost.v1.Models\"}"),
+            1);
+}
+
 TEST(AuthTest, EveryRpcNeedsTheBearerToken) {
   server::ServerOptions options = TestServerOptions();
   options.auth_token = "s3cret";
@@ -103,6 +178,28 @@ TEST(AuthTest, EveryRpcNeedsTheBearerToken) {
   grpc::health::v1::HealthCheckResponse response;
   auto context3 = ContextWithToken("");
   EXPECT_TRUE(health->Check(context3.get(), {}, &response).ok());
+}
+
+// RFC 6750 auth schemes are case-insensitive: "bearer" and "BEARER" work as "Bearer" does.
+TEST(AuthTest, TheBearerSchemeIsCaseInsensitive) {
+  server::ServerOptions options = TestServerOptions();
+  options.auth_token = "s3cret";
+  auto server = StartTestServer(options);
+  ASSERT_NE(server, nullptr);
+  auto models = ghost::v1::Models::NewStub(ChannelTo(server->port()));
+  const auto list = [&](const std::string& authorization) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", authorization);
+    ghost::v1::ListModelsResponse response;
+    return models->ListModels(&context, {}, &response);
+  };
+  EXPECT_TRUE(list("bearer s3cret").ok());
+  EXPECT_TRUE(list("BEARER s3cret").ok());
+  EXPECT_TRUE(list("Bearer  s3cret").ok());
+  EXPECT_EQ(list("bearer wrong").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(list("bearer wrong").error_message(), "invalid bearer token");
+  EXPECT_EQ(list("Bearers3cret").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(list("Basic s3cret").error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST(AuthTest, WithoutATokenConfiguredCallsNeedNone) {

@@ -20,7 +20,7 @@ namespace {
 // Runs ghostserve with its stderr on a pipe; learns the gRPC port from its start-up line.
 class ServerProcess {
  public:
-  bool Start() {
+  bool Start(double grace_period_s = 20) {
     int fds[2];
     if (pipe(fds) != 0) return false;
     pid_ = fork();
@@ -31,8 +31,9 @@ class ServerProcess {
       const std::string root = std::string("--model_root=") + GHOST_SOURCE_DIR + "/models";
       // Its own data directory: never the user's, nor another test's registry.
       const std::string data = "--data_dir=" + data_dir_;
+      const std::string grace = "--grace_period_s=" + std::to_string(grace_period_s);
       execl(binary.c_str(), binary.c_str(), "--host=127.0.0.1", "--port=0", "--metrics_port=0",
-            root.c_str(), data.c_str(), "--grace_period_s=20", static_cast<char*>(nullptr));
+            root.c_str(), data.c_str(), grace.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(fds[1]);
@@ -45,6 +46,15 @@ class ServerProcess {
       std::cmatch match;
       if (std::regex_search(line, match, port_line)) port_ = std::stoi(match[1]);
       if (std::string(line).find(" ready") != std::string::npos) return port_ > 0;
+    }
+    return false;
+  }
+  // Reads the log until a line contains `text`; false if the process ends first.
+  bool WaitForOutput(const std::string& text) {
+    char line[1024];
+    while (fgets(line, sizeof(line), log_) != nullptr) {
+      output_ += line;
+      if (std::string(line).find(text) != std::string::npos) return true;
     }
     return false;
   }
@@ -119,6 +129,36 @@ TEST(SigtermTest, DrainsInFlightStreamsAndExitsZero) {
   EXPECT_TRUE(reader->Finish().ok());
   EXPECT_EQ(finish_reason, "length");
   EXPECT_EQ(tokens, 450);
+
+  const int exit_status = process.Wait();
+  EXPECT_TRUE(WIFEXITED(exit_status)) << process.output();
+  EXPECT_EQ(WEXITSTATUS(exit_status), 0) << process.output();
+}
+
+// A stream still running when the grace period ends gets UNAVAILABLE "server shutting down"
+// (retryable, and saying why), not the transport's "Cancelling all calls" or a broken pipe.
+// Its client stops reading after one message, so the stream is in flight when the period (0 s
+// here) ends; the client reads on once the server has logged that it ended the streams.
+TEST(SigtermTest, StreamsOutlivingTheGracePeriodEndWithUnavailable) {
+  ServerProcess process;
+  ASSERT_TRUE(process.Start(/*grace_period_s=*/0)) << process.output();
+  auto stub = ghost::v1::Inference::NewStub(SmallWindowChannelTo(process.port()));
+  auto context = ContextWithToken("");
+  auto reader = stub->Generate(context.get(), LargeResponseRequest());
+  ghost::v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+
+  ASSERT_EQ(kill(process.pid(), SIGTERM), 0);
+  ASSERT_TRUE(process.WaitForOutput("grace period over, ended 1 streams with UNAVAILABLE"))
+      << process.output();
+  std::string finish_reason;
+  while (reader->Read(&response)) {
+    if (!response.finish_reason().empty()) finish_reason = response.finish_reason();
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(status.error_message().rfind("server shutting down", 0), 0u) << status.error_message();
+  EXPECT_TRUE(finish_reason.empty()) << "a cut stream has no finish reason";
 
   const int exit_status = process.Wait();
   EXPECT_TRUE(WIFEXITED(exit_status)) << process.output();

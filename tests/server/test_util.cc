@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 #include <thread>
@@ -47,6 +48,24 @@ std::unique_ptr<server::GhostServer> StartTestServer(const server::ServerOptions
 std::shared_ptr<grpc::Channel> ChannelTo(int port) {
   return grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                              grpc::InsecureChannelCredentials());
+}
+
+std::shared_ptr<grpc::Channel> SmallWindowChannelTo(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+ghost::v1::GenerateRequest LargeResponseRequest() {
+  ghost::v1::GenerateRequest request;
+  request.set_text("A long answer");
+  request.mutable_sampling()->set_temperature(0);
+  request.mutable_stopping()->set_max_new_tokens(480);
+  request.mutable_stopping()->set_ignore_eos(true);
+  request.set_logprobs(20);
+  return request;
 }
 
 std::unique_ptr<grpc::ClientContext> ContextWithToken(const std::string& token) {
@@ -111,11 +130,11 @@ double MetricValue(const std::string& exposition, const std::string& series) {
 }
 
 double AwaitMetric(int metrics_port, const std::string& series, double value) {
-  double seen = -1;
-  for (int i = 0; i < 300; ++i) {
-    seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
-    if (seen == value) break;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  double seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
+  while (seen != value && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    seen = MetricValue(HttpGet(metrics_port, "/metrics"), series);
   }
   return seen;
 }

@@ -24,6 +24,13 @@ server::ServerOptions TestServerOptions();
 std::unique_ptr<server::GhostServer> StartTestServer(const server::ServerOptions& options);
 
 std::shared_ptr<grpc::Channel> ChannelTo(int port);
+// A channel whose streams receive only a few KB ahead of what the client has read (no BDP
+// probing, small lookahead): once its client stops reading, a stream with more to send stalls
+// the server's writes and stays in flight for as long as a test needs, however fast the server.
+std::shared_ptr<grpc::Channel> SmallWindowChannelTo(int port);
+// A Generate request whose responses total ~100 KB (480 tokens with 20 logprobs each), more
+// than a SmallWindowChannelTo stream takes unread.
+ghost::v1::GenerateRequest LargeResponseRequest();
 std::unique_ptr<grpc::ClientContext> ContextWithToken(const std::string& token);
 
 struct StreamResult {
@@ -44,9 +51,10 @@ std::string HttpGet(int port, const std::string& path);
 // Value of the first sample line starting with `series` (name plus labels), or -1.
 double MetricValue(const std::string& exposition, const std::string& series);
 
-// Polls /metrics for up to a few seconds until `series` reads `value`, and returns the last
-// value seen. Some series (the running gauge) change when gRPC calls OnDone, which can be
-// just after the client has seen the end of its call.
+// Polls /metrics until `series` reads `value`, and returns the last value seen. Some series (the
+// running gauge) change when gRPC calls OnDone, just after the client has seen the end of its
+// call; others follow the engine, at whatever speed a loaded machine runs it. The wait ends
+// after a minute, a bound for a server that never gets there, not an expectation of speed.
 double AwaitMetric(int metrics_port, const std::string& series, double value);
 
 }  // namespace ghost::testing
