@@ -1,10 +1,20 @@
 #include "engine/backend/quantized_store.h"
 
+#include <deque>
 #include <vector>
 
 #include "engine/compress/fp16.h"
+#include "kernels/cpu/quant_matmul.h"
 
 namespace ghost {
+
+struct QuantizedStore::Matrices {
+  std::deque<kernels::QuantWeights> weights;
+};
+
+QuantizedStore::QuantizedStore() : matrices_(std::make_unique<Matrices>()) {}
+QuantizedStore::~QuantizedStore() = default;
+
 namespace {
 
 kernels::QuantKind KindOf(compress::QuantFormat format) {
@@ -50,9 +60,10 @@ absl::StatusOr<WeightMatrix> QuantizedStore::Load(const TensorLookup& lookup,
   view.scales = scales;
   view.codebook = m->codebook.empty() ? nullptr : m->codebook.data();
   view.codebook_group_rows = m->codebook_group_rows;
-  weights_.push_back(kernels::QuantWeights::Prepare(view));
-  bytes_ += static_cast<std::int64_t>(weights_.back().bytes());
-  return WeightMatrix{WeightFormat::kQuant, &weights_.back(), m->rows, m->cols};
+  std::deque<kernels::QuantWeights>& weights = matrices_->weights;
+  weights.push_back(kernels::QuantWeights::Prepare(view));
+  bytes_ += static_cast<std::int64_t>(weights.back().bytes());
+  return WeightMatrix{WeightFormat::kQuant, &weights.back(), m->rows, m->cols};
 }
 
 }  // namespace ghost

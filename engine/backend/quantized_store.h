@@ -3,19 +3,21 @@
 #define GHOST_ENGINE_BACKEND_QUANTIZED_STORE_H_
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "engine/checkpoint/quantization_config.h"
 #include "engine/checkpoint/quantized_tensors.h"
 #include "engine/backend/weight_matrix.h"
-#include "kernels/cpu/quant_matmul.h"
 
 namespace ghost {
 
 class QuantizedStore {
  public:
+  QuantizedStore();
+  ~QuantizedStore();
+
   // Reads the compressed linear stored for `weight_name` (X.weight -> X.qweight, ...) with
   // shape [rows, cols] and returns a kQuant matrix that points into this store. Two-level
   // scales are expanded to one fp16 scale per block (the kernels' layout), which rounds each
@@ -27,7 +29,8 @@ class QuantizedStore {
   std::int64_t bytes() const { return bytes_; }
 
  private:
-  std::deque<kernels::QuantWeights> weights_;  // stable addresses
+  struct Matrices;  // the kernels' prepared matrices, at stable addresses
+  std::unique_ptr<Matrices> matrices_;
   std::int64_t bytes_ = 0;
 };
 

@@ -129,10 +129,10 @@ absl::StatusOr<WeightMatrix> WeightLoader::Matrix(const std::string& name, std::
   return matrix;
 }
 
-absl::StatusOr<const float*> WeightLoader::Vector(const std::string& name, std::int64_t size) {
+absl::StatusOr<WeightVector> WeightLoader::Vector(const std::string& name, std::int64_t size) {
   absl::StatusOr<const TensorView*> found = Find(name, {size});
   if (!found.ok()) return found.status();
-  return OwnFloats(TensorToF32(**found));
+  return WeightVector{OwnFloats(TensorToF32(**found)), static_cast<std::size_t>(size)};
 }
 
 std::string WeightLoader::dominant_dtype() const {

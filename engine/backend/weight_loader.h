@@ -33,7 +33,7 @@ class WeightLoader {
   // the file (the shard, in a sharded checkpoint) that holds the tensor.
   absl::StatusOr<WeightMatrix> Matrix(const std::string& name, std::int64_t rows,
                                       std::int64_t cols);
-  absl::StatusOr<const float*> Vector(const std::string& name, std::int64_t size);
+  absl::StatusOr<WeightVector> Vector(const std::string& name, std::int64_t size);
   // A compressed model's layout: Matrix() then reads X.qweight/X.qscale/... (quantized_store.h)
   // wherever they exist instead of X.weight. Not owned.
   void set_quantization(const GhostQuantization* quantization) { quantization_ = quantization; }

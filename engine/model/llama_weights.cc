@@ -26,10 +26,10 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
     if (!m.ok() && status.ok()) status = m.status();
     return m.ok() ? *m : WeightMatrix{};
   };
-  const auto vector = [&](const std::string& name, std::int64_t size) -> const float* {
-    absl::StatusOr<const float*> v = loader.Vector(name, size);
+  const auto vector = [&](const std::string& name, std::int64_t size) {
+    absl::StatusOr<WeightVector> v = loader.Vector(name, size);
     if (!v.ok() && status.ok()) status = v.status();
-    return v.ok() ? *v : nullptr;
+    return v.ok() ? *v : WeightVector{};
   };
 
   weights.embed_tokens = matrix("model.embed_tokens.weight", vocab, hidden);

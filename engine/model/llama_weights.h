@@ -15,14 +15,15 @@
 namespace ghost {
 
 struct LlamaLayerWeights {
-  const float* input_norm = nullptr;  // [hidden]
+  WeightVector input_norm;  // [hidden]
   WeightMatrix q, k, v, o;
-  // nullptr unless the architecture has them (ModelConfig::qkv_bias, output_bias).
-  const float* q_bias = nullptr;  // [num_heads * head_dim]
-  const float* k_bias = nullptr;  // [num_kv_heads * head_dim]
-  const float* v_bias = nullptr;  // [num_kv_heads * head_dim]
-  const float* o_bias = nullptr;  // [hidden]
-  const float* post_attention_norm = nullptr;  // [hidden]
+  // Empty (data == nullptr) unless the architecture has them (ModelConfig::qkv_bias,
+  // output_bias).
+  WeightVector q_bias;               // [num_heads * head_dim]
+  WeightVector k_bias;               // [num_kv_heads * head_dim]
+  WeightVector v_bias;               // [num_kv_heads * head_dim]
+  WeightVector o_bias;               // [hidden]
+  WeightVector post_attention_norm;  // [hidden]
   // gate and up are [inner, hidden]; down is [hidden, inner], or [inner, hidden] (one row per
   // neuron) when gated. inner is intermediate_size unless the compressor removed neurons.
   WeightMatrix gate, up, down;
@@ -36,7 +37,7 @@ struct LlamaLayerWeights {
 struct LlamaWeights {
   WeightMatrix embed_tokens;  // [vocab, hidden]
   std::vector<LlamaLayerWeights> layers;
-  const float* final_norm = nullptr;      // [hidden]
+  WeightVector final_norm;                // [hidden]
   WeightMatrix lm_head;                   // [vocab, hidden]; embed_tokens when tied
   std::unique_ptr<WeightLoader> storage;  // owns the mapping and converted buffers
 };
