@@ -1,8 +1,8 @@
 // The device seam: everything the forward pass needs from a device. A Backend owns the memory of
-// a model on its device (activation buffers, the KV cache's storage) and runs the per-layer
-// operations of a decoder on it. Model code (engine/model) talks only to this interface and
-// never reads activation or weight memory itself; only the implementations (cpu/, and a CUDA one
-// later) include kernels/.
+// a model on its device (weight units, activation buffers, the KV cache's storage) and runs the
+// per-layer operations of a decoder on it. Model code (engine/model) talks only to this interface
+// and never reads activation or weight memory itself; only the implementations (cpu/, and a CUDA
+// one later) include kernels/.
 //
 // Execution model. Ops are issued in program order by one thread per runner. A device backend
 // may run them asynchronously on a stream of that thread; the calls that hand host data back
@@ -26,6 +26,7 @@
 #include "engine/backend/device.h"
 #include "engine/backend/kv_cache.h"
 #include "engine/backend/weight_matrix.h"
+#include "engine/backend/weight_unit.h"
 
 namespace ghost {
 
@@ -72,6 +73,10 @@ class Backend {
 
   // ---- Memory.
 
+  // The tensors as one weight unit (weight_unit.h) in the backend's memory, their handles ready
+  // for the ops below. RESOURCE_EXHAUSTED when the device cannot hold it.
+  virtual absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
+      std::vector<UnitTensorSource> tensors) = 0;
   // An empty activation buffer.
   virtual std::unique_ptr<Activation> NewActivation() = 0;
   // `bytes` of KV cache storage (PagedKvCache::StorageBytes); RESOURCE_EXHAUSTED when the device

@@ -1,7 +1,7 @@
 // Handles to a model's weights as the forward passes them to a Backend: a matrix in its stored
 // precision, a vector of fp32 values. The backend that made them is the one place that picks a
-// kernel for them, so model code never branches on dtype. They point into memory the weight
-// loader owns (weight_loader.h); the forward never reads through them.
+// kernel for them, so model code never branches on dtype. They point into a weight unit's bytes
+// (weight_unit.h); the forward never reads through them.
 #ifndef GHOST_ENGINE_BACKEND_WEIGHT_MATRIX_H_
 #define GHOST_ENGINE_BACKEND_WEIGHT_MATRIX_H_
 

@@ -102,20 +102,20 @@ absl::Status LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_ind
   const auto eps = static_cast<float>(config_.rms_norm_eps);
   // Every matrix product runs once over all stacked tokens of the step.
   if (layer_index == 0) {
-    backend_.RmsNorm(*x_, layer.input_norm, eps, *normed_);
+    backend_.RmsNorm(*x_, *layer.input_norm, eps, *normed_);
   } else {
-    backend_.AddRmsNorm(*x_, *proj_, layer.input_norm, eps, *normed_);
+    backend_.AddRmsNorm(*x_, *proj_, *layer.input_norm, eps, *normed_);
   }
   if (absl::Status s = Observe(layer_index, LinearInput::kAttention, *normed_); !s.ok()) return s;
   {
-    const WeightMatrix* const w[] = {&layer.q, &layer.k, &layer.v};
+    const WeightMatrix* const w[] = {layer.q, layer.k, layer.v};
     Activation* const y[] = {q_.get(), k_.get(), v_.get()};
     backend_.LinearShared(*normed_, w, y);
   }
-  if (layer.q_bias.data != nullptr) {
-    backend_.AddBias(*q_, layer.q_bias);
-    backend_.AddBias(*k_, layer.k_bias);
-    backend_.AddBias(*v_, layer.v_bias);
+  if (layer.q_bias != nullptr) {
+    backend_.AddBias(*q_, *layer.q_bias);
+    backend_.AddBias(*k_, *layer.k_bias);
+    backend_.AddBias(*v_, *layer.v_bias);
   }
   backend_.RopeAndStoreKv(layer_index, attention_shape_, *rope_cos_, *rope_sin_, sequences_, *q_,
                           *k_, *v_, cache);
@@ -123,9 +123,9 @@ absl::Status LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_ind
   if (absl::Status s = Observe(layer_index, LinearInput::kAttentionOutput, *attn_); !s.ok()) {
     return s;
   }
-  backend_.Linear(*attn_, layer.o, *proj_);
-  if (layer.o_bias.data != nullptr) backend_.AddBias(*proj_, layer.o_bias);
-  backend_.AddRmsNorm(*x_, *proj_, layer.post_attention_norm, eps, *normed_);
+  backend_.Linear(*attn_, *layer.o, *proj_);
+  if (layer.o_bias != nullptr) backend_.AddBias(*proj_, *layer.o_bias);
+  backend_.AddRmsNorm(*x_, *proj_, *layer.post_attention_norm, eps, *normed_);
   if (absl::Status s = Observe(layer_index, LinearInput::kMlp, *normed_); !s.ok()) return s;
   if (layer.gated) {
     GatedMlp(layer);
@@ -136,7 +136,7 @@ absl::Status LlamaRunner::RunLayer(const LlamaLayerWeights& layer, int layer_ind
 
 absl::Status LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_index) {
   {
-    const WeightMatrix* const w[] = {&layer.gate, &layer.up};
+    const WeightMatrix* const w[] = {layer.gate, layer.up};
     Activation* const y[] = {gate_.get(), up_.get()};
     backend_.LinearShared(*normed_, w, y);
   }
@@ -156,17 +156,17 @@ absl::Status LlamaRunner::DenseMlp(const LlamaLayerWeights& layer, int layer_ind
       !s.ok()) {
     return s;
   }
-  backend_.Linear(*gate_, layer.down, *proj_);
+  backend_.Linear(*gate_, *layer.down, *proj_);
   return absl::OkStatus();
 }
 
 void LlamaRunner::GatedMlp(const LlamaLayerWeights& layer) {
-  backend_.Linear(*normed_, layer.gate, *gate_);
+  backend_.Linear(*normed_, *layer.gate, *gate_);
   // GhostGate: SiLU(g) * (|SiLU(g)| > t); the sparse MLP then skips the zeroed neurons.
   mlp_activity_.active +=
       static_cast<std::int64_t>(backend_.SiluGate(*gate_, layer.gate_threshold));
   mlp_activity_.total += static_cast<std::int64_t>(gate_->rows() * gate_->cols());
-  backend_.SparseMlp(*normed_, *gate_, layer.up, layer.down, *proj_);
+  backend_.SparseMlp(*normed_, *gate_, *layer.up, *layer.down, *proj_);
 }
 
 absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, PagedKvCache& cache,
@@ -188,15 +188,15 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
     }
     n += size;
   }
-  backend_.Embed(weights.embed_tokens, tokens_, *x_);
+  backend_.Embed(*weights.embed_tokens, tokens_, *x_);
   backend_.RopeTables(model_->rope_inv_freq(), sequences_, *rope_cos_, *rope_sin_);
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     if (absl::Status s = RunLayer(weights.layers[l], l, cache); !s.ok()) return s;
   }
   // Only the rows whose logits are wanted get the last layer's residual add, the final norm
   // and the lm_head.
-  return backend_.Logits(*x_, *proj_, logit_rows_, weights.final_norm,
-                         static_cast<float>(config_.rms_norm_eps), weights.lm_head, *normed_,
+  return backend_.Logits(*x_, *proj_, logit_rows_, *weights.final_norm,
+                         static_cast<float>(config_.rms_norm_eps), *weights.lm_head, *normed_,
                          logits);
 }
 
@@ -205,7 +205,7 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
 absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
     ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, GenerationDefaults defaults,
     std::unique_ptr<SafetensorsCheckpoint> checkpoint, std::shared_ptr<Backend> backend) {
-  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(config, std::move(checkpoint));
+  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(config, std::move(checkpoint), *backend);
   if (!weights.ok()) return weights.status();
   // Private constructor: make_shared cannot reach it.
   std::shared_ptr<LlamaModel> model(new LlamaModel());
@@ -215,9 +215,9 @@ absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
       RopeInverseFrequencies(config.head_dim, config.rope_theta, config.rope_scaling);
   ModelSummary& summary = model->summary_;
   summary.architecture = config.architecture;
-  summary.parameters = model->weights_.storage->parameters();
-  summary.dtype = model->weights_.storage->dominant_dtype();
-  summary.weight_bytes = model->weights_.storage->resident_bytes();
+  summary.parameters = model->weights_.parameters;
+  summary.dtype = model->weights_.dominant_dtype;
+  summary.weight_bytes = model->weights_.weight_bytes;
   summary.tokenizer = tokenizer->type_name();
   std::size_t kept = 0;
   for (const LlamaLayerWeights& layer : model->weights_.layers) kept += layer.inner;

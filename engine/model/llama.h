@@ -28,6 +28,8 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
   std::unique_ptr<ModelRunner> NewRunner() const override;
   Backend& backend() const override { return *backend_; }
 
+  // The weights. Each layer's unit may be rebound (WeightUnit::Rebind, e.g. by a layer
+  // streamer) while no runner is in a step; the handles follow.
   const LlamaWeights& weights() const { return weights_; }
   const std::vector<double>& rope_inv_freq() const { return rope_inv_freq_; }
 

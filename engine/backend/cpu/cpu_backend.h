@@ -16,6 +16,8 @@ class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::kCpu; }
 
+  absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
+      std::vector<UnitTensorSource> tensors) override;
   std::unique_ptr<Activation> NewActivation() override;
   absl::StatusOr<std::unique_ptr<KvStorage>> NewKvStorage(std::size_t bytes) override;
   absl::StatusOr<absl::Span<const float>> HostRows(const Activation& a) override;
