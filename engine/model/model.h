@@ -79,7 +79,8 @@ class ModelRunner {
   // writes their keys and values into `cache` through their block tables and fills `logits`
   // with [rows, vocab]: the rows each sequence asked for, in batch order. INVALID_ARGUMENT
   // (nothing computed) for an empty step, a token id out of range, a context overflow, a
-  // block table too short, or a cache of another shape.
+  // block table too short, or a cache of another shape or in another device's memory; a
+  // device error as the backend reports it (backend.h).
   [[nodiscard]] virtual absl::Status Forward(absl::Span<const ForwardSequence> batch,
                                              PagedKvCache& cache, std::vector<float>& logits) = 0;
 
