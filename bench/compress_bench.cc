@@ -140,14 +140,14 @@ absl::StatusOr<std::vector<MatrixSet>> ModelSets(const std::string& path) {
 // Quantizes every matrix of the set with one scheme and block size; false on an error,
 // which is printed.
 bool RunCase(const MatrixSet& set, const Scheme& scheme, std::size_t block_size,
-             kernels::ThreadPool& pool, CaseResult* result) {
+             CaseResult* result) {
   QuantizeOptions options;
   options.format = scheme.format;
   options.block_size = block_size;
   options.solver = scheme.solver;
   options.scale_scheme = scheme.scale_scheme;
   options.sub_scale_bits = scheme.sub_scale_bits;
-  options.pool = &pool;
+  options.parallel = true;
   compress::ErrorSums sums;
   std::size_t bytes = 0;
   double seconds = 0.0;
@@ -266,7 +266,7 @@ int RunCompress(int argc, char** argv) {
     for (const Scheme& scheme : kSchemes) {
       for (std::size_t block_size : kBlockSizes) {
         CaseResult result;
-        if (!RunCase(set, scheme, block_size, pool, &result)) return 1;
+        if (!RunCase(set, scheme, block_size, &result)) return 1;
         results.push_back(result);
       }
     }

@@ -142,7 +142,7 @@ int RunDecode(int argc, char** argv) {
                           {"bandwidth_gb_per_s", bandwidth.gb_per_s},
                           {"new_tokens", new_tokens},
                           {"prompt_tokens", prompt_tokens},
-                          {"kv_dtype", kernels::KvDtypeName(kv_dtype)}};
+                          {"kv_dtype", KvDtypeName(kv_dtype)}};
     for (const DecodeResult& r : results) {
       out["results"].push_back({{"format", r.format},
                                 {"tokens_per_s", r.tokens_per_s},
@@ -156,7 +156,7 @@ int RunDecode(int argc, char** argv) {
   std::printf(
       "random TinyLlama-1.1B shape, %d threads, read bandwidth %.1f GB/s, %d tokens after %d, "
       "%s KV cache\n",
-      threads, bandwidth.gb_per_s, new_tokens, prompt_tokens, kernels::KvDtypeName(kv_dtype));
+      threads, bandwidth.gb_per_s, new_tokens, prompt_tokens, KvDtypeName(kv_dtype));
   std::printf("%-16s %10s %14s %8s %12s\n", "format", "tokens/s", "MB per token", "GB/s",
               "x bandwidth");
   for (const DecodeResult& r : results) {

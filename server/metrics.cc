@@ -4,8 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cuda/cuda_device.h"
+#include "engine/backend/device_info.h"
 
 namespace ghost::server {
 namespace {
@@ -81,8 +80,8 @@ ServerMetrics::ServerMetrics()
       .Help("Build information; the value is always 1.")
       .Register(*registry_)
       .Add({{"version", GHOST_VERSION},
-            {"cpu_isa", kernels::IsaName(kernels::DetectedIsa())},
-            {"cuda_compiled", kernels::CudaCompiled() ? "true" : "false"}})
+            {"cpu_isa", CpuIsaName()},
+            {"cuda_compiled", CudaCompiled() ? "true" : "false"}})
       .Set(1);
 }
 

@@ -3,23 +3,13 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "kernels/cpu/huge_page_allocator.h"
+#include "engine/backend/cpu/cpu_backend.h"
 
 namespace ghost {
 
-absl::StatusOr<KvDtype> ParseKvDtype(absl::string_view name) {
-  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kBf16}) {
-    if (name == kernels::KvDtypeName(dtype)) return dtype;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("KV cache dtype must be fp32 or bf16, got \"", name, "\""));
-}
-
 std::size_t KvCacheShape::BlockBytes(KvDtype dtype) const {
   return 2 * static_cast<std::size_t>(num_layers) * PagedKvCache::kBlockTokens * kv_dim() *
-         kernels::KvDtypeBytes(dtype);
+         KvDtypeBytes(dtype);
 }
 
 KvBlockTable::KvBlockTable(KvBlockTable&& other) noexcept
@@ -48,32 +38,34 @@ void KvBlockTable::Release() {
   if (!blocks_.empty()) (void)cache_->Resize(*this, 0);  // shrinking always succeeds
 }
 
-PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype)
+PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype,
+                           std::unique_ptr<KvStorage> storage)
     : shape_(shape),
       num_blocks_(std::max(num_blocks, 1)),
       dtype_(dtype),
-      block_bytes_(kBlockTokens * shape.kv_dim() * kernels::KvDtypeBytes(dtype)),
-      // Not written here: untouched pages of a large pool cost nothing.
-      data_(static_cast<std::byte*>(
-                kernels::AllocateHugePages(num_blocks_ * shape.BlockBytes(dtype))),
-            FreeHugePages{num_blocks_ * shape.BlockBytes(dtype)}) {
+      block_bytes_(kBlockTokens * shape.kv_dim() * KvDtypeBytes(dtype)),
+      storage_(std::move(storage)) {
   free_.reserve(num_blocks_);
   // Pushed in reverse so that block 0 is handed out first.
   for (int b = num_blocks_ - 1; b >= 0; --b) free_.push_back(b);
 }
 
+PagedKvCache::PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype)
+    : PagedKvCache(shape, num_blocks, dtype,
+                   NewHostKvStorage(StorageBytes(shape, num_blocks, dtype))) {}
+
 PagedKvCache::~PagedKvCache() = default;
 
-void PagedKvCache::FreeHugePages::operator()(std::byte* p) const {
-  kernels::FreeHugePages(p, bytes);
+std::size_t PagedKvCache::StorageBytes(const KvCacheShape& shape, int num_blocks, KvDtype dtype) {
+  return static_cast<std::size_t>(std::max(num_blocks, 1)) * shape.BlockBytes(dtype);
 }
 
 void PagedKvCache::Write(int layer, std::int32_t block, int row, const float* keys,
                          const float* values) {
   const std::size_t row_elements = shape_.kv_dim();
-  const std::size_t offset = row * row_elements * kernels::KvDtypeBytes(dtype_);
-  kernels::StoreKvRow(dtype_, keys, row_elements, Block(layer, block, 0) + offset);
-  kernels::StoreKvRow(dtype_, values, row_elements, Block(layer, block, 1) + offset);
+  const std::size_t row_offset = row * row_elements * KvDtypeBytes(dtype_);
+  storage_->StoreRow(dtype_, keys, row_elements, Offset(layer, block, 0) + row_offset);
+  storage_->StoreRow(dtype_, values, row_elements, Offset(layer, block, 1) + row_offset);
 }
 
 int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype,

@@ -1,6 +1,7 @@
 // The paged KV cache: a fixed pool of blocks of kBlockTokens positions each, shared by all the
 // sequences of one executor, and per-sequence block tables mapping positions to blocks. Its
-// storage is the backend's; the forward reads and writes it; the scheduler (runtime/) owns it.
+// storage (KvStorage) is a backend's memory; the backend's ops read and write it during a
+// forward; the scheduler (runtime/) owns the cache.
 // Not thread-safe: one thread (the scheduler, or a session's caller) uses a cache and its tables.
 #ifndef GHOST_ENGINE_BACKEND_KV_CACHE_H_
 #define GHOST_ENGINE_BACKEND_KV_CACHE_H_
@@ -13,17 +14,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "kernels/cpu/kv_dtype.h"
+#include "engine/backend/device.h"
+#include "engine/backend/kv_dtype.h"
 
 namespace ghost {
 
 class PagedKvCache;
-
-// How keys and values are stored: fp32, or bf16 (half the memory and the bytes attention
-// reads, rounded to nearest even when written).
-using KvDtype = kernels::KvDtype;
-// "fp32" or "bf16"; INVALID_ARGUMENT naming the accepted values otherwise.
-absl::StatusOr<KvDtype> ParseKvDtype(absl::string_view name);
 
 struct KvCacheShape {
   int num_layers = 0;
@@ -61,14 +57,31 @@ class KvBlockTable {
   std::vector<std::int32_t> blocks_;
 };
 
+// The memory a cache keeps its blocks in, made by a backend (Backend::NewKvStorage): host
+// memory on the CPU, device memory on a GPU.
+class KvStorage {
+ public:
+  virtual ~KvStorage() = default;
+  // The device whose ops can read and write it.
+  virtual Device device() const = 0;
+  // The first byte, in the device's address space.
+  virtual std::byte* data() const = 0;
+  // Stores `count` fp32 values from host memory at byte `offset` as `dtype` elements.
+  virtual void StoreRow(KvDtype dtype, const float* values, std::size_t count,
+                        std::size_t offset) = 0;
+};
+
 class PagedKvCache {
  public:
   static constexpr int kBlockTokens = 16;
 
-  // A pool of `num_blocks` (>= 1) blocks storing keys and values as `dtype`. The memory is
-  // reserved, not touched: pages are committed as blocks are first written, in transparent huge
-  // pages where the kernel allows (kernels::AllocateHugePages): decode writes one row per layer per
-  // token, and faulting in a 4 KiB page every few tokens per layer cost ~300 us per token in a VM.
+  // A pool of `num_blocks` (>= 1) blocks storing keys and values as `dtype`, in `storage`
+  // (StorageBytes(shape, num_blocks, dtype) bytes at least, from the backend that runs the
+  // model).
+  PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype,
+               std::unique_ptr<KvStorage> storage);
+  // The same in host memory (the CPU backend's, cpu/cpu_backend.h): reserved, not touched, so
+  // that pages are committed as blocks are first written.
   PagedKvCache(const KvCacheShape& shape, int num_blocks, KvDtype dtype);
   PagedKvCache(const PagedKvCache&) = delete;
   PagedKvCache& operator=(const PagedKvCache&) = delete;
@@ -79,6 +92,8 @@ class PagedKvCache {
   static int BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype, std::int64_t capacity_mib,
                                int min_tokens);
   static int BlocksForTokens(int tokens) { return (tokens + kBlockTokens - 1) / kBlockTokens; }
+  // Bytes of storage a pool of `num_blocks` (at least 1) blocks needs.
+  static std::size_t StorageBytes(const KvCacheShape& shape, int num_blocks, KvDtype dtype);
 
   // The one method that allocates and frees blocks: grows `table` with free blocks or shrinks
   // it (returning blocks to the pool) until it holds exactly BlocksForTokens(tokens) blocks.
@@ -94,29 +109,31 @@ class PagedKvCache {
   // blocks_in_use / num_blocks, in [0, 1].
   double usage_ratio() const { return static_cast<double>(blocks_in_use()) / num_blocks_; }
 
-  // [kBlockTokens, kv_dim] rows of keys / values of `layer` in `block`, as dtype() elements
-  // (kernels::PagedKvBlocks reads them).
+  // The device whose memory holds the blocks.
+  Device device() const { return storage_->device(); }
+  // [kBlockTokens, kv_dim] rows of keys / values of `layer` in `block`, as dtype() elements, in
+  // the storage's address space (the backend's attention reads them in place).
   const void* keys(int layer, std::int32_t block) const { return Block(layer, block, 0); }
   const void* values(int layer, std::int32_t block) const { return Block(layer, block, 1); }
-  // Stores one position's keys and values (kv_dim floats each) of `layer` in `row` of `block`,
-  // converted to dtype().
+  // Stores one position's keys and values (kv_dim floats each, in host memory) of `layer` in
+  // `row` of `block`, converted to dtype().
   void Write(int layer, std::int32_t block, int row, const float* keys, const float* values);
 
  private:
+  // Of the keys (kind 0) or values (kind 1) of `layer` in `block`, in bytes.
+  std::size_t Offset(int layer, std::int32_t block, int kind) const {
+    return ((static_cast<std::size_t>(layer) * num_blocks_ + block) * 2 + kind) * block_bytes_;
+  }
   std::byte* Block(int layer, std::int32_t block, int kind) const {
-    return data_.get() +
-           ((static_cast<std::size_t>(layer) * num_blocks_ + block) * 2 + kind) * block_bytes_;
+    return storage_->data() + Offset(layer, block, kind);
   }
 
   const KvCacheShape shape_;
   const int num_blocks_;
   const KvDtype dtype_;
   const std::size_t block_bytes_;  // one block's keys (or values) of one layer
-  struct FreeHugePages {
-    std::size_t bytes;
-    void operator()(std::byte* p) const;
-  };
-  std::unique_ptr<std::byte[], FreeHugePages> data_;  // [layer][block][K|V][kBlockTokens * kv_dim]
+  // [layer][block][K|V][kBlockTokens * kv_dim]
+  const std::unique_ptr<KvStorage> storage_;
   std::vector<std::int32_t> free_;  // a stack: the most recently freed block is reused first
 };
 

@@ -5,6 +5,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/checkpoint/quantized_tensors.h"
+#include "engine/compress/fp16.h"
 #include "kernels/cpu/matmul.h"
 
 namespace ghost {
@@ -25,8 +27,22 @@ const char* ShortName(Dtype dtype) {
   }
 }
 
-bool Aligned(const void* p, std::size_t alignment) {
-  return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
+// Two-level scales expanded to one fp16 scale per block (the layout every backend reads), which
+// rounds each block scale to fp16.
+compress::QuantizedMatrix WithBlockScales(compress::QuantizedMatrix m) {
+  if (m.scale_scheme != compress::ScaleScheme::kTwoLevel) return m;
+  const std::size_t blocks = m.blocks_per_row();
+  std::vector<std::uint16_t> block_scales(m.rows * blocks);
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    for (std::size_t b = 0; b < blocks; ++b) {
+      block_scales[r * blocks + b] = compress::ScaleToF16(m.BlockScale(r, b));
+    }
+  }
+  m.scales = std::move(block_scales);
+  m.scale_scheme = compress::ScaleScheme::kF16PerBlock;
+  m.sub_scale_bits = 0;
+  m.sub_scales.clear();
+  return m;
 }
 
 }  // namespace
@@ -50,8 +66,8 @@ absl::StatusOr<std::optional<std::vector<std::int32_t>>> WeightLoader::OptionalI
   const TensorView* tensor = checkpoint_->Find(name);
   if (tensor == nullptr) return std::nullopt;
   if (tensor->dtype != Dtype::kI32 || tensor->shape.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(checkpoint_->FileOf(name), ": tensor ", name,
-                                                   " must be a 1-D I32 tensor"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(checkpoint_->FileOf(name), ": tensor ", name, " must be a 1-D I32 tensor"));
   }
   std::vector<std::int32_t> values(static_cast<std::size_t>(tensor->shape[0]));
   std::memcpy(values.data(), tensor->data, tensor->nbytes);
@@ -62,8 +78,7 @@ absl::StatusOr<const TensorView*> WeightLoader::Find(const std::string& name,
                                                      const std::vector<std::int64_t>& shape) {
   const TensorView* tensor = checkpoint_->Find(name);
   if (tensor == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(checkpoint_->path(), ": missing tensor ", name));
+    return absl::InvalidArgumentError(absl::StrCat(checkpoint_->path(), ": missing tensor ", name));
   }
   const std::string& file = checkpoint_->FileOf(name);
   if (tensor->shape != shape) {
@@ -82,57 +97,51 @@ absl::StatusOr<const TensorView*> WeightLoader::Find(const std::string& name,
   return tensor;
 }
 
-const float* WeightLoader::OwnFloats(std::vector<float> values) {
-  resident_bytes_ += static_cast<std::int64_t>(values.size() * sizeof(float));
-  f32_buffers_.push_back(std::move(values));
-  return f32_buffers_.back().data();
-}
-
-absl::StatusOr<WeightMatrix> WeightLoader::Matrix(const std::string& name, std::int64_t rows,
-                                                  std::int64_t cols) {
+absl::StatusOr<std::size_t> WeightLoader::Matrix(const std::string& name, std::int64_t rows,
+                                                 std::int64_t cols) {
   const TensorLookup lookup = [this](const std::string& n) { return checkpoint_->Find(n); };
+  UnitTensorSource source;
+  source.name = name;
+  source.rows = static_cast<std::size_t>(rows);
+  source.cols = static_cast<std::size_t>(cols);
   if (quantization_ != nullptr && HasQuantizedTensors(lookup, LinearBaseName(name))) {
-    const std::int64_t before = quantized_.bytes();
-    absl::StatusOr<WeightMatrix> matrix =
-        quantized_.Load(lookup, checkpoint_->path(), name, rows, cols, *quantization_);
-    if (!matrix.ok()) return matrix.status();
-    resident_bytes_ += quantized_.bytes() - before;
+    absl::StatusOr<compress::QuantizedMatrix> m = ReadQuantizedMatrix(
+        lookup, checkpoint_->path(), LinearBaseName(name), rows, cols, *quantization_);
+    if (!m.ok()) return m.status();
+    source.kind = UnitTensorSource::Kind::kQuant;
+    source.quant = WithBlockScales(*std::move(m));
     parameters_ += rows * cols;
     parameters_by_dtype_[WeightFormatName(quantization_->format)] += rows * cols;
-    return matrix;
+  } else {
+    absl::StatusOr<const TensorView*> found = Find(name, {rows, cols});
+    if (!found.ok()) return found.status();
+    source.kind = UnitTensorSource::Kind::kDense;
+    source.format = (*found)->dtype == Dtype::kBF16  ? WeightFormat::kBF16
+                    : (*found)->dtype == Dtype::kF16 ? WeightFormat::kF16
+                                                     : WeightFormat::kF32;
+    source.bytes = (*found)->data;
   }
-  absl::StatusOr<const TensorView*> found = Find(name, {rows, cols});
-  if (!found.ok()) return found.status();
-  const TensorView& t = **found;
-  WeightMatrix matrix{WeightFormat::kF32, nullptr, static_cast<std::size_t>(rows),
-                      static_cast<std::size_t>(cols)};
-  const std::size_t count = matrix.rows * matrix.cols;
-  if (t.dtype == Dtype::kBF16 || t.dtype == Dtype::kF16) {
-    matrix.format = t.dtype == Dtype::kBF16 ? WeightFormat::kBF16 : WeightFormat::kF16;
-    resident_bytes_ += static_cast<std::int64_t>(t.nbytes);
-    if (Aligned(t.data, alignof(std::uint16_t))) {
-      matrix.data = t.data;
-    } else {
-      std::vector<std::uint16_t> copy(count);
-      std::memcpy(copy.data(), t.data, t.nbytes);
-      half_buffers_.push_back(std::move(copy));
-      matrix.data = half_buffers_.back().data();
-    }
-    return matrix;
-  }
-  if (t.dtype == Dtype::kF32 && Aligned(t.data, alignof(float))) {
-    resident_bytes_ += static_cast<std::int64_t>(t.nbytes);
-    matrix.data = t.data;
-    return matrix;
-  }
-  matrix.data = OwnFloats(TensorToF32(t));
-  return matrix;
+  pending_.push_back(std::move(source));
+  return pending_.size() - 1;
 }
 
-absl::StatusOr<const float*> WeightLoader::Vector(const std::string& name, std::int64_t size) {
+absl::StatusOr<std::size_t> WeightLoader::Vector(const std::string& name, std::int64_t size) {
   absl::StatusOr<const TensorView*> found = Find(name, {size});
   if (!found.ok()) return found.status();
-  return OwnFloats(TensorToF32(**found));
+  UnitTensorSource source;
+  source.name = name;
+  source.kind = UnitTensorSource::Kind::kVector;
+  source.values = TensorToF32(**found);
+  pending_.push_back(std::move(source));
+  return pending_.size() - 1;
+}
+
+absl::StatusOr<std::unique_ptr<WeightUnit>> WeightLoader::MakeUnit() {
+  std::vector<UnitTensorSource> sources = std::move(pending_);
+  pending_.clear();
+  absl::StatusOr<std::unique_ptr<WeightUnit>> unit = backend_.NewWeightUnit(std::move(sources));
+  if (unit.ok()) resident_bytes_ += static_cast<std::int64_t>((*unit)->weight_bytes());
+  return unit;
 }
 
 std::string WeightLoader::dominant_dtype() const {

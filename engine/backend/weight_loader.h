@@ -1,10 +1,12 @@
-// Turns safetensors tensors into the forms the forward pass uses, checking names and shapes:
-// bf16, f16 and f32 matrices stay as stored (zero-copy when aligned), and vectors (norm weights)
-// are always fp32.
-// Owns every converted buffer.
+// Reads a checkpoint's tensors into weight units (weight_unit.h) of a backend, checking names
+// and shapes: dense matrices keep their stored precision (bf16, f16, f32), vectors (norm
+// weights, biases) become fp32, and a compressed model's linears come from their q-tensors
+// (quantized_tensors.h). Units hold copies of everything, so the checkpoint (and its mapping)
+// is needed only while loading.
 #ifndef GHOST_ENGINE_BACKEND_WEIGHT_LOADER_H_
 #define GHOST_ENGINE_BACKEND_WEIGHT_LOADER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -13,10 +15,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/backend/backend.h"
+#include "engine/backend/weight_unit.h"
 #include "engine/checkpoint/checkpoint.h"
+#include "engine/checkpoint/quantization_config.h"
 #include "engine/checkpoint/safetensors.h"
-#include "engine/backend/quantized_store.h"
-#include "engine/backend/weight_matrix.h"
 
 namespace ghost {
 
@@ -26,23 +29,30 @@ std::vector<float> TensorToF32(const TensorView& tensor);
 
 class WeightLoader {
  public:
-  explicit WeightLoader(std::unique_ptr<SafetensorsCheckpoint> checkpoint)
-      : checkpoint_(std::move(checkpoint)) {}
+  // Units go to `backend`, which must outlive the loader.
+  WeightLoader(std::unique_ptr<SafetensorsCheckpoint> checkpoint, Backend& backend)
+      : checkpoint_(std::move(checkpoint)), backend_(backend) {}
 
-  // INVALID_ARGUMENT "<file>: missing tensor <name>" or a shape/dtype mismatch message naming
-  // the file (the shard, in a sharded checkpoint) that holds the tensor.
-  absl::StatusOr<WeightMatrix> Matrix(const std::string& name, std::int64_t rows,
-                                      std::int64_t cols);
-  absl::StatusOr<const float*> Vector(const std::string& name, std::int64_t size);
-  // A compressed model's layout: Matrix() then reads X.qweight/X.qscale/... (quantized_store.h)
-  // wherever they exist instead of X.weight. Not owned.
+  // Adds the matrix `name` [rows, cols] (or, in a compressed model, its q-tensors) to the unit
+  // being gathered and returns its index there (WeightUnit::matrix). INVALID_ARGUMENT
+  // "<file>: missing tensor <name>" or a shape/dtype mismatch message naming the file (the
+  // shard, in a sharded checkpoint) that holds the tensor.
+  absl::StatusOr<std::size_t> Matrix(const std::string& name, std::int64_t rows, std::int64_t cols);
+  // The same for a vector of `size` values (WeightUnit::vector).
+  absl::StatusOr<std::size_t> Vector(const std::string& name, std::int64_t size);
+  // The tensors gathered since the last call, as one unit of the backend's; the next Matrix or
+  // Vector starts a new unit.
+  absl::StatusOr<std::unique_ptr<WeightUnit>> MakeUnit();
+
+  // A compressed model's layout: Matrix() then reads X.qweight/X.qscale/... wherever they exist
+  // instead of X.weight. Not owned.
   void set_quantization(const GhostQuantization* quantization) { quantization_ = quantization; }
   // An I32 vector (kept_neurons); nullopt when absent, INVALID_ARGUMENT when not I32 [n].
-  absl::StatusOr<std::optional<std::vector<std::int32_t>>> OptionalIndices(
-      const std::string& name);
+  absl::StatusOr<std::optional<std::vector<std::int32_t>>> OptionalIndices(const std::string& name);
 
   std::int64_t parameters() const { return parameters_; }
-  // Bytes held for the forward (bf16 and f16 2 per weight, f32 4).
+  // Bytes the forward reads from the units made so far (bf16 and f16 2 per weight, f32 4,
+  // low-bit codes with their scales and codebooks), padding not counted.
   std::int64_t resident_bytes() const { return resident_bytes_; }
   // The stored format that holds most parameters: "bf16", "f16", "f32", or a quantized
   // format ("ternary-2bit", ...).
@@ -51,13 +61,11 @@ class WeightLoader {
  private:
   absl::StatusOr<const TensorView*> Find(const std::string& name,
                                          const std::vector<std::int64_t>& shape);
-  const float* OwnFloats(std::vector<float> values);
 
   std::unique_ptr<SafetensorsCheckpoint> checkpoint_;
+  Backend& backend_;
   const GhostQuantization* quantization_ = nullptr;
-  QuantizedStore quantized_;
-  std::vector<std::vector<float>> f32_buffers_;
-  std::vector<std::vector<std::uint16_t>> half_buffers_;  // unaligned bf16 / f16, copied
+  std::vector<UnitTensorSource> pending_;  // the unit being gathered
   std::int64_t parameters_ = 0;
   std::int64_t resident_bytes_ = 0;
   std::map<std::string, std::int64_t> parameters_by_dtype_;

@@ -1,5 +1,7 @@
-// A weight matrix in its stored precision and the one place that picks the matrix kernel for
-// it, so model code never branches on dtype.
+// Handles to a model's weights as the forward passes them to a Backend: a matrix in its stored
+// precision, a vector of fp32 values. The backend that made them is the one place that picks a
+// kernel for them, so model code never branches on dtype. They point into a weight unit's bytes
+// (weight_unit.h); the forward never reads through them.
 #ifndef GHOST_ENGINE_BACKEND_WEIGHT_MATRIX_H_
 #define GHOST_ENGINE_BACKEND_WEIGHT_MATRIX_H_
 
@@ -20,17 +22,11 @@ struct WeightMatrix {
   std::size_t cols = 0;
 };
 
-// y[t, r] = sum_c x[t, c] * w[r, c] for t < n: one pass over the weights for all n rows.
-void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y);
-
-// MatMul(x, n, *w[i], y[i]) for i < count: matrices that read the same input (a layer's
-// q/k/v or gate/up projections). Low-bit matrices of one layout share one quantization of
-// x and one thread-pool call, which matters at decode, where a call is a few microseconds.
-void MatMulShared(const float* x, std::size_t n, const WeightMatrix* const* w, float* const* y,
-                  std::size_t count);
-
-// out[c] = w[row, c] as fp32 (embedding lookup).
-void CopyRow(const WeightMatrix& w, std::size_t row, float* out);
+// `size` fp32 values (a norm's weights, a bias). Does not own its data.
+struct WeightVector {
+  const float* data = nullptr;
+  std::size_t size = 0;
+};
 
 }  // namespace ghost
 

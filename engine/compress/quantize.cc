@@ -12,6 +12,7 @@
 #include "engine/compress/fp16.h"
 #include "engine/compress/ternary.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace ghost::compress {
 namespace {
@@ -263,8 +264,8 @@ absl::StatusOr<QuantizedMatrix> Quantize(const float* w, std::size_t rows, std::
 
   Job job{w, &options, &m, has_codebook ? m.codebook_group_rows : 1};
   const std::size_t tasks = (rows + job.rows_per_task - 1) / job.rows_per_task;
-  if (options.pool != nullptr) {
-    options.pool->Run(tasks, RunTask, &job);
+  if (options.parallel) {
+    kernels::ThreadPool::Default().Run(tasks, RunTask, &job);
   } else {
     for (std::size_t task = 0; task < tasks; ++task) RunTask(&job, task);
   }

@@ -18,7 +18,6 @@
 #include "engine/compress/quantized_matrix.h"
 #include "engine/compress/scales.h"
 #include "engine/formats/weight_format.h"
-#include "kernels/cpu/thread_pool.h"
 
 namespace ghost::compress {
 
@@ -43,8 +42,9 @@ struct QuantizeOptions {
   // Empty, or one non-negative finite value per column. Not owned: it must outlive the
   // Quantize() call.
   absl::Span<const float> column_importance;
-  // Rows (codebook: row groups) are spread over this pool; nullptr runs on the caller.
-  kernels::ThreadPool* pool = nullptr;
+  // Spreads rows (codebook: row groups) over the process-wide worker threads; false runs on
+  // the caller alone. The result is the same either way.
+  bool parallel = false;
 
   // The options alone; Quantize() also checks them against the matrix. INVALID_ARGUMENT
   // for out-of-range values, UNIMPLEMENTED for combinations that do not exist.

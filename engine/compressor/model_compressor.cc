@@ -181,7 +181,7 @@ absl::Status Job::QuantizeLayers(const ActivationProfile& profile, CompressedOut
   options.scale_scheme = scheme.scales;
   if (scheme.sub_scale_bits > 0) options.sub_scale_bits = scheme.sub_scale_bits;
   if (scheme.codebook_group_rows > 0) options.codebook_group_rows = scheme.codebook_group_rows;
-  options.pool = &kernels::ThreadPool::Default();
+  options.parallel = true;
   const bool gated = !report_.gate_thresholds.empty();
 
   for (int l = 0; l < config.num_hidden_layers; ++l) {

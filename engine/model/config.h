@@ -36,7 +36,7 @@ struct ModelConfig {
   // Set by the architecture (architecture.h), not read directly from one key:
   bool qkv_bias = false;     // q/k/v_proj.bias tensors (Qwen2; Llama attention_bias)
   bool output_bias = false;  // o_proj.bias (Llama attention_bias)
-  int sliding_window = 0;    // 0: full causal attention; else Mistral's window (llama_ops.h)
+  int sliding_window = 0;    // 0: full causal attention; else Mistral's window (backend.h)
   // quantization_config of a model the ghost compressor wrote (quantization_config.h);
   // another quant_method is UNIMPLEMENTED.
   std::optional<GhostQuantization> quantization;

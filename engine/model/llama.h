@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/backend/backend.h"
 #include "engine/model/llama_weights.h"
 #include "engine/model/model.h"
 
@@ -15,17 +16,20 @@ namespace ghost {
 
 class LlamaModel final : public Model, public std::enable_shared_from_this<LlamaModel> {
  public:
-  // Loads the weights from `checkpoint` and checks them against `config`.
+  // Loads the weights from `checkpoint` for `backend` and checks them against `config`.
   static absl::StatusOr<std::shared_ptr<const Model>> Create(
       ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, GenerationDefaults defaults,
-      std::unique_ptr<SafetensorsCheckpoint> checkpoint);
+      std::unique_ptr<SafetensorsCheckpoint> checkpoint, std::shared_ptr<Backend> backend);
 
   const ModelConfig& config() const override { return config_; }
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
   const GenerationDefaults& generation_defaults() const override { return defaults_; }
   const ModelSummary& summary() const override { return summary_; }
   std::unique_ptr<ModelRunner> NewRunner() const override;
+  Backend& backend() const override { return *backend_; }
 
+  // The weights. Each layer's unit may be rebound (WeightUnit::Rebind, e.g. by a layer
+  // streamer) while no runner is in a step; the handles follow.
   const LlamaWeights& weights() const { return weights_; }
   const std::vector<double>& rope_inv_freq() const { return rope_inv_freq_; }
 
@@ -33,6 +37,7 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
   LlamaModel() = default;
 
   ModelConfig config_;
+  std::shared_ptr<Backend> backend_;
   std::unique_ptr<Tokenizer> tokenizer_;
   GenerationDefaults defaults_;
   ModelSummary summary_;

@@ -1,31 +1,43 @@
 // The tensors of a Llama-family checkpoint (Hugging Face LlamaForCausalLM names, which Qwen2
-// and Mistral share), shape-checked.
+// and Mistral share), shape-checked and placed in weight units of the model's backend: one unit
+// per decoder layer, and one resident unit for the embedding, the final norm and the head.
 #ifndef GHOST_ENGINE_MODEL_LLAMA_WEIGHTS_H_
 #define GHOST_ENGINE_MODEL_LLAMA_WEIGHTS_H_
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/model/config.h"
-#include "engine/checkpoint/checkpoint.h"
-#include "engine/backend/weight_loader.h"
+#include "engine/backend/backend.h"
 #include "engine/backend/weight_matrix.h"
+#include "engine/backend/weight_unit.h"
+#include "engine/checkpoint/checkpoint.h"
+#include "engine/model/config.h"
 
 namespace ghost {
 
+// One decoder layer. The handles point into `unit` (WeightUnit::matrix / vector), so that
+// rebinding the unit moves the whole layer.
 struct LlamaLayerWeights {
-  const float* input_norm = nullptr;  // [hidden]
-  WeightMatrix q, k, v, o;
+  std::unique_ptr<WeightUnit> unit;
+  const WeightVector* input_norm = nullptr;  // [hidden]
+  const WeightMatrix* q = nullptr;
+  const WeightMatrix* k = nullptr;
+  const WeightMatrix* v = nullptr;
+  const WeightMatrix* o = nullptr;
   // nullptr unless the architecture has them (ModelConfig::qkv_bias, output_bias).
-  const float* q_bias = nullptr;  // [num_heads * head_dim]
-  const float* k_bias = nullptr;  // [num_kv_heads * head_dim]
-  const float* v_bias = nullptr;  // [num_kv_heads * head_dim]
-  const float* o_bias = nullptr;  // [hidden]
-  const float* post_attention_norm = nullptr;  // [hidden]
+  const WeightVector* q_bias = nullptr;               // [num_heads * head_dim]
+  const WeightVector* k_bias = nullptr;               // [num_kv_heads * head_dim]
+  const WeightVector* v_bias = nullptr;               // [num_kv_heads * head_dim]
+  const WeightVector* o_bias = nullptr;               // [hidden]
+  const WeightVector* post_attention_norm = nullptr;  // [hidden]
   // gate and up are [inner, hidden]; down is [hidden, inner], or [inner, hidden] (one row per
   // neuron) when gated. inner is intermediate_size unless the compressor removed neurons.
-  WeightMatrix gate, up, down;
+  const WeightMatrix* gate = nullptr;
+  const WeightMatrix* up = nullptr;
+  const WeightMatrix* down = nullptr;
   std::size_t inner = 0;
   // Gated: the MLP runs sparse, only for neurons with |SiLU(gate)| > gate_threshold, and down
   // is stored one row per neuron.
@@ -34,16 +46,21 @@ struct LlamaLayerWeights {
 };
 
 struct LlamaWeights {
-  WeightMatrix embed_tokens;  // [vocab, hidden]
+  std::unique_ptr<WeightUnit> resident;        // the embedding, the final norm and the head
+  const WeightMatrix* embed_tokens = nullptr;  // [vocab, hidden]
+  const WeightVector* final_norm = nullptr;    // [hidden]
+  const WeightMatrix* lm_head = nullptr;       // [vocab, hidden]; embed_tokens when tied
   std::vector<LlamaLayerWeights> layers;
-  const float* final_norm = nullptr;      // [hidden]
-  WeightMatrix lm_head;                   // [vocab, hidden]; embed_tokens when tied
-  std::unique_ptr<WeightLoader> storage;  // owns the mapping and converted buffers
+  // As WeightLoader reports them.
+  std::int64_t parameters = 0;
+  std::int64_t weight_bytes = 0;
+  std::string dominant_dtype;
 };
 
 // Errors name the file and the tensor, and the layer for a layer's tensor.
 absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
-                                              std::unique_ptr<SafetensorsCheckpoint> checkpoint);
+                                              std::unique_ptr<SafetensorsCheckpoint> checkpoint,
+                                              Backend& backend);
 
 }  // namespace ghost
 

@@ -12,8 +12,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "engine/model/config.h"
+#include "engine/backend/backend.h"
 #include "engine/backend/kv_cache.h"
+#include "engine/model/config.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace ghost {
@@ -78,7 +79,8 @@ class ModelRunner {
   // writes their keys and values into `cache` through their block tables and fills `logits`
   // with [rows, vocab]: the rows each sequence asked for, in batch order. INVALID_ARGUMENT
   // (nothing computed) for an empty step, a token id out of range, a context overflow, a
-  // block table too short, or a cache of another shape.
+  // block table too short, or a cache of another shape or in another device's memory; a
+  // device error as the backend reports it (backend.h).
   [[nodiscard]] virtual absl::Status Forward(absl::Span<const ForwardSequence> batch,
                                              PagedKvCache& cache, std::vector<float>& logits) = 0;
 
@@ -121,11 +123,17 @@ struct ModelSummary {
   int vocab_size = 0;
 };
 
+struct ModelOptions {
+  Device device = Device::kCpu;  // where the weights live and the forward runs (backend.h)
+};
+
 class Model {
  public:
   // Loads an HF model directory (config.json, model.safetensors, tokenizer.json, optional
-  // generation_config.json). Errors name the file and the problem.
-  static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory);
+  // generation_config.json) onto options.device. Errors name the file and the problem;
+  // UNIMPLEMENTED for a device this build has no backend for.
+  static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory,
+                                                           const ModelOptions& options = {});
   virtual ~Model() = default;
 
   virtual const ModelConfig& config() const = 0;
@@ -133,6 +141,9 @@ class Model {
   virtual const GenerationDefaults& generation_defaults() const = 0;
   virtual const ModelSummary& summary() const = 0;
   virtual std::unique_ptr<ModelRunner> NewRunner() const = 0;
+  // The backend the model runs on; a KV cache for its runners keeps its blocks in storage from
+  // it (PagedKvCache's host-memory constructor serves the CPU backend).
+  virtual Backend& backend() const = 0;
   // The KV cache dtype this model runs with unless told otherwise: fp32 for fp32 weights
   // (whose logits match a float64 reference to 1e-4, which bf16 keys and values would not),
   // bf16 for everything else (bf16, f16 and compressed weights), whose own rounding is larger.

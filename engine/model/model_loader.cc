@@ -24,7 +24,10 @@ absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directo
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory) {
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
+                                                         const ModelOptions& options) {
+  absl::StatusOr<std::shared_ptr<Backend>> backend = NewBackend({.device = options.device});
+  if (!backend.ok()) return backend.status();
   const std::string config_path = JoinPath(directory, "config.json");
   absl::StatusOr<std::string> config_text = ReadFileToString(config_path);
   if (!config_text.ok()) return config_text.status();
@@ -56,7 +59,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
   // ParseModelConfig has already rejected the others.
   absl::StatusOr<std::shared_ptr<const Model>> model =
       LlamaModel::Create(*std::move(config), *std::move(tokenizer), std::move(generation->defaults),
-                         *std::move(weights));
+                         *std::move(weights), *std::move(backend));
   if (!model.ok()) return model.status();
   const ModelSummary& s = (*model)->summary();
   LogInfo(

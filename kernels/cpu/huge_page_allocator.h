@@ -1,6 +1,6 @@
 // An allocator for large weight arrays: 2 MiB-aligned storage with transparent huge pages
 // requested (madvise), so that streaming through gigabytes of weights does not also walk a
-// 4 KiB page table. Small arrays use the default heap.
+// 4 KiB page table. Small arrays use the default heap, 64-byte aligned.
 #ifndef GHOST_KERNELS_CPU_HUGE_PAGE_ALLOCATOR_H_
 #define GHOST_KERNELS_CPU_HUGE_PAGE_ALLOCATOR_H_
 

@@ -84,12 +84,33 @@ struct QuantCodebook {
   std::uint8_t steps[4];
 };
 
-// Owns the weights in the layout above, built once at model load.
-// The kernel-ready form of a low-bit matrix; compress::QuantizedMatrix is its stored form.
+// The kernel-ready form of a low-bit matrix (compress::QuantizedMatrix is its stored form), in
+// the layout above, built once at model load: the packed codes and scales (the
+// bulk, PackedBytes() of them) in one buffer, owned or the caller's, and small metadata (the
+// layout, the codebooks, the activation positions) beside them.
 class QuantWeights {
  public:
-  // Requires a view whose arrays hold what its fields say and valid code bytes.
+  // Packs into a buffer of its own (huge pages when large). Requires a view whose arrays hold
+  // what its fields say and valid code bytes.
   static QuantWeights Prepare(const QuantMatrixView& view);
+  // The packed bytes of `view`'s matrix: kind, rows, cols and block_size decide them.
+  static std::size_t PackedBytes(const QuantMatrixView& view);
+  // Packs into `memory` (PackedBytes(view) bytes, 64-byte aligned), which the caller owns and
+  // keeps alive: a model places a layer's matrices in one allocation with this.
+  static QuantWeights PrepareInto(const QuantMatrixView& view, std::uint8_t* memory);
+  // Reads the packed bytes from `memory` from now on: a copy of packed_data()'s PackedBytes()
+  // bytes at the same alignment (a layer streamed into another buffer), kept alive by the
+  // caller. Not while a product reads the weights.
+  void Rebind(const std::uint8_t* memory) { data_ = memory; }
+  const std::uint8_t* packed_data() const { return data_; }
+
+  QuantWeights() = default;
+  // A copy of an owning QuantWeights owns a copy of the bytes; one of a PrepareInto result
+  // reads the same memory.
+  QuantWeights(const QuantWeights& other);
+  QuantWeights& operator=(const QuantWeights& other) { return *this = QuantWeights(other); }
+  QuantWeights(QuantWeights&&) = default;  // A moved vector keeps its buffer: data_ stays valid.
+  QuantWeights& operator=(QuantWeights&&) = default;
 
   WeightFormat format() const { return format_; }
   std::size_t rows() const { return rows_; }
@@ -100,11 +121,10 @@ class QuantWeights {
   const QuantLayout& layout() const { return layout_; }
 
   const std::uint8_t* row_codes(std::size_t row) const {
-    return data_.data() + codes_offset_ + row * codes_stride_;
+    return data_ + codes_offset_ + row * codes_stride_;
   }
   const std::uint16_t* row_scales(std::size_t row) const {
-    return reinterpret_cast<const std::uint16_t*>(data_.data() + scales_offset_ +
-                                                  row * scales_stride_);
+    return reinterpret_cast<const std::uint16_t*>(data_ + scales_offset_ + row * scales_stride_);
   }
   // Where column c goes in the activation layout (QuantLayout::activation_bytes).
   const std::uint32_t* activation_positions() const { return activation_positions_.data(); }
@@ -127,7 +147,9 @@ class QuantWeights {
   // that way than with two streams each (TinyLlama shapes: 1 and 3 lines of scales).
   // Longer scale runs stay a region of their own after the codes: read a group at a time
   // from inside a long row, 7 lines of them (4096x14336 at block 64) halved the speed.
-  std::vector<std::uint8_t, HugePageAllocator<std::uint8_t>> data_;
+  // data_ is owned_'s buffer (Prepare) or the caller's (PrepareInto, Rebind).
+  std::vector<std::uint8_t, HugePageAllocator<std::uint8_t>> owned_;
+  const std::uint8_t* data_ = nullptr;
   std::size_t codes_offset_ = 0, codes_stride_ = 0;    // Bytes.
   std::size_t scales_offset_ = 0, scales_stride_ = 0;  // Bytes, even.
   std::vector<QuantCodebook> codebooks_;

@@ -56,6 +56,30 @@ std::size_t StoredByteOffset(const QuantLayout& l, std::size_t block, std::size_
          ByteOffsetInGroup(l, GroupBlocks(l, group), block % kQuantGroupBlocks, i);
 }
 
+// Where the codes and scales of a matrix go in its packed buffer (QuantWeights::data_).
+struct Placement {
+  std::size_t codes_offset = 0, codes_stride = 0;
+  std::size_t scales_offset = 0, scales_stride = 0;
+  std::size_t bytes = 0;  // Of the whole buffer.
+};
+
+Placement Place(const QuantLayout& l, std::size_t rows) {
+  Placement p;
+  const std::size_t scale_bytes = l.scale_stride * sizeof(std::uint16_t);
+  if (scale_bytes <= 256) {  // Interleaved: scales, then codes, row by row.
+    p.scales_stride = p.codes_stride = (scale_bytes + l.row_bytes + 1) / 2 * 2;
+    p.codes_offset = scale_bytes;
+  } else {  // Two regions: every row's codes, then every row's scales.
+    p.codes_stride = l.row_bytes;
+    p.scales_stride = scale_bytes;
+    p.scales_offset = (rows * l.row_bytes + 63) / 64 * 64;
+  }
+  p.bytes =
+      std::max(p.codes_offset + rows * p.codes_stride, p.scales_offset + rows * p.scales_stride);
+  p.bytes += 64;  // Vector loads past the last row may touch these.
+  return p;
+}
+
 QuantCodebook MakeCodebook(const std::uint16_t* entries) {
   QuantCodebook book;
   for (int k = 0; k < 4; ++k) book.entries[k] = F16ToF32(entries[k]);
@@ -72,6 +96,17 @@ QuantCodebook MakeCodebook(const std::uint16_t* entries) {
 }  // namespace
 
 QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
+  std::vector<std::uint8_t, HugePageAllocator<std::uint8_t>> owned(PackedBytes(view));
+  QuantWeights w = PrepareInto(view, owned.data());
+  w.owned_ = std::move(owned);  // The buffer moves with its address: data_ stays valid.
+  return w;
+}
+
+std::size_t QuantWeights::PackedBytes(const QuantMatrixView& view) {
+  return Place(MakeLayout(view.format, view.cols, view.block_size), view.rows).bytes;
+}
+
+QuantWeights QuantWeights::PrepareInto(const QuantMatrixView& view, std::uint8_t* memory) {
   QuantWeights w;
   w.format_ = view.format;
   w.rows_ = view.rows;
@@ -82,17 +117,13 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   const std::size_t format_block_bytes = BytesPerBlock(view.format, view.block_size);
   const std::size_t format_row_bytes = format_block_bytes * l.blocks_per_row;
 
-  const std::size_t scale_bytes = l.scale_stride * sizeof(std::uint16_t);
-  if (scale_bytes <= 256) {  // Interleaved: scales, then codes, row by row.
-    w.scales_stride_ = w.codes_stride_ = (scale_bytes + l.row_bytes + 1) / 2 * 2;
-    w.codes_offset_ = scale_bytes;
-  } else {  // Two regions: every row's codes, then every row's scales.
-    w.codes_stride_ = l.row_bytes;
-    w.scales_stride_ = scale_bytes;
-    w.scales_offset_ = (view.rows * l.row_bytes + 63) / 64 * 64;
-  }
-  w.data_.assign(std::max(w.codes_offset_ + view.rows * w.codes_stride_,
-                          w.scales_offset_ + view.rows * w.scales_stride_) + 64, 0);
+  const Placement placement = Place(l, view.rows);
+  w.codes_offset_ = placement.codes_offset;
+  w.codes_stride_ = placement.codes_stride;
+  w.scales_offset_ = placement.scales_offset;
+  w.scales_stride_ = placement.scales_stride;
+  w.data_ = memory;
+  std::memset(memory, 0, placement.bytes);
   std::array<std::uint8_t, 256> stored;  // Byte as stored, see Base3ToStored.
   for (int b = 0; b < 256; ++b) {
     stored[b] = IsBase3(view.format) ? Base3ToStored(static_cast<std::uint8_t>(b))
@@ -100,7 +131,7 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   }
   for (std::size_t r = 0; r < view.rows; ++r) {
     const std::uint8_t* src = view.codes + r * format_row_bytes;
-    std::uint8_t* dst = w.data_.data() + w.codes_offset_ + r * w.codes_stride_;
+    std::uint8_t* dst = memory + w.codes_offset_ + r * w.codes_stride_;
     // Block by block rather than through StoredByteOffset: this runs over every weight of
     // a model at load time.
     for (std::size_t block = 0; block < l.blocks_per_row; ++block) {
@@ -113,7 +144,7 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
             stored[block_src[i]];
       }
     }
-    std::memcpy(w.data_.data() + w.scales_offset_ + r * w.scales_stride_,
+    std::memcpy(memory + w.scales_offset_ + r * w.scales_stride_,
                 view.scales + r * l.blocks_per_row,
                 l.blocks_per_row * sizeof(std::uint16_t));
   }
@@ -132,6 +163,22 @@ QuantWeights QuantWeights::Prepare(const QuantMatrixView& view) {
   }
   return w;
 }
+
+QuantWeights::QuantWeights(const QuantWeights& other)
+    : format_(other.format_),
+      rows_(other.rows_),
+      cols_(other.cols_),
+      block_size_(other.block_size_),
+      codebook_group_rows_(other.codebook_group_rows_),
+      layout_(other.layout_),
+      owned_(other.owned_),
+      data_(other.owned_.empty() ? other.data_ : owned_.data()),
+      codes_offset_(other.codes_offset_),
+      codes_stride_(other.codes_stride_),
+      scales_offset_(other.scales_offset_),
+      scales_stride_(other.scales_stride_),
+      codebooks_(other.codebooks_),
+      activation_positions_(other.activation_positions_) {}
 
 std::size_t QuantWeights::bytes() const {
   return rows_ * (layout_.row_bytes + layout_.scale_stride * sizeof(std::uint16_t)) +

@@ -11,7 +11,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/matmul.h"
-#include "kernels/cpu/thread_pool.h"
 #include "tests/engine/compress/random_weights.h"
 
 namespace ghost::compress {
@@ -117,14 +116,13 @@ TEST(QuantizeTest, DequantizeMatchesTheDocumentedLayout) {
 
 TEST(QuantizeTest, ThreadPoolGivesIdenticalResults) {
   const std::vector<float> w = testing::GaussianWeights(37 * 500, 12);
-  kernels::ThreadPool pool(2);
   for (const Case& c : kCases) {
     QuantizeOptions options;
     options.format = c.format;
     options.scale_scheme = c.scheme;
     options.codebook_group_rows = 5;
     absl::StatusOr<QuantizedMatrix> serial = Quantize(w.data(), 37, 500, options);
-    options.pool = &pool;
+    options.parallel = true;
     absl::StatusOr<QuantizedMatrix> parallel = Quantize(w.data(), 37, 500, options);
     ASSERT_TRUE(serial.ok() && parallel.ok());
     EXPECT_EQ(serial->codes, parallel->codes);

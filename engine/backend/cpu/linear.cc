@@ -1,11 +1,37 @@
-#include "engine/backend/weight_matrix.h"
+#include "engine/backend/cpu/linear.h"
 
 #include <cstring>
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quant_matmul.h"
+#include "kernels/cpu/sparse_mlp.h"
 
-namespace ghost {
+namespace ghost::cpu {
+namespace {
+
+// The sparse MLP kernel's view of a [inner, hidden] matrix.
+kernels::MlpWeights AsMlpWeights(const WeightMatrix& w) {
+  kernels::MlpWeights out;
+  switch (w.format) {
+    case WeightFormat::kF32:
+      out.f32 = static_cast<const float*>(w.data);
+      break;
+    case WeightFormat::kBF16:
+      out.bf16 = static_cast<const std::uint16_t*>(w.data);
+      break;
+    case WeightFormat::kF16:
+      out.f16 = static_cast<const std::uint16_t*>(w.data);
+      break;
+    case WeightFormat::kTernary2Bit:
+    case WeightFormat::kTernaryBase3:
+    case WeightFormat::kCodebook2Bit:
+      out.quant = static_cast<const kernels::QuantWeights*>(w.data);
+      break;
+  }
+  return out;
+}
+
+}  // namespace
 
 void MatMul(const float* x, std::size_t n, const WeightMatrix& w, float* y) {
   switch (w.format) {
@@ -65,4 +91,9 @@ void CopyRow(const WeightMatrix& w, std::size_t row, float* out) {
   }
 }
 
-}  // namespace ghost
+void SparseMlp(const float* x, const float* h, std::size_t n, std::size_t hidden, std::size_t inner,
+               const WeightMatrix& up, const WeightMatrix& down_t, float* out) {
+  kernels::SparseMlp(x, h, n, hidden, inner, AsMlpWeights(up), AsMlpWeights(down_t), out);
+}
+
+}  // namespace ghost::cpu
