@@ -15,10 +15,10 @@
 
 #include "absl/status/statusor.h"
 #include "bench/subcommands.h"
+#include "engine/backend/weight_loader.h"
+#include "engine/checkpoint/safetensors.h"
 #include "engine/compress/metrics.h"
 #include "engine/compress/quantize.h"
-#include "engine/checkpoint/safetensors.h"
-#include "engine/backend/weight_loader.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"
 

@@ -28,7 +28,7 @@ namespace {
 
 struct BatchOptions {
   std::string model = "models/ghost-tiny";
-  std::string shape;  // "tinyllama": random weights instead of --model
+  std::string shape;            // "tinyllama": random weights instead of --model
   std::string format = "bf16";  // of the random weights: random_model.h
   std::vector<int> curve = {1, 2, 4, 8, 16, 32};
   int new_tokens = 64;

@@ -158,5 +158,4 @@ double Percentile(std::vector<double> values, double p) {
   return values[lo] + (rank - static_cast<double>(lo)) * (values[hi] - values[lo]);
 }
 
-
 }  // namespace ghost::bench

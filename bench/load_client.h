@@ -16,16 +16,16 @@
 namespace ghost::bench {
 
 struct LoadOptions {
-  int concurrency = 16;        // calls in flight at once
-  int total_requests = 64;     // calls in all
+  int concurrency = 16;                // calls in flight at once
+  int total_requests = 64;             // calls in all
   ghost::v1::GenerateRequest request;  // sent as is (request_id gets a suffix per call)
-  double cancel_fraction = 0;  // cancelled by the client after `cancel_after_tokens`
+  double cancel_fraction = 0;          // cancelled by the client after `cancel_after_tokens`
   int cancel_after_tokens = 2;
   double deadline_fraction = 0;  // given `short_deadline_ms`
   int short_deadline_ms = 50;
-  int deadline_s = 300;          // everyone else's deadline
-  std::string token;             // bearer token, if the server wants one
-  unsigned seed = 1;             // which calls are cancelled / short-deadlined
+  int deadline_s = 300;  // everyone else's deadline
+  std::string token;     // bearer token, if the server wants one
+  unsigned seed = 1;     // which calls are cancelled / short-deadlined
 };
 
 enum class CallKind { kNormal, kCancelled, kShortDeadline };
@@ -37,7 +37,7 @@ struct CallResult {
   int tokens = 0;              // token ids received
   int completion_tokens = -1;  // from the final chunk's usage; -1 when none arrived
   std::string finish_reason;
-  double ttft_s = -1;          // first token id, from the start of the call
+  double ttft_s = -1;  // first token id, from the start of the call
   std::vector<double> inter_token_s;
   double e2e_s = 0;
 };

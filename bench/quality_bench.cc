@@ -104,7 +104,8 @@ int RunQuality(int argc, char** argv) {
   const double weights = static_cast<double>((*source)->summary().parameters);
   source->reset();
 
-  const fs::path out_root = fs::temp_directory_path() / absl::StrCat("ghostbench-quality-", getpid());
+  const fs::path out_root =
+      fs::temp_directory_path() / absl::StrCat("ghostbench-quality-", getpid());
   fs::create_directories(out_root);
   std::vector<Result> results;
   const std::atomic<bool> no_cancel{false};
@@ -136,7 +137,8 @@ int RunQuality(int argc, char** argv) {
 
   const int threads = static_cast<int>(kernels::ThreadPool::Default().num_threads());
   if (json) {
-    nlohmann::json out = {{"model", model}, {"threads", threads},
+    nlohmann::json out = {{"model", model},
+                          {"threads", threads},
                           {"calibration_bytes", calibration.size()},
                           {"evaluation_bytes", evaluation.size()}};
     for (const Result& r : results) {
@@ -159,14 +161,13 @@ int RunQuality(int argc, char** argv) {
   }
   std::printf("model %s, %d threads; calibrate on %zu bytes, evaluate on %zu held-out bytes\n",
               model.c_str(), threads, calibration.size(), evaluation.size());
-  std::printf("%-28s %8s %7s %10s %10s %8s %9s %8s %12s\n", "case", "bits/w", "ratio",
-              "bpb before", "bpb after", "removed", "sparsity", "seconds", "weights/s");
+  std::printf("%-28s %8s %7s %10s %10s %8s %9s %8s %12s\n", "case", "bits/w", "ratio", "bpb before",
+              "bpb after", "removed", "sparsity", "seconds", "weights/s");
   for (const Result& r : results) {
     std::printf("%-28s %8.3f %7.2f %10.4f %10.4f %8.3f %9.3f %8.1f %12.3g\n", Label(r.c).c_str(),
-                r.report.bits_per_weight, r.report.compression_ratio,
-                r.report.bits_per_byte_before, r.report.bits_per_byte_after,
-                r.report.removed_neuron_fraction, r.report.activation_sparsity, r.seconds,
-                r.weights_per_second);
+                r.report.bits_per_weight, r.report.compression_ratio, r.report.bits_per_byte_before,
+                r.report.bits_per_byte_after, r.report.removed_neuron_fraction,
+                r.report.activation_sparsity, r.seconds, r.weights_per_second);
   }
   return 0;
 }

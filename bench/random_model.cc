@@ -70,8 +70,8 @@ compress::QuantizedMatrix RandomQuantized(std::size_t rows, std::size_t cols,
     for (std::size_t b = 0; b < m.blocks_per_row(); ++b) {
       for (std::size_t j = 0; j < codes.size(); ++j) {
         const bool padding = b * m.block_size + j >= cols;
-        const auto draw = static_cast<std::int8_t>(codebook ? random.Next() % 4
-                                                            : random.Next() % 3 - 1);
+        const auto draw =
+            static_cast<std::int8_t>(codebook ? random.Next() % 4 : random.Next() % 3 - 1);
         codes[j] = padding ? 0 : draw;
       }
       PackCodes(q.format, codes, absl::MakeSpan(out, m.block_bytes()));
@@ -111,8 +111,8 @@ absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tok
   if (format != "bf16" && !f16) {
     const std::vector<std::string>& schemes = compress::CompressSchemes();
     if (std::find(schemes.begin(), schemes.end(), format) == schemes.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown format ", format, "; known: ",
-                                                     absl::StrJoin(RandomModelFormats(), ", ")));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown format ", format, "; known: ", absl::StrJoin(RandomModelFormats(), ", ")));
     }
     quantization = compress::QuantizationForScheme(format, kBlockSize);
   }
@@ -125,7 +125,9 @@ absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tok
     std::size_t count = 1;
     for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
     dense.push_back(RandomHalf(count, shape.size() == 1, f16, random));
-    tensors.push_back({name, f16 ? Dtype::kF16 : Dtype::kBF16, std::move(shape),
+    tensors.push_back({name,
+                       f16 ? Dtype::kF16 : Dtype::kBF16,
+                       std::move(shape),
                        {reinterpret_cast<const std::uint8_t*>(dense.back().data()), count * 2}});
   };
   const auto add_linear = [&](const std::string& name, std::int64_t rows, std::int64_t cols) {

@@ -19,7 +19,8 @@ std::size_t Read16(const std::uint8_t* p, std::size_t bytes, std::uint64_t* out)
   std::size_t done = 0;
   for (; done + 128 <= bytes; done += 128) {
     for (int k = 0; k < 8; ++k) {
-      acc[k] = _mm_xor_si128(acc[k], _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + done) + k));
+      acc[k] =
+          _mm_xor_si128(acc[k], _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + done) + k));
     }
   }
   for (int k = 1; k < 8; ++k) acc[0] = _mm_xor_si128(acc[0], acc[k]);
@@ -34,12 +35,13 @@ __attribute__((target("avx2"))) std::size_t Read32(const std::uint8_t* p, std::s
   std::size_t done = 0;
   for (; done + 256 <= bytes; done += 256) {
     for (int k = 0; k < 8; ++k) {
-      acc[k] = _mm256_xor_si256(
-          acc[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + done) + k));
+      acc[k] = _mm256_xor_si256(acc[k],
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + done) + k));
     }
   }
   for (int k = 1; k < 8; ++k) acc[0] = _mm256_xor_si256(acc[0], acc[k]);
-  *out = static_cast<std::uint64_t>(_mm256_extract_epi64(acc[0], 0) ^ _mm256_extract_epi64(acc[0], 3));
+  *out =
+      static_cast<std::uint64_t>(_mm256_extract_epi64(acc[0], 0) ^ _mm256_extract_epi64(acc[0], 3));
   return done;
 }
 
@@ -49,7 +51,8 @@ __attribute__((target("avx512f"))) std::size_t Read64(const std::uint8_t* p, std
   for (__m512i& a : acc) a = _mm512_setzero_si512();
   std::size_t done = 0;
   for (; done + 512 <= bytes; done += 512) {
-    for (int k = 0; k < 8; ++k) acc[k] = _mm512_xor_si512(acc[k], _mm512_loadu_si512(p + done + 64 * k));
+    for (int k = 0; k < 8; ++k)
+      acc[k] = _mm512_xor_si512(acc[k], _mm512_loadu_si512(p + done + 64 * k));
   }
   for (int k = 1; k < 8; ++k) acc[0] = _mm512_xor_si512(acc[0], acc[k]);
   *out = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm512_castsi512_si128(acc[0])));

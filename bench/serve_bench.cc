@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "bench/load_client.h"
 #include "bench/curve.h"
+#include "bench/load_client.h"
 #include "bench/subcommands.h"
 #include "nlohmann/json.hpp"
 #include "server/server.h"
@@ -61,8 +61,7 @@ bool ParseOptions(int argc, char** argv, ServeOptions& options) {
       return false;
     }
   }
-  return !options.curve.empty() && options.requests_per_stream >= 1 &&
-         options.max_new_tokens >= 1;
+  return !options.curve.empty() && options.requests_per_stream >= 1 && options.max_new_tokens >= 1;
 }
 
 nlohmann::json Summarize(int concurrency, const LoadReport& report, double single_stream_tps) {
@@ -78,10 +77,14 @@ nlohmann::json Summarize(int concurrency, const LoadReport& report, double singl
           {"tokens_per_s", report.tokens_per_s},
           {"speedup_vs_1_stream",
            single_stream_tps > 0 ? report.tokens_per_s / single_stream_tps : 1.0},
-          {"ttft_ms", {{"p50", 1e3 * Percentile(ttft, 50)}, {"p90", 1e3 * Percentile(ttft, 90)},
-                       {"p99", 1e3 * Percentile(ttft, 99)}}},
-          {"itl_ms", {{"p50", 1e3 * Percentile(itl, 50)}, {"p90", 1e3 * Percentile(itl, 90)},
-                      {"p99", 1e3 * Percentile(itl, 99)}}},
+          {"ttft_ms",
+           {{"p50", 1e3 * Percentile(ttft, 50)},
+            {"p90", 1e3 * Percentile(ttft, 90)},
+            {"p99", 1e3 * Percentile(ttft, 99)}}},
+          {"itl_ms",
+           {{"p50", 1e3 * Percentile(itl, 50)},
+            {"p90", 1e3 * Percentile(itl, 90)},
+            {"p99", 1e3 * Percentile(itl, 99)}}},
           {"codes", report.codes}};
 }
 
@@ -140,8 +143,8 @@ int RunServe(int argc, char** argv) {
   nlohmann::json levels = nlohmann::json::array();
   double single_stream_tps = 0;
   if (!options.json) {
-    std::printf("%6s %8s %10s %8s %9s %9s %9s %9s  %s\n", "conc", "requests", "tokens/s",
-                "speedup", "ttft p50", "ttft p99", "itl p50", "itl p99", "codes");
+    std::printf("%6s %8s %10s %8s %9s %9s %9s %9s  %s\n", "conc", "requests", "tokens/s", "speedup",
+                "ttft p50", "ttft p99", "itl p50", "itl p99", "codes");
   }
   for (const int concurrency : options.curve) {
     load.concurrency = concurrency;

@@ -319,8 +319,9 @@ int RunSparse(int argc, char** argv) {
                 Speedup(r), Ideal(r), 100 * Speedup(r) / Ideal(r), ReadCeiling(r),
                 100 * Speedup(r) / ReadCeiling(r));
   }
-  std::printf("\nread ceil: reading only the active neurons' rows against reading every row, the "
-              "speedup skipping rows can give on this machine; of ceil: the kernel's share of it\n");
+  std::printf(
+      "\nread ceil: reading only the active neurons' rows against reading every row, the "
+      "speedup skipping rows can give on this machine; of ceil: the kernel's share of it\n");
   return 0;
 }
 

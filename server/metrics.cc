@@ -90,13 +90,13 @@ ModelMetrics& ServerMetrics::ForModel(const std::string& model_name) {
   auto& slot = models_[model_name];
   if (slot == nullptr) {
     const prometheus::Labels labels{{"model_name", model_name}};
-    slot.reset(new ModelMetrics{
-        prompt_tokens_.Add(labels), generation_tokens_.Add(labels), stream_bytes_.Add(labels),
-        time_to_first_token_.Add(labels, LatencyBuckets()),
-        inter_token_latency_.Add(labels, LatencyBuckets()),
-        e2e_request_latency_.Add(labels, LatencyBuckets()),
-        request_queue_time_.Add(labels, LatencyBuckets()), requests_running_.Add(labels),
-        request_success_, model_name});
+    slot.reset(new ModelMetrics{prompt_tokens_.Add(labels), generation_tokens_.Add(labels),
+                                stream_bytes_.Add(labels),
+                                time_to_first_token_.Add(labels, LatencyBuckets()),
+                                inter_token_latency_.Add(labels, LatencyBuckets()),
+                                e2e_request_latency_.Add(labels, LatencyBuckets()),
+                                request_queue_time_.Add(labels, LatencyBuckets()),
+                                requests_running_.Add(labels), request_success_, model_name});
   }
   return *slot;
 }

@@ -11,8 +11,8 @@ prometheus::MetricFamily Gauges(const char* name, const char* help) {
   return prometheus::MetricFamily{name, help, prometheus::MetricType::Gauge, {}};
 }
 
-void Add(prometheus::MetricFamily& family, prometheus::ClientMetric::Label model,
-         double value, std::vector<prometheus::ClientMetric::Label> extra = {}) {
+void Add(prometheus::MetricFamily& family, prometheus::ClientMetric::Label model, double value,
+         std::vector<prometheus::ClientMetric::Label> extra = {}) {
   prometheus::ClientMetric metric;
   metric.label.push_back(std::move(model));
   for (auto& label : extra) metric.label.push_back(std::move(label));
@@ -32,10 +32,10 @@ std::vector<prometheus::MetricFamily> ModelGaugeCollector::Collect() const {
       Gauges("ghost_kv_cache_usage_ratio", "Fraction of the KV cache's blocks in use.");
   prometheus::MetricFamily weight_bytes = Gauges(
       "ghost_model_weight_bytes", "Bytes of weights the forward pass reads, by stored format.");
-  prometheus::MetricFamily sparsity = Gauges(
-      "ghost_model_sparsity_ratio",
-      "MLP sparsity: kind=removed_neurons (neurons removed by compression), "
-      "kind=gated_activations (activations the gates zeroed since load).");
+  prometheus::MetricFamily sparsity =
+      Gauges("ghost_model_sparsity_ratio",
+             "MLP sparsity: kind=removed_neurons (neurons removed by compression), "
+             "kind=gated_activations (activations the gates zeroed since load).");
   for (const ModelInfo& info : registry_->List()) {
     if (info.state != ModelState::kReady) continue;
     absl::StatusOr<std::shared_ptr<LoadedModel>> loaded = registry_->GetReady(info.name);

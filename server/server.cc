@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "engine/common/file.h"
 #include "engine/backend/kv_cache.h"
+#include "engine/common/file.h"
 #include "engine/common/status_macros.h"
 #include "engine/compressor/model_compressor.h"
 #include "engine/jobs/job_manager.h"
@@ -277,8 +277,8 @@ absl::Status ServerOptions::Validate() const {
   }
   if (max_prompt_bytes < 1) return absl::InvalidArgumentError("--max_prompt_bytes must be >= 1");
   if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));
   }
   return absl::OkStatus();
 }

@@ -10,8 +10,8 @@
 namespace ghost::server {
 
 template <typename Body>
-grpc::ServerUnaryReactor* RunUnary(const ServiceContext& ctx,
-                                   grpc::CallbackServerContext* context, Body body) {
+grpc::ServerUnaryReactor* RunUnary(const ServiceContext& ctx, grpc::CallbackServerContext* context,
+                                   Body body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   grpc::Status status = ctx.auth->Check(*context);
   if (status.ok()) status = body();

@@ -18,9 +18,9 @@ int RunHealth() {
     const grpc::Status status = stub->Check(context.get(), request, &response);
     if (!status.ok()) return ReportError("health", status);
     const char* label = *service == '\0' ? "live " : "ready";
-    std::printf("%s (%s): %s\n", label, *service == '\0' ? "\"\"" : service,
-                grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
-                    .c_str());
+    std::printf(
+        "%s (%s): %s\n", label, *service == '\0' ? "\"\"" : service,
+        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()).c_str());
     if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) exit_code = 1;
   }
   return exit_code;

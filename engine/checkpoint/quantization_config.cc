@@ -13,9 +13,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-absl::Status FieldError(const std::string& file, const std::string& field, const std::string& what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(file, ": quantization_config.", field, " ", what));
+absl::Status FieldError(const std::string& file, const std::string& field,
+                        const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(file, ": quantization_config.", field, " ", what));
 }
 
 template <typename Enum, std::size_t N>
@@ -57,9 +57,9 @@ absl::StatusOr<std::optional<GhostQuantization>> ParseQuantizationConfig(
   if (!config.contains("quantization_config")) return std::nullopt;
   const Json& q = config["quantization_config"];
   if (!q.is_object()) return FieldError(file_name, "", "is not an object");
-  const std::string method =
-      q.contains("quant_method") && q["quant_method"].is_string() ? q["quant_method"].get<std::string>()
-                                                                   : "";
+  const std::string method = q.contains("quant_method") && q["quant_method"].is_string()
+                                 ? q["quant_method"].get<std::string>()
+                                 : "";
   if (method != "ghost") {
     return absl::UnimplementedError(absl::StrCat(
         file_name, ": quantization_config.quant_method \"", method,
@@ -119,8 +119,9 @@ absl::StatusOr<std::optional<GhostQuantization>> ParseQuantizationConfig(
   if (q.contains("gate_thresholds")) {
     const Json& t = q["gate_thresholds"];
     if (!t.is_array() || t.size() != static_cast<std::size_t>(num_layers)) {
-      return FieldError(file_name, "gate_thresholds",
-                        absl::StrCat("must be an array of ", num_layers, " numbers, one per layer"));
+      return FieldError(
+          file_name, "gate_thresholds",
+          absl::StrCat("must be an array of ", num_layers, " numbers, one per layer"));
     }
     for (const Json& value : t) {
       if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {

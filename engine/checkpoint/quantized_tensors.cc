@@ -17,9 +17,8 @@ std::int64_t AsInt(std::size_t v) { return static_cast<std::int64_t>(v); }
 
 // Copies tensor `name` (dtype and shape checked) into `out`.
 template <typename T>
-absl::Status ReadInto(const TensorLookup& lookup, const std::string& where,
-                      const std::string& name, Dtype dtype, const std::vector<std::int64_t>& shape,
-                      std::vector<T>& out) {
+absl::Status ReadInto(const TensorLookup& lookup, const std::string& where, const std::string& name,
+                      Dtype dtype, const std::vector<std::int64_t>& shape, std::vector<T>& out) {
   const TensorView* t = lookup(name);
   if (t == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": missing tensor ", name));
@@ -40,17 +39,19 @@ std::vector<TensorToWrite> QuantizedTensorsToWrite(const std::string& base,
                                                    const compress::QuantizedMatrix& m) {
   const std::int64_t rows = AsInt(m.rows);
   std::vector<TensorToWrite> tensors;
-  tensors.push_back({base + ".qweight", Dtype::kU8, {rows, AsInt(m.code_bytes_per_row())},
-                     Bytes(m.codes)});
+  tensors.push_back(
+      {base + ".qweight", Dtype::kU8, {rows, AsInt(m.code_bytes_per_row())}, Bytes(m.codes)});
   tensors.push_back(
       {base + ".qscale", Dtype::kF16, {rows, AsInt(m.scales_per_row())}, Bytes(m.scales)});
   if (m.scale_scheme == compress::ScaleScheme::kTwoLevel) {
-    tensors.push_back({base + ".qsubscale", Dtype::kU8, {rows, AsInt(m.sub_scale_bytes_per_row())},
+    tensors.push_back({base + ".qsubscale",
+                       Dtype::kU8,
+                       {rows, AsInt(m.sub_scale_bytes_per_row())},
                        Bytes(m.sub_scales)});
   }
   if (m.format == WeightFormat::kCodebook2Bit) {
-    tensors.push_back({base + ".qcodebook", Dtype::kF16, {AsInt(m.num_codebook_groups()), 4},
-                       Bytes(m.codebook)});
+    tensors.push_back(
+        {base + ".qcodebook", Dtype::kF16, {AsInt(m.num_codebook_groups()), 4}, Bytes(m.codebook)});
   }
   return tensors;
 }

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/compress/quantized_matrix.h"
 #include "engine/checkpoint/quantization_config.h"
 #include "engine/checkpoint/safetensors.h"
 #include "engine/checkpoint/safetensors_writer.h"
+#include "engine/compress/quantized_matrix.h"
 
 namespace ghost {
 

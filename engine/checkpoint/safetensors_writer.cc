@@ -32,8 +32,8 @@ absl::Status CheckTensors(absl::Span<const TensorToWrite> tensors) {
       elements *= d;
     }
     if (static_cast<std::size_t>(elements) * DtypeSize(t.dtype) != t.bytes.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(t.name, ": ", t.bytes.size(),
-                                                     " bytes do not match its shape and dtype"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(t.name, ": ", t.bytes.size(), " bytes do not match its shape and dtype"));
     }
   }
   return absl::OkStatus();

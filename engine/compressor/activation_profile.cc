@@ -8,8 +8,8 @@ namespace ghost::compress {
 ActivationProfile::ActivationProfile(int num_layers, std::size_t max_sampled_rows)
     : max_sampled_rows_(max_sampled_rows), layers_(num_layers) {}
 
-void ActivationProfile::OnLinearInput(int layer, LinearInput input, const float* x,
-                                      std::size_t n, std::size_t cols) {
+void ActivationProfile::OnLinearInput(int layer, LinearInput input, const float* x, std::size_t n,
+                                      std::size_t cols) {
   Layer& l = layers_[layer];
   const auto slot = static_cast<std::size_t>(input);
   std::vector<double>& sums = l.square_sums[slot];

@@ -5,12 +5,12 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "engine/common/file.h"
-#include "engine/compress/metrics.h"
+#include "engine/backend/weight_loader.h"
 #include "engine/checkpoint/quantized_tensors.h"
 #include "engine/checkpoint/safetensors_writer.h"
-#include "engine/backend/weight_loader.h"
 #include "engine/common/durable_file.h"
+#include "engine/common/file.h"
+#include "engine/compress/metrics.h"
 
 namespace ghost::compress {
 namespace {
@@ -64,8 +64,7 @@ absl::StatusOr<TensorQuality> CompressedOutput::AddQuantized(
   if (source->dtype != Dtype::kF32 && source->dtype != Dtype::kBF16 &&
       source->dtype != Dtype::kF16) {
     return absl::InvalidArgumentError(absl::StrCat("tensor ", weight_name, " has dtype ",
-                                                   DtypeName(source->dtype),
-                                                   ", not a float type"));
+                                                   DtypeName(source->dtype), ", not a float type"));
   }
   std::size_t rows = static_cast<std::size_t>(source->shape[0]);
   std::size_t cols = static_cast<std::size_t>(source->shape[1]);
@@ -102,7 +101,9 @@ absl::Status CompressedOutput::Write(const std::string& source_dir, const std::s
     for (TensorToWrite& t : QuantizedTensorsToWrite(base, *matrix)) tensors.push_back(t);
   }
   for (std::size_t i = 0; i < kept_.size(); ++i) {
-    tensors.push_back({kept_names_[i], Dtype::kI32, {static_cast<std::int64_t>(kept_[i].size())},
+    tensors.push_back({kept_names_[i],
+                       Dtype::kI32,
+                       {static_cast<std::int64_t>(kept_[i].size())},
                        {reinterpret_cast<const std::uint8_t*>(kept_[i].data()),
                         kept_[i].size() * sizeof(std::int32_t)}});
   }

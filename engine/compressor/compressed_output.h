@@ -12,9 +12,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "engine/compressor/model_compressor.h"
-#include "engine/compress/quantize.h"
 #include "engine/checkpoint/checkpoint.h"
+#include "engine/compress/quantize.h"
+#include "engine/compressor/model_compressor.h"
 
 namespace ghost::compress {
 

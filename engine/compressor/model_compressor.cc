@@ -10,21 +10,21 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "engine/backend/kv_cache.h"
+#include "engine/checkpoint/checkpoint.h"
+#include "engine/checkpoint/quantization_config.h"
+#include "engine/common/durable_file.h"
 #include "engine/common/file.h"
 #include "engine/common/json.h"
 #include "engine/common/log.h"
 #include "engine/common/owned_directory.h"
 #include "engine/common/status_macros.h"
+#include "engine/compress/quantize.h"
 #include "engine/compressor/activation_profile.h"
 #include "engine/compressor/chunked_evaluation.h"
 #include "engine/compressor/compressed_output.h"
-#include "engine/compress/quantize.h"
-#include "engine/checkpoint/checkpoint.h"
 #include "engine/model/evaluate.h"
-#include "engine/backend/kv_cache.h"
 #include "engine/model/model.h"
-#include "engine/checkpoint/quantization_config.h"
-#include "engine/common/durable_file.h"
 
 namespace ghost::compress {
 namespace {
@@ -201,7 +201,8 @@ absl::Status Job::QuantizeLayers(const ActivationProfile& profile, CompressedOut
         {prefix + "self_attn.o_proj.weight", Input::kAttentionOutput, {}},
         {prefix + "mlp.gate_proj.weight", Input::kMlp, rows_kept},
         {prefix + "mlp.up_proj.weight", Input::kMlp, rows_kept},
-        {prefix + "mlp.down_proj.weight", Input::kMlpDown,
+        {prefix + "mlp.down_proj.weight",
+         Input::kMlpDown,
          {kept, /*select_columns=*/true, /*transpose=*/gated}},
     };
     for (const Linear& linear : linears) {
@@ -257,7 +258,8 @@ absl::Status Job::Evaluate(const std::string& out_dir) {
 }
 
 absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
-  absl::StatusOr<std::string> config_text = ReadFileToString(JoinPath(spec_.source_dir, "config.json"));
+  absl::StatusOr<std::string> config_text =
+      ReadFileToString(JoinPath(spec_.source_dir, "config.json"));
   if (!config_text.ok()) return config_text.status();
   absl::StatusOr<nlohmann::json> config_json =
       ParseJsonStrict(*config_text, JoinPath(spec_.source_dir, "config.json"));
@@ -287,8 +289,7 @@ absl::StatusOr<CompressReport> Job::Run(const std::string& out_dir) {
   GhostQuantization quantization = QuantizationForScheme(spec_.scheme, spec_.block_size);
   quantization.gate_thresholds = report_.gate_thresholds;
   (*config_json)["quantization_config"] = quantization.ToJson();
-  if (absl::Status s = output.Write(spec_.source_dir, out_dir, config_json->dump(2));
-      !s.ok()) {
+  if (absl::Status s = output.Write(spec_.source_dir, out_dir, config_json->dump(2)); !s.ok()) {
     return s;
   }
   report_.bits_per_weight = output.bits_per_weight();
@@ -323,23 +324,23 @@ GhostQuantization QuantizationForScheme(const std::string& scheme_name, int bloc
 
 absl::Status ValidateCompressSpec(const CompressJobSpec& spec) {
   if (FindScheme(spec.scheme) == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("unsupported scheme \"", spec.scheme,
-                                                   "\"; supported: ",
-                                                   absl::StrJoin(CompressSchemes(), ", ")));
-  }
-  if (std::find(kBlockSizes.begin(), kBlockSizes.end(), static_cast<std::size_t>(spec.block_size)) ==
-      kBlockSizes.end()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unsupported block size ", spec.block_size, "; supported: ",
-                     absl::StrJoin(kBlockSizes, ", ")));
+        absl::StrCat("unsupported scheme \"", spec.scheme,
+                     "\"; supported: ", absl::StrJoin(CompressSchemes(), ", ")));
+  }
+  if (std::find(kBlockSizes.begin(), kBlockSizes.end(),
+                static_cast<std::size_t>(spec.block_size)) == kBlockSizes.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported block size ", spec.block_size,
+                     "; supported: ", absl::StrJoin(kBlockSizes, ", ")));
   }
   if (!(spec.target_sparsity >= 0.0f && spec.target_sparsity < 1.0f)) {
     return absl::InvalidArgumentError(
         absl::StrCat("target sparsity ", spec.target_sparsity, " is outside [0, 1)"));
   }
   if (!(spec.dead_neuron_tolerance >= 0.0f && spec.dead_neuron_tolerance < 1.0f)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dead-neuron tolerance ", spec.dead_neuron_tolerance, " is outside [0, 1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dead-neuron tolerance ", spec.dead_neuron_tolerance, " is outside [0, 1)"));
   }
   if (spec.calibration_text.empty()) {
     return absl::InvalidArgumentError("the calibration text is empty");
@@ -404,7 +405,8 @@ absl::StatusOr<CompressReport> CompressModelDirectory(const CompressJobSpec& spe
   Job job(spec, progress, cancel);
   absl::StatusOr<CompressReport> report = job.Run(partial);
   absl::Status status = report.status();
-  if (status.ok()) status = WriteFileDurably(JoinPath(partial, kQualityReportFile), report->ToJson());
+  if (status.ok())
+    status = WriteFileDurably(JoinPath(partial, kQualityReportFile), report->ToJson());
   if (status.ok()) status = SyncDirectory(partial);
   bool renamed = false;
   if (status.ok()) {

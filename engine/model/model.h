@@ -45,10 +45,10 @@ class ActivationObserver {
  public:
   // The input every linear layer of a group reads.
   enum class LinearInput {
-    kAttention,  // q, k, v: [n, hidden]
+    kAttention,        // q, k, v: [n, hidden]
     kAttentionOutput,  // o: [n, heads * head_dim]
-    kMlp,  // gate, up: [n, hidden]
-    kMlpDown,  // down: [n, inner] (after the gate and SiLU-multiply)
+    kMlp,              // gate, up: [n, hidden]
+    kMlpDown,          // down: [n, inner] (after the gate and SiLU-multiply)
   };
   virtual ~ActivationObserver() = default;
   virtual void OnLinearInput(int layer, LinearInput input, const float* x, std::size_t n,
@@ -117,7 +117,7 @@ struct ModelSummary {
   std::int64_t parameters = 0;
   std::string dtype;  // stored precision: "bf16", "f16", "f32"
   std::int64_t weight_bytes = 0;
-  std::string tokenizer;  // "byte-level", ...
+  std::string tokenizer;                 // "byte-level", ...
   double removed_neuron_fraction = 0.0;  // MLP neurons the compressor removed
   int context_length = 0;
   int vocab_size = 0;

@@ -15,8 +15,7 @@ class PagedSession final : public ModelSession {
   PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype)
       : runner_(std::move(runner)),
         context_(config.max_position_embeddings),
-        cache_(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(context_),
-               kv_dtype) {}
+        cache_(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(context_), kv_dtype) {}
 
   absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
                        std::vector<float>& logits) override {

@@ -20,9 +20,8 @@ KvDtype CacheDtype(const Model& model, const ExecutorOptions& options) {
 
 int PoolBlocks(const Model& model, const ExecutorOptions& options) {
   const ModelConfig& config = model.config();
-  return PagedKvCache::BlocksForCapacity(KvCacheShapeOf(config),
-                                         CacheDtype(model, options), options.kv_cache_mib,
-                                         config.max_position_embeddings);
+  return PagedKvCache::BlocksForCapacity(KvCacheShapeOf(config), CacheDtype(model, options),
+                                         options.kv_cache_mib, config.max_position_embeddings);
 }
 
 }  // namespace

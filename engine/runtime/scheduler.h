@@ -41,7 +41,8 @@ class Scheduler {
   std::int64_t num_preemptions() const { return num_preemptions_.load(std::memory_order_relaxed); }
   // The runner's gated-MLP counts since start, as of the last step.
   MlpActivity mlp_activity() const {
-    return {mlp_active_.load(std::memory_order_relaxed), mlp_gated_.load(std::memory_order_relaxed)};
+    return {mlp_active_.load(std::memory_order_relaxed),
+            mlp_gated_.load(std::memory_order_relaxed)};
   }
 
  private:

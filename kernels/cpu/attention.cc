@@ -22,8 +22,7 @@ using internal::TileState;
 // Indexed by KvDtype, then CpuIsa.
 constexpr internal::AttendTileFn kAttendTile[][3] = {
     {internal::AttendTileF32Scalar, internal::AttendTileF32Avx2, internal::AttendTileF32Avx512},
-    {internal::AttendTileBf16Scalar, internal::AttendTileBf16Avx2,
-     internal::AttendTileBf16Avx512}};
+    {internal::AttendTileBf16Scalar, internal::AttendTileBf16Avx2, internal::AttendTileBf16Avx512}};
 static_assert(std::size(kAttendTile) == static_cast<std::size_t>(KvDtype::kBf16) + 1);
 static_assert(std::size(kAttendTile[0]) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
 
@@ -106,8 +105,7 @@ void RunKvHead(void* context, std::size_t task) {
 TileState SplitState(const Job& job, std::size_t split) {
   const std::size_t rows = job.n * job.dims->num_heads;
   float* base = job.partials + split * rows * (job.dims->head_dim + 2);
-  return {base, base + rows * job.dims->head_dim, base + rows * (job.dims->head_dim + 1),
-          nullptr};
+  return {base, base + rows * job.dims->head_dim, base + rows * (job.dims->head_dim + 1), nullptr};
 }
 
 void RunSplit(void* context, std::size_t split) {

@@ -5,10 +5,10 @@
 // once for all of its kv heads, every key or value vector loaded serves several query heads of
 // its group, the softmax is streamed (running maximum and sum, rescaled as the maximum grows),
 // and nothing is gathered or copied (bf16 rows are widened to fp32 once per block of keys and
-// kv head, into a small buffer all the group's query heads read). Entry points dispatch once, at first use, to the best
-// variant this CPU supports, and split the tiles (or, for one tile, as in decode, ranges of the
-// cached positions, merged afterwards, or for a cache too short for that, the kv heads) across
-// the thread pool.
+// kv head, into a small buffer all the group's query heads read). Entry points dispatch once, at
+// first use, to the best variant this CPU supports, and split the tiles (or, for one tile, as in
+// decode, ranges of the cached positions, merged afterwards, or for a cache too short for that, the
+// kv heads) across the thread pool.
 #ifndef GHOST_KERNELS_CPU_ATTENTION_H_
 #define GHOST_KERNELS_CPU_ATTENTION_H_
 

@@ -41,10 +41,12 @@ inline void RowAffine(const QuantWeights& w, std::uint32_t row, float* step, flo
 }
 
 // Factors per row and 16-block group, as floats: coef * scale * step.
-inline __m512 RowFactors(const QuantWeights& w, std::uint32_t row, std::size_t group, float coef_step) {
+inline __m512 RowFactors(const QuantWeights& w, std::uint32_t row, std::size_t group,
+                         float coef_step) {
   const std::uint16_t* scales = w.row_scales(row) + group * kQuantGroupBlocks;
-  return _mm512_mul_ps(_mm512_set1_ps(coef_step),
-                       _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales))));
+  return _mm512_mul_ps(
+      _mm512_set1_ps(coef_step),
+      _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales))));
 }
 
 template <bool kVnni, WeightFormat K>
@@ -55,8 +57,8 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
   const QuantLayout& l = w.layout();
   const std::size_t groups = l.groups_per_row;
   const std::size_t quads = (count + kAxpyQuad - 1) / kAxpyQuad;
-  const AxpyBuffers buffers = ThreadAxpyBuffers(quads * groups * 64, groups * kQuantGroupBlocks,
-                                                l.activation_bytes);
+  const AxpyBuffers buffers =
+      ThreadAxpyBuffers(quads * groups * 64, groups * kQuantGroupBlocks, l.activation_bytes);
   float* block_scale = buffers.block_scale;    // The largest factor of each block.
   float* block_offset = buffers.block_offset;  // Sum of coef * scale * offset per block.
   const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
@@ -86,17 +88,15 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
   for (std::size_t g = 0; g < groups; ++g) {
     const __m512 max_factor = _mm512_loadu_ps(block_scale + g * kQuantGroupBlocks);
     const __mmask16 nonzero = _mm512_cmp_ps_mask(max_factor, _mm512_setzero_ps(), _CMP_GT_OQ);
-    const __m512 inverse =
-        _mm512_maskz_div_ps(nonzero, _mm512_set1_ps(127.0f), max_factor);
+    const __m512 inverse = _mm512_maskz_div_ps(nonzero, _mm512_set1_ps(127.0f), max_factor);
     for (std::size_t q = 0; q < quads; ++q) {
       __m512i packed = _mm512_setzero_si512();
       for (std::size_t r = 0; r < kAxpyQuad && q * kAxpyQuad + r < count; ++r) {
         const std::size_t i = q * kAxpyQuad + r;
         float step, offset;
         RowAffine<K>(w, rows[i], &step, &offset);
-        const __m512 scaled =
-            _mm512_mul_ps(_mm512_mul_ps(RowFactors(w, rows[i], g, coefs[i]), _mm512_set1_ps(step)),
-                          inverse);
+        const __m512 scaled = _mm512_mul_ps(
+            _mm512_mul_ps(RowFactors(w, rows[i], g, coefs[i]), _mm512_set1_ps(step)), inverse);
         const __m512i value = _mm512_and_si512(_mm512_cvtps_epi32(scaled), _mm512_set1_epi32(0xff));
         packed = _mm512_or_si512(packed, _mm512_slli_epi32(value, 8 * r));
       }
@@ -127,9 +127,9 @@ void AxpyRowsInt(const QuantWeights& w, const std::uint32_t* rows, const float* 
       __m512i factor[4];
       for (int m = 0; m < 4; ++m) {
         // Lane 4L + j of vector m takes block 4L + m's four factors.
-        const __m512i index = _mm512_add_epi32(
-            _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12),
-            _mm512_set1_epi32(m));
+        const __m512i index =
+            _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12),
+                             _mm512_set1_epi32(m));
         factor[m] = _mm512_permutexvar_epi32(index, factors);
       }
       const std::size_t stride = 4 * GroupBlocks(l, g);

@@ -285,8 +285,8 @@ void Tile(const QuantWeights& w, const PackedActivations& x, const std::size_t* 
     // The block sums' term folds in here too: per lane, (alpha * dot + beta * sum) * scale.
     __m512 sums[T];
     for (int t = 0; t < T; ++t) {
-      sums[t] = _mm512_loadu_ps(x.block_sums + (t0 + t) * x.block_sums_stride +
-                                g * kQuantGroupBlocks);
+      sums[t] =
+          _mm512_loadu_ps(x.block_sums + (t0 + t) * x.block_sums_stride + g * kQuantGroupBlocks);
     }
     for (int r = 0; r < R; ++r) {
       const __m512 scale = _mm512_cvtph_ps(

@@ -125,7 +125,8 @@ QuantAxpyFn QuantAxpyFor(CpuIsa isa) {
   return kAxpyFns[static_cast<int>(isa)];
 }
 
-AxpyBuffers ThreadAxpyBuffers(std::size_t factor_bytes, std::size_t blocks, std::size_t acc_values) {
+AxpyBuffers ThreadAxpyBuffers(std::size_t factor_bytes, std::size_t blocks,
+                              std::size_t acc_values) {
   thread_local std::vector<std::int8_t> factors;
   thread_local std::vector<float> block_scale, block_offset;
   thread_local std::vector<std::int32_t> acc;
@@ -199,8 +200,8 @@ void MatMulQuantIsa(CpuIsa isa, const float* x, std::size_t n, const QuantWeight
   internal::RunShared(internal::QuantRowsFor(isa), x, n, ws, ys, 1);
 }
 
-void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w,
-                       float* const* y, std::size_t count) {
+void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w, float* const* y,
+                       std::size_t count) {
   if (count == 0) return;
   std::size_t same = 1;
   while (same < count && same < internal::kMaxShared && internal::SameLayout(*w[0], *w[same])) {

@@ -162,8 +162,8 @@ void MatMulQuant(const float* x, std::size_t n, const QuantWeights& w, float* y)
 // same input (a layer's q/k/v or gate/up projections). Where they share cols, format and
 // block size, the input is packed once and all their rows are split over one pool call;
 // otherwise this is count MatMulQuant calls.
-void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w,
-                       float* const* y, std::size_t count);
+void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w, float* const* y,
+                       std::size_t count);
 
 // Explicit variants, for tests and benchmarks; check IsaSupported() first.
 void MatMulQuantIsa(CpuIsa isa, const float* x, std::size_t n, const QuantWeights& w, float* y);

@@ -145,8 +145,7 @@ QuantWeights QuantWeights::PrepareInto(const QuantMatrixView& view, std::uint8_t
       }
     }
     std::memcpy(memory + w.scales_offset_ + r * w.scales_stride_,
-                view.scales + r * l.blocks_per_row,
-                l.blocks_per_row * sizeof(std::uint16_t));
+                view.scales + r * l.blocks_per_row, l.blocks_per_row * sizeof(std::uint16_t));
   }
   w.activation_positions_.resize(view.cols);
   for (std::size_t c = 0; c < view.cols; ++c) {

@@ -88,8 +88,8 @@ TEST_F(GhostTinyTest, Bf16KvCacheGeneratesTheSameGreedyTokensAsFp32) {
     absl::Span<const std::int32_t> input = prompt;
     for (int t = 0; t < 64; ++t) {
       EXPECT_TRUE(session->Forward(input, /*all_logits=*/false, logits).ok());
-      tokens.push_back(static_cast<std::int32_t>(
-          std::max_element(logits.begin(), logits.end()) - logits.begin()));
+      tokens.push_back(static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                                 logits.begin()));
       input = absl::MakeConstSpan(&tokens.back(), 1);
     }
     return tokens;

@@ -123,9 +123,9 @@ TEST(LlamaTest, KvCacheMatchesFullPrefill) {
 
 // The default KV dtype follows the weights: fp32 for fp32 models, bf16 otherwise.
 TEST(LlamaTest, DefaultKvDtypeFollowsTheWeights) {
-  for (const auto& [dtype, kv_dtype] : {std::pair{"F32", KvDtype::kF32},
-                                        std::pair{"BF16", KvDtype::kBf16},
-                                        std::pair{"F16", KvDtype::kBf16}}) {
+  for (const auto& [dtype, kv_dtype] :
+       {std::pair{"F32", KvDtype::kF32}, std::pair{"BF16", KvDtype::kBf16},
+        std::pair{"F16", KvDtype::kBf16}}) {
     TinyLlamaSpec spec;
     spec.dtype = dtype;
     LoadedTiny tiny = LoadTiny(spec);

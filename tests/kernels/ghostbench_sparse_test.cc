@@ -34,9 +34,9 @@ TEST(GhostbenchSparseTest, QuickRunPrintsJson) {
     EXPECT_NEAR(static_cast<double>(r.at("active_neurons").get<long>()),
                 (1.0 - sparsity) * static_cast<double>(inner), 1.0);
     EXPECT_DOUBLE_EQ(r.at("ideal_speedup").get<double>(), 1.0 / (1.0 - sparsity));
-    for (const char* key : {"dense_seconds", "sparse_seconds", "speedup", "fraction_of_ideal",
-                            "read_all_seconds", "read_active_seconds", "read_ceiling_speedup",
-                            "fraction_of_read_ceiling"}) {
+    for (const char* key :
+         {"dense_seconds", "sparse_seconds", "speedup", "fraction_of_ideal", "read_all_seconds",
+          "read_active_seconds", "read_ceiling_speedup", "fraction_of_read_ceiling"}) {
       EXPECT_GT(r.at(key).get<double>(), 0.0) << key;
     }
   }

@@ -163,8 +163,7 @@ TEST(QuantPackTest, Avx512PackerMatchesScalar) {
         std::vector<float> expected_sums(l.scale_stride, 5), got_sums(l.scale_stride, 7);
         const float expected_scale =
             internal::PackTokenScalar(x.data(), w, expected.data(), expected_sums.data());
-        const float got_scale =
-            internal::PackTokenAvx512(x.data(), w, got.data(), got_sums.data());
+        const float got_scale = internal::PackTokenAvx512(x.data(), w, got.data(), got_sums.data());
         const std::string where = std::string(WeightFormatName(format)) + " block " +
                                   std::to_string(block_size) + " cols " +
                                   std::to_string(shape.cols);

@@ -82,8 +82,8 @@ std::vector<double> IntAxpyBound(const QuantWeights& down_t, const std::vector<d
       const QuantCodebook* book = down_t.row_codebook(j);
       const double step = book ? book->step : 1.0;
       max_code = book ? 127.0 : 2.0;
-      max_factor = std::max(
-          max_factor, std::fabs(coefs[j] * F16ToF32(down_t.row_scales(j)[block]) * step));
+      max_factor =
+          std::max(max_factor, std::fabs(coefs[j] * F16ToF32(down_t.row_scales(j)[block]) * step));
     }
     for (std::size_t j = 0; j < kInner; ++j) {
       if (coefs[j] != 0.0) bound[c] += 0.5 * max_factor / 127.0 * max_code * 1.01;

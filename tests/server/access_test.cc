@@ -28,8 +28,8 @@ class OwnNetworkNamespace : public ::testing::Environment {
   // Runs before any test, while the process has one thread (unshare moves only the caller).
   void SetUp() override {
     if (unshare(CLONE_NEWNET) != 0) return;
-    const std::string setup = std::string("ip link set lo up && ip addr add ") + kOwnAddress +
-                              "/32 dev lo";
+    const std::string setup =
+        std::string("ip link set lo up && ip addr add ") + kOwnAddress + "/32 dev lo";
     in_own_namespace = std::system(setup.c_str()) == 0;
   }
 };

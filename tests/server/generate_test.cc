@@ -163,8 +163,8 @@ TEST_F(GenerateTest, BadRequestsGetClearErrorsAndServerStaysUp) {
   cases.push_back({"prompt over --max_prompt_bytes", r, grpc::StatusCode::INVALID_ARGUMENT});
   for (const Case& c : cases) {
     const StreamResult result = CollectStream(*stub_, c.request);
-    EXPECT_EQ(result.status.error_code(), c.code) << c.name << ": "
-                                                  << result.status.error_message();
+    EXPECT_EQ(result.status.error_code(), c.code)
+        << c.name << ": " << result.status.error_message();
     EXPECT_FALSE(result.status.error_message().empty()) << c.name;
   }
   EXPECT_TRUE(CollectStream(*stub_, Greedy("still up", 2)).status.ok());

@@ -51,16 +51,18 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
       MetricValue(scrape, "ghost_model_weight_bytes{format=\"bf16\",model_name=\"ghost-tiny\"}");
   EXPECT_GE(weight_bytes, 2 * 5837568);
   EXPECT_LT(weight_bytes, 2 * 5837568 + 16384);
-  EXPECT_EQ(MetricValue(scrape, "ghost_model_sparsity_ratio{kind=\"removed_neurons\","
-                                "model_name=\"ghost-tiny\"}"),
+  EXPECT_EQ(MetricValue(scrape,
+                        "ghost_model_sparsity_ratio{kind=\"removed_neurons\","
+                        "model_name=\"ghost-tiny\"}"),
             0);
   EXPECT_NE(scrape.find("ghost_request_success_total{finished_reason=\"length\",model_name="
                         "\"ghost-tiny\"} 1"),
             std::string::npos)
       << scrape;
   EXPECT_NE(scrape.find("ghost_build_info{"), std::string::npos);
-  EXPECT_EQ(MetricValue(scrape, "grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
-                                "\"Generate\",grpc_service=\"ghost.v1.Inference\"}"),
+  EXPECT_EQ(MetricValue(scrape,
+                        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method="
+                        "\"Generate\",grpc_service=\"ghost.v1.Inference\"}"),
             1)
       << scrape;
   // No prompt text or file path may leak into metrics.

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "ghost/v1/models.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/server/test_util.h"

@@ -121,8 +121,7 @@ double MetricValue(const std::string& exposition, const std::string& series) {
   std::istringstream lines(exposition);
   std::string line;
   while (std::getline(lines, line)) {
-    if (line.rfind(series, 0) == 0 && line.size() > series.size() &&
-        line[series.size()] == ' ') {
+    if (line.rfind(series, 0) == 0 && line.size() > series.size() && line[series.size()] == ' ') {
       return std::stod(line.substr(series.size() + 1));
     }
   }

@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "gtest/gtest.h"
-#include "tests/run_command.h"
 #include "nlohmann/json.hpp"
+#include "tests/run_command.h"
 
 namespace {
 

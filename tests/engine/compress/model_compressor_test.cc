@@ -26,9 +26,8 @@ class ModelCompressorTest : public ::testing::Test {
   void SetUp() override {
     if (!fs::exists(kModelDir + "/model.safetensors")) GTEST_SKIP() << "no ghost-tiny";
     out_root_ = fs::path(::testing::TempDir()) /
-                ("compress-" + std::string(::testing::UnitTest::GetInstance()
-                                               ->current_test_info()
-                                               ->name()));
+                ("compress-" +
+                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(out_root_);
     fs::create_directories(out_root_);
     absl::StatusOr<std::string> text = ReadFileToString(kModelDir + "/validation-sample.txt");
