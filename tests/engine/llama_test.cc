@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <utility>
@@ -119,6 +120,29 @@ TEST(LlamaTest, KvCacheMatchesFullPrefill) {
     start += size;
   }
   EXPECT_LT(RelativeError(rows, all), 1e-5);
+}
+
+// Issue 16: a loaded model's weights are copied out of its files, so replacing or truncating
+// them (what `cp` over a model does) changes nothing for the loaded model. With weights served
+// from the mapping, the truncated pages made the next forward die of SIGBUS.
+TEST(LlamaTest, TruncatingALoadedModelsFilesChangesNothing) {
+  for (const char* dtype : {"F32", "BF16"}) {
+    SCOPED_TRACE(dtype);
+    TinyLlamaSpec spec;
+    spec.dtype = dtype;
+    const std::string dir = ghost::testing::MakeTempDir("truncated");
+    ghost::testing::WriteTinyLlama(dir, spec);
+    absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir);
+    ASSERT_TRUE(model.ok()) << model.status();
+    const std::vector<std::int32_t> tokens = SomeTokens(12, spec.vocab_size);
+    std::vector<float> before;
+    ASSERT_TRUE((*model)->NewSession()->Forward(tokens, true, before).ok());
+
+    std::filesystem::resize_file(dir + "/model.safetensors", 0);
+    std::vector<float> after;
+    ASSERT_TRUE((*model)->NewSession()->Forward(tokens, true, after).ok());
+    EXPECT_EQ(after, before);
+  }
 }
 
 // The default KV dtype follows the weights: fp32 for fp32 models, bf16 otherwise.
