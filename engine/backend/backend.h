@@ -6,8 +6,9 @@
 //
 // Execution model. Ops are issued in program order by one thread per runner. A device backend
 // may run them asynchronously on a stream of that thread; the calls that hand host data back
-// (HostRows, Logits) wait for what was issued before them and report, as a Status, any device
-// error that happened since the last such call. The CPU backend runs every op to completion.
+// (HostRows, Logits, SiluGate's count) wait for what was issued before them, and HostRows and
+// Logits report, as a Status, any device error that happened since the last such call. The CPU
+// backend runs every op to completion.
 //
 // Sharing. One backend serves every runner of a model (and possibly several models): ops may run
 // at once on several threads as long as each works on its own activations and KV cache.
