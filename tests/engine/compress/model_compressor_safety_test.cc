@@ -2,6 +2,8 @@
 // chunk of work in every phase, layer counters that are the model's, outputs that two writers
 // never share and that never replace a directory, and a bounded calibration text. On a small
 // slice of models/ghost-tiny's sample, so each run takes seconds.
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -35,9 +37,9 @@ class CompressorSafetyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(kModelDir + "/model.safetensors")) GTEST_SKIP() << "no ghost-tiny";
-    out_root_ =
-        fs::path(::testing::TempDir()) /
-        ("safety-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    out_root_ = fs::path(::testing::TempDir()) /
+                ("safety-" + std::to_string(getpid()) + "-" +
+                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(out_root_);
     fs::create_directories(out_root_);
     absl::StatusOr<std::string> text = ReadFileToString(kModelDir + "/validation-sample.txt");

@@ -2,6 +2,8 @@
 // loads, runs, and its quality report holds what the compressor measured.
 #include "engine/compressor/model_compressor.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <string>
@@ -26,7 +28,7 @@ class ModelCompressorTest : public ::testing::Test {
   void SetUp() override {
     if (!fs::exists(kModelDir + "/model.safetensors")) GTEST_SKIP() << "no ghost-tiny";
     out_root_ = fs::path(::testing::TempDir()) /
-                ("compress-" +
+                ("compress-" + std::to_string(getpid()) + "-" +
                  std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(out_root_);
     fs::create_directories(out_root_);
