@@ -52,13 +52,7 @@ absl::StatusOr<EvalResult> EvaluateBitsPerByteInChunks(const Model& model, std::
                                              /*all_logits=*/true, logits));
       // Row t predicts the token after it; the window's last token predicts nothing.
       for (std::size_t t = 0; t < count && offset + t + 1 < length; ++t) {
-        const float* row = &logits[t * vocab];
-        const double max_logit = *std::max_element(row, row + vocab);
-        double sum = 0.0;
-        for (std::size_t v = 0; v < vocab; ++v) sum += std::exp(double{row[v]} - max_logit);
-        const double log_prob =
-            double{row[ids[start + offset + t + 1]]} - max_logit - std::log(sum);
-        total_bits -= log_prob / std::log(2.0);
+        total_bits += NextTokenBits(&logits[t * vocab], vocab, ids[start + offset + t + 1]);
       }
       done += static_cast<std::int64_t>(count);
     }

@@ -9,6 +9,14 @@
 
 namespace ghost {
 
+double NextTokenBits(const float* row, std::size_t vocab, std::int32_t next) {
+  const double max_logit = *std::max_element(row, row + vocab);
+  double sum = 0.0;
+  for (std::size_t v = 0; v < vocab; ++v) sum += std::exp(double{row[v]} - max_logit);
+  const double log_prob = double{row[next]} - max_logit - std::log(sum);
+  return -log_prob / std::log(2.0);
+}
+
 absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_view text,
                                                int window) {
   const Tokenizer& tokenizer = model.tokenizer();
@@ -39,12 +47,7 @@ absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_v
     const absl::Span<const std::int32_t> tokens(&ids[start], length);
     if (absl::Status s = session->Forward(tokens, /*all_logits=*/true, logits); !s.ok()) return s;
     for (std::size_t t = 0; t + 1 < length; ++t) {
-      const float* row = &logits[t * vocab];
-      const double max_logit = *std::max_element(row, row + vocab);
-      double sum = 0.0;
-      for (std::size_t v = 0; v < vocab; ++v) sum += std::exp(double{row[v]} - max_logit);
-      const double log_prob = double{row[tokens[t + 1]]} - max_logit - std::log(sum);
-      total_bits -= log_prob / std::log(2.0);
+      total_bits += NextTokenBits(&logits[t * vocab], vocab, tokens[t + 1]);
     }
     targets += static_cast<std::int64_t>(length - 1);
     activity.active += session->mlp_activity().active;

@@ -2,6 +2,7 @@
 #ifndef GHOST_ENGINE_MODEL_EVALUATE_H_
 #define GHOST_ENGINE_MODEL_EVALUATE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -22,6 +23,10 @@ struct EvalResult {
 // tokens. bits_per_byte = sum of -log2 p(token[t+1] | window prefix) / number of predictions.
 // UNIMPLEMENTED for tokenizers that are not byte-level; INVALID_ARGUMENT for a window outside
 // [2, context] or a text with nothing to predict.
+// -log2 of the probability one row of logits ([vocab]) gives token `next`, computed in double
+// with the row's maximum subtracted first.
+double NextTokenBits(const float* row, std::size_t vocab, std::int32_t next);
+
 absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_view text,
                                                int window = 512);
 
