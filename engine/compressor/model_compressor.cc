@@ -240,14 +240,14 @@ absl::Status Job::Evaluate(const std::string& out_dir) {
   constexpr float kHalfway = (kEvaluateStart + 100) / 2;
   GHOST_ASSIGN_OR_RETURN(
       const EvalResult before,
-      EvaluateBitsPerByteInChunks(*source_, text, window, chunk, [&](auto done, auto total) {
+      EvaluateBitsPerByte(*source_, text, window, chunk, [&](auto done, auto total) {
         return BeforeChunk("evaluating", kEvaluateStart, kHalfway, done, total);
       }));
   GHOST_RETURN_IF_ERROR(Cancelled());
   GHOST_ASSIGN_OR_RETURN(const std::shared_ptr<const Model> compressed, Model::Load(out_dir));
   GHOST_ASSIGN_OR_RETURN(
       const EvalResult after,
-      EvaluateBitsPerByteInChunks(*compressed, text, window, chunk, [&](auto done, auto total) {
+      EvaluateBitsPerByte(*compressed, text, window, chunk, [&](auto done, auto total) {
         return BeforeChunk("evaluating", kHalfway, 100, done, total);
       }));
   report_.bits_per_byte_before = before.bits_per_byte;

@@ -1,11 +1,13 @@
-// Chunked evaluation on models/ghost-tiny: the same bits per byte as EvaluateBitsPerByte, a
-// check before every chunk, and a stop at the first check that says so.
+// Chunked evaluation on models/ghost-tiny: the same bits per byte as whole windows, a check
+// before every chunk, and a stop at the first check that says so; and the chunk size a
+// compression job picks.
 #include "engine/compressor/chunked_evaluation.h"
 
 #include <filesystem>
 #include <string>
 
 #include "engine/common/file.h"
+#include "engine/model/evaluate.h"
 #include "gtest/gtest.h"
 
 namespace ghost::compress {
@@ -32,8 +34,8 @@ TEST(ChunkedEvaluationTest, MatchesWholeWindowEvaluationAndChecksEveryChunk) {
   ASSERT_TRUE(whole.ok()) << whole.status();
 
   std::vector<std::int64_t> seen;
-  absl::StatusOr<EvalResult> chunked = EvaluateBitsPerByteInChunks(
-      **model, text, 64, 20, [&](std::int64_t done, std::int64_t total) {
+  absl::StatusOr<EvalResult> chunked =
+      EvaluateBitsPerByte(**model, text, 64, 20, [&](std::int64_t done, std::int64_t total) {
         EXPECT_EQ(total, 150);
         seen.push_back(done);
         return absl::OkStatus();
@@ -48,16 +50,16 @@ TEST(ChunkedEvaluationTest, MatchesWholeWindowEvaluationAndChecksEveryChunk) {
 
   int checks = 0;
   absl::StatusOr<EvalResult> stopped =
-      EvaluateBitsPerByteInChunks(**model, text, 64, 20, [&](std::int64_t, std::int64_t) {
+      EvaluateBitsPerByte(**model, text, 64, 20, [&](std::int64_t, std::int64_t) {
         return ++checks == 3 ? absl::CancelledError("stop") : absl::OkStatus();
       });
   EXPECT_EQ(stopped.status(), absl::CancelledError("stop"));
   EXPECT_EQ(checks, 3);
 
   const auto go_on = [](std::int64_t, std::int64_t) { return absl::OkStatus(); };
-  EXPECT_EQ(EvaluateBitsPerByteInChunks(**model, text, 1, 20, go_on).status().code(),
+  EXPECT_EQ(EvaluateBitsPerByte(**model, text, 1, 20, go_on).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(EvaluateBitsPerByteInChunks(**model, "a", 64, 20, go_on).status().code(),
+  EXPECT_EQ(EvaluateBitsPerByte(**model, "a", 64, 20, go_on).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
