@@ -20,6 +20,7 @@
 #include "engine/model/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/compress/ghost_tiny_compress_fixture.h"
 
 namespace ghost::compress {
 namespace {
@@ -29,46 +30,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const std::string kModelDir = std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny";
+const std::string& kModelDir = kGhostTinyDir;
 constexpr int kLayers = 6;  // ghost-tiny's
 constexpr int kWindow = 512;
 
-class CompressorSafetyTest : public ::testing::Test {
+class CompressorSafetyTest : public GhostTinyCompressTest {
  protected:
-  void SetUp() override {
-    if (!fs::exists(kModelDir + "/model.safetensors")) GTEST_SKIP() << "no ghost-tiny";
-    out_root_ = fs::path(::testing::TempDir()) /
-                ("safety-" + std::to_string(getpid()) + "-" +
-                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(out_root_);
-    fs::create_directories(out_root_);
-    absl::StatusOr<std::string> text = ReadFileToString(kModelDir + "/validation-sample.txt");
-    ASSERT_TRUE(text.ok()) << text.status();
-    text_ = text->substr(0, 2048);
-  }
-  void TearDown() override { fs::remove_all(out_root_); }
-
-  CompressJobSpec Spec(const std::string& name) const {
-    CompressJobSpec spec;
-    spec.source_dir = kModelDir;
-    spec.output_dir = (out_root_ / name).string();
-    spec.calibration_text = text_;
-    return spec;
-  }
-
-  // Entries of the output root named after `name`: its directory and any partial directory.
-  std::vector<std::string> EntriesFor(const std::string& name) const {
-    std::vector<std::string> found;
-    for (const fs::directory_entry& entry : fs::directory_iterator(out_root_)) {
-      const std::string file = entry.path().filename().string();
-      if (file == name || file.rfind(name + ".", 0) == 0) found.push_back(file);
-    }
-    return found;
-  }
-
-  fs::path out_root_;
-  std::string text_;
-  std::atomic<bool> no_cancel_{false};
+  CompressorSafetyTest() : GhostTinyCompressTest(2048) {}
 };
 
 // "layer 4/32" was shown for a 6-layer model (profiling counted windows as layers), and a job

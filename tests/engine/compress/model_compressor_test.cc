@@ -15,51 +15,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/engine/compress/ghost_tiny_compress_fixture.h"
 
 namespace ghost::compress {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kModelDir = std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny";
+const std::string& kModelDir = kGhostTinyDir;
 
-class ModelCompressorTest : public ::testing::Test {
+class ModelCompressorTest : public GhostTinyCompressTest {
  protected:
-  void SetUp() override {
-    if (!fs::exists(kModelDir + "/model.safetensors")) GTEST_SKIP() << "no ghost-tiny";
-    out_root_ = fs::path(::testing::TempDir()) /
-                ("compress-" + std::to_string(getpid()) + "-" +
-                 std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(out_root_);
-    fs::create_directories(out_root_);
-    absl::StatusOr<std::string> text = ReadFileToString(kModelDir + "/validation-sample.txt");
-    ASSERT_TRUE(text.ok()) << text.status();
-    // A quarter of the sample keeps each test within seconds.
-    text_ = text->substr(0, 4096);
-  }
-  void TearDown() override { fs::remove_all(out_root_); }
-
-  // Entries of the output root named after `name`: its directory and any partial directory.
-  std::vector<std::string> EntriesFor(const std::string& name) const {
-    std::vector<std::string> found;
-    for (const fs::directory_entry& entry : fs::directory_iterator(out_root_)) {
-      const std::string file = entry.path().filename().string();
-      if (file == name || file.rfind(name + ".", 0) == 0) found.push_back(file);
-    }
-    return found;
-  }
-
-  CompressJobSpec Spec(const std::string& name) const {
-    CompressJobSpec spec;
-    spec.source_dir = kModelDir;
-    spec.output_dir = (out_root_ / name).string();
-    spec.calibration_text = text_;
-    return spec;
-  }
-
-  fs::path out_root_;
-  std::string text_;
-  std::atomic<bool> no_cancel_{false};
+  // A quarter of the sample keeps each test within seconds.
+  ModelCompressorTest() : GhostTinyCompressTest(4096) {}
 };
 
 TEST_F(ModelCompressorTest, EverySchemeWritesAModelThatLoadsAndPredicts) {
