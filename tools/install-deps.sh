@@ -26,11 +26,12 @@ RUN_PKGS=(
 )
 
 # Tools the tests use: the PyTorch reference and Python client checks, clang and its runtime for
-# the fuzzers, clang-format, promtool, openssl (TLS test certificates), iproute2 (ss).
+# the fuzzers, clang-format, promtool, openssl (TLS test certificates), iproute2 (ss), PyYAML
+# (deploy/ manifest check).
 TEST_PKGS=(
   clang libclang-rt-14-dev clang-format
   prometheus openssl iproute2
-  python3 python3-torch python3-numpy python3-grpcio python3-protobuf
+  python3 python3-torch python3-numpy python3-grpcio python3-protobuf python3-yaml
 )
 # The tokenizer golden tests run the reference tokenizers under node; any node >= 18 with npm
 # will do (Debian's packages, or NodeSource's nodejs, which bundles npm). Checked by command.
