@@ -10,7 +10,7 @@ METRICS_PORT ?= 9464
 CTEST_JOBS ?= 2
 DATA_DIR ?=
 
-.PHONY: all deps configure build run test test-asan python-stubs clean
+.PHONY: all deps configure build run test test-asan python-stubs clean deploy-test
 
 all: build
 
@@ -52,6 +52,12 @@ test: build
 test-asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug \
 	  CMAKE_EXTRA=-DGHOST_SANITIZE=ON
+
+# The container image for real (tools/deploy/deploy_test.sh; deploy/README.md): podman build,
+# run, health, generate, compression, dashboard queries through Prometheus, SIGTERM drain,
+# restart on the same volume. Not part of `test`: the image build compiles the whole server.
+deploy-test:
+	bash tools/deploy/deploy_test.sh
 
 clean:
 	rm -rf $(BUILD_DIR)
