@@ -28,7 +28,10 @@ fail() {
   exit 1
 }
 cleanup() {
-  podman rm -f -v -t 0 "$run_id" "$run_id-2" "$run_id-prometheus" "$run_id-copy" >/dev/null 2>&1 || true
+  # One at a time: podman stops at the first name it does not know. -v: the /models volume.
+  for c in "$run_id" "$run_id-2" "$run_id-prometheus" "$run_id-copy"; do
+    podman rm -f -v -t 0 --ignore "$c" >/dev/null 2>&1 || true
+  done
   podman volume rm -f "$volume" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
