@@ -10,16 +10,23 @@ METRICS_PORT ?= 9464
 CTEST_JOBS ?= 2
 DATA_DIR ?=
 
-.PHONY: all deps configure build run test test-asan python-stubs clean
+.PHONY: all deps configure build run test test-asan python-stubs clean deploy-test
 
 all: build
 
+# Debian packages by purpose (tools/install-deps.sh): `make run` needs build + run, `make test`
+# also test. DEPS_GROUPS picks them; the run/test targets below set it for their prerequisites.
+DEPS_GROUPS ?= build run
 deps:
-	@bash tools/install-deps.sh
+	@bash tools/install-deps.sh $(DEPS_GROUPS)
 
+# Configures again when the installed groups changed (`make run`, then `make test`): the tests
+# that need node or clang are only declared when CMake finds them.
 configure: deps
-	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
-	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA); \
+	@if [ ! -f $(BUILD_DIR)/build.ninja ] || \
+	    [ "$$(cat $(BUILD_DIR)/.deps-groups 2>/dev/null)" != "$(DEPS_GROUPS)" ]; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA) && \
+	  echo "$(DEPS_GROUPS)" > $(BUILD_DIR)/.deps-groups; \
 	fi
 
 build: configure
@@ -37,6 +44,7 @@ run: build
 python-stubs: configure
 	cmake --build $(BUILD_DIR) --target python_stubs
 
+test: DEPS_GROUPS = build run test
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(CTEST_JOBS)
 
@@ -44,6 +52,12 @@ test: build
 test-asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug \
 	  CMAKE_EXTRA=-DGHOST_SANITIZE=ON
+
+# The container image for real (tools/deploy/deploy_test.sh; deploy/README.md): podman build,
+# run, health, generate, compression, dashboard queries through Prometheus, SIGTERM drain,
+# restart on the same volume. Not part of `test`: the image build compiles the whole server.
+deploy-test:
+	bash tools/deploy/deploy_test.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -27,6 +27,7 @@
 #include "server/metrics.h"
 #include "server/model_gauges.h"
 #include "server/models_service.h"
+#include "server/process_gauges.h"
 #include "server/rpc_metrics.h"
 #include "server/service_context.h"
 #include "server/tls.h"
@@ -88,6 +89,7 @@ class GhostServerImpl final : public GhostServer {
   // Compression jobs register their models in the registry, so they stop before it does.
   std::unique_ptr<jobs::CompressJobManager> jobs_;
   std::shared_ptr<CompressionJobCollector> job_gauges_;
+  std::shared_ptr<ProcessCollector> process_gauges_ = std::make_shared<ProcessCollector>();
   ServiceContext ctx_;
   std::unique_ptr<InferenceService> inference_;
   std::unique_ptr<ModelsService> models_;
@@ -159,6 +161,7 @@ absl::Status GhostServerImpl::Init() {
   metrics_.AddCollectable(model_gauges_);
   job_gauges_ = std::make_shared<CompressionJobCollector>(jobs_.get());
   metrics_.AddCollectable(job_gauges_);
+  metrics_.AddCollectable(process_gauges_);
 
   ctx_ = ServiceContext{registry_.get(),
                         &metrics_,
