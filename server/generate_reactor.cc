@@ -83,7 +83,7 @@ void GenerateReactor::RecordChunk(const GenerationChunk& chunk) {
     tokens_streamed_ += static_cast<int>(chunk.token_ids.size());
     metrics_->generation_tokens.Increment(static_cast<double>(chunk.token_ids.size()));
   }
-  metrics_->stream_bytes.Increment(static_cast<double>(chunk.text.size()));
+  metrics_->text_bytes.Increment(static_cast<double>(chunk.text.size()));
   if (chunk.is_final()) {
     metrics_->e2e_request_latency.Observe(absl::ToDoubleSeconds(now - arrival_));
     metrics_->CountFinished(FinishReasonName(chunk.finish_reason));

@@ -33,8 +33,8 @@ ServerMetrics::ServerMetrics()
                              .Name("ghost_generation_tokens_total")
                              .Help("Tokens generated.")
                              .Register(*registry_)),
-      stream_bytes_(prometheus::BuildCounter()
-                        .Name("ghost_stream_bytes_total")
+      text_bytes_(prometheus::BuildCounter()
+                        .Name("ghost_generation_text_bytes_total")
                         .Help("Bytes of generated text streamed to clients.")
                         .Register(*registry_)),
       request_success_(prometheus::BuildCounter()
@@ -91,7 +91,7 @@ ModelMetrics& ServerMetrics::ForModel(const std::string& model_name) {
   if (slot == nullptr) {
     const prometheus::Labels labels{{"model_name", model_name}};
     slot.reset(new ModelMetrics{prompt_tokens_.Add(labels), generation_tokens_.Add(labels),
-                                stream_bytes_.Add(labels),
+                                text_bytes_.Add(labels),
                                 time_to_first_token_.Add(labels, LatencyBuckets()),
                                 inter_token_latency_.Add(labels, LatencyBuckets()),
                                 e2e_request_latency_.Add(labels, LatencyBuckets()),

@@ -25,7 +25,7 @@ namespace ghost::server {
 struct ModelMetrics {
   prometheus::Counter& prompt_tokens;
   prometheus::Counter& generation_tokens;
-  prometheus::Counter& stream_bytes;
+  prometheus::Counter& text_bytes;
   prometheus::Histogram& time_to_first_token;
   prometheus::Histogram& inter_token_latency;
   prometheus::Histogram& e2e_request_latency;
@@ -63,7 +63,7 @@ class ServerMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& prompt_tokens_;
   prometheus::Family<prometheus::Counter>& generation_tokens_;
-  prometheus::Family<prometheus::Counter>& stream_bytes_;
+  prometheus::Family<prometheus::Counter>& text_bytes_;
   prometheus::Family<prometheus::Counter>& request_success_;
   prometheus::Family<prometheus::Histogram>& time_to_first_token_;
   prometheus::Family<prometheus::Histogram>& inter_token_latency_;
