@@ -14,6 +14,11 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"attention", ghost::bench::RunAttention,
+     "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512] [--kv_dtype bf16|f32]\n"
+     "      [--contexts 512,2048,8192] [--batch 1,4,16]\n"
+     "      paged attention at TinyLlama's shape: decode KV GB/s and its ratio to the measured\n"
+     "      read bandwidth, batched decode, and a 128-position prefill chunk (GMAC/s)"},
     {"batch", ghost::bench::RunBatch,
      "[--json] [--model DIR] [--shape tinyllama [--format F]] [--curve 1,2,4,...]\n"
      "      [--new_tokens N] [--prompt_tokens N] [--repeats N]\n"
