@@ -27,7 +27,7 @@ constexpr Subcommand kSubcommands[] = {
      "[--json] [--quick] [--model PATH]\n"
      "      cosine, MSE, bits/weight and throughput of every quantization scheme and block size"},
     {"decode", ghost::bench::RunDecode,
-     "[--json] [--formats bf16,ternary,...] [--new_tokens 64] [--prompt_tokens 16]\n"
+     "[--json] [--formats bf16,ternary,...] [--new_tokens 64] [--context 16]\n"
      "      [--repeats 2]\n"
      "      one-stream decode on a random TinyLlama-shape model per weight format: tokens/s,\n"
      "      bytes read per token, GB/s and its ratio to the measured read bandwidth"},
