@@ -26,8 +26,8 @@ constexpr internal::AttendTileFn kAttendTile[][3] = {
 static_assert(std::size(kAttendTile) == static_cast<std::size_t>(KvDtype::kBf16) + 1);
 static_assert(std::size(kAttendTile[0]) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
 
-// Query rows (positions x heads) per tile, at least one position: their running sums stay in
-// L1 while the keys and values stream past once.
+// Query rows (positions x query heads of one kv head) per tile, at least one position: their
+// running sums stay in L1 while the keys and values stream past once.
 constexpr std::size_t kTileRows = 32;
 // Waking the workers costs some microseconds; below this many multiply-adds one core is
 // faster on its own.
@@ -167,6 +167,7 @@ void PagedAttentionBatchIsa(CpuIsa isa, const AttentionDims& dims,
   }
   if (base_units == 0) return;
   const bool parallel = threads > 1 && macs >= kMinParallelMacs;
+  const std::size_t group = dims.num_heads / dims.num_kv_heads;
   const std::size_t pieces = threads * kSplitsPerThread;
 
   thread_local std::vector<Unit> units;
@@ -178,11 +179,19 @@ void PagedAttentionBatchIsa(CpuIsa isa, const AttentionDims& dims,
     const AttentionSequence& sequence = sequences[i];
     if (sequence.n == 0) continue;
     const std::size_t keys = sequence.first + sequence.n;
-    const std::size_t positions_per_tile = std::max<std::size_t>(1, kTileRows / dims.num_heads);
-    if (sequence.n > positions_per_tile || !parallel) {
-      // Prefill (or one thread): tiles of positions over every key, all heads.
+    if (sequence.n == 1 && !parallel) {
+      units.push_back({i, {0, 1, 0, keys}, -1});
+      continue;
+    }
+    // Prefill: tiles of positions over every key, one kv head each, so that a tile holds
+    // several positions and each block of keys, once widened, serves all of them.
+    const std::size_t positions_per_tile = std::max<std::size_t>(1, kTileRows / group);
+    if (sequence.n > 1) {
       for (std::size_t t = 0; t < sequence.n; t += positions_per_tile) {
-        units.push_back({i, {t, std::min(t + positions_per_tile, sequence.n), 0, keys}, -1});
+        for (std::size_t h = 0; h < dims.num_kv_heads; ++h) {
+          units.push_back(
+              {i, {t, std::min(t + positions_per_tile, sequence.n), 0, keys, h, h + 1}, -1});
+        }
       }
       continue;
     }
