@@ -22,7 +22,8 @@ struct Int8DotPeak {
 
 // Independent chains of the widest int8 dot-product instruction the CPU has (vpdpbusd with
 // AVX-512 VNNI or AVX-VNNI, else vpmaddubsw + vpmaddwd with AVX2), in registers, for about
-// `seconds` on every pool thread; the fastest of a few passes.
+// `seconds` on every pool thread: the fastest loop's rate in thread CPU time (immune to other
+// tenants taking a core away for a while), times the threads.
 Int8DotPeak MeasureInt8DotPeak(double seconds);
 
 }  // namespace ghost::bench
