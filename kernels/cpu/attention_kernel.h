@@ -48,9 +48,12 @@ template <typename T, std::size_t kDim>
       }
     }
     T::ReduceAddMany(acc, scores + j0);
-    for (; d < dim; ++d) {
-      for (std::size_t j = 0; j < T::kWidth; ++j)
-        scores[j0 + j] += query[d] * keys[(j0 + j) * dim + d];
+    // (Compiled out for the sizes the vectors divide: GCC warned about the loop it unrolled.)
+    if constexpr (kDim == 0 || kDim % T::kWidth != 0) {
+      for (; d < dim; ++d) {
+        for (std::size_t j = 0; j < T::kWidth; ++j)
+          scores[j0 + j] += query[d] * keys[(j0 + j) * dim + d];
+      }
     }
   }
 }
