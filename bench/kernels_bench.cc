@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/best_round.h"
+#include "bench/cpu_summary.h"
 #include "bench/huge_buffer.h"
 #include "bench/memory_bandwidth.h"
 #include "bench/subcommands.h"
@@ -55,6 +56,17 @@ struct CaseResult {
   double seconds_per_call;
   double weight_gb_per_s;
   double ratio_to_bandwidth;
+  // Low-bit products: the roofline time, max(bytes / bandwidth, n x rows x cols multiply-adds /
+  // int8 dot peak), over the measured time.
+  double ratio_to_roofline = 0;
+};
+
+// The machine's figures that every ratio refers to, printed as one line per run.
+struct Machine {
+  std::string cpu;
+  std::string isa_flags;
+  BandwidthResult bandwidth;
+  Int8DotPeak int8_peak;
 };
 
 bool ParseIsa(const char* name, CpuIsa* isa) {
@@ -195,7 +207,8 @@ kernels::QuantWeights RandomQuantWeights(WeightFormat format, Shape shape, std::
 
 // f32_activations: MatMulQuantF32 rather than MatMulQuant (int8 activations).
 CaseResult RunQuantCase(const Options& options, const std::vector<kernels::QuantWeights>& w,
-                        std::size_t n, bool f32_activations, double bandwidth) {
+                        std::size_t n, bool f32_activations, const Machine& machine) {
+  const double bandwidth = machine.bandwidth.gb_per_s;
   const Shape shape{w[0].rows(), w[0].cols()};
   std::vector<float> x(n * shape.cols);
   FillPseudoRandom(x.data(), x.size(), 2);
@@ -218,29 +231,48 @@ CaseResult RunQuantCase(const Options& options, const std::vector<kernels::Quant
   result.n = n;
   result.weight_gb_per_s = static_cast<double>(w[0].bytes()) / result.seconds_per_call / 1e9;
   result.ratio_to_bandwidth = result.weight_gb_per_s / bandwidth;
+  if (!f32_activations && machine.int8_peak.macs_per_s > 0) {
+    const double memory_s = static_cast<double>(w[0].bytes()) / (bandwidth * 1e9);
+    const double compute_s =
+        static_cast<double>(n * shape.rows * shape.cols) / machine.int8_peak.macs_per_s;
+    result.ratio_to_roofline = std::max(memory_s, compute_s) / result.seconds_per_call;
+  }
   return result;
 }
 
-void PrintTable(const Options& options, const BandwidthResult& bandwidth,
+void PrintTable(const Options& options, const Machine& machine,
                 const std::vector<CaseResult>& results) {
+  const BandwidthResult& bandwidth = machine.bandwidth;
+  std::printf(
+      "cpu: %s | kernels %s | read %.1f GB/s | int8 dot peak %.0f GMAC/s (%s) | %d threads\n",
+      machine.cpu.c_str(), machine.isa_flags.c_str(), bandwidth.gb_per_s,
+      machine.int8_peak.macs_per_s / 1e9, machine.int8_peak.instruction.c_str(), bandwidth.threads);
   std::printf("read bandwidth: %.1f GB/s (%d threads, %.2f GiB buffer)\n", bandwidth.gb_per_s,
               bandwidth.threads, static_cast<double>(bandwidth.bytes) / (1 << 30));
   std::printf("isa: %s\n\n", kernels::IsaName(options.isa));
-  std::printf("%-26s %-12s %4s %12s %12s %8s\n", "weights", "shape", "n", "ms/call", "weight GB/s",
-              "ratio");
+  std::printf("%-26s %-12s %4s %12s %12s %8s %9s\n", "weights", "shape", "n", "ms/call",
+              "weight GB/s", "ratio", "roofline");
   for (const CaseResult& r : results) {
     const std::string shape = std::to_string(r.shape.rows) + "x" + std::to_string(r.shape.cols);
     std::string weights = r.format;
     if (r.block_size > 0) weights += "/b" + std::to_string(r.block_size);
     if (r.kernel == "MatMulQuantF32") weights += " f32-act";
-    std::printf("%-26s %-12s %4zu %12.3f %12.1f %8.2f\n", weights.c_str(), shape.c_str(), r.n,
+    std::printf("%-26s %-12s %4zu %12.3f %12.1f %8.2f", weights.c_str(), shape.c_str(), r.n,
                 r.seconds_per_call * 1e3, r.weight_gb_per_s, r.ratio_to_bandwidth);
+    if (r.ratio_to_roofline > 0) std::printf(" %9.2f", r.ratio_to_roofline);
+    std::printf("\n");
   }
 }
 
-void PrintJson(const Options& options, const BandwidthResult& bandwidth,
+void PrintJson(const Options& options, const Machine& machine,
                const std::vector<CaseResult>& results) {
+  const BandwidthResult& bandwidth = machine.bandwidth;
   nlohmann::json out;
+  out["cpu"] = {{"model", machine.cpu},
+                {"kernels", machine.isa_flags},
+                {"read_gb_per_s", bandwidth.gb_per_s},
+                {"int8_dot_instruction", machine.int8_peak.instruction},
+                {"int8_dot_gmacs_per_s", machine.int8_peak.macs_per_s / 1e9}};
   out["isa"] = kernels::IsaName(options.isa);
   out["quick"] = options.quick;
   out["bandwidth"] = {{"bytes", bandwidth.bytes},
@@ -259,7 +291,8 @@ void PrintJson(const Options& options, const BandwidthResult& bandwidth,
                               {"calls", r.calls},
                               {"seconds_per_call", r.seconds_per_call},
                               {"weight_gb_per_s", r.weight_gb_per_s},
-                              {"ratio_to_bandwidth", r.ratio_to_bandwidth}});
+                              {"ratio_to_bandwidth", r.ratio_to_bandwidth},
+                              {"ratio_to_roofline", r.ratio_to_roofline}});
   }
   std::printf("%s\n", out.dump(2).c_str());
 }
@@ -293,8 +326,13 @@ int RunKernels(int argc, char** argv) {
     arena_bytes = std::max(arena_bytes, half_bytes * WeightCopies(options, half_bytes));
   }
   HugeBuffer arena(arena_bytes);
-  const BandwidthResult bandwidth =
+  Machine machine;
+  machine.cpu = CpuModelName();
+  machine.isa_flags = KernelIsaFlags();
+  machine.bandwidth =
       MeasureReadBandwidth(arena.data(), bandwidth_bytes, options.quick ? options.seconds : 2.0);
+  machine.int8_peak = MeasureInt8DotPeak(options.quick ? options.seconds : 0.5);
+  const BandwidthResult& bandwidth = machine.bandwidth;
 
   std::vector<CaseResult> results;
   for (const Shape& shape : shapes) {
@@ -322,20 +360,20 @@ int RunKernels(int argc, char** argv) {
         std::vector<kernels::QuantWeights> copies(1, RandomQuantWeights(format, shape, block_size));
         copies.resize(WeightCopies(options, copies[0].bytes()), copies[0]);
         for (std::size_t n : {1, 8}) {
-          results.push_back(RunQuantCase(options, copies, n, false, bandwidth.gb_per_s));
+          results.push_back(RunQuantCase(options, copies, n, false, machine));
         }
         if (block_size == 64 && format != WeightFormat::kTernaryBase3) {
           for (std::size_t n : {1, 8}) {
-            results.push_back(RunQuantCase(options, copies, n, true, bandwidth.gb_per_s));
+            results.push_back(RunQuantCase(options, copies, n, true, machine));
           }
         }
       }
     }
   }
   if (options.json) {
-    PrintJson(options, bandwidth, results);
+    PrintJson(options, machine, results);
   } else {
-    PrintTable(options, bandwidth, results);
+    PrintTable(options, machine, results);
   }
   return 0;
 }

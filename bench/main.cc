@@ -14,6 +14,11 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"attention", ghost::bench::RunAttention,
+     "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512] [--kv_dtype bf16|f32]\n"
+     "      [--contexts 512,2048,8192] [--batch 1,4,16]\n"
+     "      paged attention at TinyLlama's shape: decode KV GB/s and its ratio to the measured\n"
+     "      read bandwidth, batched decode, and a 128-position prefill chunk (GMAC/s)"},
     {"batch", ghost::bench::RunBatch,
      "[--json] [--model DIR] [--shape tinyllama [--format F]] [--curve 1,2,4,...]\n"
      "      [--new_tokens N] [--prompt_tokens N] [--repeats N]\n"
@@ -22,7 +27,7 @@ constexpr Subcommand kSubcommands[] = {
      "[--json] [--quick] [--model PATH]\n"
      "      cosine, MSE, bits/weight and throughput of every quantization scheme and block size"},
     {"decode", ghost::bench::RunDecode,
-     "[--json] [--formats bf16,ternary,...] [--new_tokens 64] [--prompt_tokens 16]\n"
+     "[--json] [--formats bf16,ternary,...] [--new_tokens 64] [--context 16]\n"
      "      [--repeats 2]\n"
      "      one-stream decode on a random TinyLlama-shape model per weight format: tokens/s,\n"
      "      bytes read per token, GB/s and its ratio to the measured read bandwidth"},

@@ -1,8 +1,9 @@
 // ghostbench decode: one stream decoding on a random model of TinyLlama-1.1B's shape, in bf16
 // and in every compressed format. Per format: decode tokens/s (64 tokens after a 16-token
-// prompt by default, prefill excluded), the bytes read per token (weights and KV cache, in the
-// cache's dtype: bf16 unless --kv_dtype fp32), the implied GB/s and its ratio to the machine's
-// read bandwidth measured in the same run.
+// prompt by default, prefill excluded; --context 2048 decodes after a 2048-token prompt, where
+// attention reads as many bytes as a third of the ternary weights), the bytes read per token
+// (weights and KV cache, in the cache's dtype: bf16 unless --kv_dtype fp32), the implied GB/s and
+// its ratio to the machine's read bandwidth measured in the same run.
 #include <stdlib.h>
 
 #include <algorithm>
@@ -79,13 +80,14 @@ int RunDecode(int argc, char** argv) {
       ++i;
     } else if (arg == "--repeats" && has_value && absl::SimpleAtoi(argv[i + 1], &repeats)) {
       ++i;
-    } else if (arg == "--prompt_tokens" && has_value &&
+    } else if ((arg == "--prompt_tokens" || arg == "--context") && has_value &&
                absl::SimpleAtoi(argv[i + 1], &prompt_tokens) && prompt_tokens >= 1) {
       ++i;
     } else {
       std::fprintf(stderr,
                    "usage: ghostbench decode [--json] [--formats bf16,ternary,...] "
-                   "[--new_tokens 64] [--prompt_tokens 16] [--repeats 2] [--kv_dtype bf16|fp32] "
+                   "[--new_tokens 64] [--prompt_tokens|--context 16] [--repeats 2] "
+                   "[--kv_dtype bf16|fp32] "
                    "[--tokenizer_model DIR]\n");
       return 2;
     }

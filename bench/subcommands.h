@@ -4,6 +4,7 @@
 
 namespace ghost::bench {
 
+int RunAttention(int argc, char** argv);
 int RunBatch(int argc, char** argv);
 int RunCompress(int argc, char** argv);
 int RunDecode(int argc, char** argv);

@@ -49,6 +49,24 @@ void PagedAttention(const AttentionDims& dims, const float* q, std::size_t n, st
 void PagedAttentionIsa(CpuIsa isa, const AttentionDims& dims, const float* q, std::size_t n,
                        std::size_t first, const PagedKvBlocks& kv, float* out);
 
+// One sequence of a batched call: what PagedAttention takes for it.
+struct AttentionSequence {
+  const float* q = nullptr;
+  std::size_t n = 0;
+  std::size_t first = 0;
+  PagedKvBlocks kv;
+  float* out = nullptr;
+};
+
+// PagedAttention for every sequence of a step (the same layer and dims), as one pool call:
+// the work of all of them (tiles of positions, kv heads, ranges of cached positions) is split
+// across the threads together, so a step of a few long decodes and one short one keeps every
+// core busy. Outputs are the same as one PagedAttention call per sequence.
+void PagedAttentionBatch(const AttentionDims& dims, const AttentionSequence* sequences,
+                         std::size_t count);
+void PagedAttentionBatchIsa(CpuIsa isa, const AttentionDims& dims,
+                            const AttentionSequence* sequences, std::size_t count);
+
 }  // namespace ghost::kernels
 
 #endif  // GHOST_KERNELS_CPU_ATTENTION_H_

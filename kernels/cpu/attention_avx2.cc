@@ -7,7 +7,7 @@ namespace ghost::kernels::internal {
 
 void AttendTileF32Avx2(const AttentionDims& dims, const float* q, std::size_t first,
                        const PagedKvBlocks& kv, const TileRange& range, const TileState& state) {
-  AttendTile<Avx2Vec, F32Rows>(dims, q, first, kv, range, state);
+  AttendTile<Avx2Vec, F32Rows<Avx2Vec>>(dims, q, first, kv, range, state);
 }
 
 void AttendTileBf16Avx2(const AttentionDims& dims, const float* q, std::size_t first,

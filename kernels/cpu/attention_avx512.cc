@@ -7,7 +7,7 @@ namespace ghost::kernels::internal {
 
 void AttendTileF32Avx512(const AttentionDims& dims, const float* q, std::size_t first,
                          const PagedKvBlocks& kv, const TileRange& range, const TileState& state) {
-  AttendTile<Avx512Vec, F32Rows>(dims, q, first, kv, range, state);
+  AttendTile<Avx512Vec, F32Rows<Avx512Vec>>(dims, q, first, kv, range, state);
 }
 
 void AttendTileBf16Avx512(const AttentionDims& dims, const float* q, std::size_t first,

@@ -7,7 +7,7 @@ namespace ghost::kernels::internal {
 
 void AttendTileF32Scalar(const AttentionDims& dims, const float* q, std::size_t first,
                          const PagedKvBlocks& kv, const TileRange& range, const TileState& state) {
-  AttendTile<ScalarVec, F32Rows>(dims, q, first, kv, range, state);
+  AttendTile<ScalarVec, F32Rows<ScalarVec>>(dims, q, first, kv, range, state);
 }
 
 void AttendTileBf16Scalar(const AttentionDims& dims, const float* q, std::size_t first,

@@ -38,6 +38,7 @@ struct ScalarVec {
   // a * b + c; rounded twice here (no FMA flag in the scalar build).
   static V Fma(V a, V b, V c) { return a * b + c; }
   static float ReduceAdd(V v) { return v; }
+  static float ReduceMax(V v) { return v; }
   // out[j] = ReduceAdd(v[j]) for j < kWidth.
   static void ReduceAddMany(const V* v, float* out) { out[0] = v[0]; }
   static V Round(V v) { return __builtin_nearbyintf(v); }

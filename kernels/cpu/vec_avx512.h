@@ -28,6 +28,7 @@ struct Avx512Vec {
   static V Min(V a, V b) { return _mm512_min_ps(a, b); }
   static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static float ReduceAdd(V v) { return _mm512_reduce_add_ps(v); }
+  static float ReduceMax(V v) { return _mm512_reduce_max_ps(v); }
   // A transposing tree: pairs of vectors, then pairs of pairs, within each 128-bit lane;
   // then the four lanes. Lane k of the result holds the sums of v[4k .. 4k + 3].
   static void ReduceAddMany(const V* v, float* out) {

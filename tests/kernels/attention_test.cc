@@ -254,5 +254,41 @@ TEST(PagedAttentionTest, Bf16CacheOfExactValuesMatchesF32) {
   }
 }
 
+// A step of several sequences in one batched call (short and long decodes, a prefill chunk, a
+// sequence with nothing new) gives each the output of its own call, for every variant: the
+// batch splits the work of all of them across the pool, keys of long decodes included.
+TEST(PagedAttentionTest, BatchMatchesOneCallPerSequence) {
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::vector<Case> cases = {{32, 4, 64, 2000, 1, 0, 16}, {32, 4, 64, 40, 1, 0, 16},
+                                   {32, 4, 64, 700, 1, 0, 16},  {32, 4, 64, 90, 37, 0, 16},
+                                   {32, 4, 64, 10, 0, 0, 16},   {32, 4, 64, 1200, 1, 0, 16}};
+  for (KvDtype dtype : {KvDtype::kF32, KvDtype::kBf16}) {
+    std::vector<Cache> caches;
+    std::vector<std::vector<float>> queries;
+    for (const Case& c : cases) {
+      caches.push_back(RandomCache(c, dtype, rng));
+      queries.emplace_back(c.n * c.num_heads * c.head_dim);
+      for (float& v : queries.back()) v = normal(rng);
+    }
+    for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+      if (!IsaSupported(isa)) continue;
+      std::vector<std::vector<float>> outs;
+      std::vector<AttentionSequence> sequences;
+      for (std::size_t i = 0; i < cases.size(); ++i) {
+        outs.emplace_back(queries[i].size(), std::numeric_limits<float>::quiet_NaN());
+        sequences.push_back(
+            {queries[i].data(), cases[i].n, cases[i].first, caches[i].view, outs[i].data()});
+      }
+      PagedAttentionBatchIsa(isa, {32, 4, 64, 0}, sequences.data(), sequences.size());
+      for (std::size_t i = 0; i < cases.size(); ++i) {
+        ExpectClose(outs[i], RunVariant(isa, cases[i], queries[i], caches[i]), 1e-5f,
+                    std::string(IsaName(isa)) + " batch, " + KvDtypeName(dtype) + " cache " +
+                        cases[i].Name());
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ghost::kernels

@@ -22,6 +22,13 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
   EXPECT_GT(bandwidth.at("gb_per_s").get<double>(), 0.0);
   EXPECT_GT(bandwidth.at("bytes").get<double>(), 0.0);
   EXPECT_GE(bandwidth.at("threads").get<int>(), 1);
+  // The per-CPU summary: model name, the kernels' ISA, bandwidth and int8 dot-product peak.
+  const nlohmann::json& cpu = json.at("cpu");
+  EXPECT_FALSE(cpu.at("model").get<std::string>().empty());
+  EXPECT_FALSE(cpu.at("kernels").get<std::string>().empty());
+  EXPECT_GT(cpu.at("read_gb_per_s").get<double>(), 0.0);
+  const bool has_int8_dot = !cpu.at("int8_dot_instruction").get<std::string>().empty();
+  EXPECT_EQ(cpu.at("int8_dot_gmacs_per_s").get<double>() > 0.0, has_int8_dot);
   const nlohmann::json& results = json.at("results");
   // {f32, bf16, f16} x {2 shapes} x {n = 1, 8}, then 3 low-bit formats x 2 block sizes x
   // {2 shapes} x {n = 1, 8}, and the fp32-activation path of 2 formats at block size 64 x
@@ -52,6 +59,10 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
     for (const char* key : {"rows", "cols", "n", "weight_copies", "calls"}) {
       EXPECT_GE(r.at(key).get<long>(), 1) << key;
     }
+    // The roofline (bandwidth or int8 compute) applies to the int8-activation products.
+    EXPECT_EQ(r.at("ratio_to_roofline").get<double>() > 0.0,
+              kernel == "MatMulQuant" && has_int8_dot)
+        << kernel;
     for (const char* key : {"seconds_per_call", "weight_gb_per_s", "ratio_to_bandwidth"}) {
       EXPECT_GT(r.at(key).get<double>(), 0.0) << key;
     }

@@ -2,6 +2,7 @@
 // writes of a step, and paged attention over the cached blocks in place.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "engine/backend/cpu/cpu_activation.h"
 #include "engine/backend/cpu/cpu_backend.h"
@@ -9,7 +10,6 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/huge_page_allocator.h"
 #include "kernels/cpu/kv_dtype.h"
-#include "kernels/cpu/thread_pool.h"
 
 namespace ghost {
 namespace {
@@ -46,8 +46,8 @@ class HostKvStorage final : public KvStorage {
   std::byte* const data_;
 };
 
-// One sequence's cached blocks of the layer being attended, so that sequences attend in
-// parallel. Per thread: a backend serves every runner of a model.
+// One sequence's cached blocks of the layer being attended. Per thread: a backend serves every
+// runner of a model.
 struct SequenceBlocks {
   std::vector<const void*> keys, values;
 };
@@ -122,35 +122,25 @@ void CpuBackend::Attention(int layer, const AttentionShape& shape, const Activat
       blocks.values.push_back(cache.values(layer, sequence.blocks[b]));
     }
   }
-  // Sequences attend independently: one pool task each (the attention kernel then runs on the
-  // task's thread; a single sequence keeps the whole pool for its own split).
-  struct Context {
-    kernels::AttentionDims dims;
-    kernels::KvDtype dtype;
-    absl::Span<const StepSequence> sequences;
-    const SequenceBlocks* blocks;
-    const CpuActivation* q;
-    CpuActivation* out;
-  } context{
+  // One kernel call for the whole step: it splits the work of every sequence (tiles of
+  // positions, ranges of a long decode's keys) across the pool together.
+  thread_local std::vector<kernels::AttentionSequence> batch;
+  batch.clear();
+  const CpuActivation& queries = Host(q);
+  CpuActivation& outputs = Host(out);
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    const StepSequence& sequence = sequences[i];
+    batch.push_back({queries.row(sequence.first_row),
+                     sequence.num_tokens,
+                     static_cast<std::size_t>(sequence.start),
+                     {sequence_blocks[i].keys.data(), sequence_blocks[i].values.data(),
+                      PagedKvCache::kBlockTokens, KernelDtype(cache.dtype())},
+                     outputs.row(sequence.first_row)});
+  }
+  kernels::PagedAttentionBatch(
       {static_cast<std::size_t>(shape.num_heads), static_cast<std::size_t>(shape.num_kv_heads),
        static_cast<std::size_t>(shape.head_dim), static_cast<std::size_t>(shape.sliding_window)},
-      KernelDtype(cache.dtype()),
-      sequences,
-      sequence_blocks.data(),
-      &Host(q),
-      &Host(out)};
-  kernels::ThreadPool::Default().Run(
-      sequences.size(),
-      +[](void* opaque, std::size_t i) {
-        const Context& c = *static_cast<const Context*>(opaque);
-        const StepSequence& sequence = c.sequences[i];
-        const kernels::PagedKvBlocks blocks{c.blocks[i].keys.data(), c.blocks[i].values.data(),
-                                            PagedKvCache::kBlockTokens, c.dtype};
-        kernels::PagedAttention(c.dims, c.q->row(sequence.first_row), sequence.num_tokens,
-                                static_cast<std::size_t>(sequence.start), blocks,
-                                c.out->row(sequence.first_row));
-      },
-      &context);
+      batch.data(), batch.size());
 }
 
 }  // namespace ghost
