@@ -30,9 +30,9 @@ __global__ void PagedAttentionKernel(AttentionHeads heads, const float* q, const
   extern __shared__ float shared[];
   __shared__ float scratch[32];
   const int head_dim = heads.head_dim;
-  float* q_head = shared;               // head_dim, pre-scaled
-  float* acc = q_head + head_dim;       // head_dim
-  float* weights = acc + head_dim;      // kChunk
+  float* q_head = shared;           // head_dim, pre-scaled
+  float* acc = q_head + head_dim;   // head_dim
+  float* weights = acc + head_dim;  // kChunk
   const std::size_t t = blockIdx.x;
   const int h = blockIdx.y;
   const int kv_head = h / (heads.num_heads / heads.num_kv_heads);
@@ -46,8 +46,7 @@ __global__ void PagedAttentionKernel(AttentionHeads heads, const float* q, const
   }
   const int position = tokens[t].position;
   const std::int32_t* table = blocks + tokens[t].blocks_offset;
-  const int first =
-      heads.sliding_window > 0 ? max(0, position - heads.sliding_window + 1) : 0;
+  const int first = heads.sliding_window > 0 ? max(0, position - heads.sliding_window + 1) : 0;
   // The row of position s in the keys (or values) array `base`.
   auto row_of = [&](const void* base, int s) {
     const std::size_t block = static_cast<std::size_t>(table[s / layer.block_tokens]);
@@ -82,7 +81,8 @@ __global__ void PagedAttentionKernel(AttentionHeads heads, const float* q, const
     running_max = new_max;
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
       float sum = acc[d] * rescale;
-      for (int j = 0; j < count; ++j) sum += weights[j] * Element<kBf16>(row_of(layer.values, s0 + j), d);
+      for (int j = 0; j < count; ++j)
+        sum += weights[j] * Element<kBf16>(row_of(layer.values, s0 + j), d);
       acc[d] = sum;
     }
   }
@@ -94,24 +94,25 @@ __global__ void PagedAttentionKernel(AttentionHeads heads, const float* q, const
 }  // namespace
 
 absl::Status PagedAttention(const AttentionHeads& heads, const float* q, const StepToken* tokens,
-                            const std::int32_t* blocks, std::size_t n,
-                            const DeviceKvLayer& layer, float* out, StreamHandle stream) {
+                            const std::int32_t* blocks, std::size_t n, const DeviceKvLayer& layer,
+                            float* out, StreamHandle stream) {
   if (heads.head_dim <= 0 || heads.head_dim > kMaxHeadDim || heads.num_kv_heads <= 0 ||
       heads.num_heads % heads.num_kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PagedAttention: unsupported heads ", heads.num_heads, "/", heads.num_kv_heads, " of ",
-        heads.head_dim));
+    return absl::InvalidArgumentError(absl::StrCat("PagedAttention: unsupported heads ",
+                                                   heads.num_heads, "/", heads.num_kv_heads, " of ",
+                                                   heads.head_dim));
   }
   if (n == 0) return absl::OkStatus();
   if (n > 2147483647u) return absl::InvalidArgumentError("PagedAttention: too many tokens");
   const dim3 grid(static_cast<unsigned>(n), static_cast<unsigned>(heads.num_heads));
-  const std::size_t shared = (2 * static_cast<std::size_t>(heads.head_dim) + kChunk) * sizeof(float);
+  const std::size_t shared =
+      (2 * static_cast<std::size_t>(heads.head_dim) + kChunk) * sizeof(float);
   if (layer.bf16) {
-    PagedAttentionKernel<true><<<grid, kAttentionThreads, shared, stream>>>(heads, q, tokens,
-                                                                           blocks, layer, out);
+    PagedAttentionKernel<true>
+        <<<grid, kAttentionThreads, shared, stream>>>(heads, q, tokens, blocks, layer, out);
   } else {
-    PagedAttentionKernel<false><<<grid, kAttentionThreads, shared, stream>>>(heads, q, tokens,
-                                                                            blocks, layer, out);
+    PagedAttentionKernel<false>
+        <<<grid, kAttentionThreads, shared, stream>>>(heads, q, tokens, blocks, layer, out);
   }
   GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("PagedAttentionKernel");
   return absl::OkStatus();

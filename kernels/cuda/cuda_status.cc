@@ -39,9 +39,9 @@ absl::Status CudaStatus(cudaError_t error, const char* call, const char* file, i
 
 absl::Status BlasStatus(cublasStatus_t status, const char* call, const char* file, int line) {
   if (status == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
-  const std::string message = absl::StrCat(Where(call, file, line), ": ",
-                                           cublasGetStatusName(status), " (",
-                                           cublasGetStatusString(status), ")");
+  const std::string message =
+      absl::StrCat(Where(call, file, line), ": ", cublasGetStatusName(status), " (",
+                   cublasGetStatusString(status), ")");
   switch (status) {
     case CUBLAS_STATUS_ALLOC_FAILED:
       return absl::ResourceExhaustedError(message);

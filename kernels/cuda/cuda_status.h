@@ -23,12 +23,12 @@ absl::Status BlasStatus(cublasStatus_t status, const char* call, const char* fil
 
 // Runs `call` (a CUDA runtime call) and returns its error as a Status from the enclosing
 // function.
-#define GHOST_CUDA_RETURN_IF_ERROR(call)                                                   \
-  do {                                                                                     \
-    if (const cudaError_t ghost_cuda_error = (call); ghost_cuda_error != cudaSuccess) {    \
+#define GHOST_CUDA_RETURN_IF_ERROR(call)                                                     \
+  do {                                                                                       \
+    if (const cudaError_t ghost_cuda_error = (call); ghost_cuda_error != cudaSuccess) {      \
       return ::ghost::kernels::cuda::internal::CudaStatus(ghost_cuda_error, #call, __FILE__, \
-                                                          __LINE__);                       \
-    }                                                                                      \
+                                                          __LINE__);                         \
+    }                                                                                        \
   } while (false)
 
 #define GHOST_CUBLAS_RETURN_IF_ERROR(call)                                                    \

@@ -129,7 +129,7 @@ absl::Status RmsNorm(const float* x, const std::int32_t* rows, std::size_t n, st
   if (n == 0) return absl::OkStatus();
   // x is only read without the add.
   RmsNormKernel<false><<<RowBlocks(n), kThreads, 0, stream>>>(const_cast<float*>(x), nullptr, rows,
-                                                             n, dim, weight, eps, out);
+                                                              n, dim, weight, eps, out);
   GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("RmsNormKernel");
   return absl::OkStatus();
 }
@@ -138,8 +138,8 @@ absl::Status AddRmsNorm(float* x, const float* residual, const std::int32_t* row
                         std::size_t dim, const float* weight, float eps, float* out,
                         StreamHandle stream) {
   if (n == 0) return absl::OkStatus();
-  RmsNormKernel<true><<<RowBlocks(n), kThreads, 0, stream>>>(x, residual, rows, n, dim, weight,
-                                                            eps, out);
+  RmsNormKernel<true>
+      <<<RowBlocks(n), kThreads, 0, stream>>>(x, residual, rows, n, dim, weight, eps, out);
   GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("AddRmsNormKernel");
   return absl::OkStatus();
 }

@@ -16,8 +16,8 @@ namespace ghost::kernels::cuda {
 // One layer's keys and values in device memory: position row `row` of cache block `b` holds
 // kv_dim elements at keys + b * block_stride + row * kv_dim * element size (values alike).
 struct DeviceKvLayer {
-  void* keys = nullptr;    // block 0's keys of the layer
-  void* values = nullptr;  // block 0's values of the layer
+  void* keys = nullptr;          // block 0's keys of the layer
+  void* values = nullptr;        // block 0's values of the layer
   std::size_t block_stride = 0;  // bytes from one block's keys (or values) to the next's
   int block_tokens = 0;
   bool bf16 = false;  // elements are bf16 (rounded to nearest even), else fp32
@@ -25,8 +25,8 @@ struct DeviceKvLayer {
 
 struct AttentionHeads {
   int num_heads = 0;
-  int num_kv_heads = 0;  // divides num_heads
-  int head_dim = 0;      // even, at most kMaxHeadDim
+  int num_kv_heads = 0;    // divides num_heads
+  int head_dim = 0;        // even, at most kMaxHeadDim
   int sliding_window = 0;  // 0: all earlier positions; else p - window < s <= p
 };
 inline constexpr int kMaxHeadDim = 512;
@@ -50,8 +50,8 @@ absl::Status RopeAndStoreKv(const AttentionHeads& heads, const float* cos, const
 // out [n, num_heads * head_dim]: each token's attention over the cached positions its position
 // sees (all stored already), scores scaled by 1 / sqrt(head_dim), softmax in fp32.
 absl::Status PagedAttention(const AttentionHeads& heads, const float* q, const StepToken* tokens,
-                            const std::int32_t* blocks, std::size_t n,
-                            const DeviceKvLayer& layer, float* out, StreamHandle stream);
+                            const std::int32_t* blocks, std::size_t n, const DeviceKvLayer& layer,
+                            float* out, StreamHandle stream);
 
 }  // namespace ghost::kernels::cuda
 

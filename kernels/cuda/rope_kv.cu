@@ -71,8 +71,8 @@ absl::Status RopeAndStoreKv(const AttentionHeads& heads, const float* cos, const
                             StreamHandle stream) {
   if (n == 0) return absl::OkStatus();
   const unsigned grid = static_cast<unsigned>(n < 65535 ? n : 65535);
-  RopeAndStoreKvKernel<<<grid, internal::kThreads, 0, stream>>>(heads, cos, sin, tokens, blocks,
-                                                                  n, q, k, v, layer);
+  RopeAndStoreKvKernel<<<grid, internal::kThreads, 0, stream>>>(heads, cos, sin, tokens, blocks, n,
+                                                                q, k, v, layer);
   GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("RopeAndStoreKvKernel");
   return absl::OkStatus();
 }

@@ -17,8 +17,8 @@ namespace {
 using internal::kWarp;
 using internal::WeightsArgs;
 
-constexpr std::size_t kGroup = 64;    // tokens per pass
-constexpr int kTile = 8;              // tokens per register tile
+constexpr std::size_t kGroup = 64;  // tokens per pass
+constexpr int kTile = 8;            // tokens per register tile
 constexpr std::size_t kNeuronChunk = 1024;
 constexpr int kWarpsPerBlock = 8;
 constexpr int kColumnThreads = 256;
@@ -125,22 +125,23 @@ absl::Status SparseMlp(const float* x, const float* h, std::size_t n, std::size_
     const float* hg = h + t0 * inner;
     const absl::Status up_launched =
         internal::DispatchFormat(up.format, [&](auto tag) -> absl::Status {
-      const unsigned blocks = static_cast<unsigned>((inner + kWarpsPerBlock - 1) / kWarpsPerBlock);
-      UpKernel<decltype(tag)::value>
-          <<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(xg, hg, tokens, inner, up_args, a);
-      GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("SparseMlp UpKernel");
-      return absl::OkStatus();
-    });
+          const unsigned blocks =
+              static_cast<unsigned>((inner + kWarpsPerBlock - 1) / kWarpsPerBlock);
+          UpKernel<decltype(tag)::value>
+              <<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(xg, hg, tokens, inner, up_args, a);
+          GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("SparseMlp UpKernel");
+          return absl::OkStatus();
+        });
     if (!up_launched.ok()) return up_launched;
     const absl::Status down_launched =
         internal::DispatchFormat(down_t.format, [&](auto tag) -> absl::Status {
-      const dim3 grid(static_cast<unsigned>((hidden + kColumnThreads - 1) / kColumnThreads),
-                      static_cast<unsigned>(chunks));
-      DownKernel<decltype(tag)::value>
-          <<<grid, kColumnThreads, 0, stream>>>(a, tokens, inner, down_args, partial);
-      GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("SparseMlp DownKernel");
-      return absl::OkStatus();
-    });
+          const dim3 grid(static_cast<unsigned>((hidden + kColumnThreads - 1) / kColumnThreads),
+                          static_cast<unsigned>(chunks));
+          DownKernel<decltype(tag)::value>
+              <<<grid, kColumnThreads, 0, stream>>>(a, tokens, inner, down_args, partial);
+          GHOST_CUDA_RETURN_IF_LAUNCH_FAILED("SparseMlp DownKernel");
+          return absl::OkStatus();
+        });
     if (!down_launched.ok()) return down_launched;
     SumChunksKernel<<<internal::GridFor(tokens * hidden), internal::kThreads, 0, stream>>>(
         partial, chunks, tokens * hidden, out + t0 * hidden);

@@ -26,8 +26,8 @@ struct WeightsArgs {
 };
 
 inline WeightsArgs ArgsOf(const DeviceWeights& w) {
-  WeightsArgs a{w.format, w.rows, w.cols, w.data, w.block_size, 0, 0, 0, w.scales, w.codebook,
-                w.codebook_group_rows};
+  WeightsArgs a{w.format, w.rows, w.cols,   w.data,     w.block_size,         0,
+                0,        0,      w.scales, w.codebook, w.codebook_group_rows};
   if (IsBlockQuantized(w.format)) {
     a.blocks_per_row = w.blocks_per_row();
     a.code_bytes_per_row = w.code_bytes_per_row();
@@ -57,8 +57,8 @@ __device__ __forceinline__ float WeightAt(const WeightsArgs& w, std::size_t r, s
   } else {
     const std::size_t block = c / w.block_size;
     const std::size_t j = c - block * w.block_size;
-    const std::uint8_t* codes = static_cast<const std::uint8_t*>(w.data) +
-                                r * w.code_bytes_per_row + block * w.block_bytes;
+    const std::uint8_t* codes =
+        static_cast<const std::uint8_t*>(w.data) + r * w.code_bytes_per_row + block * w.block_bytes;
     const float scale = F16BitsToFloat(w.scales[r * w.blocks_per_row + block]);
     if constexpr (F == WeightFormat::kTernaryBase3) {
       // Digit j % 5 of byte j / 5, stored as code + 1.

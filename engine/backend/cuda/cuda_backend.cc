@@ -1,10 +1,10 @@
 #include "engine/backend/cuda/cuda_backend.h"
-#include "engine/backend/device_info.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/backend/cuda/cuda_backend_impl.h"
+#include "engine/backend/device_info.h"
 #include "kernels/cuda/elementwise.h"
 
 namespace ghost {
@@ -35,7 +35,8 @@ Lane* CudaBackend::Begin() {
       lane.Record(blas.status());
       return nullptr;
     }
-    absl::StatusOr<kc::PinnedBuffer> counter = kc::PinnedBuffer::Allocate(sizeof(unsigned long long));
+    absl::StatusOr<kc::PinnedBuffer> counter =
+        kc::PinnedBuffer::Allocate(sizeof(unsigned long long));
     if (!counter.ok()) {
       lane.Record(counter.status());
       return nullptr;
@@ -61,8 +62,8 @@ absl::StatusOr<absl::Span<const float>> CudaBackend::HostRows(const Activation& 
   const std::size_t count = a.rows() * a.cols();
   lane.host_rows.resize(count);
   if (Lane* ready = Begin(); ready != nullptr) {
-    ready->Record(kc::CopyToHost(lane.host_rows.data(), Dev(a).data(), count * sizeof(float),
-                                 lane.handle()));
+    ready->Record(
+        kc::CopyToHost(lane.host_rows.data(), Dev(a).data(), count * sizeof(float), lane.handle()));
   }
   if (absl::Status s = Finish(lane); !s.ok()) return s;
   return absl::MakeConstSpan(lane.host_rows);
@@ -110,8 +111,8 @@ void CudaBackend::AddBias(Activation& y, const WeightVector& bias) {
 void CudaBackend::SiluMul(Activation& gate, const Activation& up) {
   Lane* lane = Begin();
   if (lane == nullptr) return;
-  lane->Record(kc::SiluMul(Dev(gate).data(), Dev(up).data(), gate.rows() * gate.cols(),
-                           lane->handle()));
+  lane->Record(
+      kc::SiluMul(Dev(gate).data(), Dev(up).data(), gate.rows() * gate.cols(), lane->handle()));
 }
 
 std::size_t CudaBackend::SiluGate(Activation& gate, float threshold) {

@@ -139,10 +139,10 @@ void CudaBackend::RopeTables(absl::Span<const double> inv_freq,
   lane->Record(Dev(cos).Resize(n, half));
   lane->Record(Dev(sin).Resize(n, half));
   if (!lane->error.ok()) return;
-  lane->Record(kc::CopyToDevice(Dev(cos).data(), host_cos.data(), n * half * sizeof(float),
-                                lane->handle()));
-  lane->Record(kc::CopyToDevice(Dev(sin).data(), host_sin.data(), n * half * sizeof(float),
-                                lane->handle()));
+  lane->Record(
+      kc::CopyToDevice(Dev(cos).data(), host_cos.data(), n * half * sizeof(float), lane->handle()));
+  lane->Record(
+      kc::CopyToDevice(Dev(sin).data(), host_sin.data(), n * half * sizeof(float), lane->handle()));
 }
 
 namespace {

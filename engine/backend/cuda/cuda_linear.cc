@@ -66,12 +66,12 @@ absl::Status CudaBackend::Logits(Activation& x, const Activation& residual,
     if (lane.error.ok()) {
       lane.Record(kc::CopyToDevice(lane.rows.data(), indices.data(),
                                    indices.size() * sizeof(std::int32_t), lane.handle()));
-      lane.Record(kc::AddRmsNorm(Dev(x).data(), Dev(residual).data(),
-                                 lane.rows.as<std::int32_t>(), rows.size(), x.cols(), norm.data,
-                                 eps, Dev(normed).data(), lane.handle()));
+      lane.Record(kc::AddRmsNorm(Dev(x).data(), Dev(residual).data(), lane.rows.as<std::int32_t>(),
+                                 rows.size(), x.cols(), norm.data, eps, Dev(normed).data(),
+                                 lane.handle()));
       if (lane.error.ok()) {
-        lane.Record(LinearRows(lane, Dev(normed).data(), rows.size(), lm_head,
-                               lane.logits.as<float>()));
+        lane.Record(
+            LinearRows(lane, Dev(normed).data(), rows.size(), lm_head, lane.logits.as<float>()));
       }
       lane.Record(kc::CopyToHost(logits.data(), lane.logits.data(), logits.size() * sizeof(float),
                                  lane.handle()));

@@ -162,8 +162,8 @@ class CudaWeightUnit final : public WeightUnit {
 
   std::vector<Tensor> table_;
   std::vector<UnitTensorSource::Kind> kinds_;
-  std::vector<QuantParts> parts_;                 // kQuant tensors only
-  std::vector<kc::DeviceWeights> descriptors_;    // matrices; sized once (stable addresses)
+  std::vector<QuantParts> parts_;               // kQuant tensors only
+  std::vector<kc::DeviceWeights> descriptors_;  // matrices; sized once (stable addresses)
   std::vector<WeightMatrix> matrices_;
   std::vector<WeightVector> vectors_;
   std::size_t weight_bytes_ = 0;
