@@ -171,15 +171,19 @@ TEST_P(CudaBackendTest, PromptLogitsAndGreedyTokensMatchTheCpu) {
     EXPECT_LT(RowError(cuda_last.data(), cpu_last.data(), vocab), 1e-2) << "step " << step;
   }
   // Dense fp32 weights leave no room for ties: all 64 steps must have been compared.
-  if (GetParam().dtype == "F32" && GetParam().scheme.empty()) EXPECT_EQ(compared, kSteps);
+  if (GetParam().dtype == "F32" && GetParam().scheme.empty()) {
+    EXPECT_EQ(compared, kSteps);
+  }
   RecordProperty("greedy_steps_compared", compared);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Models, CudaBackendTest,
-    ::testing::Values(Case{"f32"}, Case{"bf16", "BF16"}, Case{"f16_gated", "F16", "", true},
-                      Case{"ternary", "BF16", "ternary"}, Case{"codebook", "BF16", "codebook4"},
-                      Case{"two_level", "BF16", "ternary-2level"},
+    ::testing::Values(Case{"f32", "F32", "", false, false}, Case{"bf16", "BF16", "", false, false},
+                      Case{"f16_gated", "F16", "", true, false},
+                      Case{"ternary", "BF16", "ternary", false, false},
+                      Case{"codebook", "BF16", "codebook4", false, false},
+                      Case{"two_level", "BF16", "ternary-2level", false, false},
                       Case{"ghost_tiny", "", "", false, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 

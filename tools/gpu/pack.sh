@@ -19,6 +19,7 @@ max_mib=48
 # What check.sh runs; each path relative to the build tree.
 binaries=(
   tests/kernels/kernels_cuda_device_test
+  tests/kernels/kernels_cuda_status_test
   tests/kernels/kernels_cuda_elementwise_test
   tests/kernels/kernels_cuda_matvec_test
   tests/kernels/kernels_cuda_attention_test
