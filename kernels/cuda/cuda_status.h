@@ -40,8 +40,15 @@ absl::Status BlasStatus(cublasStatus_t status, const char* call, const char* fil
     }                                                                                         \
   } while (false)
 
-// After a kernel launch: the launch's own error (a bad configuration), as a Status.
-#define GHOST_CUDA_RETURN_IF_LAUNCH_FAILED(kernel_name) \
-  GHOST_CUDA_RETURN_IF_ERROR((static_cast<void>(kernel_name), cudaGetLastError()))
+// After a kernel launch: the launch's own error (a bad configuration), as a Status naming the
+// kernel (a string literal).
+#define GHOST_CUDA_RETURN_IF_LAUNCH_FAILED(kernel_name)                                            \
+  do {                                                                                             \
+    if (const cudaError_t ghost_cuda_error = cudaGetLastError();                                   \
+        ghost_cuda_error != cudaSuccess) {                                                         \
+      return ::ghost::kernels::cuda::internal::CudaStatus(ghost_cuda_error, kernel_name " launch", \
+                                                          __FILE__, __LINE__);                     \
+    }                                                                                              \
+  } while (false)
 
 #endif  // GHOST_KERNELS_CUDA_CUDA_STATUS_H_

@@ -70,7 +70,7 @@ class DeviceTest : public ::testing::Test {
 };
 
 TEST_F(DeviceTest, CudaModelFailsAloneWithoutDeviceElseServes) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   ghost::v1::ImportModelRequest import;
   import.set_name("b");
   import.set_path("tiny-b");
@@ -109,7 +109,7 @@ TEST_F(DeviceTest, CudaModelFailsAloneWithoutDeviceElseServes) {
 }
 
 TEST_F(DeviceTest, UnknownDeviceIsInvalidArgument) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   ghost::v1::Model model;
   const grpc::Status status = Load("ghost-tiny", "gpu", &model);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -125,7 +125,7 @@ TEST_F(DeviceTest, DeviceFlagIsValidated) {
 }
 
 TEST_F(DeviceTest, BuildInfoNamesCudaRuntimeAndDevice) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
   EXPECT_THAT(metrics, HasSubstr("cuda_runtime=\""));
   EXPECT_THAT(metrics, HasSubstr("cuda_device=\""));
