@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/cuda/blas_library.h"
 #include "kernels/cuda/cuda_status.h"
 
 namespace ghost::kernels::cuda {
@@ -198,10 +199,12 @@ absl::StatusOr<float> Event::MillisecondsSince(const Event& start) const {
 // ---- BlasHandle
 
 absl::StatusOr<BlasHandle> BlasHandle::Create(StreamHandle stream) {
+  absl::StatusOr<const internal::BlasLibrary*> blas = internal::Blas();
+  if (!blas.ok()) return blas.status();
   BlasHandle handle;
-  GHOST_CUBLAS_RETURN_IF_ERROR(cublasCreate(&handle.handle_));
-  GHOST_CUBLAS_RETURN_IF_ERROR(cublasSetStream(handle.handle_, stream));
-  GHOST_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(handle.handle_, CUBLAS_DEFAULT_MATH));
+  GHOST_CUBLAS_RETURN_IF_ERROR((*blas)->create(&handle.handle_));
+  GHOST_CUBLAS_RETURN_IF_ERROR((*blas)->set_stream(handle.handle_, stream));
+  GHOST_CUBLAS_RETURN_IF_ERROR((*blas)->set_math_mode(handle.handle_, CUBLAS_DEFAULT_MATH));
   return handle;
 }
 
@@ -210,14 +213,14 @@ BlasHandle::BlasHandle(BlasHandle&& other) noexcept
 
 BlasHandle& BlasHandle::operator=(BlasHandle&& other) noexcept {
   if (this != &other) {
-    if (handle_ != nullptr) cublasDestroy(handle_);
+    if (handle_ != nullptr) internal::BlasIfOpen()->destroy(handle_);
     handle_ = std::exchange(other.handle_, nullptr);
   }
   return *this;
 }
 
 BlasHandle::~BlasHandle() {
-  if (handle_ != nullptr) cublasDestroy(handle_);
+  if (handle_ != nullptr) internal::BlasIfOpen()->destroy(handle_);
 }
 
 // ---- Copies

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/cuda/blas_library.h"
 
 namespace ghost::kernels::cuda::internal {
 namespace {
@@ -40,8 +41,10 @@ absl::Status CudaStatus(cudaError_t error, const char* call, const char* file, i
 absl::Status BlasStatus(cublasStatus_t status, const char* call, const char* file, int line) {
   if (status == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
   const std::string message =
-      absl::StrCat(Where(call, file, line), ": ", cublasGetStatusName(status), " (",
-                   cublasGetStatusString(status), ")");
+      internal::BlasIfOpen() == nullptr
+          ? absl::StrCat(Where(call, file, line), ": cuBLAS status ", static_cast<int>(status))
+          : absl::StrCat(Where(call, file, line), ": ", BlasIfOpen()->status_name(status), " (",
+                         BlasIfOpen()->status_string(status), ")");
   switch (status) {
     case CUBLAS_STATUS_ALLOC_FAILED:
       return absl::ResourceExhaustedError(message);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/blas_library.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
 
@@ -30,11 +31,11 @@ absl::Status DenseGemm(const float* x, std::size_t n, const DeviceWeights& w, fl
   // [cols, n] one, y a [rows, n] one; y = w^T x.
   const float alpha = 1.0f;
   const float beta = 0.0f;
-  GHOST_CUBLAS_RETURN_IF_ERROR(
-      cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
-                   static_cast<int>(n), static_cast<int>(w.cols), &alpha, w.data, type,
-                   static_cast<int>(w.cols), activations, type, static_cast<int>(w.cols), &beta, y,
-                   CUDA_R_32F, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  GHOST_CUBLAS_RETURN_IF_ERROR(internal::BlasIfOpen()->gemm_ex(
+      blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows), static_cast<int>(n),
+      static_cast<int>(w.cols), &alpha, w.data, type, static_cast<int>(w.cols), activations, type,
+      static_cast<int>(w.cols), &beta, y, CUDA_R_32F, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F,
+      CUBLAS_GEMM_DEFAULT));
   return absl::OkStatus();
 }
 
