@@ -35,6 +35,10 @@ constexpr Subcommand kSubcommands[] = {
      "--text FILE [--model NAME] [--model_root DIR] [--window N]\n"
      "      bits per byte of a local model (default ghost-tiny under ./models) on a text file\n"
      "      (no server needed), as JSON"},
+    {"gpu", ghost::bench::RunGpu,
+     "[--json] [--quick]\n"
+     "      CUDA device 0: D2D and pinned H2D bandwidth, matvec GB/s over D2D per format at\n"
+     "      4096x14336 and 14336x4096 (batch 1/8/32), resident Llama-3-8B-shape decode tokens/s"},
     {"kernels", ghost::bench::RunKernels,
      "[--json] [--seconds S] [--quick] [--isa scalar|avx2|avx512]\n"
      "      memory read bandwidth, then MatMulF32/Bf16/Quant weight GB/s against it"},

@@ -9,6 +9,7 @@ int RunBatch(int argc, char** argv);
 int RunCompress(int argc, char** argv);
 int RunDecode(int argc, char** argv);
 int RunEval(int argc, char** argv);
+int RunGpu(int argc, char** argv);
 int RunKernels(int argc, char** argv);
 int RunQuality(int argc, char** argv);
 int RunServe(int argc, char** argv);

@@ -53,6 +53,9 @@ ABSL_FLAG(int64_t, max_prompt_bytes, ghost::kDefaultMaxPromptBytes,
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "how the KV cache stores keys and values: bf16 (half the memory and attention reads), "
           "fp32, or auto (bf16 unless the model's weights are fp32)");
+ABSL_FLAG(std::string, device, "cpu",
+          "where models load unless LoadModel names a device: cpu, cuda or cuda:N (a model that "
+          "cannot load there fails alone; the others keep serving)");
 ABSL_FLAG(int, compression_workers, 1,
           "compression jobs run at once (each also uses the matrix thread pool)");
 
@@ -124,6 +127,7 @@ int main(int argc, char** argv) {
       static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_prompt_bytes)));
   options.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
+  options.device = absl::GetFlag(FLAGS_device);
 
   auto server = ghost::server::GhostServer::Start(options);
   if (!server.ok()) {

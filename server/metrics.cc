@@ -81,7 +81,9 @@ ServerMetrics::ServerMetrics()
       .Register(*registry_)
       .Add({{"version", GHOST_VERSION},
             {"cpu_isa", CpuIsaName()},
-            {"cuda_compiled", CudaCompiled() ? "true" : "false"}})
+            {"cuda_compiled", CudaCompiled() ? "true" : "false"},
+            {"cuda_runtime", CudaRuntimeLabel()},
+            {"cuda_device", CudaDeviceLabel()}})
       .Set(1);
 }
 

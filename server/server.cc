@@ -135,6 +135,7 @@ absl::Status GhostServerImpl::Init() {
     // Validate() has parsed it once already.
     registry_options.executor.kv_cache_dtype = *ParseKvDtype(options_.kv_cache_dtype);
   }
+  registry_options.device = *ParseDeviceSelection(options_.device);  // Validate() parsed it
   GHOST_ASSIGN_OR_RETURN(registry_, ModelRegistry::Create(registry_options));
   // The default model is registered on first use; one missing from the roots is a
   // configuration error, reported at start.
@@ -279,6 +280,9 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError("--max_queued_requests must be >= 1");
   }
   if (max_prompt_bytes < 1) return absl::InvalidArgumentError("--max_prompt_bytes must be >= 1");
+  if (absl::StatusOr<DeviceSelection> parsed = ParseDeviceSelection(device); !parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--device: ", parsed.status().message()));
+  }
   if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));

@@ -44,6 +44,8 @@ struct ServerOptions {
   // How every model's KV cache stores keys and values: "fp32", "bf16", or "auto" (bf16 unless
   // the model's weights are fp32; Model::default_kv_dtype).
   std::string kv_cache_dtype = "auto";
+  // Where models load unless LoadModel names a device: "cpu", "cuda" or "cuda:N".
+  std::string device = "cpu";
   // Compression jobs running at once, on threads of their own (not the inference executors).
   int compression_workers = 1;
 

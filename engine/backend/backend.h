@@ -156,9 +156,12 @@ class Backend {
 
 struct BackendOptions {
   Device device = Device::kCpu;
+  int device_index = 0;  // which CUDA device
 };
 
 // The backend for `options.device`; UNIMPLEMENTED for a device this build has no backend for.
+// CUDA: FAILED_PRECONDITION naming the cause when the build has no CUDA, the machine no usable
+// device, or the device fails to initialise (cuda/cuda_backend.h).
 absl::StatusOr<std::shared_ptr<Backend>> NewBackend(const BackendOptions& options);
 
 }  // namespace ghost

@@ -125,13 +125,15 @@ struct ModelSummary {
 
 struct ModelOptions {
   Device device = Device::kCpu;  // where the weights live and the forward runs (backend.h)
+  int device_index = 0;          // which CUDA device
 };
 
 class Model {
  public:
   // Loads an HF model directory (config.json, model.safetensors, tokenizer.json, optional
   // generation_config.json) onto options.device. Errors name the file and the problem;
-  // UNIMPLEMENTED for a device this build has no backend for.
+  // UNIMPLEMENTED for a device this build has no backend for; FAILED_PRECONDITION for CUDA
+  // without a usable device (backend.h).
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory,
                                                            const ModelOptions& options = {});
   virtual ~Model() = default;

@@ -26,7 +26,8 @@ absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directo
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
                                                          const ModelOptions& options) {
-  absl::StatusOr<std::shared_ptr<Backend>> backend = NewBackend({.device = options.device});
+  absl::StatusOr<std::shared_ptr<Backend>> backend =
+      NewBackend({.device = options.device, .device_index = options.device_index});
   if (!backend.ok()) return backend.status();
   const std::string config_path = JoinPath(directory, "config.json");
   absl::StatusOr<std::string> config_text = ReadFileToString(config_path);

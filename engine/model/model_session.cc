@@ -12,10 +12,13 @@ namespace {
 
 class PagedSession final : public ModelSession {
  public:
-  PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype)
+  // `storage`: StorageBytes for one context, from the model's backend.
+  PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype,
+               std::unique_ptr<KvStorage> storage)
       : runner_(std::move(runner)),
         context_(config.max_position_embeddings),
-        cache_(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(context_), kv_dtype) {}
+        cache_(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(context_), kv_dtype,
+               std::move(storage)) {}
 
   absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
                        std::vector<float>& logits) override {
@@ -40,6 +43,20 @@ class PagedSession final : public ModelSession {
   int num_tokens_ = 0;
 };
 
+// A session whose cache could not be allocated: every Forward reports why.
+class FailedSession final : public ModelSession {
+ public:
+  explicit FailedSession(absl::Status status) : status_(std::move(status)) {}
+  absl::Status Forward(absl::Span<const std::int32_t>, bool, std::vector<float>&) override {
+    return status_;
+  }
+  int num_tokens() const override { return 0; }
+  MlpActivity mlp_activity() const override { return {}; }
+
+ private:
+  const absl::Status status_;
+};
+
 }  // namespace
 
 absl::Status ContextOverflowError(std::int64_t tokens, int context) {
@@ -54,7 +71,13 @@ KvDtype Model::default_kv_dtype() const {
 std::unique_ptr<ModelSession> Model::NewSession() const { return NewSession(default_kv_dtype()); }
 
 std::unique_ptr<ModelSession> Model::NewSession(KvDtype kv_dtype) const {
-  return std::make_unique<PagedSession>(NewRunner(), config(), kv_dtype);
+  const KvCacheShape shape = KvCacheShapeOf(config());
+  const int blocks = PagedKvCache::BlocksForTokens(config().max_position_embeddings);
+  // Host memory on the CPU (reserved, committed as blocks are written); the device's elsewhere.
+  absl::StatusOr<std::unique_ptr<KvStorage>> storage =
+      backend().NewKvStorage(PagedKvCache::StorageBytes(shape, blocks, kv_dtype));
+  if (!storage.ok()) return std::make_unique<FailedSession>(storage.status());
+  return std::make_unique<PagedSession>(NewRunner(), config(), kv_dtype, *std::move(storage));
 }
 
 }  // namespace ghost

@@ -64,18 +64,27 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> Registry::GetReady(const std::strin
   return it->second.serving;
 }
 
-absl::Status Registry::QueueLoad(const std::string& name, ModelCallback& done) {
+absl::Status Registry::QueueLoad(const std::string& name,
+                                 const std::optional<DeviceSelection>& device,
+                                 ModelCallback& done) {
   if (table_->shut_down) return ShutDownError();
   const auto it = table_->entries.find(name);
   if (it == table_->entries.end()) return NotFound(name);
   Entry& entry = it->second;
   switch (entry.info.state) {
     case ModelState::kLoading:
+      if (device.has_value() && device != entry.device.value_or(options_.device)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("model \"", name, "\" is loading on ",
+                         entry.device.value_or(options_.device).ToString(), "; load it on ",
+                         device->ToString(), " once that load is done"));
+      }
       break;  // joins the load in progress
     case ModelState::kAvailable:
     case ModelState::kFailed:
     case ModelState::kReady:
       Transition(entry.info, ModelState::kLoading);
+      if (device.has_value()) entry.device = device;
       table_->load_queue.push_back(name);
       break;
     case ModelState::kImporting:
@@ -90,6 +99,16 @@ absl::Status Registry::QueueLoad(const std::string& name, ModelCallback& done) {
 }
 
 void Registry::LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) {
+  LoadAsyncOn(name, mode, std::nullopt, std::move(done));
+}
+
+void Registry::LoadOnDeviceAsync(const std::string& name, LoadMode mode,
+                                 const DeviceSelection& device, ModelCallback done) {
+  LoadAsyncOn(name, mode, device, std::move(done));
+}
+
+void Registry::LoadAsyncOn(const std::string& name, LoadMode mode,
+                           const std::optional<DeviceSelection>& device, ModelCallback done) {
   absl::StatusOr<ModelInfo> now = absl::UnknownError("pending");
   bool pending = false;
   {
@@ -98,7 +117,7 @@ void Registry::LoadAsync(const std::string& name, LoadMode mode, ModelCallback d
     if (mode == LoadMode::kIfNotLoaded && it != table_->entries.end() &&
         it->second.info.state == ModelState::kReady && !table_->shut_down) {
       now = it->second.info;
-    } else if (absl::Status queued = QueueLoad(name, done); !queued.ok()) {
+    } else if (absl::Status queued = QueueLoad(name, device, done); !queued.ok()) {
       now = queued;
     } else {
       pending = true;  // `done` now waits in the entry
@@ -110,6 +129,7 @@ void Registry::LoadAsync(const std::string& name, LoadMode mode, ModelCallback d
 void Registry::LoaderLoop() {
   for (;;) {
     std::string name, root, path;
+    DeviceSelection device;
     {
       absl::MutexLock lock(&table_->mu);
       Table* table = table_.get();
@@ -123,21 +143,24 @@ void Registry::LoaderLoop() {
       const ModelInfo& info = table_->entries.at(name).info;
       root = info.root;
       path = info.path;
+      device = table_->entries.at(name).device.value_or(options_.device);
+      table_->entries.at(name).info.device = device.ToString();
     }
-    FinishLoad(name, LoadVersion(name, root, path));
+    FinishLoad(name, LoadVersion(name, root, path, device));
   }
 }
 
-absl::StatusOr<std::unique_ptr<LoadedModel>> Registry::LoadVersion(const std::string& name,
-                                                                   const std::string& root,
-                                                                   const std::string& path) const {
+absl::StatusOr<std::unique_ptr<LoadedModel>> Registry::LoadVersion(
+    const std::string& name, const std::string& root, const std::string& path,
+    const DeviceSelection& device) const {
   if (!IsConfiguredRoot(root)) {
     return absl::FailedPreconditionError(
         absl::StrCat("the model root of \"", name, "\" is not configured on this server"));
   }
   GHOST_ASSIGN_OR_RETURN(const ModelLocation location, ResolveUnderRoot(root, path));
-  LogInfo(absl::StrCat("model ", name, " loading from ", path));
-  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(location.directory);
+  LogInfo(absl::StrCat("model ", name, " loading from ", path, " on ", device.ToString()));
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(location.directory, {.device = device.device, .device_index = device.index});
   if (!model.ok()) return RelativeToRoot(model.status(), root);
   absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(*model, options_.executor);
   if (!executor.ok()) return RelativeToRoot(executor.status(), root);

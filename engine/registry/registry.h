@@ -10,6 +10,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "engine/backend/device.h"
 #include "engine/model/model.h"
 #include "engine/registry/model_state.h"
 #include "engine/runtime/executor.h"
@@ -26,6 +27,8 @@ struct ModelInfo {
   bool load_at_start = false;      // it was ready when the registry was last written
   bool created_by_server = false;  // Delete removes the directory as well
   ModelSummary summary;            // from config.json, completed (parameters, ...) once loaded
+  // Where it serves, or where its last load went ("cpu", "cuda:0"); "" before any load.
+  std::string device;
 };
 
 struct RegistryOptions {
@@ -33,6 +36,8 @@ struct RegistryOptions {
   // Holds registry.json and its lock file; created when missing. One registry per directory.
   std::string registry_dir;
   ExecutorOptions executor;
+  // Where a model loads unless its LoadOnDeviceAsync names a device (`--device`).
+  DeviceSelection device;
 
   absl::Status Validate() const;
 };
@@ -81,7 +86,14 @@ class ModelRegistry {
   // version, which is swapped out only on success; a load already in progress is joined.
   // Immediate outcomes (NOT_FOUND, FAILED_PRECONDITION while importing or unloading,
   // UNAVAILABLE after Shutdown, ready with kIfNotLoaded) reach `done` before this returns.
+  // The model loads on the device its last LoadOnDeviceAsync named, else options.device.
   virtual void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) = 0;
+  // LoadAsync on `device`, which the model keeps for later loads. A device the machine lacks
+  // fails this model's load (kFailed, or the serving version stays) with FAILED_PRECONDITION
+  // naming the cause; other models are unaffected. FAILED_PRECONDITION when a load on another
+  // device is in progress.
+  virtual void LoadOnDeviceAsync(const std::string& name, LoadMode mode,
+                                 const DeviceSelection& device, ModelCallback done) = 0;
   // Stops handing the model out (kUnloading: GetReady answers UNAVAILABLE) and calls `done`
   // once the last in-flight request has released it and its memory is freed (kAvailable).
   // FAILED_PRECONDITION when it is not ready; an unload in progress is joined.

@@ -103,7 +103,7 @@ absl::Status Registry::Restore() {
     const bool load = entry.info.load_at_start && entry.info.state == ModelState::kAvailable;
     table_->entries.emplace(name, std::move(entry));
     ModelCallback none;
-    if (load && QueueLoad(name, none).ok()) ++to_load;
+    if (load && QueueLoad(name, std::nullopt, none).ok()) ++to_load;
   }
   LogInfo(absl::StrCat("model registry in ", options_.registry_dir, ": ", restored.size(),
                        " models, ", to_load, " loading"));

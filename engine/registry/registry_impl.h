@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,7 @@ struct Entry {
   std::shared_ptr<LoadedModel> serving;  // what GetReady hands out; null unless ready/reloading
   int live_versions = 0;                 // versions not yet released (serving or in flight)
   std::vector<ModelCallback> load_waiters;
+  std::optional<DeviceSelection> device;  // named by LoadOnDeviceAsync; else the registry's
   std::vector<ModelCallback> unload_waiters;
 };
 
@@ -60,6 +62,8 @@ class Registry final : public ModelRegistry {
   absl::StatusOr<ModelInfo> Import(const std::string& name, const std::string& path,
                                    ModelOrigin origin) override;
   void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) override;
+  void LoadOnDeviceAsync(const std::string& name, LoadMode mode, const DeviceSelection& device,
+                         ModelCallback done) override;
   void UnloadAsync(const std::string& name, ModelCallback done) override;
   absl::Status Delete(const std::string& name) override;
   absl::StatusOr<std::shared_ptr<LoadedModel>> GetReady(const std::string& name) const override;
@@ -69,8 +73,10 @@ class Registry final : public ModelRegistry {
   absl::Status NotFound(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(table_->mu);
   bool IsConfiguredRoot(const std::string& root) const;
   // Queues a load of `name` (or joins the one in progress); moves `done` only on success.
-  absl::Status QueueLoad(const std::string& name, ModelCallback& done)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(table_->mu);
+  void LoadAsyncOn(const std::string& name, LoadMode mode,
+                   const std::optional<DeviceSelection>& device, ModelCallback done);
+  absl::Status QueueLoad(const std::string& name, const std::optional<DeviceSelection>& device,
+                         ModelCallback& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(table_->mu);
   absl::Status StartUnload(const std::string& name, ModelCallback& done,
                            std::shared_ptr<LoadedModel>& released, bool& persist)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(table_->mu);
@@ -79,7 +85,8 @@ class Registry final : public ModelRegistry {
   void LoaderLoop();
   absl::StatusOr<std::unique_ptr<LoadedModel>> LoadVersion(const std::string& name,
                                                            const std::string& root,
-                                                           const std::string& path) const;
+                                                           const std::string& path,
+                                                           const DeviceSelection& device) const;
   void FinishLoad(const std::string& name, absl::StatusOr<std::unique_ptr<LoadedModel>> loaded);
   void RemoveDirectory(const ModelInfo& info) const;
 

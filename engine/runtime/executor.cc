@@ -16,10 +16,11 @@ namespace {
 
 class BatchingExecutor final : public Executor {
  public:
-  BatchingExecutor(std::shared_ptr<const Model> model, const ExecutorOptions& options)
+  BatchingExecutor(std::shared_ptr<const Model> model, const ExecutorOptions& options,
+                   std::unique_ptr<KvStorage> kv_storage)
       : model_(std::move(model)),
         queue_(options.max_queued_requests, options.max_batch_size),
-        scheduler_(model_, options, queue_) {
+        scheduler_(model_, options, queue_, std::move(kv_storage)) {
     thread_ = std::thread([this] { scheduler_.Run(); });
     scheduler_thread_ = thread_.get_id();
   }
@@ -102,7 +103,13 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
                                                            const ExecutorOptions& options) {
   if (model == nullptr) return absl::InvalidArgumentError("Executor needs a model");
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  return std::unique_ptr<Executor>(new BatchingExecutor(std::move(model), options));
+  // The KV pool lives in the model's device memory (host memory on the CPU, reserved and
+  // committed as blocks are first written).
+  absl::StatusOr<std::unique_ptr<KvStorage>> storage =
+      model->backend().NewKvStorage(Scheduler::PoolStorageBytes(*model, options));
+  if (!storage.ok()) return storage.status();
+  return std::unique_ptr<Executor>(
+      new BatchingExecutor(std::move(model), options, *std::move(storage)));
 }
 
 }  // namespace ghost

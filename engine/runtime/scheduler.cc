@@ -27,14 +27,19 @@ int PoolBlocks(const Model& model, const ExecutorOptions& options) {
 }  // namespace
 
 Scheduler::Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options,
-                     RequestQueue& queue)
+                     RequestQueue& queue, std::unique_ptr<KvStorage> kv_storage)
     : model_(std::move(model)),
       options_(options),
       queue_(queue),
       runner_(model_->NewRunner()),
       cache_(KvCacheShapeOf(model_->config()), PoolBlocks(*model_, options),
-             CacheDtype(*model_, options)),
+             CacheDtype(*model_, options), std::move(kv_storage)),
       kv_blocks_total_(cache_.num_blocks()) {}
+
+std::size_t Scheduler::PoolStorageBytes(const Model& model, const ExecutorOptions& options) {
+  return PagedKvCache::StorageBytes(KvCacheShapeOf(model.config()), PoolBlocks(model, options),
+                                    CacheDtype(model, options));
+}
 
 void Scheduler::Run() {
   while (true) {

@@ -27,9 +27,13 @@ namespace ghost {
 
 class Scheduler {
  public:
-  // `options` must be valid; `queue` must outlive the scheduler.
-  Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options,
-            RequestQueue& queue);
+  // `options` must be valid; `queue` must outlive the scheduler. `kv_storage` holds the KV
+  // pool: PoolStorageBytes(*model, options) bytes from the model's backend.
+  Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options, RequestQueue& queue,
+            std::unique_ptr<KvStorage> kv_storage);
+
+  // Bytes of KV storage the pool of a scheduler for `model` takes under `options`.
+  static std::size_t PoolStorageBytes(const Model& model, const ExecutorOptions& options);
 
   // The thread's body: steps until the queue is closed, then cancels the running requests.
   // Every request taken from the queue gets exactly one final chunk.

@@ -11,6 +11,7 @@
 #include "engine/common/file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kernels/cuda/cuda_device.h"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
@@ -202,6 +203,50 @@ TEST_F(RegistryTest, LoadUnloadDeleteTransitions) {
   EXPECT_EQ(registry->Get("other")->state, ModelState::kFailed);
   EXPECT_THAT(registry->Get("other")->reason, HasSubstr("model.safetensors"));
   EXPECT_TRUE(registry->Delete("other").ok());  // failed models can be deleted
+}
+
+// A model's device: the registry's by default, the one LoadOnDeviceAsync named from then on. A
+// device the machine lacks fails that model alone; the others keep serving.
+TEST_F(RegistryTest, ModelsLoadOnTheirOwnDevice) {
+  std::unique_ptr<ModelRegistry> registry = Make();
+  ASSERT_NE(registry, nullptr);
+  ASSERT_TRUE(registry->Import("tiny", "tiny", ModelOrigin::kImported).ok());
+  ASSERT_TRUE(registry->Import("other", "other", ModelOrigin::kImported).ok());
+  absl::StatusOr<ModelInfo> cpu = registry->Load("tiny");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_EQ(cpu->device, "cpu");
+
+  const auto load_on = [&](const std::string& name, const DeviceSelection& device) {
+    absl::Notification done;
+    absl::StatusOr<ModelInfo> outcome;
+    registry->LoadOnDeviceAsync(name, LoadMode::kReload, device,
+                                [&](absl::StatusOr<ModelInfo> result) {
+                                  outcome = std::move(result);
+                                  done.Notify();
+                                });
+    done.WaitForNotification();
+    return outcome;
+  };
+  const absl::StatusOr<ModelInfo> on_cuda = load_on("other", {Device::kCuda, 0});
+  if (kernels::CudaDeviceCount() == 0) {
+    EXPECT_EQ(on_cuda.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(registry->Get("other")->state, ModelState::kFailed);
+    EXPECT_EQ(registry->Get("other")->device, "cuda:0");
+    // A later plain load stays on the device it was asked onto.
+    EXPECT_EQ(registry->Load("other").status().code(), absl::StatusCode::kFailedPrecondition);
+  } else {
+    ASSERT_TRUE(on_cuda.ok()) << on_cuda.status();
+    EXPECT_EQ(on_cuda->device, "cuda:0");
+    EXPECT_EQ(Generate(**registry->GetReady("other")), FinishReason::kLength);
+  }
+  // The CPU model was never touched.
+  absl::StatusOr<std::shared_ptr<LoadedModel>> ready = registry->GetReady("tiny");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(Generate(**ready), FinishReason::kLength);
+  const absl::StatusOr<ModelInfo> back = load_on("other", {Device::kCpu, 0});
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->device, "cpu");
+  EXPECT_EQ(back->state, ModelState::kReady);
 }
 
 TEST_F(RegistryTest, DeleteRemovesOnlyDirectoriesTheServerCreated) {
