@@ -27,6 +27,7 @@ server::ServerOptions TestServerOptions() {
   options.metrics_host = "127.0.0.1";
   options.port = 0;
   options.metrics_port = 0;
+  options.http_port = server::kAnyHttpPort;
   options.model_roots = {std::string(GHOST_SOURCE_DIR) + "/models"};
   options.default_model = "ghost-tiny";
   // Servers of one test binary, and test binaries run in parallel, each get their own registry
