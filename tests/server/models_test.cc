@@ -160,9 +160,12 @@ TEST_F(ModelsTest, ImportLoadUnloadDelete) {
   EXPECT_TRUE(fs::exists(root_ + "/tiny-b/config.json"));  // imported: the files stay
   ghost::v1::ListModelsResponse list;
   ASSERT_TRUE(models_->ListModels(ContextWithToken("").get(), {}, &list).ok());
-  ASSERT_EQ(list.models_size(), 1);
+  // tiny-b lies directly under the root: it stays listed under its directory name.
+  ASSERT_EQ(list.models_size(), 2);
   EXPECT_EQ(list.models(0).name(), "ghost-tiny");
   EXPECT_EQ(list.models(0).state(), ghost::v1::READY);
+  EXPECT_EQ(list.models(1).name(), "tiny-b");
+  EXPECT_EQ(list.models(1).state(), ghost::v1::AVAILABLE);
 }
 
 // Readiness ("ghost.v1.Inference") follows the default model; liveness ("") stays SERVING.
@@ -181,8 +184,7 @@ TEST_F(ModelsTest, ReadinessFollowsTheDefaultModel) {
   ASSERT_TRUE(Unload("ghost-tiny").ok());
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(status(""), HealthCheckResponse::SERVING);
-  ASSERT_TRUE(Import("tiny-b", "tiny-b").ok());
-  ASSERT_TRUE(Load("tiny-b").ok());  // another model does not make the server ready
+  ASSERT_TRUE(Load("tiny-b").ok());  // found in the root, no import needed  // another model does not make the server ready
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
   ASSERT_TRUE(Load("ghost-tiny").ok());
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::SERVING);
