@@ -178,9 +178,9 @@ void HttpServerImpl::Count(const httplib::Request& req, const httplib::Response&
 }
 
 bool HttpServerImpl::Authorized(const httplib::Request& req, httplib::Response& res) const {
-  std::optional<std::string_view> header;
-  if (req.has_header("Authorization")) header = req.get_header_value("Authorization");
-  const absl::Status status = ctx_.auth->CheckAuthorization(header);
+  const std::string header = req.get_header_value("Authorization");
+  const absl::Status status = ctx_.auth->CheckAuthorization(
+      req.has_header("Authorization") ? std::optional<std::string_view>(header) : std::nullopt);
   if (status.ok()) return true;
   SendStatus(res, status);
   res.set_header("WWW-Authenticate", "Bearer");
@@ -196,6 +196,7 @@ void HttpServerImpl::Health(httplib::Response& res) const {
 
 void HttpServerImpl::ListModels(const httplib::Request& req, httplib::Response& res) const {
   if (!Authorized(req, res)) return;
+  ctx_.registry->DiscoverModels();
   Json data = Json::array();
   for (const ModelInfo& info : ctx_.registry->List()) {
     if (info.state != ModelState::kFailed) data.push_back(ModelObject(info.name));

@@ -116,6 +116,71 @@ absl::Status ParsePrompt(const Json& body, ClientGenerationRequest& out) {
   return WrongType("prompt", "a string, an array of token ids, or a one-element array of either");
 }
 
+// A message's content: a string, or an array of text parts (joined), or null (an assistant
+// message that only calls tools).
+absl::StatusOr<std::string> MessageContent(const Json& message, const std::string& field) {
+  const Json* content = Member(message, "content");
+  if (content == nullptr) return std::string();
+  if (content->is_string()) return content->get<std::string>();
+  if (!content->is_array()) return WrongType(field, "a string or an array of content parts");
+  std::string text;
+  for (const Json& part : *content) {
+    const Json* type = part.is_object() ? Member(part, "type") : nullptr;
+    const Json* part_text = part.is_object() ? Member(part, "text") : nullptr;
+    if (type == nullptr || *type != "text" || part_text == nullptr || !part_text->is_string()) {
+      return FieldError(field,
+                        "only text content parts ({\"type\": \"text\", \"text\": ...}) "
+                        "are supported");
+    }
+    text += part_text->get<std::string>();
+  }
+  return text;
+}
+
+// Chat's conversation and the template's inputs; the engine renders it (never this layer).
+absl::Status ParseMessages(const Json& body, ClientGenerationRequest& out) {
+  const Json* messages = Member(body, "messages");
+  if (messages == nullptr) return FieldError("messages", "'messages' is required");
+  if (!messages->is_array() || messages->empty()) {
+    return WrongType("messages", "a non-empty array of messages");
+  }
+  std::vector<ChatMessage> conversation;
+  conversation.reserve(messages->size());
+  for (std::size_t i = 0; i < messages->size(); ++i) {
+    const Json& message = (*messages)[i];
+    const std::string field = absl::StrCat("messages[", i, "]");
+    if (!message.is_object()) return WrongType(field, "an object");
+    ChatMessage parsed;
+    GHOST_ASSIGN_OR_RETURN(std::optional<std::string> role, String(message, "role"));
+    if (!role || role->empty()) return FieldError(field + ".role", "every message needs a role");
+    parsed.role = *std::move(role);
+    GHOST_ASSIGN_OR_RETURN(parsed.content, MessageContent(message, field + ".content"));
+    GHOST_ASSIGN_OR_RETURN(std::optional<std::string> name, String(message, "name"));
+    parsed.name = name.value_or("");
+    GHOST_ASSIGN_OR_RETURN(std::optional<std::string> call_id, String(message, "tool_call_id"));
+    parsed.tool_call_id = call_id.value_or("");
+    if (const Json* calls = Member(message, "tool_calls")) {
+      if (!calls->is_array()) return WrongType(field + ".tool_calls", "an array");
+      parsed.tool_calls_json = calls->dump();
+    }
+    conversation.push_back(std::move(parsed));
+  }
+  out.prompt = std::move(conversation);
+  if (const Json* tools = Member(body, "tools")) {
+    if (!tools->is_array()) return WrongType("tools", "an array");
+    out.chat.tools_json = tools->dump();
+  }
+  // vLLM's extensions, for templates with switches (Qwen3's enable_thinking).
+  if (const Json* variables = Member(body, "chat_template_kwargs")) {
+    if (!variables->is_object()) return WrongType("chat_template_kwargs", "an object");
+    out.chat.variables_json = variables->dump();
+  }
+  GHOST_ASSIGN_OR_RETURN(std::optional<bool> generation_prompt,
+                         Bool(body, "add_generation_prompt"));
+  if (generation_prompt) out.chat.add_generation_prompt = *generation_prompt;
+  return absl::OkStatus();
+}
+
 absl::Status ParseStop(const Json& body, ClientGenerationRequest::Stopping& stopping) {
   const Json* stop = Member(body, "stop");
   if (stop == nullptr) return absl::OkStatus();
@@ -241,7 +306,7 @@ absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, std::string_
   if (endpoint == Endpoint::kCompletions) {
     GHOST_RETURN_IF_ERROR(ParsePrompt(json, out.generation));
   } else {
-    return FieldError("messages", "chat completions are not served yet");
+    GHOST_RETURN_IF_ERROR(ParseMessages(json, out.generation));
   }
   return out;
 }
