@@ -204,6 +204,81 @@ TEST_F(HttpTest, StreamWithUsageLogprobsAndStop) {
   EXPECT_EQ(body["choices"][0]["text"], text.substr(0, text.find(text[3])));
 }
 
+TEST_F(HttpTest, ChatCompletionsInOpenAiShapes) {
+  Start();
+  const Json request = {
+      {"model", "ghost-tiny"},
+      {"messages",
+       Json::array({{{"role", "system"}, {"content", "Be brief."}},
+                    {{"role", "user"},
+                     {"content", Json::array({{{"type", "text"}, {"text", "Hello"}}})}}})},
+      {"max_completion_tokens", 5},
+      {"ignore_eos", true},
+      {"temperature", 0},
+      {"logprobs", true},
+      {"top_logprobs", 3}};
+  auto plain = Post("/v1/chat/completions", request);
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200) << plain->body;
+  const Json body = Json::parse(plain->body);
+  EXPECT_THAT(body["id"].get<std::string>(), ::testing::StartsWith("chatcmpl-"));
+  EXPECT_EQ(body["object"], "chat.completion");
+  const Json& choice = body["choices"][0];
+  EXPECT_EQ(choice["message"]["role"], "assistant");
+  EXPECT_EQ(choice["finish_reason"], "length");
+  EXPECT_EQ(body["usage"]["completion_tokens"], 5);
+  ASSERT_EQ(choice["logprobs"]["content"].size(), 5u);
+  std::string from_logprobs;
+  for (const Json& token : choice["logprobs"]["content"]) {
+    from_logprobs += token["token"].get<std::string>();
+    EXPECT_EQ(token["top_logprobs"].size(), 3u);
+    EXPECT_TRUE(token["bytes"].is_array());
+  }
+  EXPECT_EQ(from_logprobs, choice["message"]["content"]);
+
+  Json streamed_request = request;
+  streamed_request["stream"] = true;
+  streamed_request.erase("logprobs");
+  streamed_request.erase("top_logprobs");
+  auto streamed = Post("/v1/chat/completions", streamed_request);
+  ASSERT_TRUE(streamed);
+  ASSERT_EQ(streamed->status, 200);
+  const std::vector<std::string> events = EventData(streamed->body);
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  const Json first = Json::parse(events.front());
+  EXPECT_EQ(first["object"], "chat.completion.chunk");
+  EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
+  std::string text;
+  for (std::size_t i = 1; i + 2 < events.size(); ++i) {
+    text += Json::parse(events[i])["choices"][0]["delta"]["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, choice["message"]["content"]);
+  const Json last = Json::parse(events[events.size() - 2]);
+  EXPECT_TRUE(last["choices"][0]["delta"].empty());
+  EXPECT_EQ(last["choices"][0]["finish_reason"], "length");
+
+  auto no_role = Post("/v1/chat/completions",
+                      {{"model", "ghost-tiny"}, {"messages", Json::array({{{"content", "x"}}})}});
+  ASSERT_TRUE(no_role);
+  EXPECT_EQ(no_role->status, 400);
+  EXPECT_EQ(Error(no_role)["param"], "messages[0].role");
+  auto image = Post(
+      "/v1/chat/completions",
+      {{"model", "ghost-tiny"},
+       {"messages",
+        Json::array({{{"role", "user"}, {"content", Json::array({{{"type", "image_url"}}})}}})}});
+  ASSERT_TRUE(image);
+  EXPECT_EQ(image->status, 400);
+  EXPECT_EQ(Error(image)["param"], "messages[0].content");
+  auto top_alone = Post("/v1/chat/completions",
+                        {{"model", "ghost-tiny"},
+                         {"messages", Json::array({{{"role", "user"}, {"content", "x"}}})},
+                         {"top_logprobs", 2}});
+  ASSERT_TRUE(top_alone);
+  EXPECT_EQ(Error(top_alone)["param"], "top_logprobs");
+}
+
 TEST_F(HttpTest, BadRequestsGetOpenAiErrors) {
   server::ServerOptions options = TestServerOptions();
   options.http_max_body_bytes = 4096;

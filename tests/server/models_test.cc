@@ -184,7 +184,8 @@ TEST_F(ModelsTest, ReadinessFollowsTheDefaultModel) {
   ASSERT_TRUE(Unload("ghost-tiny").ok());
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(status(""), HealthCheckResponse::SERVING);
-  ASSERT_TRUE(Load("tiny-b").ok());  // found in the root, no import needed  // another model does not make the server ready
+  ASSERT_TRUE(Load("tiny-b").ok());  // found in the root, no import needed  // another model does
+                                     // not make the server ready
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
   ASSERT_TRUE(Load("ghost-tiny").ok());
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::SERVING);
@@ -335,10 +336,13 @@ TEST_F(ModelsTest, LoadUnloadRacesUnderTraffic) {
   EXPECT_GE(served_b, served + 2);
   EXPECT_EQ(Get("b").state(), ghost::v1::READY);
   EXPECT_EQ(Get("ghost-tiny").state(), ghost::v1::READY);
-  // The registry on disk matches: both should load at the next start.
-  EXPECT_EQ(OnDisk(), (std::map<std::string, bool>{{"b", true}, {"ghost-tiny", true}}));
+  // The registry on disk matches: both should load at the next start (tiny-b, found in the
+  // root and never loaded, should not).
+  EXPECT_EQ(OnDisk(),
+            (std::map<std::string, bool>{{"b", true}, {"ghost-tiny", true}, {"tiny-b", false}}));
   ASSERT_TRUE(Unload("b").ok());
-  EXPECT_EQ(OnDisk(), (std::map<std::string, bool>{{"b", false}, {"ghost-tiny", true}}));
+  EXPECT_EQ(OnDisk(),
+            (std::map<std::string, bool>{{"b", false}, {"ghost-tiny", true}, {"tiny-b", false}}));
 }
 
 TEST_F(ModelsTest, RegistrySurvivesRestartAndLocksItsDirectory) {
