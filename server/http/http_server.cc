@@ -43,8 +43,9 @@ std::string_view RouteLabel(const std::string& path) {
 }
 
 // When the request being served on this thread arrived (httplib serves a request on one thread
-// from routing to its logger).
-thread_local absl::Time request_arrival;
+// from routing to its logger); unset for one refused before routing (413, a malformed request
+// line), which has no duration worth recording.
+thread_local std::optional<absl::Time> request_arrival;
 
 void SendError(httplib::Response& res, const ApiError& error) {
   res.status = error.http_status;
@@ -170,11 +171,14 @@ absl::Status HttpServerImpl::Init() {
 void HttpServerImpl::Count(const httplib::Request& req, const httplib::Response& res) const {
   // Callers without a valid token share one series, whatever they sent (as for gRPC).
   if (res.status == 401) {
+    request_arrival.reset();
     ctx_.metrics->CountUnauthenticatedRpc();
     return;
   }
-  ctx_.metrics->CountHttpRequest(RouteLabel(req.path), res.status,
-                                 absl::ToDoubleSeconds(absl::Now() - request_arrival));
+  const double seconds =
+      request_arrival ? absl::ToDoubleSeconds(absl::Now() - *request_arrival) : 0.0;
+  request_arrival.reset();
+  ctx_.metrics->CountHttpRequest(RouteLabel(req.path), res.status, seconds);
 }
 
 bool HttpServerImpl::Authorized(const httplib::Request& req, httplib::Response& res) const {
@@ -225,7 +229,7 @@ void HttpServerImpl::Generate(Endpoint endpoint, const httplib::Request& req,
   if (!request.ok()) return SendStatus(res, request.status());
   stream->request = *std::move(request);
   auto call = GenerationCall::Start(ctx_, stream->request.model, stream->request.generation,
-                                    request_arrival);
+                                    request_arrival.value_or(absl::Now()));
   if (!call.ok()) return SendStatus(res, call.status());
   stream->call = *std::move(call);
   stream->formatter.emplace(stream->request, stream->request.model,
