@@ -126,7 +126,7 @@ absl::Status GhostServerImpl::Init() {
   }
   RegistryOptions registry_options;
   registry_options.model_roots = options_.model_roots;
-  registry_options.discover_models = true;
+  registry_options.discover_models = options_.discover_models;
   if (std::none_of(options_.model_roots.begin(), options_.model_roots.end(),
                    [&](const std::string& root) {
                      return std::filesystem::equivalent(root, output_root, error);

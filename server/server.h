@@ -28,6 +28,9 @@ struct ServerOptions {
   std::size_t http_max_body_bytes = 4 << 20;  // larger bodies get 413
   // Model directories are imported from these roots; the server never writes into them.
   std::vector<std::string> model_roots = {"./models"};
+  // List every directory directly under a root that holds a config.json without ImportModel
+  // (RegistryOptions::discover_models).
+  bool discover_models = true;
   std::string default_model = "ghost-tiny";
   // Where the server writes, so that nothing lands in a source tree: <data_dir>/models, the
   // root that receives compression outputs (created when missing, and served as the last

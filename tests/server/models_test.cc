@@ -46,6 +46,7 @@ class ModelsTest : public ::testing::Test {
     }
     options_ = TestServerOptions();
     options_.model_roots = {root_};
+    options_.discover_models = true;
   }
 
   void TearDown() override {
