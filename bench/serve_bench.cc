@@ -114,6 +114,7 @@ int RunServe(int argc, char** argv) {
     server_options.data_dir = data_dir;
     server_options.host = server_options.metrics_host = "127.0.0.1";
     server_options.port = server_options.metrics_port = 0;
+    server_options.http_port = 0;  // the benchmark speaks gRPC
     server_options.model_roots = {options.model_root};
     server_options.default_model = options.model;
     server_options.max_queued_requests = 1024;

@@ -29,31 +29,50 @@ grpc::Status Unauthenticated(const char* message) {
 
 }  // namespace
 
+std::optional<std::string_view> Authenticator::BearerToken(std::optional<std::string_view> value) {
+  if (!value) return std::nullopt;
+  // RFC 6750: credentials = "Bearer" 1*SP b64token, and auth schemes are case-insensitive.
+  constexpr absl::string_view kScheme = "bearer";
+  if (!absl::StartsWithIgnoreCase(absl::string_view(value->data(), value->size()), kScheme)) {
+    return std::nullopt;
+  }
+  value->remove_prefix(kScheme.size());
+  const std::size_t token_start = value->find_first_not_of(' ');
+  if (token_start == 0 || token_start == std::string_view::npos) return std::nullopt;
+  return value->substr(token_start);
+}
+
 std::optional<std::string_view> Authenticator::BearerToken(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("authorization");
   if (it == metadata.end()) return std::nullopt;
-  // RFC 6750: credentials = "Bearer" 1*SP b64token, and auth schemes are case-insensitive.
-  constexpr absl::string_view kScheme = "bearer";
-  std::string_view value(it->second.data(), it->second.size());
-  if (!absl::StartsWithIgnoreCase(absl::string_view(value.data(), value.size()), kScheme)) {
-    return std::nullopt;
-  }
-  value.remove_prefix(kScheme.size());
-  const std::size_t token_start = value.find_first_not_of(' ');
-  if (token_start == 0 || token_start == std::string_view::npos) return std::nullopt;
-  return value.substr(token_start);
+  return BearerToken(std::string_view(it->second.data(), it->second.size()));
 }
 
-grpc::Status Authenticator::Check(const grpc::ServerContextBase& context) const {
-  if (token_.empty()) return grpc::Status::OK;
-  const std::optional<std::string_view> bearer = BearerToken(context);
-  if (!bearer) return Unauthenticated("missing 'authorization: Bearer <token>' metadata");
+absl::Status Authenticator::CheckToken(std::optional<std::string_view> bearer,
+                                       std::string_view missing_message) const {
+  if (token_.empty()) return absl::OkStatus();
+  if (!bearer) {
+    return absl::UnauthenticatedError(
+        absl::string_view(missing_message.data(), missing_message.size()));
+  }
   // Both comparisons always run, so timing does not tell which token matched.
   const bool user = ConstantTimeEquals(*bearer, token_);
   const bool admin = !admin_token_.empty() && ConstantTimeEquals(*bearer, admin_token_);
-  if (!user && !admin) return Unauthenticated("invalid bearer token");
-  return grpc::Status::OK;
+  if (!user && !admin) return absl::UnauthenticatedError("invalid bearer token");
+  return absl::OkStatus();
+}
+
+absl::Status Authenticator::CheckAuthorization(
+    std::optional<std::string_view> authorization) const {
+  return CheckToken(BearerToken(authorization), "missing 'Authorization: Bearer <token>' header");
+}
+
+grpc::Status Authenticator::Check(const grpc::ServerContextBase& context) const {
+  const absl::Status status =
+      CheckToken(BearerToken(context), "missing 'authorization: Bearer <token>' metadata");
+  if (status.ok()) return grpc::Status::OK;
+  return Unauthenticated(std::string(status.message()).c_str());
 }
 
 grpc::Status Authenticator::CheckAdmin(const grpc::ServerContextBase& context) const {

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+
 namespace ghost::server {
 
 class Authenticator {
@@ -29,10 +31,16 @@ class Authenticator {
   // this host (IsLoopbackPeer), so that a server bound to a public address does not hand model
   // management to the network.
   grpc::Status CheckAdmin(const grpc::ServerContextBase& context) const;
+  // Check for an HTTP request: `authorization` is its Authorization header (nullopt: none).
+  absl::Status CheckAuthorization(std::optional<std::string_view> authorization) const;
 
  private:
-  // The bearer token of the call, or nullopt when the metadata is missing or malformed.
+  // The token of an "authorization" value, or nullopt when it is missing or malformed.
+  static std::optional<std::string_view> BearerToken(std::optional<std::string_view> value);
   static std::optional<std::string_view> BearerToken(const grpc::ServerContextBase& context);
+  // OK, or UNAUTHENTICATED with `missing_message` when there is no token and one is needed.
+  absl::Status CheckToken(std::optional<std::string_view> bearer,
+                          std::string_view missing_message) const;
 
   std::string token_;
   std::string admin_token_;

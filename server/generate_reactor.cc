@@ -31,8 +31,12 @@ void GenerateReactor::Start(const grpc::ByteBuffer& raw_request) {
   if (!model.ok()) return FinishEarly(ToGrpcStatus(model.status()));
   model_ = *std::move(model);
   // Set before Enqueue: the engine may call the sink before Enqueue returns.
-  metrics_ = &ctx_.metrics->ForModel(name);
+  metrics_ = &ctx_.metrics->ForModel(name, Api::kGrpc);
   metrics_->requests_running.Increment();
+  {
+    absl::MutexLock lock(&mu_);
+    recorder_.emplace(*metrics_, arrival_);
+  }
   auto engine_request =
       ResolveGenerationRequest(ToClientGenerationRequest(request), *model_->model, ctx_.limits);
   if (!engine_request.ok()) return FinishEarly(ToGrpcStatus(engine_request.status()));
@@ -68,33 +72,11 @@ void GenerateReactor::FinishEarly(const grpc::Status& status) {
   Finish(status);
 }
 
-void GenerateReactor::RecordChunk(const GenerationChunk& chunk) {
-  const absl::Time now = absl::Now();
-  if (chunk.queue_time) {
-    metrics_->request_queue_time.Observe(absl::ToDoubleSeconds(*chunk.queue_time));
-  }
-  if (!chunk.token_ids.empty()) {
-    if (tokens_streamed_ == 0) {
-      metrics_->time_to_first_token.Observe(absl::ToDoubleSeconds(now - arrival_));
-    } else {
-      metrics_->inter_token_latency.Observe(absl::ToDoubleSeconds(now - last_token_));
-    }
-    last_token_ = now;
-    tokens_streamed_ += static_cast<int>(chunk.token_ids.size());
-    metrics_->generation_tokens.Increment(static_cast<double>(chunk.token_ids.size()));
-  }
-  metrics_->text_bytes.Increment(static_cast<double>(chunk.text.size()));
-  if (chunk.is_final()) {
-    metrics_->e2e_request_latency.Observe(absl::ToDoubleSeconds(now - arrival_));
-    metrics_->CountFinished(FinishReasonName(chunk.finish_reason));
-  }
-}
-
 void GenerateReactor::OnChunk(GenerationChunk chunk) {
   Action action;
   {
     absl::MutexLock lock(&mu_);
-    RecordChunk(chunk);
+    recorder_->Record(chunk);
     if (chunk.is_final()) {
       final_received_ = true;
       if (chunk.finish_reason == FinishReason::kError && !aborted_) {

@@ -9,12 +9,14 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/registry/registry.h"
 #include "ghost/v1/inference.pb.h"
+#include "server/chunk_metrics.h"
 #include "server/service_context.h"
 
 namespace ghost::server {
@@ -48,7 +50,6 @@ class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, publi
   void OnChunk(GenerationChunk chunk);
   Action NextAction() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Action& action);
-  void RecordChunk(const GenerationChunk& chunk) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ServiceContext& ctx_;
   grpc::CallbackServerContext* const context_;
@@ -71,8 +72,8 @@ class GenerateReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, publi
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   bool enqueued_ ABSL_GUARDED_BY(mu_) = false;
   RequestId engine_id_ ABSL_GUARDED_BY(mu_) = 0;
-  int tokens_streamed_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time last_token_ ABSL_GUARDED_BY(mu_);
+  // Set before Enqueue; records under mu_.
+  std::optional<ChunkMetricsRecorder> recorder_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ghost::server

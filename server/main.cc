@@ -18,6 +18,10 @@ ABSL_FLAG(std::string, host, "127.0.0.1",
           "address the gRPC and metrics servers bind: loopback by default; 0.0.0.0 (or ::) opens "
           "them to the network, where admin RPCs then need --admin_token");
 ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 picks a free one)");
+ABSL_FLAG(int, http_port, 8080,
+          "OpenAI-compatible HTTP API port, on --host (0 turns it off, -1 picks a free one)");
+ABSL_FLAG(int64_t, http_max_body_bytes, 4 << 20,
+          "largest HTTP request body accepted, in bytes (larger: 413)");
 ABSL_FLAG(std::vector<std::string>, model_root, {"./models"},
           "directory holding model directories, which the server only reads; repeat the flag "
           "or separate with commas");
@@ -83,7 +87,8 @@ std::vector<std::string> AllModelRoots(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Ghost Serve: LLM inference over gRPC.\nUsage: ghostserve [flags]");
+  absl::SetProgramUsageMessage(
+      "Ghost Serve: LLM inference over gRPC and HTTP.\nUsage: ghostserve [flags]");
   // Signals are taken by sigwait below; block them before any thread starts so that no
   // worker thread receives them instead.
   sigset_t signals;
@@ -98,6 +103,9 @@ int main(int argc, char** argv) {
   options.metrics_host = options.host;
   options.port = absl::GetFlag(FLAGS_port);
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.http_port = absl::GetFlag(FLAGS_http_port);
+  options.http_max_body_bytes =
+      static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_http_max_body_bytes)));
   options.model_roots = AllModelRoots(argc, argv);
   options.default_model = absl::GetFlag(FLAGS_default_model);
   options.auth_token = absl::GetFlag(FLAGS_auth_token);
@@ -140,6 +148,10 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "ghostserve: gRPC on %s:%d%s, metrics on http://%s:%d/metrics%s\n",
                options.host.c_str(), (*server)->port(), tls, options.host.c_str(),
                (*server)->metrics_port(), options.auth_token.empty() ? "" : ", auth on");
+  if ((*server)->http_port() != 0) {
+    std::fprintf(stderr, "ghostserve: OpenAI-compatible HTTP on http://%s:%d/v1\n",
+                 options.host.c_str(), (*server)->http_port());
+  }
   if ((*server)->WaitUntilReady()) {
     std::fprintf(stderr, "ghostserve: model %s ready\n", options.default_model.c_str());
   }

@@ -18,8 +18,20 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 
 }  // namespace
 
+const char* ApiName(Api api) {
+  switch (api) {
+    case Api::kGrpc:
+      return "grpc";
+    case Api::kHttp:
+      return "http";
+  }
+  return "unknown";
+}
+
 void ModelMetrics::CountFinished(const std::string& finished_reason) {
-  request_success_family.Add({{"model_name", model_name}, {"finished_reason", finished_reason}})
+  request_success_family
+      .Add(
+          {{"api", ApiName(api)}, {"model_name", model_name}, {"finished_reason", finished_reason}})
       .Increment();
 }
 
@@ -69,6 +81,14 @@ ServerMetrics::ServerMetrics()
                                  .Name("grpc_server_handling_seconds")
                                  .Help("Time from the start of an RPC to its status.")
                                  .Register(*registry_)),
+      http_requests_(prometheus::BuildCounter()
+                         .Name("ghost_http_requests_total")
+                         .Help("HTTP requests completed, by route and status code.")
+                         .Register(*registry_)),
+      http_request_seconds_(prometheus::BuildHistogram()
+                                .Name("ghost_http_request_duration_seconds")
+                                .Help("Time from an HTTP request's arrival to its last byte.")
+                                .Register(*registry_)),
       unauthenticated_rpcs_(prometheus::BuildCounter()
                                 .Name("ghost_unauthenticated_rpcs_total")
                                 .Help("RPCs without a valid bearer token while one is configured "
@@ -87,18 +107,18 @@ ServerMetrics::ServerMetrics()
       .Set(1);
 }
 
-ModelMetrics& ServerMetrics::ForModel(const std::string& model_name) {
+ModelMetrics& ServerMetrics::ForModel(const std::string& model_name, Api api) {
   absl::MutexLock lock(&mu_);
-  auto& slot = models_[model_name];
+  auto& slot = models_[{model_name, api}];
   if (slot == nullptr) {
-    const prometheus::Labels labels{{"model_name", model_name}};
+    const prometheus::Labels labels{{"api", ApiName(api)}, {"model_name", model_name}};
     slot.reset(new ModelMetrics{prompt_tokens_.Add(labels), generation_tokens_.Add(labels),
                                 text_bytes_.Add(labels),
                                 time_to_first_token_.Add(labels, LatencyBuckets()),
                                 inter_token_latency_.Add(labels, LatencyBuckets()),
                                 e2e_request_latency_.Add(labels, LatencyBuckets()),
                                 request_queue_time_.Add(labels, LatencyBuckets()),
-                                requests_running_.Add(labels), request_success_, model_name});
+                                requests_running_.Add(labels), request_success_, model_name, api});
   }
   return *slot;
 }
@@ -111,6 +131,14 @@ void ServerMetrics::CountRpc(std::string_view service, std::string_view method, 
   with_code.emplace("grpc_code", code);
   grpc_handled_.Add(with_code).Increment();
   grpc_handling_seconds_.Add(labels, LatencyBuckets()).Observe(seconds);
+}
+
+void ServerMetrics::CountHttpRequest(std::string_view route, int code, double seconds) {
+  const prometheus::Labels labels{{"route", std::string(route)}};
+  prometheus::Labels with_code = labels;
+  with_code.emplace("code", absl::StrCat(code));
+  http_requests_.Add(with_code).Increment();
+  http_request_seconds_.Add(labels, LatencyBuckets()).Observe(seconds);
 }
 
 void ServerMetrics::AddCollectable(const std::shared_ptr<prometheus::Collectable>& collectable) {

@@ -85,6 +85,7 @@ grpc::ServerUnaryReactor* ModelsService::ListModels(grpc::CallbackServerContext*
   return RunRawUnary<ghost::v1::ListModelsRequest, ghost::v1::ListModelsResponse>(
       ctx_, context, Access::kUser, request, response,
       [&](const ghost::v1::ListModelsRequest&, ghost::v1::ListModelsResponse& out) {
+        ctx_.registry->DiscoverModels();  // directories dropped into a root since the last scan
         for (const ModelInfo& info : ctx_.registry->List()) ToProto(info, *out.add_models());
         return grpc::Status::OK;
       });

@@ -23,6 +23,7 @@
 #include "server/auth.h"
 #include "server/compression_gauges.h"
 #include "server/compression_service.h"
+#include "server/http/http_server.h"
 #include "server/inference_service.h"
 #include "server/metrics.h"
 #include "server/model_gauges.h"
@@ -65,6 +66,7 @@ class GhostServerImpl final : public GhostServer {
   absl::Status Init();
   int port() const override { return port_; }
   int metrics_port() const override { return metrics_port_; }
+  int http_port() const override { return http_ == nullptr ? 0 : http_->port(); }
   bool WaitUntilReady() override {
     loaded_.WaitForNotification();
     return ready_;
@@ -72,12 +74,14 @@ class GhostServerImpl final : public GhostServer {
   void Shutdown() override;
 
  private:
-  // "ghost.v1.Inference" is SERVING exactly while the default model is loaded and the server is
-  // not draining.
+  // "ghost.v1.Inference" (and HTTP /health) is SERVING exactly while the default model is
+  // loaded and the server is not draining.
+  bool Ready() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_) {
+    return !draining_ && registry_->GetReady(options_.default_model).ok();
+  }
   void RefreshReadiness() {
     absl::MutexLock lock(&health_mu_);
-    const bool ready = !draining_ && registry_->GetReady(options_.default_model).ok();
-    server_->GetHealthCheckService()->SetServingStatus(kReadyService, ready);
+    server_->GetHealthCheckService()->SetServingStatus(kReadyService, Ready());
   }
   const ServerOptions options_;
   Authenticator auth_;
@@ -96,7 +100,8 @@ class GhostServerImpl final : public GhostServer {
   std::unique_ptr<CompressionService> compression_;
   std::unique_ptr<OperationsService> operations_;
   std::unique_ptr<grpc::Server> server_;
-  absl::Notification loaded_;  // the default model's first load has ended
+  std::unique_ptr<http::HttpServer> http_;  // null when --http_port is 0
+  absl::Notification loaded_;               // the default model's first load has ended
   bool ready_ = false;
   absl::Mutex health_mu_;  // orders readiness updates with the start of the drain
   bool draining_ ABSL_GUARDED_BY(health_mu_) = false;
@@ -123,6 +128,7 @@ absl::Status GhostServerImpl::Init() {
   }
   RegistryOptions registry_options;
   registry_options.model_roots = options_.model_roots;
+  registry_options.discover_models = options_.discover_models;
   if (std::none_of(options_.model_roots.begin(), options_.model_roots.end(),
                    [&](const std::string& root) {
                      return std::filesystem::equivalent(root, output_root, error);
@@ -176,6 +182,17 @@ absl::Status GhostServerImpl::Init() {
   compression_ = std::make_unique<CompressionService>(ctx_, *jobs_);
   operations_ = std::make_unique<OperationsService>(ctx_, *jobs_);
 
+  if (options_.http_port != 0) {
+    http::HttpServerOptions http_options;
+    http_options.host = options_.host;
+    http_options.port = options_.http_port == kAnyHttpPort ? 0 : options_.http_port;
+    http_options.max_body_bytes = options_.http_max_body_bytes;
+    http_options.ready = [this] {
+      absl::MutexLock lock(&health_mu_);
+      return Ready();
+    };
+    GHOST_ASSIGN_OR_RETURN(http_, http::HttpServer::Start(http_options, ctx_));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -244,6 +261,8 @@ void GhostServerImpl::Shutdown() {
     std::fprintf(stderr, "ghostserve: grace period over, ended %d streams with UNAVAILABLE\n", cut);
     streams_.WaitIdle(absl::Now() + kAbortDelivery);
   }
+  // The streams are over (HTTP ones hold a thread each, which Stop joins).
+  if (http_ != nullptr) http_->Stop();
   // Fails queued loads and waits for the one running, so that pending LoadModel calls end;
   // loaded versions stay alive while streams still hold them.
   // Running compression jobs are stopped (they end FAILED, interrupted) and pending
@@ -262,6 +281,12 @@ absl::Status ServerOptions::Validate() const {
   if (port < 0 || port > 65535) return absl::InvalidArgumentError("--port must be in [0, 65535]");
   if (metrics_port < 0 || metrics_port > 65535) {
     return absl::InvalidArgumentError("--metrics_port must be in [0, 65535]");
+  }
+  if (http_port < kAnyHttpPort || http_port > 65535) {
+    return absl::InvalidArgumentError("--http_port must be in [-1, 65535]");
+  }
+  if (http_max_body_bytes < 1) {
+    return absl::InvalidArgumentError("--http_max_body_bytes must be >= 1");
   }
   if (model_roots.empty()) return absl::InvalidArgumentError("at least one --model_root is needed");
   if (default_model.empty()) return absl::InvalidArgumentError("--default_model is empty");

@@ -14,6 +14,8 @@
 
 namespace ghost::server {
 
+inline constexpr int kAnyHttpPort = -1;
+
 struct ServerOptions {
   // Loopback unless widened on purpose ("0.0.0.0", "::"): the server is not on the network by
   // default. Without admin_token, admin RPCs are taken from loopback peers only anyway.
@@ -21,8 +23,14 @@ struct ServerOptions {
   int port = 50051;  // 0 picks a free port
   std::string metrics_host = "127.0.0.1";
   int metrics_port = 9464;  // 0 picks a free port
+  // The OpenAI-compatible HTTP API, on `host`: 0 turns it off, kAnyHttpPort picks a free port.
+  int http_port = 8080;
+  std::size_t http_max_body_bytes = 4 << 20;  // larger bodies get 413
   // Model directories are imported from these roots; the server never writes into them.
   std::vector<std::string> model_roots = {"./models"};
+  // List every directory directly under a root that holds a config.json without ImportModel
+  // (RegistryOptions::discover_models).
+  bool discover_models = true;
   std::string default_model = "ghost-tiny";
   // Where the server writes, so that nothing lands in a source tree: <data_dir>/models, the
   // root that receives compression outputs (created when missing, and served as the last
@@ -67,12 +75,14 @@ class GhostServer {
 
   virtual int port() const = 0;
   virtual int metrics_port() const = 0;
+  // The bound HTTP port; 0 when HTTP is off.
+  virtual int http_port() const = 0;
   // Blocks until the default model has loaded (true) or failed (false).
   virtual bool WaitUntilReady() = 0;
-  // Graceful stop: readiness ("ghost.v1.Inference") NOT_SERVING at once while liveness ("")
-  // stays SERVING, new Generate calls get UNAVAILABLE, in-flight streams may finish within the
-  // grace period; those still running then end with UNAVAILABLE "server shutting down", and
-  // everything stops. Idempotent.
+  // Graceful stop: readiness ("ghost.v1.Inference", HTTP /health) NOT_SERVING at once while
+  // liveness ("") stays SERVING, new Generate calls (gRPC and HTTP) get UNAVAILABLE, in-flight
+  // streams may finish within the grace period; those still running then end with UNAVAILABLE
+  // "server shutting down", and everything stops. Idempotent.
   virtual void Shutdown() = 0;
 };
 

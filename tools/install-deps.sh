@@ -15,13 +15,13 @@ BUILD_PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev
+  libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev libcpp-httplib-dev
 )
 
 # Run-time libraries of ghostserve and ghostctl (the sonames `ldd` lists, by Debian package).
 RUN_PKGS=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libre2-9 libc-ares2 libssl3 zlib1g
-  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcivetweb1
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcivetweb1 libcpp-httplib0.11
   libpcre2-8-0 libutf8proc2 libstdc++6
 )
 

@@ -203,8 +203,9 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
-    ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, GenerationDefaults defaults,
-    std::unique_ptr<SafetensorsCheckpoint> checkpoint, std::shared_ptr<Backend> backend) {
+    ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, ChatTemplate chat_template,
+    GenerationDefaults defaults, std::unique_ptr<SafetensorsCheckpoint> checkpoint,
+    std::shared_ptr<Backend> backend) {
   absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(config, std::move(checkpoint), *backend);
   if (!weights.ok()) return weights.status();
   // Private constructor: make_shared cannot reach it.
@@ -227,6 +228,7 @@ absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
   summary.vocab_size = config.vocab_size;
   model->config_ = std::move(config);
   model->tokenizer_ = std::move(tokenizer);
+  model->chat_template_ = std::move(chat_template);
   model->defaults_ = std::move(defaults);
   return std::shared_ptr<const Model>(std::move(model));
 }

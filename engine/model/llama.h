@@ -18,11 +18,13 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
  public:
   // Loads the weights from `checkpoint` for `backend` and checks them against `config`.
   static absl::StatusOr<std::shared_ptr<const Model>> Create(
-      ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, GenerationDefaults defaults,
-      std::unique_ptr<SafetensorsCheckpoint> checkpoint, std::shared_ptr<Backend> backend);
+      ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, ChatTemplate chat_template,
+      GenerationDefaults defaults, std::unique_ptr<SafetensorsCheckpoint> checkpoint,
+      std::shared_ptr<Backend> backend);
 
   const ModelConfig& config() const override { return config_; }
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
+  const ChatTemplate& chat_template() const override { return chat_template_; }
   const GenerationDefaults& generation_defaults() const override { return defaults_; }
   const ModelSummary& summary() const override { return summary_; }
   std::unique_ptr<ModelRunner> NewRunner() const override;
@@ -39,6 +41,7 @@ class LlamaModel final : public Model, public std::enable_shared_from_this<Llama
   ModelConfig config_;
   std::shared_ptr<Backend> backend_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  ChatTemplate chat_template_;
   GenerationDefaults defaults_;
   ModelSummary summary_;
   LlamaWeights weights_;

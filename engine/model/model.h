@@ -15,6 +15,7 @@
 #include "engine/backend/backend.h"
 #include "engine/backend/kv_cache.h"
 #include "engine/model/config.h"
+#include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace ghost {
@@ -131,15 +132,18 @@ struct ModelOptions {
 class Model {
  public:
   // Loads an HF model directory (config.json, model.safetensors, tokenizer.json, optional
-  // generation_config.json) onto options.device. Errors name the file and the problem;
-  // UNIMPLEMENTED for a device this build has no backend for; FAILED_PRECONDITION for CUDA
-  // without a usable device (backend.h).
+  // generation_config.json and tokenizer_config.json) onto options.device. Errors name the file
+  // and the problem; UNIMPLEMENTED for a device this build has no backend for; FAILED_PRECONDITION
+  // for CUDA without a usable device (backend.h).
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory,
                                                            const ModelOptions& options = {});
   virtual ~Model() = default;
 
   virtual const ModelConfig& config() const = 0;
   virtual const Tokenizer& tokenizer() const = 0;
+  // tokenizer_config.json's chat template (or the fallback; chat_template.h). One that failed to
+  // load fails only chat requests.
+  virtual const ChatTemplate& chat_template() const = 0;
   virtual const GenerationDefaults& generation_defaults() const = 0;
   virtual const ModelSummary& summary() const = 0;
   virtual std::unique_ptr<ModelRunner> NewRunner() const = 0;

@@ -53,14 +53,20 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
     }
   }
 
+  ChatTemplate chat_template = ChatTemplate::Load(directory);
+  if (!chat_template.load_status().ok()) {
+    LogWarning(absl::StrCat(
+        directory, ": serving without chat requests: ", chat_template.load_status().message()));
+  }
+
   absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> weights =
       SafetensorsCheckpoint::Open(directory);
   if (!weights.ok()) return weights.status();
   // Every supported architecture runs on the Llama-family decoder (architecture.h);
   // ParseModelConfig has already rejected the others.
   absl::StatusOr<std::shared_ptr<const Model>> model =
-      LlamaModel::Create(*std::move(config), *std::move(tokenizer), std::move(generation->defaults),
-                         *std::move(weights), *std::move(backend));
+      LlamaModel::Create(*std::move(config), *std::move(tokenizer), std::move(chat_template),
+                         std::move(generation->defaults), *std::move(weights), *std::move(backend));
   if (!model.ok()) return model.status();
   const ModelSummary& s = (*model)->summary();
   LogInfo(

@@ -308,6 +308,7 @@ absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
                          RegistryStore::Open(options.registry_dir));
   auto registry = std::make_unique<Registry>(options, std::move(roots), std::move(store));
   GHOST_RETURN_IF_ERROR(registry->Restore());
+  registry->DiscoverModels();
   registry->Start();
   return std::unique_ptr<ModelRegistry>(std::move(registry));
 }

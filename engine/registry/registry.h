@@ -33,6 +33,9 @@ struct ModelInfo {
 
 struct RegistryOptions {
   std::vector<std::string> model_roots;  // each must be an existing directory
+  // Models found where they lie: at start and on DiscoverModels, every directory directly under
+  // a root that holds a config.json is listed under its directory name without an Import.
+  bool discover_models = false;
   // Holds registry.json and its lock file; created when missing. One registry per directory.
   std::string registry_dir;
   ExecutorOptions executor;
@@ -73,6 +76,15 @@ class ModelRegistry {
   virtual ~ModelRegistry() = default;
 
   virtual std::vector<ModelInfo> List() const = 0;
+  // With RegistryOptions::discover_models (otherwise nothing), scans each root's immediate
+  // subdirectories: one holding a config.json (or one that cannot be read) and named as a model
+  // may be (ValidateModelName), whose name no entry has yet, is added AVAILABLE (its config.json
+  // parses; persisted like an import) or FAILED with the reason (kept in memory only and checked
+  // again at every scan, so a fixed directory becomes available; one that is gone is dropped).
+  // The first root holding a name wins; directories the server is writing (an ownership marker,
+  // owned_directory.h) are left to their writer. ImportModel remains for other names and nested
+  // paths.
+  virtual void DiscoverModels() = 0;
   // NOT_FOUND naming the known models.
   virtual absl::StatusOr<ModelInfo> Get(const std::string& name) const = 0;
 

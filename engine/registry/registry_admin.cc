@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 // config.json is read while imports are serialized; bound what a hostile file can cost.
 constexpr std::uintmax_t kMaxConfigBytes = 16 << 20;
 
-// What config.json tells about a model without loading its weights.
+}  // namespace
+
 absl::StatusOr<ModelSummary> ReadSummary(const ModelLocation& location) {
   GHOST_ASSIGN_OR_RETURN(const std::string file, ResolveModelFile(location, "config.json"));
   const std::string shown = location.path + "/config.json";
@@ -41,8 +42,6 @@ absl::StatusOr<ModelSummary> ReadSummary(const ModelLocation& location) {
   summary.vocab_size = config.vocab_size;
   return summary;
 }
-
-}  // namespace
 
 absl::Status RelativeToRoot(const absl::Status& status, const std::string& root) {
   return absl::Status(status.code(), absl::StrReplaceAll(status.message(), {{root + "/", ""}}));
@@ -115,7 +114,8 @@ absl::Status Registry::Persist() {
   {
     absl::MutexLock lock(&table_->mu);
     for (const auto& [name, entry] : table_->entries) {
-      if (entry.info.root.empty()) continue;  // an import still being checked
+      // An import still being checked, or a directory found unreadable (rescanned instead).
+      if (entry.info.root.empty() || entry.rescan) continue;
       models.push_back(StoredModel{name, entry.info.root, entry.info.path, entry.info.load_at_start,
                                    entry.info.created_by_server});
     }

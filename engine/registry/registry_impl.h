@@ -22,6 +22,8 @@ namespace ghost::internal {
 // Engine errors name files by absolute path; replies name them relative to their root.
 absl::Status RelativeToRoot(const absl::Status& status, const std::string& root);
 absl::Status ShutDownError();
+// What config.json tells about a model without loading its weights.
+absl::StatusOr<ModelSummary> ReadSummary(const ModelLocation& location);
 
 struct Entry {
   ModelInfo info;
@@ -30,6 +32,9 @@ struct Entry {
   std::vector<ModelCallback> load_waiters;
   std::optional<DeviceSelection> device;  // named by LoadOnDeviceAsync; else the registry's
   std::vector<ModelCallback> unload_waiters;
+  // A directory DiscoverModels found but could not read: never persisted, checked again at
+  // every scan.
+  bool rescan = false;
 };
 
 // The entries and their lock. Shared with the deleters of handed-out versions, so a version
@@ -58,6 +63,7 @@ class Registry final : public ModelRegistry {
   }
 
   std::vector<ModelInfo> List() const override;
+  void DiscoverModels() override;
   absl::StatusOr<ModelInfo> Get(const std::string& name) const override;
   absl::StatusOr<ModelInfo> Import(const std::string& name, const std::string& path,
                                    ModelOrigin origin) override;

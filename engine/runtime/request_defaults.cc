@@ -22,7 +22,12 @@ absl::StatusOr<std::vector<std::int32_t>> PromptTokens(const ClientGenerationReq
     if (ids->empty()) return absl::InvalidArgumentError("the prompt's token ids are empty");
     return *ids;
   }
-  return absl::InvalidArgumentError("the prompt is empty: give text or token ids");
+  if (const auto* messages = std::get_if<std::vector<ChatMessage>>(&request.prompt)) {
+    GHOST_ASSIGN_OR_RETURN(std::string rendered,
+                           RenderChatPrompt(*messages, request.chat, model, limits));
+    return TokenizeChatPrompt(rendered, model);
+  }
+  return absl::InvalidArgumentError("the prompt is empty: give text, token ids or messages");
 }
 
 SamplingOptions ResolveSampling(const ClientGenerationRequest::Sampling& requested,
@@ -79,6 +84,43 @@ absl::Status ValidatePromptText(std::string_view text, const RequestLimits& limi
 std::vector<std::int32_t> TokenizePromptText(std::string_view text, const Model& model,
                                              bool add_special_tokens) {
   return model.tokenizer().Encode(text, /*parse_special=*/false, add_special_tokens);
+}
+
+absl::StatusOr<std::string> RenderChatPrompt(absl::Span<const ChatMessage> messages,
+                                             const ChatTemplateOptions& options, const Model& model,
+                                             const RequestLimits& limits) {
+  // Bounded before rendering too: a template's output grows with its input.
+  std::size_t bytes = 0;
+  for (const ChatMessage& message : messages) {
+    bytes += message.role.size() + message.content.size() + message.name.size() +
+             message.tool_call_id.size() + message.tool_calls_json.size();
+  }
+  bytes += options.tools_json.size() + options.variables_json.size();
+  if (bytes > limits.max_prompt_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the messages are ", bytes, " bytes; at most ",
+                                                   limits.max_prompt_bytes,
+                                                   " are accepted (max_prompt_bytes)"));
+  }
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    for (const std::string* field :
+         {&m.role, &m.content, &m.name, &m.tool_call_id, &m.tool_calls_json}) {
+      if (!IsValidUtf8(*field)) {
+        return absl::InvalidArgumentError(absl::StrCat("message ", i, " is not valid UTF-8"));
+      }
+    }
+  }
+  if (!IsValidUtf8(options.tools_json) || !IsValidUtf8(options.variables_json)) {
+    return absl::InvalidArgumentError("the tools or template variables are not valid UTF-8");
+  }
+  GHOST_ASSIGN_OR_RETURN(std::string rendered, model.chat_template().Render(messages, options));
+  if (rendered.empty()) return absl::InvalidArgumentError("the chat template rendered no text");
+  GHOST_RETURN_IF_ERROR(ValidatePromptText(rendered, limits));
+  return rendered;
+}
+
+std::vector<std::int32_t> TokenizeChatPrompt(std::string_view rendered, const Model& model) {
+  return model.tokenizer().Encode(rendered, /*parse_special=*/true, /*add_special_tokens=*/false);
 }
 
 absl::StatusOr<GenerationRequest> ResolveGenerationRequest(const ClientGenerationRequest& request,

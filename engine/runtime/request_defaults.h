@@ -15,8 +15,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "engine/model/model.h"
 #include "engine/runtime/request.h"
+#include "engine/tokenizer/chat_template.h"
 
 namespace ghost {
 
@@ -43,9 +45,13 @@ struct ClientGenerationRequest {
   // response, never per chunk. At most kMaxRequestIdBytes.
   std::string request_id;
 
-  // The prompt: text (tokenized with the model's tokenizer, its special tokens added) or token
-  // ids (taken as they are). Neither is an error.
-  std::variant<std::monostate, std::string, std::vector<std::int32_t>> prompt;
+  // The prompt: text (tokenized with the model's tokenizer, its special tokens added), token
+  // ids (taken as they are) or a conversation (rendered with the model's chat template and
+  // `chat`, then tokenized as RenderChatPrompt says). None is an error.
+  std::variant<std::monostate, std::string, std::vector<std::int32_t>, std::vector<ChatMessage>>
+      prompt;
+  // How a conversation is rendered; ignored for the other prompt kinds.
+  ChatTemplateOptions chat;
 
   struct Sampling {
     // Unset: generation_config's temperature, 0 (greedy) when it sets do_sample false, else 1.
@@ -74,11 +80,12 @@ struct ClientGenerationRequest {
   int top_logprobs = 0;  // alternatives per generated token; 0 = no logprobs
 };
 
-// Checks the request's free-form fields against `limits` and kMaxRequestIdBytes, tokenizes the
-// prompt and fills every unset field from the model's generation_config.json or the engine's
-// defaults. INVALID_ARGUMENT, naming the field, for a request_id or prompt text over its bound
-// and for a prompt that is missing, empty or not valid UTF-8. Values are not range-checked
-// here: Executor::Enqueue validates the result (ValidateForModel), once, whoever built it.
+// Checks the request's free-form fields against `limits` and kMaxRequestIdBytes, renders a
+// conversation, tokenizes the prompt and fills every unset field from the model's
+// generation_config.json or the engine's defaults. INVALID_ARGUMENT, naming the field, for a
+// request_id or prompt text over its bound and for a prompt that is missing, empty or not valid
+// UTF-8; RenderChatPrompt's errors for a conversation. Values are not range-checked here:
+// Executor::Enqueue validates the result (ValidateForModel), once, whoever built it.
 [[nodiscard]] absl::StatusOr<GenerationRequest> ResolveGenerationRequest(
     const ClientGenerationRequest& request, const Model& model,
     const RequestLimits& limits = RequestLimits());
@@ -93,6 +100,21 @@ struct ClientGenerationRequest {
 [[nodiscard]] std::vector<std::int32_t> TokenizePromptText(std::string_view text,
                                                            const Model& model,
                                                            bool add_special_tokens = true);
+
+// The text a conversation becomes: the model's chat template (chat_template.h) applied to
+// `messages`, checked as prompt text is (ValidatePromptText). INVALID_ARGUMENT for what
+// ChatTemplate::Render refuses and for rendered text over limits.max_prompt_bytes.
+[[nodiscard]] absl::StatusOr<std::string> RenderChatPrompt(absl::Span<const ChatMessage> messages,
+                                                           const ChatTemplateOptions& options,
+                                                           const Model& model,
+                                                           const RequestLimits& limits);
+
+// The ids Generate feeds the model for a rendered conversation: special-token strings in it are
+// the special tokens (the template wrote them), and no BOS/EOS is added (the template writes
+// BOS itself where the model wants one), as HF's apply_chat_template(tokenize=True) does. A
+// client's message content is not escaped, so special-token strings in it count too, as in HF.
+[[nodiscard]] std::vector<std::int32_t> TokenizeChatPrompt(std::string_view rendered,
+                                                           const Model& model);
 
 // GenerationRequest::Validate(), then against the model: every prompt token id in
 // [0, config.vocab_size) (the rows of the embedding table, and the ids the model itself can

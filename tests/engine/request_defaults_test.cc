@@ -175,7 +175,7 @@ TEST(RequestDefaultsTest, MissingOrEmptyPromptsAreRefused) {
   ASSERT_NE(model, nullptr);
   ClientGenerationRequest request;
   EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
-            "the prompt is empty: give text or token ids");
+            "the prompt is empty: give text, token ids or messages");
   request.prompt = std::string();
   EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
             "the prompt text is empty");
@@ -253,6 +253,57 @@ TEST(RequestDefaultsTest, TokenizePromptTextGivesTheIdsGenerateUses) {
   EXPECT_EQ(TokenizePromptText(text, *model), with_bos);
   EXPECT_EQ(TokenizePromptText(text, *model, /*add_special_tokens=*/false),
             (std::vector<std::int32_t>{'<', 's', '>', 'h', 'i'}));
+}
+
+// A conversation is rendered with the model's chat template (here the ChatML fallback: the
+// model has no tokenizer_config.json) and tokenized without the post-processor's BOS, which a
+// template writes itself where the model wants it.
+TEST(RequestDefaultsTest, MessagesAreRenderedAndTokenizedWithoutAddingBos) {
+  const std::shared_ptr<const Model> model = LoadModelWithBos();
+  ASSERT_NE(model, nullptr);
+  ASSERT_TRUE(model->chat_template().is_fallback());
+  ClientGenerationRequest request;
+  request.prompt = std::vector<ChatMessage>{{.role = "system", .content = "be brief"},
+                                            {.role = "user", .content = "hi"}};
+  const std::string rendered =
+      "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+      "<|im_start|>assistant\n";
+  absl::StatusOr<GenerationRequest> resolved = ResolveGenerationRequest(request, *model);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->prompt_tokens, TokenizePromptText(rendered, *model, false));
+  EXPECT_EQ(resolved->prompt_tokens, TokenizeChatPrompt(rendered, *model));
+  EXPECT_NE(resolved->prompt_tokens.front(), 256);
+
+  request.chat.add_generation_prompt = false;
+  absl::StatusOr<std::string> text = RenderChatPrompt(
+      std::get<std::vector<ChatMessage>>(request.prompt), request.chat, *model, RequestLimits());
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text,
+            rendered.substr(0, rendered.size() - std::string("<|im_start|>assistant\n").size()));
+}
+
+TEST(RequestDefaultsTest, BadConversationsAreRefused) {
+  const std::shared_ptr<const Model> model = LoadModel();
+  ASSERT_NE(model, nullptr);
+  ClientGenerationRequest request;
+  request.prompt = std::vector<ChatMessage>();
+  EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
+            "the conversation has no messages");
+  request.prompt = std::vector<ChatMessage>{{.role = "", .content = "x"}};
+  EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
+            "message 0 has no role");
+  request.prompt = std::vector<ChatMessage>{{.role = "user", .content = "ab\xC3"}};
+  EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model).status()),
+            "message 0 is not valid UTF-8");
+  RequestLimits limits;
+  limits.max_prompt_bytes = 10;
+  request.prompt = std::vector<ChatMessage>{{.role = "user", .content = std::string(7, 'x')}};
+  EXPECT_EQ(InvalidArgumentMessage(ResolveGenerationRequest(request, *model, limits).status()),
+            "the messages are 11 bytes; at most 10 are accepted (max_prompt_bytes)");
+  // Within the bound before rendering, over it after.
+  limits.max_prompt_bytes = 12;
+  EXPECT_THAT(InvalidArgumentMessage(ResolveGenerationRequest(request, *model, limits).status()),
+              HasSubstr("at most 12 are accepted (max_prompt_bytes)"));
 }
 
 // One bound, the config's vocab_size: ids the tokenizer lacks but the embedding table holds (the

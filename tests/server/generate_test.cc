@@ -235,7 +235,7 @@ TEST_F(GenerateTest, CancelMidStreamFreesTheRequest) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   // The running gauge returns to zero once the server has seen the cancellation.
   EXPECT_EQ(AwaitMetric(server_->metrics_port(),
-                        "ghost_num_requests_running{model_name=\"ghost-tiny\"}", 0),
+                        "ghost_num_requests_running{api=\"grpc\",model_name=\"ghost-tiny\"}", 0),
             0);
   EXPECT_TRUE(CollectStream(*stub_, Greedy("next", 2)).status.ok());
 }
@@ -251,15 +251,17 @@ TEST_F(GenerateTest, SlowReaderGetsEveryTokenWithoutHoldingTheKvCache) {
   const StreamResult fast = CollectStream(*stub_, request);
   ASSERT_TRUE(fast.status.ok()) << fast.status.error_message();
   const std::string model = "{model_name=\"ghost-tiny\"}";
+  const std::string grpc_model = "{api=\"grpc\",model_name=\"ghost-tiny\"}";
   const int metrics_port = server_->metrics_port();
   const double generated =
-      MetricValue(HttpGet(metrics_port, "/metrics"), "ghost_generation_tokens_total" + model);
+      MetricValue(HttpGet(metrics_port, "/metrics"), "ghost_generation_tokens_total" + grpc_model);
 
   auto context = ContextWithToken("");
   auto reader = stub_->Generate(context.get(), request);
   // All 300 tokens are generated while the client reads nothing.
-  EXPECT_EQ(AwaitMetric(metrics_port, "ghost_generation_tokens_total" + model, generated + 300),
-            generated + 300);
+  EXPECT_EQ(
+      AwaitMetric(metrics_port, "ghost_generation_tokens_total" + grpc_model, generated + 300),
+      generated + 300);
   EXPECT_EQ(AwaitMetric(metrics_port, "ghost_kv_cache_usage_ratio" + model, 0), 0);
 
   std::vector<int> token_ids;

@@ -69,8 +69,8 @@ TEST(LoadTest, ConcurrentStreamsWithCancellationsAndDeadlines) {
   EXPECT_GT(normal, 150);
   EXPECT_GT(cancelled, 20);
 
-  const std::string model = "{model_name=\"ghost-tiny\"}";
-  EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_num_requests_running" + model, 0), 0);
+  const std::string grpc_model = "{api=\"grpc\",model_name=\"ghost-tiny\"}";
+  EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_num_requests_running" + grpc_model, 0), 0);
   // The server still serves.
   auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
   EXPECT_TRUE(CollectStream(*stub, load.request).status.ok());

@@ -34,14 +34,16 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
 
   const std::string scrape = HttpGet(server->metrics_port(), "/metrics");
   ASSERT_FALSE(scrape.empty());
+  // The request's series carry the front end it came through; the model's gauges do not.
+  const std::string grpc_model = "{api=\"grpc\",model_name=\"ghost-tiny\"}";
   const std::string model = "{model_name=\"ghost-tiny\"}";
-  EXPECT_EQ(MetricValue(scrape, "ghost_generation_tokens_total" + model), 5);
-  EXPECT_EQ(MetricValue(scrape, "ghost_prompt_tokens_total" + model), 7);
-  EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_num_requests_running" + model, 0), 0);
-  EXPECT_EQ(MetricValue(scrape, "ghost_time_to_first_token_seconds_count" + model), 1);
-  EXPECT_EQ(MetricValue(scrape, "ghost_e2e_request_latency_seconds_count" + model), 1);
-  EXPECT_EQ(MetricValue(scrape, "ghost_inter_token_latency_seconds_count" + model), 4);
-  EXPECT_EQ(MetricValue(scrape, "ghost_request_queue_time_seconds_count" + model), 1);
+  EXPECT_EQ(MetricValue(scrape, "ghost_generation_tokens_total" + grpc_model), 5);
+  EXPECT_EQ(MetricValue(scrape, "ghost_prompt_tokens_total" + grpc_model), 7);
+  EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_num_requests_running" + grpc_model, 0), 0);
+  EXPECT_EQ(MetricValue(scrape, "ghost_time_to_first_token_seconds_count" + grpc_model), 1);
+  EXPECT_EQ(MetricValue(scrape, "ghost_e2e_request_latency_seconds_count" + grpc_model), 1);
+  EXPECT_EQ(MetricValue(scrape, "ghost_inter_token_latency_seconds_count" + grpc_model), 4);
+  EXPECT_EQ(MetricValue(scrape, "ghost_request_queue_time_seconds_count" + grpc_model), 1);
   // Read from the model at scrape time: nothing waits, the finished request's KV blocks are
   // free again, and ghost-tiny's 5.8M bf16 parameters take 2 bytes each (its norm weights are
   // widened to fp32, a few KiB more).
@@ -55,9 +57,10 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
                         "ghost_model_sparsity_ratio{kind=\"removed_neurons\","
                         "model_name=\"ghost-tiny\"}"),
             0);
-  EXPECT_NE(scrape.find("ghost_request_success_total{finished_reason=\"length\",model_name="
-                        "\"ghost-tiny\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      scrape.find("ghost_request_success_total{api=\"grpc\",finished_reason=\"length\",model_name="
+                  "\"ghost-tiny\"} 1"),
+      std::string::npos)
       << scrape;
   EXPECT_NE(scrape.find("ghost_build_info{"), std::string::npos);
   EXPECT_EQ(MetricValue(scrape,

@@ -46,6 +46,7 @@ class ModelsTest : public ::testing::Test {
     }
     options_ = TestServerOptions();
     options_.model_roots = {root_};
+    options_.discover_models = true;
   }
 
   void TearDown() override {
@@ -160,9 +161,12 @@ TEST_F(ModelsTest, ImportLoadUnloadDelete) {
   EXPECT_TRUE(fs::exists(root_ + "/tiny-b/config.json"));  // imported: the files stay
   ghost::v1::ListModelsResponse list;
   ASSERT_TRUE(models_->ListModels(ContextWithToken("").get(), {}, &list).ok());
-  ASSERT_EQ(list.models_size(), 1);
+  // tiny-b lies directly under the root: it stays listed under its directory name.
+  ASSERT_EQ(list.models_size(), 2);
   EXPECT_EQ(list.models(0).name(), "ghost-tiny");
   EXPECT_EQ(list.models(0).state(), ghost::v1::READY);
+  EXPECT_EQ(list.models(1).name(), "tiny-b");
+  EXPECT_EQ(list.models(1).state(), ghost::v1::AVAILABLE);
 }
 
 // Readiness ("ghost.v1.Inference") follows the default model; liveness ("") stays SERVING.
@@ -181,8 +185,8 @@ TEST_F(ModelsTest, ReadinessFollowsTheDefaultModel) {
   ASSERT_TRUE(Unload("ghost-tiny").ok());
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(status(""), HealthCheckResponse::SERVING);
-  ASSERT_TRUE(Import("tiny-b", "tiny-b").ok());
-  ASSERT_TRUE(Load("tiny-b").ok());  // another model does not make the server ready
+  ASSERT_TRUE(Load("tiny-b").ok());  // found in the root, no import needed  // another model does
+                                     // not make the server ready
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::NOT_SERVING);
   ASSERT_TRUE(Load("ghost-tiny").ok());
   EXPECT_EQ(status("ghost.v1.Inference"), HealthCheckResponse::SERVING);
@@ -333,10 +337,13 @@ TEST_F(ModelsTest, LoadUnloadRacesUnderTraffic) {
   EXPECT_GE(served_b, served + 2);
   EXPECT_EQ(Get("b").state(), ghost::v1::READY);
   EXPECT_EQ(Get("ghost-tiny").state(), ghost::v1::READY);
-  // The registry on disk matches: both should load at the next start.
-  EXPECT_EQ(OnDisk(), (std::map<std::string, bool>{{"b", true}, {"ghost-tiny", true}}));
+  // The registry on disk matches: both should load at the next start (tiny-b, found in the
+  // root and never loaded, should not).
+  EXPECT_EQ(OnDisk(),
+            (std::map<std::string, bool>{{"b", true}, {"ghost-tiny", true}, {"tiny-b", false}}));
   ASSERT_TRUE(Unload("b").ok());
-  EXPECT_EQ(OnDisk(), (std::map<std::string, bool>{{"b", false}, {"ghost-tiny", true}}));
+  EXPECT_EQ(OnDisk(),
+            (std::map<std::string, bool>{{"b", false}, {"ghost-tiny", true}, {"tiny-b", false}}));
 }
 
 TEST_F(ModelsTest, RegistrySurvivesRestartAndLocksItsDirectory) {

@@ -33,7 +33,8 @@ class ServerProcess {
       const std::string data = "--data_dir=" + data_dir_;
       const std::string grace = "--grace_period_s=" + std::to_string(grace_period_s);
       execl(binary.c_str(), binary.c_str(), "--host=127.0.0.1", "--port=0", "--metrics_port=0",
-            root.c_str(), data.c_str(), grace.c_str(), static_cast<char*>(nullptr));
+            "--http_port=0", root.c_str(), data.c_str(), grace.c_str(),
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     close(fds[1]);

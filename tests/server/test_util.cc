@@ -27,6 +27,9 @@ server::ServerOptions TestServerOptions() {
   options.metrics_host = "127.0.0.1";
   options.port = 0;
   options.metrics_port = 0;
+  options.http_port = server::kAnyHttpPort;
+  // Most suites import exactly the models they serve; models_test turns discovery on.
+  options.discover_models = false;
   options.model_roots = {std::string(GHOST_SOURCE_DIR) + "/models"};
   options.default_model = "ghost-tiny";
   // Servers of one test binary, and test binaries run in parallel, each get their own registry

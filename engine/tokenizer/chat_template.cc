@@ -1,0 +1,139 @@
+#include "engine/tokenizer/chat_template.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/common/file.h"
+#include "engine/common/json.h"
+
+namespace ghost {
+
+struct ChatTemplate::State {
+  absl::Status load_status;
+  std::optional<std::string> source;  // the model's template; unset = the ChatML fallback
+  std::string bos_token;
+  std::string eos_token;
+};
+
+namespace {
+
+// tokenizer_config.json writes special tokens as a string or as an AddedToken object.
+absl::StatusOr<std::string> SpecialTokenText(const nlohmann::json& config, const char* key,
+                                             const std::string& source_name) {
+  const auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object()) {
+    const auto content = it->find("content");
+    if (content != it->end() && content->is_string()) return content->get<std::string>();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(source_name, ": ", key, " is neither a string nor {\"content\": ...}"));
+}
+
+// The template text: a string, or the entry named "default" of the named-list form.
+absl::StatusOr<std::optional<std::string>> TemplateSource(const nlohmann::json& config,
+                                                          const std::string& source_name) {
+  const auto it = config.find("chat_template");
+  if (it == config.end() || it->is_null()) return std::optional<std::string>();
+  if (it->is_string()) return std::optional<std::string>(it->get<std::string>());
+  if (it->is_array()) {
+    for (const nlohmann::json& entry : *it) {
+      if (!entry.is_object()) break;
+      const auto name = entry.find("name");
+      const auto text = entry.find("template");
+      if (name == entry.end() || text == entry.end() || !name->is_string() || !text->is_string()) {
+        break;
+      }
+      if (*name == "default") return std::optional<std::string>(text->get<std::string>());
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name,
+                     ": chat_template is a list without an entry "
+                     "{\"name\": \"default\", \"template\": \"...\"}"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(source_name, ": chat_template is neither a string nor a list of templates"));
+}
+
+absl::Status CheckMessages(absl::Span<const ChatMessage> messages) {
+  if (messages.empty()) return absl::InvalidArgumentError("the conversation has no messages");
+  if (messages.size() > kMaxChatMessages) {
+    return absl::InvalidArgumentError(absl::StrCat("the conversation has ", messages.size(),
+                                                   " messages; at most ", kMaxChatMessages,
+                                                   " are accepted"));
+  }
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].role.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("message ", i, " has no role"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string RenderChatMl(absl::Span<const ChatMessage> messages, bool add_generation_prompt) {
+  std::string out;
+  for (const ChatMessage& message : messages) {
+    absl::StrAppend(&out, "<|im_start|>", message.role, "\n", message.content, "<|im_end|>\n");
+  }
+  if (add_generation_prompt) out += "<|im_start|>assistant\n";
+  return out;
+}
+
+}  // namespace
+
+ChatTemplate::ChatTemplate() : state_(std::make_shared<const State>()) {}
+
+ChatTemplate::ChatTemplate(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+
+ChatTemplate ChatTemplate::Load(const std::string& directory) {
+  const std::string path = JoinPath(directory, "tokenizer_config.json");
+  absl::StatusOr<std::string> contents = ReadFileToString(path);
+  if (absl::IsNotFound(contents.status())) return ChatTemplate();
+  if (!contents.ok()) {
+    auto state = std::make_shared<State>();
+    state->load_status = contents.status();
+    return ChatTemplate(std::move(state));
+  }
+  return FromTokenizerConfig(*contents, path);
+}
+
+ChatTemplate ChatTemplate::FromTokenizerConfig(std::string_view json,
+                                               const std::string& source_name) {
+  auto state = std::make_shared<State>();
+  auto fail = [&](absl::Status status) {
+    state->load_status = absl::InvalidArgumentError(
+        absl::StrCat("the model's chat template cannot be used: ", status.message()));
+    return ChatTemplate(std::move(state));
+  };
+  absl::StatusOr<nlohmann::json> config = ParseJsonStrict(json, source_name);
+  if (!config.ok()) return fail(config.status());
+  if (!config->is_object()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(source_name, ": not a JSON object")));
+  }
+  absl::StatusOr<std::optional<std::string>> source = TemplateSource(*config, source_name);
+  if (!source.ok()) return fail(source.status());
+  absl::StatusOr<std::string> bos = SpecialTokenText(*config, "bos_token", source_name);
+  if (!bos.ok()) return fail(bos.status());
+  absl::StatusOr<std::string> eos = SpecialTokenText(*config, "eos_token", source_name);
+  if (!eos.ok()) return fail(eos.status());
+  state->source = *std::move(source);
+  state->bos_token = *std::move(bos);
+  state->eos_token = *std::move(eos);
+  return ChatTemplate(std::move(state));
+}
+
+bool ChatTemplate::is_fallback() const { return state_->load_status.ok() && !state_->source; }
+
+const absl::Status& ChatTemplate::load_status() const { return state_->load_status; }
+
+absl::StatusOr<std::string> ChatTemplate::Render(absl::Span<const ChatMessage> messages,
+                                                 const ChatTemplateOptions& options) const {
+  if (!state_->load_status.ok()) return state_->load_status;
+  if (absl::Status s = CheckMessages(messages); !s.ok()) return s;
+  if (!state_->source) return RenderChatMl(messages, options.add_generation_prompt);
+  return absl::UnimplementedError("rendering the model's own chat template is not built yet");
+}
+
+}  // namespace ghost
