@@ -187,4 +187,69 @@ void EncodeTQ1_0(const TernaryBlock& block, std::uint8_t* out) {
   StoreU16(block.scale_f16, out + 52);
 }
 
+bool DequantizeToF32(std::uint32_t type, absl::Span<const std::uint8_t> bytes,
+                     absl::Span<float> out) {
+  switch (static_cast<GgmlType>(type)) {
+    case GgmlType::kF32:
+      std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+      return true;
+    case GgmlType::kF16:
+    case GgmlType::kBF16:
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        const std::uint16_t bits = LoadU16(bytes.data() + 2 * i);
+        if (static_cast<GgmlType>(type) == GgmlType::kF16) {
+          out[i] = HalfToFloat(bits);
+        } else {
+          const std::uint32_t wide = static_cast<std::uint32_t>(bits) << 16;
+          std::memcpy(&out[i], &wide, sizeof(float));
+        }
+      }
+      return true;
+    case GgmlType::kQ8_0:
+      DequantizeQ8_0(bytes, out);
+      return true;
+    case GgmlType::kQ4_0:
+      DequantizeQ4_0(bytes, out);
+      return true;
+    case GgmlType::kQ2_0:
+      for (std::size_t b = 0; b * kQ2_0Block < out.size(); ++b) {
+        const std::uint8_t* block = bytes.data() + b * 18;
+        const float d = HalfToFloat(LoadU16(block));
+        for (std::size_t j = 0; j < kQ2_0Block; ++j) {
+          const int q = (block[2 + j / 4] >> (2 * (j % 4))) & 3;  // 3 is +2 here
+          out[b * kQ2_0Block + j] = d * static_cast<float>(q - 1);
+        }
+      }
+      return true;
+    case GgmlType::kTQ2_0:
+    case GgmlType::kTQ1_0: {
+      const bool tq2 = static_cast<GgmlType>(type) == GgmlType::kTQ2_0;
+      TernaryBlock block;
+      for (std::size_t b = 0; b * kTQBlock < out.size(); ++b) {
+        const std::uint8_t* p = bytes.data() + b * (tq2 ? 66 : 54);
+        if (tq2) {
+          // A code of 3 decodes to +2 in ggml; DecodeTQ2_0 refuses it, so read it here.
+          for (int c = 0; c < 2; ++c) {
+            for (int l = 0; l < 4; ++l) {
+              for (int m = 0; m < 32; ++m) {
+                block.codes[128 * c + 32 * l + m] =
+                    static_cast<std::int8_t>(((p[32 * c + m] >> (2 * l)) & 3) - 1);
+              }
+            }
+          }
+          block.scale_f16 = LoadU16(p + 64);
+        } else {
+          DecodeTQ1_0(p, block);
+        }
+        const float d = HalfToFloat(block.scale_f16);
+        for (std::size_t j = 0; j < kTQBlock; ++j) {
+          out[b * kTQBlock + j] = d * static_cast<float>(block.codes[j]);
+        }
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace ghost

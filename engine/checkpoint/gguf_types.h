@@ -60,6 +60,12 @@ inline constexpr std::size_t kTQBlock = 256;
 void DequantizeQ8_0(absl::Span<const std::uint8_t> blocks, absl::Span<float> out);
 void DequantizeQ4_0(absl::Span<const std::uint8_t> blocks, absl::Span<float> out);
 
+// Any of F32, F16, BF16, Q8_0, Q4_0, Q2_0, TQ2_0, TQ1_0 to fp32 by ggml's formulas (exact: each
+// value is a float, or an fp16 scale times a small integer). Requires bytes to hold exactly
+// out.size() values of `type`; false (out untouched) for another type.
+bool DequantizeToF32(std::uint32_t type, absl::Span<const std::uint8_t> bytes,
+                     absl::Span<float> out);
+
 // One block of ternary codes (-1, 0, +1) with its fp16 scale bits.
 struct TernaryBlock {
   std::uint16_t scale_f16 = 0;
