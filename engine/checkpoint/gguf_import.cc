@@ -237,7 +237,7 @@ std::int64_t LlamaRopeRowToHf(std::int64_t gguf_row, std::int64_t rows, std::int
   return gguf_row - within + (within % 2) * (d / 2) + within / 2;
 }
 
-absl::StatusOr<GgufModel> ImportGguf(const GgufFile& file) {
+absl::StatusOr<Json> ImportGgufConfig(const GgufFile& file) {
   GHOST_ASSIGN_OR_RETURN(const std::string arch, file.GetString("general.architecture"));
   if (arch != "llama" && arch != "qwen2") {
     return absl::UnimplementedError(absl::StrCat(file.name(), ": architecture \"",
@@ -248,10 +248,14 @@ absl::StatusOr<GgufModel> ImportGguf(const GgufFile& file) {
     return absl::UnimplementedError(absl::StrCat(
         file.name(), ": rope_freqs.weight (Llama 3.1-style rope scaling) is not supported"));
   }
+  return ReadConfig(file, arch, file.FindTensor("output.weight") == nullptr,
+                    file.FindTensor("blk.0.attn_q.bias") != nullptr);
+}
+
+absl::StatusOr<GgufModel> ImportGguf(const GgufFile& file) {
   GgufModel model;
-  GHOST_ASSIGN_OR_RETURN(model.config,
-                         ReadConfig(file, arch, file.FindTensor("output.weight") == nullptr,
-                                    file.FindTensor("blk.0.attn_q.bias") != nullptr));
+  GHOST_ASSIGN_OR_RETURN(model.config, ImportGgufConfig(file));
+  const std::string arch = model.config["model_type"].get<std::string>();
   GHOST_ASSIGN_OR_RETURN(model.tokenizer_json, GgufTokenizerJson(file));
   if (file.Find("tokenizer.chat_template") != nullptr) {
     GHOST_ASSIGN_OR_RETURN(model.chat_template, file.GetString("tokenizer.chat_template"));

@@ -48,6 +48,10 @@ struct GgufModel {
 // INVALID_ARGUMENT naming the key or tensor for missing or inconsistent ones.
 absl::StatusOr<GgufModel> ImportGguf(const GgufFile& file);
 
+// The config part alone (no tensor is converted): for a registry that lists models without
+// loading them.
+absl::StatusOr<nlohmann::json> ImportGgufConfig(const GgufFile& file);
+
 // llama.cpp's row order for the q (heads = attention heads) or k (heads = kv heads) projection
 // of a llama model: GGUF row h * d + 2 * i + p holds Hugging Face row h * d + p * d / 2 + i
 // (d = rows / heads). Maps a GGUF row to its Hugging Face row.

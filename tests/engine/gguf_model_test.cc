@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "engine/checkpoint/gguf.h"
 #include "engine/checkpoint/gguf_import.h"
 #include "engine/checkpoint/gguf_types.h"
@@ -18,6 +19,7 @@
 #include "engine/compressor/gguf_export.h"
 #include "engine/compressor/model_compressor.h"
 #include "engine/model/model.h"
+#include "engine/registry/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/test_model.h"
@@ -280,6 +282,46 @@ TEST_F(GgufModelTest, UnsupportedFilesFailClearly) {
   status = Model::Load(dir_ + "/q4k.gguf").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(status.message(), HasSubstr("tensor blk.0.ffn_up.weight has type Q4_K"));
+}
+
+TEST_F(GgufModelTest, RegistryImportsAndServesAGgufFile) {
+  const std::string root = ghost::testing::MakeTempDir("gguf-root");
+  const std::string source = ghost::testing::MakeTempDir("gguf-src");
+  ghost::testing::WriteTinyLlama(source, TinyLlamaSpec{});
+  ASSERT_TRUE(compress::ExportGguf(source, root + "/tiny.gguf").ok());
+  ghost::testing::WriteFile(root + "/notes.txt", "not a model");
+  RegistryOptions options;
+  options.model_roots = {root};
+  options.registry_dir = dir_ + "/registry";
+  absl::StatusOr<std::unique_ptr<ModelRegistry>> registry = ModelRegistry::Create(options);
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  absl::StatusOr<ModelInfo> imported =
+      (*registry)->Import("g", "tiny.gguf", ModelOrigin::kImported);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ(imported->summary.architecture, "LlamaForCausalLM");
+  EXPECT_EQ(imported->summary.context_length, 64);
+  EXPECT_THAT((*registry)->Import("n", "notes.txt", ModelOrigin::kImported).status().message(),
+              HasSubstr("is not a directory or a .gguf file"));
+  ASSERT_TRUE((*registry)->Load("g").ok());
+  absl::StatusOr<std::shared_ptr<LoadedModel>> ready = (*registry)->GetReady("g");
+  ASSERT_TRUE(ready.ok());
+  GenerationRequest request;
+  request.prompt_tokens = {1, 2};
+  request.stopping.max_new_tokens = 3;
+  request.stopping.ignore_eos = true;
+  absl::Notification done;
+  FinishReason reason = FinishReason::kNone;
+  ASSERT_TRUE((*ready)
+                  ->executor
+                  ->Enqueue(request,
+                            [&](GenerationChunk chunk) {
+                              if (!chunk.is_final()) return;
+                              reason = chunk.finish_reason;
+                              done.Notify();
+                            })
+                  .ok());
+  done.WaitForNotification();
+  EXPECT_EQ(reason, FinishReason::kLength);
 }
 
 TEST(GgufRopeOrderTest, MatchesTheConvertPermute) {
