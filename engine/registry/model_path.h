@@ -33,8 +33,8 @@ struct ModelLocation {
 
 // Resolves a client's path: relative to the first root that has it, or absolute inside a
 // root. INVALID_ARGUMENT for an empty path, a ".." component or something that is not a
-// directory or a .gguf file; PERMISSION_DENIED for an absolute path outside every root or a symlink that
-// leaves its root; NOT_FOUND when no root has it.
+// directory or a .gguf file; PERMISSION_DENIED for an absolute path outside every root or a symlink
+// that leaves its root; NOT_FOUND when no root has it.
 absl::StatusOr<ModelLocation> ResolveModelPath(const std::vector<ModelRoot>& roots,
                                                std::string_view requested);
 

@@ -129,6 +129,36 @@ TEST_F(GgufModelTest, TernaryModelsRoundTripAsGgmlTypes) {
   EXPECT_EQ(type_of(two_level, "blk.0.attn_v.weight"), "Q2_0");
 }
 
+TEST_F(GgufModelTest, CompressionJobWritesGgufBesideTheSafetensors) {
+  const std::string w64 = ghost::testing::MakeTempDir("gguf-job");
+  ghost::testing::WriteTinyLlama(w64, BlockSpec(64));
+  compress::CompressJobSpec job;
+  job.source_dir = w64;
+  job.output_dir = w64 + "-out";
+  job.scheme = "ternary";
+  job.block_size = 64;
+  job.output_format = "gguf";
+  job.calibration_text = "The quick brown fox jumps over the lazy dog. ";
+  const std::atomic<bool> no_cancel{false};
+  absl::StatusOr<compress::CompressReport> report = compress::CompressModelDirectory(
+      job, [](const compress::CompressProgress&) {}, no_cancel);
+  ASSERT_TRUE(report.ok()) << report.status();
+  const std::string gguf = job.output_dir + "/" + compress::kGgufOutputFile;
+  EXPECT_EQ(Logits(gguf), Logits(job.output_dir));
+
+  job.target_sparsity = 0.3f;
+  EXPECT_THAT(compress::ValidateCompressSpec(job).message(),
+              HasSubstr("activation gates are Ghost Serve's alone"));
+  job.target_sparsity = 0;
+  job.scheme = "codebook4";
+  EXPECT_THAT(compress::ValidateCompressSpec(job).message(),
+              HasSubstr("scheme codebook4 at block 64 has no ggml type"));
+  job.scheme = "ternary";
+  job.output_format = "onnx";
+  EXPECT_THAT(compress::ValidateCompressSpec(job).message(),
+              HasSubstr("unsupported output format \"onnx\""));
+}
+
 TEST_F(GgufModelTest, CodebookAndOddBlocksAreRefused) {
   const std::string w64 = ghost::testing::MakeTempDir("gguf-w64");
   ghost::testing::WriteTinyLlama(w64, BlockSpec(64));
