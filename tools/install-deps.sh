@@ -14,8 +14,10 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# The tokenizer golden tests run the reference tokenizers under node; any node >= 18 with npm
-# will do (Debian's packages, or NodeSource's nodejs, which bundles npm).
+# The tokenizer golden tests run the reference tokenizers under node, and the GGUF export test
+# the independent parser @huggingface/gguf (both pinned by package-lock.json files and installed
+# into the build tree by ctest fixtures); any node >= 18 with npm will do (Debian's packages, or
+# NodeSource's nodejs, which bundles npm).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
