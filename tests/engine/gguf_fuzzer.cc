@@ -2,7 +2,8 @@
 // metadata read and every tensor's bytes. Besides crashes, leaks and sanitizer reports it checks
 // the parser's promises: errors name the file, and every tensor view lies inside the input with
 // exactly the bytes its type and dims need (each is read in full, so ASan sees any stray byte);
-// ternary tensors are decoded block by block as the loader does.
+// ternary tensors are decoded block by block as the loader does, and the vocabulary keys are
+// turned into a tokenizer.json document (gguf_vocab.h).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 
 #include "engine/checkpoint/gguf.h"
 #include "engine/checkpoint/gguf_types.h"
+#include "engine/checkpoint/gguf_vocab.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   absl::StatusOr<std::unique_ptr<ghost::GgufFile>> file =
@@ -29,6 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)(*file)->GetIntArray(key);
     (void)(*file)->GetRealArray(key);
   }
+  // The tokenizer.json built from hostile vocabulary keys: an error or a document; an exception
+  // escaping it or a sanitizer report fails the run.
+  (void)ghost::GgufTokenizerJson(**file);
   for (const ghost::GgufTensor& t : (*file)->tensors()) {
     const std::optional<ghost::GgmlTypeInfo> info = ghost::FindGgmlType(t.type);
     if (!info) std::abort();

@@ -141,6 +141,19 @@ TEST(GgufTypesTest, TQ1_0DecodesAsTheReferenceFormula) {
   for (int j = 0; j < 256; ++j) EXPECT_EQ(decoded.codes[j] * kHalfValue, reference[j]) << j;
 }
 
+TEST(GgufTypesTest, DequantizeToF32KeepsQ2_0sPlusTwo) {
+  std::uint8_t block[18] = {0x00, 0x38};
+  block[2] = 0x03 | 0x02 << 2;  // codes 3 (+2) and 2 (+1)
+  for (int i = 3; i < 18; ++i) block[i] = 0x55;
+  std::vector<float> out(64);
+  ASSERT_TRUE(DequantizeToF32(42, absl::MakeConstSpan(block, 18), absl::MakeSpan(out)));
+  EXPECT_EQ(out[0], 2 * kHalfValue);
+  EXPECT_EQ(out[1], kHalfValue);
+  EXPECT_EQ(out[2], -kHalfValue);
+  EXPECT_EQ(out[4], 0.0f);
+  EXPECT_FALSE(DequantizeToF32(12, absl::MakeConstSpan(block, 18), absl::MakeSpan(out)));
+}
+
 TEST(GgufTypesTest, TernaryCodesSurviveEveryEncoding) {
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> code(-1, 1);
