@@ -28,9 +28,10 @@ constexpr Subcommand kSubcommands[] = {
      "      cosine, MSE, bits/weight and throughput of every quantization scheme and block size"},
     {"decode", ghost::bench::RunDecode,
      "[--json] [--formats bf16,ternary,...] [--new_tokens 64] [--context 16]\n"
-     "      [--repeats 2]\n"
+     "      [--repeats 2] [--block_size 64] [--gguf FILE] [--save_gguf DIR]\n"
      "      one-stream decode on a random TinyLlama-shape model per weight format: tokens/s,\n"
-     "      bytes read per token, GB/s and its ratio to the measured read bandwidth"},
+     "      bytes read per token, GB/s and its ratio to the measured read bandwidth; or any\n"
+     "      GGUF file (--gguf)"},
     {"eval", ghost::bench::RunEval,
      "--text FILE [--model NAME] [--model_root DIR] [--window N]\n"
      "      bits per byte of a local model (default ghost-tiny under ./models) on a text file\n"

@@ -22,7 +22,6 @@ namespace {
 
 constexpr std::int64_t kVocab = 32000, kHidden = 2048, kInner = 5632, kLayers = 22;
 constexpr std::int64_t kHeads = 32, kKvHeads = 4, kHeadDim = 64;
-constexpr std::size_t kBlockSize = 64;
 
 // xorshift64: fast, seeded, good enough for benchmark weights.
 struct Random {
@@ -105,7 +104,7 @@ const std::vector<std::string>& RandomModelFormats() {
 }
 
 absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tokenizer_dir,
-                                  const std::string& format) {
+                                  const std::string& format, int block_size) {
   std::optional<GhostQuantization> quantization;
   const bool f16 = format == "f16";
   if (format != "bf16" && !f16) {
@@ -114,7 +113,7 @@ absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tok
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown format ", format, "; known: ", absl::StrJoin(RandomModelFormats(), ", ")));
     }
-    quantization = compress::QuantizationForScheme(format, kBlockSize);
+    quantization = compress::QuantizationForScheme(format, block_size);
   }
 
   Random random;

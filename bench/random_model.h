@@ -17,10 +17,10 @@ namespace ghost::bench {
 const std::vector<std::string>& RandomModelFormats();
 
 // Writes the model into the existing directory `dir`, with the tokenizer.json of
-// `tokenizer_dir`. f16 stores every tensor in f16; compressed formats use block size 64 and
+// `tokenizer_dir`. f16 stores every tensor in f16; compressed formats use `block_size` and
 // keep embeddings, norms and lm_head in bf16.
 absl::Status WriteRandomTinyLlama(const std::string& dir, const std::string& tokenizer_dir,
-                                  const std::string& format);
+                                  const std::string& format, int block_size = 64);
 
 }  // namespace ghost::bench
 

@@ -1,9 +1,12 @@
 // ghostbench decode: one stream decoding on a random model of TinyLlama-1.1B's shape, in bf16
-// and in every compressed format. Per format: decode tokens/s (64 tokens after a 16-token
-// prompt by default, prefill excluded; --context 2048 decodes after a 2048-token prompt, where
-// attention reads as many bytes as a third of the ternary weights), the bytes read per token
-// (weights and KV cache, in the cache's dtype: bf16 unless --kv_dtype fp32), the implied GB/s and
-// its ratio to the machine's read bandwidth measured in the same run.
+// and in every compressed format (--block_size, default 64), or on any GGUF file (--gguf FILE,
+// so llama.cpp's llama-bench can measure the same file on the same machine). --save_gguf DIR
+// also writes each random model as DIR/<format>-b<block>.gguf where GGUF has a type for it. Per
+// format: decode tokens/s (64 tokens after a 16-token prompt by default, prefill excluded;
+// --context 2048 decodes after a 2048-token prompt, where attention reads as many bytes as a
+// third of the ternary weights), the bytes read per token (weights and KV cache, in the cache's
+// dtype: bf16 unless --kv_dtype fp32), the implied GB/s and its ratio to the machine's read
+// bandwidth measured in the same run.
 #include <stdlib.h>
 
 #include <algorithm>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/huge_buffer.h"
@@ -21,6 +25,7 @@
 #include "bench/random_model.h"
 #include "bench/subcommands.h"
 #include "engine/backend/kv_cache.h"
+#include "engine/compressor/gguf_export.h"
 #include "engine/model/model.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"
@@ -65,6 +70,8 @@ int RunDecode(int argc, char** argv) {
   // What the engine picks for every format here (Model::default_kv_dtype).
   KvDtype kv_dtype = KvDtype::kBf16;
   bool json = false;
+  int block_size = 64;
+  std::string gguf, save_gguf;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -74,6 +81,12 @@ int RunDecode(int argc, char** argv) {
       formats = absl::StrSplit(argv[++i], ',');
     } else if (arg == "--kv_dtype" && has_value && ParseKvDtype(argv[i + 1]).ok()) {
       kv_dtype = *ParseKvDtype(argv[++i]);
+    } else if (arg == "--gguf" && has_value) {
+      gguf = argv[++i];
+    } else if (arg == "--save_gguf" && has_value) {
+      save_gguf = argv[++i];
+    } else if (arg == "--block_size" && has_value && absl::SimpleAtoi(argv[i + 1], &block_size)) {
+      ++i;
     } else if (arg == "--tokenizer_model" && has_value) {
       tokenizer_dir = argv[++i];
     } else if (arg == "--new_tokens" && has_value && absl::SimpleAtoi(argv[i + 1], &new_tokens)) {
@@ -87,8 +100,8 @@ int RunDecode(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: ghostbench decode [--json] [--formats bf16,ternary,...] "
                    "[--new_tokens 64] [--prompt_tokens|--context 16] [--repeats 2] "
-                   "[--kv_dtype bf16|fp32] "
-                   "[--tokenizer_model DIR]\n");
+                   "[--kv_dtype bf16|fp32] [--tokenizer_model DIR] [--block_size 64] [--gguf FILE] "
+                   "[--save_gguf DIR]\n");
       return 2;
     }
   }
@@ -101,13 +114,25 @@ int RunDecode(int argc, char** argv) {
   };
   BandwidthResult bandwidth = measure_bandwidth();
   std::vector<DecodeResult> results;
+  if (!gguf.empty()) formats = {gguf};
   for (const std::string& format : formats) {
     char pattern[] = "/tmp/ghostbench-decode-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) return 1;
-    const absl::Status written = WriteRandomTinyLlama(pattern, tokenizer_dir, format);
+    if (gguf.empty() && mkdtemp(pattern) == nullptr) return 1;
+    absl::Status written = gguf.empty()
+                               ? WriteRandomTinyLlama(pattern, tokenizer_dir, format, block_size)
+                               : absl::OkStatus();
+    if (written.ok() && !save_gguf.empty() && gguf.empty()) {
+      const std::string path = absl::StrCat(save_gguf, "/", format, "-b", block_size, ".gguf");
+      if (const absl::Status exported = compress::ExportGguf(pattern, path); !exported.ok()) {
+        std::fprintf(stderr, "ghostbench decode %s: no GGUF: %s\n", format.c_str(),
+                     exported.ToString().c_str());
+      }
+    }
     absl::StatusOr<std::shared_ptr<const Model>> model =
-        written.ok() ? Model::Load(pattern) : absl::StatusOr<std::shared_ptr<const Model>>(written);
-    std::filesystem::remove_all(pattern);  // the mapping stays valid
+        !written.ok()  ? absl::StatusOr<std::shared_ptr<const Model>>(written)
+        : gguf.empty() ? Model::Load(pattern)
+                       : Model::Load(gguf);
+    if (gguf.empty()) std::filesystem::remove_all(pattern);  // the mapping stays valid
     if (!model.ok()) {
       std::fprintf(stderr, "ghostbench decode %s: %s\n", format.c_str(),
                    model.status().ToString().c_str());

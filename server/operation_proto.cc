@@ -49,6 +49,7 @@ jobs::CompressJobRequest FromProto(const ghost::v1::CompressRequest& request) {
   out.block_size = request.block_size();
   out.remove_dead_neurons = request.remove_dead_neurons();
   out.target_sparsity = request.target_sparsity();
+  out.output_format = request.output_format();
   out.calibration_text = request.calibration_text();
   return out;
 }

@@ -22,6 +22,8 @@ ABSL_FLAG(std::string, scheme, "ternary",
 ABSL_FLAG(int, block_size, 64, "compress: weights per block (16, 32, 64, 128 or 256)");
 ABSL_FLAG(bool, remove_dead_neurons, false, "compress: remove MLP neurons that never fire");
 ABSL_FLAG(double, target_sparsity, 0, "compress: MLP gate target sparsity in [0, 1); 0: no gates");
+ABSL_FLAG(std::string, output_format, "",
+          "compress: safetensors (default) or gguf (the output also holds model.gguf)");
 ABSL_FLAG(std::string, calibration_file, "",
           "compress: local text file to calibrate on (default: the model's validation sample)");
 ABSL_FLAG(std::string, request_id, "", "compress: makes a retried submission the same job");
@@ -87,6 +89,7 @@ int RunCompress() {
   request.set_block_size(absl::GetFlag(FLAGS_block_size));
   request.set_remove_dead_neurons(absl::GetFlag(FLAGS_remove_dead_neurons));
   request.set_target_sparsity(static_cast<float>(absl::GetFlag(FLAGS_target_sparsity)));
+  request.set_output_format(absl::GetFlag(FLAGS_output_format));
   request.set_request_id(absl::GetFlag(FLAGS_request_id));
   if (const std::string file = absl::GetFlag(FLAGS_calibration_file); !file.empty()) {
     std::optional<std::string> text = ReadCalibrationFile(file);

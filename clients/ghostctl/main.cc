@@ -22,6 +22,7 @@ constexpr char kUsage[] =
     "  unload NAME unload a model once its streams have finished\n"
     "  compress  start a compression job: --model SRC --output NAME [--scheme S]\n"
     "            [--block_size B] [--remove_dead_neurons] [--target_sparsity T]\n"
+    "            [--output_format safetensors|gguf]\n"
     "            [--calibration_file F] [--request_id ID] [--wait]\n"
     "  jobs      list the compression jobs\n"
     "  cancel OPERATION  cancel a compression job (operations/ID or ID)\n"

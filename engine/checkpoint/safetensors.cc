@@ -187,6 +187,16 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   return file;
 }
 
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::FromImage(
+    std::string image, const std::string& path) {
+  // Held by pointer so the views' addresses survive every move of the result.
+  auto held = std::make_unique<std::string>(std::move(image));
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file =
+      FromBytes(reinterpret_cast<const std::uint8_t*>(held->data()), held->size(), path);
+  if (file.ok()) (*file)->image_ = std::move(held);
+  return file;
+}
+
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::FromBytes(
     const std::uint8_t* bytes, std::size_t size, const std::string& path) {
   const std::uint64_t file_size = size;

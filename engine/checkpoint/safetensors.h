@@ -45,6 +45,11 @@ class SafetensorsFile {
                                                                     std::size_t size,
                                                                     const std::string& path);
 
+  // Validates an image the result owns (a checkpoint built in memory, such as a GGUF file's
+  // tensors under their Hugging Face names: gguf_import.h).
+  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> FromImage(std::string image,
+                                                                    const std::string& path);
+
   // nullptr when absent.
   const TensorView* Find(std::string_view name) const;
   std::vector<std::string> tensor_names() const;  // sorted
@@ -55,7 +60,8 @@ class SafetensorsFile {
   SafetensorsFile() = default;
 
   std::string path_;
-  std::unique_ptr<MappedFile> file_;  // null for FromBytes
+  std::unique_ptr<MappedFile> file_;    // null for FromBytes
+  std::unique_ptr<std::string> image_;  // FromImage's bytes
   std::vector<TensorView> tensors_;
   absl::flat_hash_map<std::string, std::size_t> index_;  // name -> position in tensors_
   std::map<std::string, std::string> metadata_;

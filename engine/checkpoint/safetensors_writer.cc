@@ -39,22 +39,27 @@ absl::Status CheckTensors(absl::Span<const TensorToWrite> tensors) {
   return absl::OkStatus();
 }
 
-}  // namespace
+// The tensors in file order and the 8-byte length plus padded JSON header that precede them.
+struct Layout {
+  std::vector<const TensorToWrite*> order;
+  std::string prefix;
+};
 
-absl::Status WriteSafetensors(const std::string& path, absl::Span<const TensorToWrite> tensors,
+absl::StatusOr<Layout> LayOut(absl::Span<const TensorToWrite> tensors,
                               const std::map<std::string, std::string>& metadata) {
   GHOST_RETURN_IF_ERROR(CheckTensors(tensors));
-  std::vector<const TensorToWrite*> order;
-  for (const TensorToWrite& t : tensors) order.push_back(&t);
-  std::sort(order.begin(), order.end(), [](const TensorToWrite* a, const TensorToWrite* b) {
-    const std::size_t sa = DtypeSize(a->dtype), sb = DtypeSize(b->dtype);
-    return sa != sb ? sa > sb : a->name < b->name;
-  });
+  Layout layout;
+  for (const TensorToWrite& t : tensors) layout.order.push_back(&t);
+  std::sort(layout.order.begin(), layout.order.end(),
+            [](const TensorToWrite* a, const TensorToWrite* b) {
+              const std::size_t sa = DtypeSize(a->dtype), sb = DtypeSize(b->dtype);
+              return sa != sb ? sa > sb : a->name < b->name;
+            });
 
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::size_t offset = 0;
-  for (const TensorToWrite* t : order) {
+  for (const TensorToWrite* t : layout.order) {
     header[t->name] = {{"dtype", DtypeName(t->dtype)},
                        {"shape", t->shape},
                        {"data_offsets", {offset, offset + t->bytes.size()}}};
@@ -62,21 +67,35 @@ absl::Status WriteSafetensors(const std::string& path, absl::Span<const TensorTo
   }
   std::string header_text = header.dump();
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
-  std::uint8_t length[8];
   const std::uint64_t header_size = header_text.size();
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(header_size >> (8 * i));
+  for (int i = 0; i < 8; ++i) layout.prefix.push_back(static_cast<char>(header_size >> (8 * i)));
+  layout.prefix += header_text;
+  return layout;
+}
 
+}  // namespace
+
+absl::Status WriteSafetensors(const std::string& path, absl::Span<const TensorToWrite> tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  GHOST_ASSIGN_OR_RETURN(const Layout layout, LayOut(tensors, metadata));
   ScopedFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoError("cannot create", path);
-  absl::Status s = WriteAll(fd.get(), length, sizeof(length), path);
-  if (s.ok()) {
-    s = WriteAll(fd.get(), header_text.data(), header_text.size(), path);
-  }
-  for (const TensorToWrite* t : order) {
+  absl::Status s = WriteAll(fd.get(), layout.prefix.data(), layout.prefix.size(), path);
+  for (const TensorToWrite* t : layout.order) {
     if (s.ok()) s = WriteAll(fd.get(), t->bytes.data(), t->bytes.size(), path);
   }
   if (s.ok() && fsync(fd.get()) != 0) s = ErrnoError("fsync", path);
   return s;
+}
+
+absl::StatusOr<std::string> SafetensorsImage(absl::Span<const TensorToWrite> tensors,
+                                             const std::map<std::string, std::string>& metadata) {
+  GHOST_ASSIGN_OR_RETURN(Layout layout, LayOut(tensors, metadata));
+  std::string image = std::move(layout.prefix);
+  for (const TensorToWrite* t : layout.order) {
+    image.append(reinterpret_cast<const char*>(t->bytes.data()), t->bytes.size());
+  }
+  return image;
 }
 
 }  // namespace ghost

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/checkpoint/safetensors.h"
 
@@ -28,6 +29,10 @@ struct TensorToWrite {
 [[nodiscard]] absl::Status WriteSafetensors(const std::string& path,
                                             absl::Span<const TensorToWrite> tensors,
                                             const std::map<std::string, std::string>& metadata);
+
+// The same file as one in-memory image (for a checkpoint that never touches the disk).
+absl::StatusOr<std::string> SafetensorsImage(absl::Span<const TensorToWrite> tensors,
+                                             const std::map<std::string, std::string>& metadata);
 
 }  // namespace ghost
 

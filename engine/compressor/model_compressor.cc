@@ -23,6 +23,7 @@
 #include "engine/compressor/activation_profile.h"
 #include "engine/compressor/chunked_evaluation.h"
 #include "engine/compressor/compressed_output.h"
+#include "engine/compressor/gguf_export.h"
 #include "engine/model/evaluate.h"
 #include "engine/model/model.h"
 
@@ -352,6 +353,26 @@ absl::Status ValidateCompressSpec(const CompressJobSpec& spec) {
           text->size(), " bytes; at most ", kMaxCalibrationTextBytes, " (256 KiB) are accepted"));
     }
   }
+  if (spec.output_format != "" && spec.output_format != "safetensors" &&
+      spec.output_format != "gguf") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported output format \"", spec.output_format, "\"; supported: safetensors, gguf"));
+  }
+  if (spec.output_format == "gguf") {
+    if (spec.target_sparsity != 0.0f) {
+      return absl::InvalidArgumentError(
+          "output format gguf: activation gates are Ghost Serve's alone and GGUF cannot hold "
+          "them; use target_sparsity 0");
+    }
+    const bool ternary = spec.scheme == "ternary" || spec.scheme == "ternary-2level";
+    if (!(ternary && (spec.block_size == 64 || spec.block_size == 256)) &&
+        !(spec.scheme == "ternary-base3" && spec.block_size == 256)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "output format gguf: scheme ", spec.scheme, " at block ", spec.block_size,
+          " has no ggml type (ternary or ternary-2level at block 64 -> Q2_0 or 256 -> TQ2_0, "
+          "ternary-base3 at 256 -> TQ1_0)"));
+    }
+  }
   if (!IsValidOwner(spec.owner)) {
     return absl::InvalidArgumentError(
         "the output's owner must be at most 64 letters, digits, '_' or '-'");
@@ -407,6 +428,9 @@ absl::StatusOr<CompressReport> CompressModelDirectory(const CompressJobSpec& spe
   absl::Status status = report.status();
   if (status.ok())
     status = WriteFileDurably(JoinPath(partial, kQualityReportFile), report->ToJson());
+  if (status.ok() && spec.output_format == "gguf") {
+    status = ExportGguf(partial, JoinPath(partial, kGgufOutputFile));
+  }
   if (status.ok()) status = SyncDirectory(partial);
   bool renamed = false;
   if (status.ok()) {

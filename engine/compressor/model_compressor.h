@@ -40,7 +40,15 @@ struct CompressJobSpec {
   // Held-out text for bits per byte before and after (at most kMaxCalibrationTextBytes); empty
   // uses calibration_text.
   std::string evaluation_text;
+  // "safetensors" (the default; "" means it) or "gguf": the output directory then also holds
+  // model.gguf for llama.cpp (gguf_export.h), which needs a scheme and block size with a ggml
+  // type (ternary or ternary-2level at block 64 or 256, ternary-base3 at 256), no gates, and
+  // the same number of kept neurons in every layer (else the job fails saying so).
+  std::string output_format;
 };
+
+// The file a "gguf" job writes beside the safetensors.
+inline constexpr char kGgufOutputFile[] = "model.gguf";
 
 // The most calibration (and evaluation) text a job takes: 256 KiB. Profiling uses at most 64 Ki
 // tokens of it; evaluation runs over all of it twice, which takes minutes on two cores at this

@@ -80,6 +80,7 @@ bool CompressJob::SameRequest(const CompressJobRequest& other) const {
          request.scheme == other.scheme && request.block_size == other.block_size &&
          request.remove_dead_neurons == other.remove_dead_neurons &&
          request.target_sparsity == other.target_sparsity &&
+         request.output_format == other.output_format &&
          calibration_fingerprint == CalibrationFingerprint(other.calibration_text);
 }
 

@@ -42,6 +42,7 @@ struct CompressJobRequest {
   bool remove_dead_neurons = false;
   float target_sparsity = 0;
   std::string calibration_text;  // empty: the source model's validation-sample.txt
+  std::string output_format;     // empty: "safetensors"; "gguf" also writes model.gguf
 
   // Fills the documented defaults of empty fields.
   void ApplyDefaults();

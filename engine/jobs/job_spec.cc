@@ -87,6 +87,7 @@ absl::StatusOr<compress::CompressJobSpec> ResolveCompressSpec(const ModelRegistr
   spec.block_size = request.block_size;
   spec.remove_dead_neurons = request.remove_dead_neurons;
   spec.target_sparsity = request.target_sparsity;
+  spec.output_format = request.output_format;
   spec.calibration_text = request.calibration_text;
   if (spec.calibration_text.empty()) {
     GHOST_ASSIGN_OR_RETURN(spec.calibration_text, BundledCalibrationText(source));

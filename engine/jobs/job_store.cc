@@ -135,6 +135,7 @@ std::string JobToJson(const CompressJob& job) {
         {"block_size", request.block_size},
         {"remove_dead_neurons", request.remove_dead_neurons},
         {"target_sparsity", request.target_sparsity},
+        {"output_format", request.output_format},
         {"calibration_fingerprint", absl::StrCat(absl::Hex(job.calibration_fingerprint))}}},
       {"output_dir", job.output_dir},
       {"state", JobStateName(job.state)},
@@ -177,6 +178,10 @@ absl::StatusOr<CompressJob> JobFromJson(const std::string& text) {
   request.Read("block_size", job.request.block_size);
   request.Read("remove_dead_neurons", job.request.remove_dead_neurons);
   request.Read("target_sparsity", job.request.target_sparsity);
+  // Absent in files written before GGUF export existed.
+  if (fields.Object("request").contains("output_format")) {
+    request.Read("output_format", job.request.output_format);
+  }
   std::string fingerprint;
   request.Read("calibration_fingerprint", fingerprint);
   if (request.status().ok() && !absl::SimpleHexAtoi(fingerprint, &job.calibration_fingerprint)) {

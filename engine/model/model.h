@@ -131,10 +131,11 @@ struct ModelOptions {
 
 class Model {
  public:
-  // Loads an HF model directory (config.json, model.safetensors, tokenizer.json, optional
-  // generation_config.json and tokenizer_config.json) onto options.device. Errors name the file
-  // and the problem; UNIMPLEMENTED for a device this build has no backend for; FAILED_PRECONDITION
-  // for CUDA without a usable device (backend.h).
+  // Loads an HF model directory, or a .gguf file (engine/checkpoint/gguf_import.h), onto
+  // options.device. A directory holds config.json, model.safetensors, tokenizer.json and the
+  // optional generation_config.json and tokenizer_config.json. Errors name the file and the
+  // problem; UNIMPLEMENTED for a device this build has no backend for; FAILED_PRECONDITION for
+  // CUDA without a usable device (backend.h).
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory,
                                                            const ModelOptions& options = {});
   virtual ~Model() = default;

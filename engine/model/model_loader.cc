@@ -1,10 +1,14 @@
-// Model::Load: reads a Hugging Face model directory and builds the model for its architecture.
+// Model::Load: reads a Hugging Face model directory (or a GGUF file, converted to the same
+// parts by engine/checkpoint/gguf_import.h) and builds the model for its architecture.
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/checkpoint/checkpoint.h"
+#include "engine/checkpoint/gguf.h"
+#include "engine/checkpoint/gguf_import.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
 #include "engine/model/generation_config.h"
@@ -22,6 +26,35 @@ absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directo
   return ParseGenerationConfig(*contents, path);
 }
 
+// A .gguf file: its config, tokenizer and weights as a directory would hold them. GGUF has no
+// generation_config.json; the engine's defaults apply.
+absl::StatusOr<std::shared_ptr<const Model>> LoadGguf(const std::string& path,
+                                                      std::shared_ptr<Backend> backend) {
+  absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<GgufModel> parts = ImportGguf(**file);
+  if (!parts.ok()) return parts.status();
+  absl::StatusOr<ModelConfig> config = ParseModelConfig(parts->config.dump(), (*file)->name());
+  if (!config.ok()) return config.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::FromJson(parts->tokenizer_json, (*file)->name());
+  if (!tokenizer.ok()) return tokenizer.status();
+  if ((*tokenizer)->vocab_size() > config->vocab_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat((*file)->name(), ": the tokenizer has ", (*tokenizer)->vocab_size(),
+                     " tokens but the vocabulary size is ", config->vocab_size));
+  }
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      LlamaModel::Create(*std::move(config), *std::move(tokenizer), GenerationDefaults{},
+                         std::move(parts->weights), std::move(backend));
+  if (!model.ok()) return model.status();
+  const ModelSummary& s = (*model)->summary();
+  LogInfo(absl::StrFormat("loaded %s: %s, %d parameters, %s, %.1f MiB of weights (GGUF)",
+                          (*file)->name(), s.architecture, s.parameters, s.dtype,
+                          s.weight_bytes / (1024.0 * 1024.0)));
+  return model;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
@@ -29,6 +62,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
   absl::StatusOr<std::shared_ptr<Backend>> backend =
       NewBackend({.device = options.device, .device_index = options.device_index});
   if (!backend.ok()) return backend.status();
+  if (absl::EndsWith(directory, ".gguf")) return LoadGguf(directory, *std::move(backend));
   const std::string config_path = JoinPath(directory, "config.json");
   absl::StatusOr<std::string> config_text = ReadFileToString(config_path);
   if (!config_text.ok()) return config_text.status();

@@ -96,9 +96,13 @@ absl::StatusOr<ModelLocation> ResolveUnderRoot(const std::string& canonical_root
         "model path \"", shown, "\" leaves its model root (a symlink points outside it)"));
   }
   if (directory == canonical_root) return RootItselfError();
-  if (!fs::is_directory(target, error)) {
+  // A model is a directory, or a single GGUF file (Model::Load reads either).
+  const bool gguf_file = directory.size() > 5 &&
+                         directory.compare(directory.size() - 5, 5, ".gguf") == 0 &&
+                         fs::is_regular_file(target, error);
+  if (!gguf_file && !fs::is_directory(target, error)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("model path \"", shown, "\" is not a directory"));
+        absl::StrCat("model path \"", shown, "\" is not a directory or a .gguf file"));
   }
   return ModelLocation{canonical_root, Below(directory, canonical_root), directory};
 }

@@ -24,17 +24,17 @@ absl::StatusOr<std::vector<ModelRoot>> ResolveModelRoots(const std::vector<std::
 // or digit (it becomes a metrics label and a file name).
 absl::Status ValidateModelName(std::string_view name);
 
-// A model directory inside a root.
+// A model directory (or a .gguf file, which is a model too) inside a root.
 struct ModelLocation {
   std::string root;       // ModelRoot::canonical
   std::string path;       // relative to root, without symlinks
-  std::string directory;  // root + "/" + path
+  std::string directory;  // root + "/" + path: what Model::Load takes
 };
 
 // Resolves a client's path: relative to the first root that has it, or absolute inside a
 // root. INVALID_ARGUMENT for an empty path, a ".." component or something that is not a
-// directory; PERMISSION_DENIED for an absolute path outside every root or a symlink that
-// leaves its root; NOT_FOUND when no root has it.
+// directory or a .gguf file; PERMISSION_DENIED for an absolute path outside every root or a symlink
+// that leaves its root; NOT_FOUND when no root has it.
 absl::StatusOr<ModelLocation> ResolveModelPath(const std::vector<ModelRoot>& roots,
                                                std::string_view requested);
 

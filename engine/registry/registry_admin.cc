@@ -4,9 +4,12 @@
 #include <system_error>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "engine/checkpoint/gguf.h"
+#include "engine/checkpoint/gguf_import.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
 #include "engine/common/status_macros.h"
@@ -21,9 +24,24 @@ namespace fs = std::filesystem;
 // config.json is read while imports are serialized; bound what a hostile file can cost.
 constexpr std::uintmax_t kMaxConfigBytes = 16 << 20;
 
+// What a GGUF file's metadata tells, without converting its tensors.
+absl::StatusOr<ModelSummary> ReadGgufSummary(const ModelLocation& location) {
+  absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(location.directory);
+  if (!file.ok()) return RelativeToRoot(file.status(), location.root);
+  GHOST_ASSIGN_OR_RETURN(const nlohmann::json config, ImportGgufConfig(**file));
+  GHOST_ASSIGN_OR_RETURN(const ModelConfig parsed, ParseModelConfig(config.dump(), location.path));
+  ModelSummary summary;
+  summary.architecture = parsed.architecture;
+  summary.dtype = "gguf";
+  summary.context_length = parsed.max_position_embeddings;
+  summary.vocab_size = parsed.vocab_size;
+  return summary;
+}
+
 }  // namespace
 
 absl::StatusOr<ModelSummary> ReadSummary(const ModelLocation& location) {
+  if (absl::EndsWith(location.directory, ".gguf")) return ReadGgufSummary(location);
   GHOST_ASSIGN_OR_RETURN(const std::string file, ResolveModelFile(location, "config.json"));
   const std::string shown = location.path + "/config.json";
   std::error_code error;
