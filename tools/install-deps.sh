@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev
+  libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev zlib1g-dev
   clang libclang-rt-14-dev clang-format
   prometheus openssl iproute2
   python3 python3-torch python3-numpy python3-grpcio python3-protobuf

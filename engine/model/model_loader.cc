@@ -26,6 +26,7 @@ absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directo
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
                                                          const ModelOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<Backend>> backend = NewBackend({.device = options.device});
   if (!backend.ok()) return backend.status();
   const std::string config_path = JoinPath(directory, "config.json");
@@ -59,9 +60,15 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
   // ParseModelConfig has already rejected the others.
   absl::StatusOr<std::shared_ptr<const Model>> model =
       LlamaModel::Create(*std::move(config), *std::move(tokenizer), std::move(generation->defaults),
-                         *std::move(weights), *std::move(backend));
+                         *std::move(weights), *std::move(backend), options, directory);
   if (!model.ok()) return model.status();
   const ModelSummary& s = (*model)->summary();
+  if (s.streamed_layers > 0) {
+    LogInfo(absl::StrFormat(
+        "%s streams %d layers (%.1f MiB per step): weight budget %.1f MiB, %.1f MiB resident",
+        directory, s.streamed_layers, s.streamed_weight_bytes / (1024.0 * 1024.0),
+        s.weight_budget_bytes / (1024.0 * 1024.0), s.resident_weight_bytes / (1024.0 * 1024.0)));
+  }
   LogInfo(
       absl::StrFormat("loaded %s: %s, %d parameters, %s, %.1f MiB of weights, %s tokenizer, "
                       "context %d",
