@@ -60,9 +60,12 @@ class LayerTransport {
 
 // What a backend needs to make a transport for streamed units (Backend::NewLayerTransport).
 struct LayerStreamSource {
-  // The streamed layers' units, in forward order, still holding their bytes (the transport
-  // copies them away; the caller then releases them, WeightUnit::ReleaseBytes).
+  // Every decoder layer's unit, in forward order, still holding its bytes: a transport may keep
+  // them all (the CPU's layer file does, so that one file serves any budget). Those from
+  // first_streamed on are streamed, as the transport's layers 0, 1, ...; the caller releases
+  // their bytes once the transport exists (WeightUnit::ReleaseBytes).
   std::vector<const WeightUnit*> units;
+  std::size_t first_streamed = 0;
   // Where the transport may keep the bytes: the CPU's layer file.
   std::string cache_path;
   // Names the source model's files (names, sizes, modification times): a kept copy made from

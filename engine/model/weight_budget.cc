@@ -76,10 +76,11 @@ absl::StatusOr<std::unique_ptr<LayerStreamer>> StartStreaming(LlamaWeights& weig
   LayerStreamSource source;
   source.cache_path = cache_path;
   source.source_identity = source_identity;
+  source.first_streamed = first_streamed;
   std::vector<WeightUnit*> units;
-  for (std::size_t l = first_streamed; l < weights.layers.size(); ++l) {
-    units.push_back(weights.layers[l].unit.get());
-    source.units.push_back(units.back());
+  for (std::size_t l = 0; l < weights.layers.size(); ++l) {
+    source.units.push_back(weights.layers[l].unit.get());
+    if (l >= first_streamed) units.push_back(weights.layers[l].unit.get());
   }
   absl::StatusOr<std::unique_ptr<LayerTransport>> transport = backend.NewLayerTransport(source);
   if (!transport.ok()) return transport.status();

@@ -2,10 +2,12 @@
 // two slots (engine/backend/layer_streamer.h, cpu/layer_file.h) and computes exactly what the
 // fully resident model computes: the same bytes reach the same kernels. The streamed bytes are
 // counted, so a streamer that silently kept the layers resident fails.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -168,10 +170,14 @@ class LayerStreamingTest : public ::testing::TestWithParam<Case> {
     options.layer_cache_dir = cache_dir_;
     streamed_ = Load(dir_, options);
     ASSERT_NE(streamed_, nullptr);
+    // Half the model: some leading layers resident, the rest streamed.
+    options.weight_budget_bytes = resident_->summary().resident_weight_bytes / 2;
+    half_ = Load(dir_, options);
+    ASSERT_NE(half_, nullptr);
   }
 
   std::string dir_, cache_dir_;
-  std::shared_ptr<const Model> resident_, streamed_;
+  std::shared_ptr<const Model> resident_, streamed_, half_;
 };
 
 TEST_P(LayerStreamingTest, QuarterBudgetStreamsMostLayersWithinTheBudget) {
@@ -203,45 +209,56 @@ TEST_P(LayerStreamingTest, QuarterBudgetStreamsMostLayersWithinTheBudget) {
   EXPECT_EQ(held, s.resident_weight_bytes);
 }
 
+TEST_P(LayerStreamingTest, HalfTheBudgetKeepsLeadingLayersResident) {
+  const auto& llama = dynamic_cast<const LlamaModel&>(*half_);
+  ASSERT_NE(half_->layer_streamer(), nullptr);
+  EXPECT_GT(llama.first_streamed_layer(), 0u);
+  EXPECT_LT(llama.first_streamed_layer(), llama.weights().layers.size());
+  EXPECT_LE(half_->summary().resident_weight_bytes, half_->summary().weight_budget_bytes);
+}
+
 TEST_P(LayerStreamingTest, LogitsEqualTheResidentModelsExactlyWithBytesCounted) {
   const int vocab = resident_->config().vocab_size;
-  const LayerStreamer& streamer = *streamed_->layer_streamer();
-  for (int batch : {1, 8}) {
-    SCOPED_TRACE(::testing::Message() << "batch " << batch);
-    StepRunner resident(*resident_, batch);
-    StepRunner streamed(*streamed_, batch);
-    std::vector<std::size_t> last_rows;
-    std::size_t rows = 0;
-    for (int s = 0; s < batch; ++s) {
-      rows += 5 + 3 * s;
-      last_rows.push_back(rows - 1);
-    }
-    std::vector<std::int32_t> next;
-    for (int step = 0; step < 4; ++step) {
-      const bool prefill = step == 0;
-      SCOPED_TRACE(::testing::Message() << "step " << step);
-      const StreamStats before = streamer.stats();
-      std::vector<float> expected, got;
-      ASSERT_TRUE(resident.Step(prefill, next, expected).ok());
-      absl::Status status = streamed.Step(prefill, next, got);
-      ASSERT_TRUE(status.ok()) << status;
-      EXPECT_EQ(got, expected);  // bit for bit
-      // Every streamed layer was copied in once for the step, and computed on once.
-      const StreamStats after = streamer.stats();
-      EXPECT_EQ(after.acquired_bytes - before.acquired_bytes,
-                static_cast<std::int64_t>(streamer.bytes_per_step()));
-      EXPECT_EQ(after.acquired_layers - before.acquired_layers,
-                static_cast<std::int64_t>(streamer.layer_count()));
-      EXPECT_GE(after.bytes, after.acquired_bytes);
-      next = NextTokens(expected, vocab, last_rows);
-      if (prefill) {
-        last_rows.clear();
-        for (int s = 0; s < batch; ++s) last_rows.push_back(s);
+  for (const Model* model : {streamed_.get(), half_.get()}) {
+    const LayerStreamer& streamer = *model->layer_streamer();
+    SCOPED_TRACE(::testing::Message() << "streamed layers " << model->summary().streamed_layers);
+    for (int batch : {1, 8}) {
+      SCOPED_TRACE(::testing::Message() << "batch " << batch);
+      StepRunner resident(*resident_, batch);
+      StepRunner streamed(*model, batch);
+      std::vector<std::size_t> last_rows;
+      std::size_t rows = 0;
+      for (int s = 0; s < batch; ++s) {
+        rows += 5 + 3 * s;
+        last_rows.push_back(rows - 1);
+      }
+      std::vector<std::int32_t> next;
+      for (int step = 0; step < 4; ++step) {
+        const bool prefill = step == 0;
+        SCOPED_TRACE(::testing::Message() << "step " << step);
+        const StreamStats before = streamer.stats();
+        std::vector<float> expected, got;
+        ASSERT_TRUE(resident.Step(prefill, next, expected).ok());
+        absl::Status status = streamed.Step(prefill, next, got);
+        ASSERT_TRUE(status.ok()) << status;
+        EXPECT_EQ(got, expected);  // bit for bit
+        // Every streamed layer was copied in once for the step, and computed on once.
+        const StreamStats after = streamer.stats();
+        EXPECT_EQ(after.acquired_bytes - before.acquired_bytes,
+                  static_cast<std::int64_t>(streamer.bytes_per_step()));
+        EXPECT_EQ(after.acquired_layers - before.acquired_layers,
+                  static_cast<std::int64_t>(streamer.layer_count()));
+        EXPECT_GE(after.bytes, after.acquired_bytes);
+        next = NextTokens(expected, vocab, last_rows);
+        if (prefill) {
+          last_rows.clear();
+          for (int s = 0; s < batch; ++s) last_rows.push_back(s);
+        }
       }
     }
+    EXPECT_EQ(model->summary().streamed_weight_bytes,
+              static_cast<std::int64_t>(streamer.bytes_per_step()));
   }
-  EXPECT_EQ(streamed_->summary().streamed_weight_bytes,
-            static_cast<std::int64_t>(streamer.bytes_per_step()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, LayerStreamingTest,
@@ -251,6 +268,136 @@ INSTANTIATE_TEST_SUITE_P(Models, LayerStreamingTest,
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return info.param.name;
                          });
+
+// The one layer file in `directory`.
+std::string LayerFileIn(const std::string& directory) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    files.push_back(entry.path().string());
+  }
+  EXPECT_EQ(files.size(), 1u);
+  return files.empty() ? "" : files[0];
+}
+
+// Overwrites `path` in place (same inode: an open descriptor sees the change).
+void Overwrite(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::in | std::ios::out | std::ios::trunc);
+  out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+}
+
+class LayerFileFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = WriteModel(Case{"faults", "BF16", ""});
+    cache_dir_ = ghost::testing::MakeTempDir("stream-cache-faults");
+    resident_ = Load(dir_);
+    ASSERT_NE(resident_, nullptr);
+    options_.weight_budget_bytes = QuarterBudget(*resident_);
+    options_.layer_cache_dir = cache_dir_;
+  }
+
+  // Loads the streamed model and checks one prefill step against the resident model.
+  void ExpectStreamsExactly() {
+    std::shared_ptr<const Model> streamed = Load(dir_, options_);
+    ASSERT_NE(streamed, nullptr);
+    ASSERT_NE(streamed->layer_streamer(), nullptr);
+    StepRunner a(*resident_, 2), b(*streamed, 2);
+    std::vector<float> expected, got;
+    ASSERT_TRUE(a.Step(true, {}, expected).ok());
+    ASSERT_TRUE(b.Step(true, {}, got).ok());
+    EXPECT_EQ(got, expected);
+  }
+
+  std::string dir_, cache_dir_;
+  ModelOptions options_;
+  std::shared_ptr<const Model> resident_;
+};
+
+// The inode of `path`: a rewrite renames a new file over it.
+ino_t InodeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0);
+  return st.st_ino;
+}
+
+TEST_F(LayerFileFaultTest, AMatchingLayerFileIsReusedForAnyBudget) {
+  ExpectStreamsExactly();
+  const std::string path = LayerFileIn(cache_dir_);
+  const ino_t written = InodeOf(path);
+  ExpectStreamsExactly();
+  options_.weight_budget_bytes = resident_->summary().resident_weight_bytes / 2;
+  ExpectStreamsExactly();
+  EXPECT_EQ(InodeOf(path), written);
+}
+
+TEST_F(LayerFileFaultTest, ACorruptedLayerFileFailsItsChecksumAndIsRewritten) {
+  ExpectStreamsExactly();
+  const std::string path = LayerFileIn(cache_dir_);
+  const std::string good = ReadAll(path);
+  std::string bad = good;
+  bad[4096 + 64] ^= 0x5a;  // inside the first layer's bytes, past the 4096-byte header
+  Overwrite(path, bad);
+  ExpectStreamsExactly();
+  EXPECT_TRUE(ReadAll(path) == good);
+}
+
+TEST_F(LayerFileFaultTest, ATruncatedLayerFileIsRewritten) {
+  ExpectStreamsExactly();
+  const std::string path = LayerFileIn(cache_dir_);
+  const std::string good = ReadAll(path);
+  Overwrite(path, good.substr(0, good.size() - 8192));
+  ExpectStreamsExactly();
+  EXPECT_TRUE(ReadAll(path) == good);
+}
+
+TEST_F(LayerFileFaultTest, AFileOfAnotherVersionOfTheModelIsRewritten) {
+  ExpectStreamsExactly();
+  const std::string path = LayerFileIn(cache_dir_);
+  const std::string before = ReadAll(path);
+  // The model's files change (a newer modification time): the kept layers are stale.
+  const std::filesystem::path config = std::filesystem::path(dir_) / "config.json";
+  std::filesystem::last_write_time(
+      config, std::filesystem::last_write_time(config) + std::chrono::seconds(10));
+  ExpectStreamsExactly();
+  EXPECT_FALSE(ReadAll(path) == before);  // the header names the new identity
+}
+
+TEST_F(LayerFileFaultTest, AReadErrorMidStreamFailsTheStepWithInternalNamingTheFile) {
+  std::shared_ptr<const Model> streamed = Load(dir_, options_);
+  ASSERT_NE(streamed, nullptr);
+  const std::string path = LayerFileIn(cache_dir_);
+  const std::string good = ReadAll(path);
+  Overwrite(path, good.substr(0, 4096));  // only the header is left
+  {
+    StepRunner runner(*streamed, 1);
+    std::vector<float> logits;
+    absl::Status status = runner.Step(true, {}, logits);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+    EXPECT_THAT(status.message(), HasSubstr(path));
+  }
+  // Another model keeps computing meanwhile.
+  {
+    StepRunner runner(*resident_, 1);
+    std::vector<float> logits;
+    EXPECT_TRUE(runner.Step(true, {}, logits).ok());
+  }
+  // Once the file is readable again, the streamer recovers (the copies already made of the
+  // next step's first layers may still carry the error, so allow a step or two).
+  Overwrite(path, good);
+  StepRunner reference(*resident_, 1);
+  std::vector<float> expected;
+  ASSERT_TRUE(reference.Step(true, {}, expected).ok());
+  bool recovered = false;
+  for (int attempt = 0; attempt < 3 && !recovered; ++attempt) {
+    StepRunner runner(*streamed, 1);
+    std::vector<float> logits;
+    if (runner.Step(true, {}, logits).ok()) {
+      recovered = true;
+      EXPECT_EQ(logits, expected);
+    }
+  }
+  EXPECT_TRUE(recovered);
+}
 
 TEST(LayerStreamingBudgetTest, TooSmallABudgetIsResourceExhaustedWithTheNumbers) {
   const std::string dir = ghost::testing::MakeTempDir("stream-small");

@@ -210,15 +210,24 @@ absl::StatusOr<std::unique_ptr<FileLayerTransport>> FileLayerTransport::Open(
   std::unique_ptr<FileLayerTransport> transport(new FileLayerTransport());
   transport->path_ = source.cache_path;
   const std::string& path = transport->path_;
-  for (const WeightUnit* unit : source.units) {
+  std::size_t largest = 0;
+  for (std::size_t l = 0; l < source.units.size(); ++l) {
+    const WeightUnit* unit = source.units[l];
     if (unit->data() == nullptr) {
       return absl::FailedPreconditionError("a layer file is written from units holding bytes");
     }
-    transport->slot_bytes_ =
-        std::max(transport->slot_bytes_, RoundUp(unit->bytes(), kDirectIoAlignment));
+    largest = std::max(largest, RoundUp(unit->bytes(), kDirectIoAlignment));
+    if (l >= source.first_streamed) {
+      transport->slot_bytes_ =
+          std::max(transport->slot_bytes_, RoundUp(unit->bytes(), kDirectIoAlignment));
+    }
   }
+  if (source.first_streamed >= source.units.size()) {
+    return absl::InvalidArgumentError("a layer transport needs a layer to stream");
+  }
+  transport->first_streamed_ = source.first_streamed;
   auto [layers, header] = Describe(source);
-  if (!Matches(path, header, layers, transport->slot_bytes_)) {
+  if (!Matches(path, header, layers, largest)) {
     std::error_code error;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
     if (error) {
@@ -247,11 +256,12 @@ absl::StatusOr<std::unique_ptr<LayerSlot>> FileLayerTransport::NewSlot() {
 }
 
 absl::Status FileLayerTransport::Read(std::size_t layer, LayerSlot& slot) {
-  const Layer& l = layers_[layer];
+  const Layer& l = layers_[first_streamed_ + layer];
   // Direct reads need whole 4096-byte blocks; the file pads every layer to one.
   const std::size_t bytes = direct_ ? RoundUp(l.bytes, kDirectIoAlignment) : l.bytes;
   if (absl::Status s = ReadFully(fd_, slot.data(), bytes, l.offset, path_); !s.ok()) {
-    return absl::InternalError(absl::StrCat("streaming layer ", layer, ": ", s.message()));
+    return absl::InternalError(
+        absl::StrCat("streaming decoder layer ", first_streamed_ + layer, ": ", s.message()));
   }
   if (!direct_) posix_fadvise(fd_, static_cast<off_t>(l.offset), bytes, POSIX_FADV_DONTNEED);
   return absl::OkStatus();

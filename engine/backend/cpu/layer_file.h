@@ -1,5 +1,6 @@
-// The CPU backend's layer transport: a per-model layer file holding the streamed layers' weight
-// unit bytes in the kernel-ready layout, so that streaming one layer is one large sequential read
+// The CPU backend's layer transport: a per-model layer file holding every decoder layer's weight
+// unit bytes in the kernel-ready layout (so one file serves any budget; its disk cost is the
+// decoder layers' size), so that streaming one layer is one large sequential read
 // straight into a slot, with no repacking.
 //
 // File layout (little-endian): a header (magic, format version, the CPU kernel layout, the
@@ -44,8 +45,10 @@ class FileLayerTransport final : public LayerTransport {
   static absl::StatusOr<std::unique_ptr<FileLayerTransport>> Open(const LayerStreamSource& source);
   ~FileLayerTransport() override;
 
-  std::size_t layer_count() const override { return layers_.size(); }
-  std::size_t layer_bytes(std::size_t layer) const override { return layers_[layer].bytes; }
+  std::size_t layer_count() const override { return layers_.size() - first_streamed_; }
+  std::size_t layer_bytes(std::size_t layer) const override {
+    return layers_[first_streamed_ + layer].bytes;
+  }
   std::size_t slot_bytes() const override { return slot_bytes_; }
   absl::StatusOr<std::unique_ptr<LayerSlot>> NewSlot() override;
   absl::Status Read(std::size_t layer, LayerSlot& slot) override;
@@ -68,8 +71,9 @@ class FileLayerTransport final : public LayerTransport {
   int fd_ = -1;
   bool direct_ = false;
   LayerFileOrigin origin_ = LayerFileOrigin::kReused;
-  std::vector<Layer> layers_;
-  std::size_t slot_bytes_ = 0;
+  std::vector<Layer> layers_;  // every layer of the file
+  std::size_t first_streamed_ = 0;
+  std::size_t slot_bytes_ = 0;  // the largest streamed layer, rounded up
 };
 
 // 4096-aligned host memory of `bytes` (a multiple of kDirectIoAlignment), freed on destruction;

@@ -79,6 +79,9 @@ class CpuWeightUnit final : public WeightUnit {
     }
     bytes_ = AlignUp(end);
     data_ = static_cast<std::byte*>(kernels::AllocateHugePages(bytes_));
+    // Padding (between tensors, inside packed rows) is zero: equal weights give equal bytes,
+    // which a layer file's checksums rely on.
+    std::memset(data_, 0, bytes_);
     for (std::size_t i = 0; i < sources.size(); ++i) Place(i, sources[i]);
     Rebind(nullptr);
   }
