@@ -53,6 +53,10 @@ ABSL_FLAG(int64_t, max_prompt_bytes, ghost::kDefaultMaxPromptBytes,
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "how the KV cache stores keys and values: bf16 (half the memory and attention reads), "
           "fp32, or auto (bf16 unless the model's weights are fp32)");
+ABSL_FLAG(int64_t, weight_budget_mb, 0,
+          "MiB of weights each model keeps resident (0: all); the other decoder layers stream "
+          "from a layer file through --stream_slots slots. LoadModel may set a model's own");
+ABSL_FLAG(int, stream_slots, 2, "slot buffers streamed layers rotate through (at least 2)");
 ABSL_FLAG(int, compression_workers, 1,
           "compression jobs run at once (each also uses the matrix thread pool)");
 
@@ -124,6 +128,8 @@ int main(int argc, char** argv) {
       static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_prompt_bytes)));
   options.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
+  options.weight_budget_mb = absl::GetFlag(FLAGS_weight_budget_mb);
+  options.stream_slots = absl::GetFlag(FLAGS_stream_slots);
 
   auto server = ghost::server::GhostServer::Start(options);
   if (!server.ok()) {

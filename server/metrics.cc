@@ -34,7 +34,7 @@ ServerMetrics::ServerMetrics()
                              .Help("Tokens generated.")
                              .Register(*registry_)),
       stream_bytes_(prometheus::BuildCounter()
-                        .Name("ghost_stream_bytes_total")
+                        .Name("ghost_generated_text_bytes_total")
                         .Help("Bytes of generated text streamed to clients.")
                         .Register(*registry_)),
       request_success_(prometheus::BuildCounter()

@@ -36,6 +36,10 @@ void ToProto(const ModelInfo& info, ghost::v1::Model& out) {
   out.set_tokenizer(info.summary.tokenizer);
   out.set_context_length(info.summary.context_length);
   out.set_vocab_size(info.summary.vocab_size);
+  out.set_weight_budget_bytes(info.summary.weight_budget_bytes);
+  out.set_resident_weight_bytes(info.summary.resident_weight_bytes);
+  out.set_streamed_weight_bytes(info.summary.streamed_weight_bytes);
+  out.set_streamed_layers(info.summary.streamed_layers);
 }
 
 grpc::Status RequireName(const std::string& name) {
@@ -45,7 +49,7 @@ grpc::Status RequireName(const std::string& name) {
 
 // An admin RPC whose outcome arrives later through a ModelCallback (a load or an unload):
 // the registry finishes the call from its own thread, so no gRPC thread waits. `start` gets the
-// model name and the callback.
+// request (its name checked) and the callback.
 template <typename Request, typename Start>
 grpc::ServerUnaryReactor* RunAdminAsync(const ServiceContext& ctx,
                                         grpc::CallbackServerContext* context,
@@ -63,7 +67,7 @@ grpc::ServerUnaryReactor* RunAdminAsync(const ServiceContext& ctx,
   // Readiness follows the default model: an unload makes it NOT_SERVING as soon as it
   // starts (the model stops taking requests), a load once it has succeeded.
   const std::function<void()>& refresh = ctx.refresh_readiness;
-  start(request.name(), [reactor, raw_response, refresh](absl::StatusOr<ModelInfo> outcome) {
+  start(request, [reactor, raw_response, refresh](absl::StatusOr<ModelInfo> outcome) {
     if (refresh) refresh();
     if (outcome.ok()) {
       ghost::v1::Model response;
@@ -126,8 +130,11 @@ grpc::ServerUnaryReactor* ModelsService::LoadModel(grpc::CallbackServerContext* 
                                                    grpc::ByteBuffer* response) {
   // Answers once the model is READY (or the load failed); a reload swaps only on success.
   return RunAdminAsync<ghost::v1::LoadModelRequest>(
-      ctx_, context, request, response, [&](const std::string& name, ModelCallback done) {
-        ctx_.registry->LoadAsync(name, LoadMode::kReload, std::move(done));
+      ctx_, context, request, response,
+      [&](const ghost::v1::LoadModelRequest& in, ModelCallback done) {
+        LoadOptions options;
+        if (in.has_weight_budget_bytes()) options.weight_budget_bytes = in.weight_budget_bytes();
+        ctx_.registry->LoadAsync(in.name(), LoadMode::kReload, options, std::move(done));
       });
 }
 
@@ -136,8 +143,9 @@ grpc::ServerUnaryReactor* ModelsService::UnloadModel(grpc::CallbackServerContext
                                                      grpc::ByteBuffer* response) {
   // Answers once in-flight streams have finished and the model's memory is freed.
   return RunAdminAsync<ghost::v1::UnloadModelRequest>(
-      ctx_, context, request, response, [&](const std::string& name, ModelCallback done) {
-        ctx_.registry->UnloadAsync(name, std::move(done));
+      ctx_, context, request, response,
+      [&](const ghost::v1::UnloadModelRequest& in, ModelCallback done) {
+        ctx_.registry->UnloadAsync(in.name(), std::move(done));
       });
 }
 

@@ -157,6 +157,11 @@ void LayerStreamer::FinishStep() {
   }
 }
 
+double StreamOverlapRatio(const StreamStats& stats) {
+  if (stats.copy_seconds <= 0.0) return 1.0;
+  return std::clamp(1.0 - stats.wait_seconds / stats.copy_seconds, 0.0, 1.0);
+}
+
 StreamStats LayerStreamer::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;

@@ -83,6 +83,9 @@ struct StreamStats {
   std::int64_t acquired_bytes = 0;   // their bytes, each copied in for that use
 };
 
+// The share of copy time hidden behind compute: 1 - wait / copy, in [0, 1] (1 before any copy).
+double StreamOverlapRatio(const StreamStats& stats);
+
 class LayerStreamer {
  public:
   // Streams `units` (the streamed layers, in forward order; not owned, they outlive the

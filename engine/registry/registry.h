@@ -4,7 +4,9 @@
 #ifndef GHOST_ENGINE_REGISTRY_REGISTRY_H_
 #define GHOST_ENGINE_REGISTRY_REGISTRY_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,15 @@ struct ModelInfo {
   bool load_at_start = false;      // it was ready when the registry was last written
   bool created_by_server = false;  // Delete removes the directory as well
   ModelSummary summary;            // from config.json, completed (parameters, ...) once loaded
+  // The weight budget of its last successful load (a LoadOptions one, or the server's,
+  // RegistryOptions::model), which later loads keep; not persisted across restarts.
+  std::optional<std::int64_t> weight_budget_bytes;
+};
+
+struct LoadOptions {
+  // The model's weight budget from this load on (ModelOptions::weight_budget_bytes; 0: every
+  // weight resident); unset keeps the one it has.
+  std::optional<std::int64_t> weight_budget_bytes;
 };
 
 struct RegistryOptions {
@@ -33,6 +44,9 @@ struct RegistryOptions {
   // Holds registry.json and its lock file; created when missing. One registry per directory.
   std::string registry_dir;
   ExecutorOptions executor;
+  // How models load: the default weight budget and streaming slots. An empty layer_cache_dir
+  // means <registry_dir>/layer-cache.
+  ModelOptions model;
 
   absl::Status Validate() const;
 };
@@ -81,7 +95,12 @@ class ModelRegistry {
   // version, which is swapped out only on success; a load already in progress is joined.
   // Immediate outcomes (NOT_FOUND, FAILED_PRECONDITION while importing or unloading,
   // UNAVAILABLE after Shutdown, ready with kIfNotLoaded) reach `done` before this returns.
-  virtual void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) = 0;
+  // `options` apply from this load on (a load already in progress keeps its own).
+  virtual void LoadAsync(const std::string& name, LoadMode mode, const LoadOptions& options,
+                         ModelCallback done) = 0;
+  void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) {
+    LoadAsync(name, mode, LoadOptions{}, std::move(done));
+  }
   // Stops handing the model out (kUnloading: GetReady answers UNAVAILABLE) and calls `done`
   // once the last in-flight request has released it and its memory is freed (kAvailable).
   // FAILED_PRECONDITION when it is not ready; an unload in progress is joined.

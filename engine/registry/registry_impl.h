@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,9 @@ struct Entry {
   int live_versions = 0;                 // versions not yet released (serving or in flight)
   std::vector<ModelCallback> load_waiters;
   std::vector<ModelCallback> unload_waiters;
+  // A LoadModel's budget for the next load; it becomes info.weight_budget_bytes once a load
+  // with it succeeds.
+  std::optional<std::int64_t> requested_budget;
 };
 
 // The entries and their lock. Shared with the deleters of handed-out versions, so a version
@@ -59,7 +63,9 @@ class Registry final : public ModelRegistry {
   absl::StatusOr<ModelInfo> Get(const std::string& name) const override;
   absl::StatusOr<ModelInfo> Import(const std::string& name, const std::string& path,
                                    ModelOrigin origin) override;
-  void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) override;
+  using ModelRegistry::LoadAsync;
+  void LoadAsync(const std::string& name, LoadMode mode, const LoadOptions& options,
+                 ModelCallback done) override;
   void UnloadAsync(const std::string& name, ModelCallback done) override;
   absl::Status Delete(const std::string& name) override;
   absl::StatusOr<std::shared_ptr<LoadedModel>> GetReady(const std::string& name) const override;
@@ -79,7 +85,8 @@ class Registry final : public ModelRegistry {
   void LoaderLoop();
   absl::StatusOr<std::unique_ptr<LoadedModel>> LoadVersion(const std::string& name,
                                                            const std::string& root,
-                                                           const std::string& path) const;
+                                                           const std::string& path,
+                                                           const ModelOptions& options) const;
   void FinishLoad(const std::string& name, absl::StatusOr<std::unique_ptr<LoadedModel>> loaded);
   void RemoveDirectory(const ModelInfo& info) const;
 
