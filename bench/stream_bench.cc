@@ -121,7 +121,10 @@ struct Point {
 Point Decode(const Model& model, int batch, const StreamOptions& options) {
   Point point;
   point.batch = batch;
-  PagedKvCache cache(KvCacheShapeOf(model.config()), 16, model.default_kv_dtype());
+  const int blocks_per_sequence =
+      PagedKvCache::BlocksForTokens(options.prompt_tokens + options.new_tokens);
+  PagedKvCache cache(KvCacheShapeOf(model.config()), batch * blocks_per_sequence,
+                     model.default_kv_dtype());
   std::vector<KvBlockTable> tables(batch);
   std::vector<std::vector<std::int32_t>> tokens(batch);
   std::unique_ptr<ModelRunner> runner = model.NewRunner();
@@ -130,7 +133,7 @@ Point Decode(const Model& model, int batch, const StreamOptions& options) {
   for (int s = 0; s < batch; ++s) {
     for (int i = 0; i < options.prompt_tokens; ++i)
       tokens[s].push_back((s * 31 + i * 7 + 97) % 256);
-    cache.Resize(tables[s], options.prompt_tokens + options.new_tokens);
+    if (!cache.Resize(tables[s], options.prompt_tokens + options.new_tokens)) return point;
     step.push_back({tokens[s], 0, &tables[s], LogitRows::kLast});
   }
   if (!runner->Forward(step, cache, logits).ok()) return point;

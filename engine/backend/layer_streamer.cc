@@ -43,6 +43,7 @@ absl::StatusOr<std::unique_ptr<LayerStreamer>> LayerStreamer::Create(
       slot.memory = *std::move(memory);
     }
   }
+  streamer->slot_count_ = slots;
   streamer->slot_bytes_total_ =
       static_cast<std::size_t>(slots) * streamer->transport_->slot_bytes();
   streamer->worker_ = std::thread([s = streamer.get()] { s->Work(); });

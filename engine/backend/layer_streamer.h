@@ -116,7 +116,7 @@ class LayerStreamer {
   void FinishStep();
 
   std::size_t layer_count() const { return units_.size(); }
-  int slot_count() const { return static_cast<int>(slots_.size()); }
+  int slot_count() const { return slot_count_; }
   // The memory the slots take: slot_count() * transport slot_bytes().
   std::size_t slot_bytes_total() const { return slot_bytes_total_; }
   // The bytes one full step copies: the sum of the streamed layers' sizes.
@@ -138,6 +138,7 @@ class LayerStreamer {
 
   const std::vector<WeightUnit*> units_;
   const std::unique_ptr<LayerTransport> transport_;
+  int slot_count_ = 0;
   std::size_t slot_bytes_total_ = 0;
   std::size_t bytes_per_step_ = 0;
 
