@@ -14,6 +14,7 @@ int RunKernels(int argc, char** argv);
 int RunQuality(int argc, char** argv);
 int RunServe(int argc, char** argv);
 int RunSparse(int argc, char** argv);
+int RunStream(int argc, char** argv);
 
 }  // namespace ghost::bench
 

@@ -60,6 +60,10 @@ ABSL_FLAG(std::string, kv_cache_dtype, "auto",
 ABSL_FLAG(std::string, device, "cpu",
           "where models load unless LoadModel names a device: cpu, cuda or cuda:N (a model that "
           "cannot load there fails alone; the others keep serving)");
+ABSL_FLAG(int64_t, weight_budget_mb, 0,
+          "MiB of weights each model keeps resident (0: all); the other decoder layers stream "
+          "from a layer file through --stream_slots slots. LoadModel may set a model's own");
+ABSL_FLAG(int, stream_slots, 2, "slot buffers streamed layers rotate through (at least 2)");
 ABSL_FLAG(int, compression_workers, 1,
           "compression jobs run at once (each also uses the matrix thread pool)");
 
@@ -136,6 +140,8 @@ int main(int argc, char** argv) {
   options.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
   options.device = absl::GetFlag(FLAGS_device);
+  options.weight_budget_mb = absl::GetFlag(FLAGS_weight_budget_mb);
+  options.stream_slots = absl::GetFlag(FLAGS_stream_slots);
 
   auto server = ghost::server::GhostServer::Start(options);
   if (!server.ok()) {

@@ -11,6 +11,10 @@ prometheus::MetricFamily Gauges(const char* name, const char* help) {
   return prometheus::MetricFamily{name, help, prometheus::MetricType::Gauge, {}};
 }
 
+prometheus::MetricFamily Counters(const char* name, const char* help) {
+  return prometheus::MetricFamily{name, help, prometheus::MetricType::Counter, {}};
+}
+
 void Add(prometheus::MetricFamily& family, prometheus::ClientMetric::Label model, double value,
          std::vector<prometheus::ClientMetric::Label> extra = {}) {
   prometheus::ClientMetric metric;
@@ -19,7 +23,11 @@ void Add(prometheus::MetricFamily& family, prometheus::ClientMetric::Label model
   // Sorted by name, as the registry's own series are.
   std::sort(metric.label.begin(), metric.label.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
-  metric.gauge.value = value;
+  if (family.type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
   family.metric.push_back(std::move(metric));
 }
 
@@ -36,6 +44,19 @@ std::vector<prometheus::MetricFamily> ModelGaugeCollector::Collect() const {
       Gauges("ghost_model_sparsity_ratio",
              "MLP sparsity: kind=removed_neurons (neurons removed by compression), "
              "kind=gated_activations (activations the gates zeroed since load).");
+  prometheus::MetricFamily resident =
+      Gauges("ghost_model_resident_bytes",
+             "Bytes of weights a model keeps in memory (layer streaming slots included).");
+  prometheus::MetricFamily stream_bytes = Counters(
+      "ghost_stream_bytes_total", "Bytes of streamed decoder layers copied into their slots.");
+  prometheus::MetricFamily copy_seconds =
+      Counters("ghost_stream_copy_seconds_total", "Seconds the layer copy worker spent copying.");
+  prometheus::MetricFamily wait_seconds =
+      Counters("ghost_stream_wait_seconds_total",
+               "Seconds the forward waited for a streamed layer's slot to be filled.");
+  prometheus::MetricFamily overlap =
+      Gauges("ghost_stream_overlap_ratio",
+             "Share of layer copy time hidden behind compute since load: 1 - wait / copy seconds.");
   for (const ModelInfo& info : registry_->List()) {
     if (info.state != ModelState::kReady) continue;
     absl::StatusOr<std::shared_ptr<LoadedModel>> loaded = registry_->GetReady(info.name);
@@ -51,8 +72,17 @@ std::vector<prometheus::MetricFamily> ModelGaugeCollector::Collect() const {
     const double gated = static_cast<double>(stats.mlp_activity.total);
     Add(sparsity, model, gated == 0 ? 0.0 : 1.0 - stats.mlp_activity.active / gated,
         {{"kind", "gated_activations"}});
+    Add(resident, model, static_cast<double>(summary.resident_weight_bytes));
+    if (const LayerStreamer* streamer = (*loaded)->model->layer_streamer(); streamer != nullptr) {
+      const StreamStats stream = streamer->stats();
+      Add(stream_bytes, model, static_cast<double>(stream.bytes));
+      Add(copy_seconds, model, stream.copy_seconds);
+      Add(wait_seconds, model, stream.wait_seconds);
+      Add(overlap, model, StreamOverlapRatio(stream));
+    }
   }
-  return {waiting, kv_usage, weight_bytes, sparsity};
+  return {waiting,      kv_usage,     weight_bytes, sparsity, resident,
+          stream_bytes, copy_seconds, wait_seconds, overlap};
 }
 
 }  // namespace ghost::server

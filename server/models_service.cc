@@ -37,6 +37,10 @@ void ToProto(const ModelInfo& info, ghost::v1::Model& out) {
   out.set_context_length(info.summary.context_length);
   out.set_vocab_size(info.summary.vocab_size);
   out.set_device(info.device);
+  out.set_weight_budget_bytes(info.summary.weight_budget_bytes);
+  out.set_resident_weight_bytes(info.summary.resident_weight_bytes);
+  out.set_streamed_weight_bytes(info.summary.streamed_weight_bytes);
+  out.set_streamed_layers(info.summary.streamed_layers);
 }
 
 grpc::Status RequireName(const std::string& name) {
@@ -130,16 +134,17 @@ grpc::ServerUnaryReactor* ModelsService::LoadModel(grpc::CallbackServerContext* 
   return RunAdminAsync<ghost::v1::LoadModelRequest>(
       ctx_, context, request, response,
       [&](const ghost::v1::LoadModelRequest& in, ModelCallback done) {
-        if (in.device().empty()) {
-          ctx_.registry->LoadAsync(in.name(), LoadMode::kReload, std::move(done));
-          return;
+        LoadOptions options;
+        if (in.has_weight_budget_bytes()) options.weight_budget_bytes = in.weight_budget_bytes();
+        if (!in.device().empty()) {
+          absl::StatusOr<DeviceSelection> device = ParseDeviceSelection(in.device());
+          if (!device.ok()) {
+            std::move(done)(device.status());
+            return;
+          }
+          options.device = *device;
         }
-        absl::StatusOr<DeviceSelection> device = ParseDeviceSelection(in.device());
-        if (!device.ok()) {
-          std::move(done)(device.status());
-          return;
-        }
-        ctx_.registry->LoadOnDeviceAsync(in.name(), LoadMode::kReload, *device, std::move(done));
+        ctx_.registry->LoadAsync(in.name(), LoadMode::kReload, options, std::move(done));
       });
 }
 

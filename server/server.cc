@@ -137,6 +137,8 @@ absl::Status GhostServerImpl::Init() {
   }
   registry_options.registry_dir = registry_dir;
   registry_options.executor.max_queued_requests = options_.max_queued_requests;
+  registry_options.model.weight_budget_bytes = options_.weight_budget_mb << 20;
+  registry_options.model.stream_slots = options_.stream_slots;
   if (options_.kv_cache_dtype != "auto") {
     // Validate() has parsed it once already.
     registry_options.executor.kv_cache_dtype = *ParseKvDtype(options_.kv_cache_dtype);
@@ -307,6 +309,14 @@ absl::Status ServerOptions::Validate() const {
   if (max_prompt_bytes < 1) return absl::InvalidArgumentError("--max_prompt_bytes must be >= 1");
   if (absl::StatusOr<DeviceSelection> parsed = ParseDeviceSelection(device); !parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--device: ", parsed.status().message()));
+  }
+  if (weight_budget_mb < 0 || weight_budget_mb > (std::int64_t{1} << 40)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--weight_budget_mb must be 0 (all resident) or a size in MiB, got ", weight_budget_mb));
+  }
+  if (stream_slots < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--stream_slots must be at least 2, got ", stream_slots));
   }
   if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
     return absl::InvalidArgumentError(

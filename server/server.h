@@ -56,6 +56,11 @@ struct ServerOptions {
   std::string device = "cpu";
   // Compression jobs running at once, on threads of their own (not the inference executors).
   int compression_workers = 1;
+  // Layer streaming: every model's default weight budget in MiB (0: all weights resident; a
+  // LoadModel may set its own) and the slots streamed layers rotate through (>= 2). Layer files
+  // go to <registry dir>/layer-cache.
+  std::int64_t weight_budget_mb = 0;
+  int stream_slots = 2;
 
   absl::Status Validate() const;
 };

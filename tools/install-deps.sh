@@ -15,7 +15,7 @@ BUILD_PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev libcpp-httplib-dev
+  libpcre2-dev libre2-dev nlohmann-json3-dev libutf8proc-dev libcpp-httplib-dev zlib1g-dev
 )
 
 # Run-time libraries of ghostserve and ghostctl (the sonames `ldd` lists, by Debian package).

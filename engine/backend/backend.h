@@ -26,6 +26,7 @@
 #include "absl/types/span.h"
 #include "engine/backend/device.h"
 #include "engine/backend/kv_cache.h"
+#include "engine/backend/layer_streamer.h"
 #include "engine/backend/weight_matrix.h"
 #include "engine/backend/weight_unit.h"
 
@@ -78,6 +79,11 @@ class Backend {
   // for the ops below. RESOURCE_EXHAUSTED when the device cannot hold it.
   virtual absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
       std::vector<UnitTensorSource> tensors) = 0;
+  // A transport for streaming `source.units` through a LayerStreamer (layer_streamer.h): on the
+  // CPU a layer file at source.cache_path (cpu/layer_file.h), written or checked now. INTERNAL
+  // naming the file when it cannot be written or read.
+  virtual absl::StatusOr<std::unique_ptr<LayerTransport>> NewLayerTransport(
+      const LayerStreamSource& source) = 0;
   // An empty activation buffer.
   virtual std::unique_ptr<Activation> NewActivation() = 0;
   // `bytes` of KV cache storage (PagedKvCache::StorageBytes); RESOURCE_EXHAUSTED when the device

@@ -74,6 +74,10 @@ class WeightUnit {
   // kWeightUnitAlignment and which the caller keeps alive while bound; nullptr binds them back
   // to data(). No op may read the unit meanwhile.
   virtual void Rebind(const std::byte* copy) = 0;
+  // Frees the unit's own bytes, for good: a streamed layer keeps only its handles and
+  // metadata. data() becomes nullptr (bytes() and tensors() stay) and the handles must be
+  // Rebound to a copy before every use; Rebind(nullptr) leaves them reading nothing.
+  virtual void ReleaseBytes() = 0;
 };
 
 }  // namespace ghost

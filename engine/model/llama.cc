@@ -1,10 +1,12 @@
 #include "engine/model/llama.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/model/rope.h"
+#include "engine/model/weight_budget.h"
 
 namespace ghost {
 namespace {
@@ -190,8 +192,21 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
   }
   backend_.Embed(*weights.embed_tokens, tokens_, *x_);
   backend_.RopeTables(model_->rope_inv_freq(), sequences_, *rope_cos_, *rope_sin_);
+  LayerStreamer* const streamer = model_->streamer();
+  const auto first_streamed = static_cast<int>(model_->first_streamed_layer());
+  // A streamed layer is rebound to its slot for the step: one streamed forward at a time.
+  std::optional<absl::MutexLock> step_lock;
+  if (streamer != nullptr) step_lock.emplace(&model_->step_mutex());
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
-    if (absl::Status s = RunLayer(weights.layers[l], l, cache); !s.ok()) return s;
+    const bool streamed = streamer != nullptr && l >= first_streamed;
+    absl::Status s;
+    if (streamed) s = streamer->Acquire(static_cast<std::size_t>(l - first_streamed));
+    if (s.ok()) s = RunLayer(weights.layers[l], l, cache);
+    if (streamed) streamer->Release(static_cast<std::size_t>(l - first_streamed));
+    if (!s.ok()) {
+      if (streamer != nullptr) streamer->FinishStep();
+      return s;
+    }
   }
   // Only the rows whose logits are wanted get the last layer's residual add, the final norm
   // and the lm_head.
@@ -205,16 +220,37 @@ absl::Status LlamaRunner::Forward(absl::Span<const ForwardSequence> batch, Paged
 absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
     ModelConfig config, std::unique_ptr<Tokenizer> tokenizer, ChatTemplate chat_template,
     GenerationDefaults defaults, std::unique_ptr<SafetensorsCheckpoint> checkpoint,
-    std::shared_ptr<Backend> backend) {
+    std::shared_ptr<Backend> backend, const ModelOptions& options, const std::string& directory) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
   absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(config, std::move(checkpoint), *backend);
   if (!weights.ok()) return weights.status();
+  std::vector<std::size_t> layer_bytes;
+  for (const LlamaLayerWeights& layer : weights->layers) layer_bytes.push_back(layer.unit->bytes());
+  absl::StatusOr<WeightPlan> plan =
+      PlanWeights(weights->resident->bytes(), layer_bytes, options.weight_budget_bytes,
+                  options.stream_slots, kLayerSlotAlignment);
+  if (!plan.ok()) return plan.status();
   // Private constructor: make_shared cannot reach it.
   std::shared_ptr<LlamaModel> model(new LlamaModel());
   model->backend_ = std::move(backend);
   model->weights_ = *std::move(weights);
   model->rope_inv_freq_ =
       RopeInverseFrequencies(config.head_dim, config.rope_theta, config.rope_scaling);
+  model->first_streamed_layer_ = plan->resident_layers;
+  if (plan->resident_layers < model->weights_.layers.size()) {
+    absl::StatusOr<std::unique_ptr<LayerStreamer>> streamer = StartStreaming(
+        model->weights_, plan->resident_layers, *model->backend_, options.stream_slots,
+        LayerCachePath(options, directory), SourceIdentity(directory));
+    if (!streamer.ok()) return streamer.status();
+    model->streamer_ = *std::move(streamer);
+  }
   ModelSummary& summary = model->summary_;
+  summary.weight_budget_bytes = options.weight_budget_bytes;
+  summary.resident_weight_bytes = static_cast<std::int64_t>(
+      plan->resident_bytes +
+      (model->streamer_ != nullptr ? model->streamer_->slot_bytes_total() : 0));
+  summary.streamed_weight_bytes = static_cast<std::int64_t>(plan->streamed_bytes);
+  summary.streamed_layers = static_cast<int>(model->weights_.layers.size() - plan->resident_layers);
   summary.architecture = config.architecture;
   summary.parameters = model->weights_.parameters;
   summary.dtype = model->weights_.dominant_dtype;

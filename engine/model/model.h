@@ -122,11 +122,29 @@ struct ModelSummary {
   double removed_neuron_fraction = 0.0;  // MLP neurons the compressor removed
   int context_length = 0;
   int vocab_size = 0;
+  // Layer streaming (ModelOptions::weight_budget_bytes): the budget (0: none, all resident),
+  // the weight bytes kept resident (including the streaming slots) and those streamed.
+  std::int64_t weight_budget_bytes = 0;
+  std::int64_t resident_weight_bytes = 0;
+  std::int64_t streamed_weight_bytes = 0;
+  int streamed_layers = 0;
 };
 
 struct ModelOptions {
   Device device = Device::kCpu;  // where the weights live and the forward runs (backend.h)
   int device_index = 0;          // which CUDA device
+  // The bytes of weights the model may keep in the device's memory; 0 keeps them all. Below
+  // the model's size, the embedding, final norm, head and as many leading decoder layers as
+  // fit stay resident and the other layers stream (engine/backend/layer_streamer.h) through
+  // stream_slots slot buffers, which count against the budget.
+  std::int64_t weight_budget_bytes = 0;
+  int stream_slots = 2;
+  // Where a streaming model keeps its transport's files (the CPU's layer file, written once
+  // per model and reused while it matches); empty: <system temp dir>/ghost-layer-cache.
+  std::string layer_cache_dir;
+
+  // INVALID_ARGUMENT for a negative budget or fewer than 2 slots.
+  absl::Status Validate() const;
 };
 
 class Model {
@@ -135,7 +153,8 @@ class Model {
   // options.device. A directory holds config.json, model.safetensors, tokenizer.json and the
   // optional generation_config.json and tokenizer_config.json. Errors name the file and the
   // problem; UNIMPLEMENTED for a device this build has no backend for; FAILED_PRECONDITION for
-  // CUDA without a usable device (backend.h).
+  // CUDA without a usable device (backend.h); RESOURCE_EXHAUSTED (with the numbers) when
+  // options.weight_budget_bytes cannot hold the resident weights plus the slots.
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory,
                                                            const ModelOptions& options = {});
   virtual ~Model() = default;
@@ -151,6 +170,9 @@ class Model {
   // The backend the model runs on; a KV cache for its runners keeps its blocks in storage from
   // it (PagedKvCache's host-memory constructor serves the CPU backend).
   virtual Backend& backend() const = 0;
+  // The streamer of a model that streams layers (ModelOptions::weight_budget_bytes), else
+  // nullptr: its counters feed the metrics, and the scheduler batches more when it is set.
+  virtual const LayerStreamer* layer_streamer() const { return nullptr; }
   // The KV cache dtype this model runs with unless told otherwise: fp32 for fp32 weights
   // (whose logits match a float64 reference to 1e-4, which bf16 keys and values would not),
   // bf16 for everything else (bf16, f16 and compressed weights), whose own rounding is larger.

@@ -14,6 +14,7 @@
 #include "engine/model/generation_config.h"
 #include "engine/model/llama.h"
 #include "engine/model/model.h"
+#include "nlohmann/json.hpp"
 
 namespace ghost {
 namespace {
@@ -26,10 +27,12 @@ absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directo
   return ParseGenerationConfig(*contents, path);
 }
 
-// A .gguf file: its config, tokenizer and weights as a directory would hold them. GGUF has no
-// generation_config.json; the engine's defaults apply.
+// A .gguf file: its config, tokenizer, chat template and weights as a directory would hold them.
+// GGUF has no generation_config.json; the engine's defaults apply. The template has no
+// bos_token/eos_token strings (GGUF keeps token ids only).
 absl::StatusOr<std::shared_ptr<const Model>> LoadGguf(const std::string& path,
-                                                      std::shared_ptr<Backend> backend) {
+                                                      std::shared_ptr<Backend> backend,
+                                                      const ModelOptions& options) {
   absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(path);
   if (!file.ok()) return file.status();
   absl::StatusOr<GgufModel> parts = ImportGguf(**file);
@@ -44,9 +47,14 @@ absl::StatusOr<std::shared_ptr<const Model>> LoadGguf(const std::string& path,
         absl::StrCat((*file)->name(), ": the tokenizer has ", (*tokenizer)->vocab_size(),
                      " tokens but the vocabulary size is ", config->vocab_size));
   }
-  absl::StatusOr<std::shared_ptr<const Model>> model =
-      LlamaModel::Create(*std::move(config), *std::move(tokenizer), GenerationDefaults{},
-                         std::move(parts->weights), std::move(backend));
+  ChatTemplate chat_template;
+  if (!parts->chat_template.empty()) {
+    chat_template = ChatTemplate::FromTokenizerConfig(
+        nlohmann::json{{"chat_template", parts->chat_template}}.dump(), (*file)->name());
+  }
+  absl::StatusOr<std::shared_ptr<const Model>> model = LlamaModel::Create(
+      *std::move(config), *std::move(tokenizer), std::move(chat_template), GenerationDefaults{},
+      std::move(parts->weights), std::move(backend), options, path);
   if (!model.ok()) return model.status();
   const ModelSummary& s = (*model)->summary();
   LogInfo(absl::StrFormat("loaded %s: %s, %d parameters, %s, %.1f MiB of weights (GGUF)",
@@ -59,10 +67,11 @@ absl::StatusOr<std::shared_ptr<const Model>> LoadGguf(const std::string& path,
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
                                                          const ModelOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<Backend>> backend =
       NewBackend({.device = options.device, .device_index = options.device_index});
   if (!backend.ok()) return backend.status();
-  if (absl::EndsWith(directory, ".gguf")) return LoadGguf(directory, *std::move(backend));
+  if (absl::EndsWith(directory, ".gguf")) return LoadGguf(directory, *std::move(backend), options);
   const std::string config_path = JoinPath(directory, "config.json");
   absl::StatusOr<std::string> config_text = ReadFileToString(config_path);
   if (!config_text.ok()) return config_text.status();
@@ -100,9 +109,16 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
   // ParseModelConfig has already rejected the others.
   absl::StatusOr<std::shared_ptr<const Model>> model =
       LlamaModel::Create(*std::move(config), *std::move(tokenizer), std::move(chat_template),
-                         std::move(generation->defaults), *std::move(weights), *std::move(backend));
+                         std::move(generation->defaults), *std::move(weights), *std::move(backend),
+                         options, directory);
   if (!model.ok()) return model.status();
   const ModelSummary& s = (*model)->summary();
+  if (s.streamed_layers > 0) {
+    LogInfo(absl::StrFormat(
+        "%s streams %d layers (%.1f MiB per step): weight budget %.1f MiB, %.1f MiB resident",
+        directory, s.streamed_layers, s.streamed_weight_bytes / (1024.0 * 1024.0),
+        s.weight_budget_bytes / (1024.0 * 1024.0), s.resident_weight_bytes / (1024.0 * 1024.0)));
+  }
   LogInfo(
       absl::StrFormat("loaded %s: %s, %d parameters, %s, %.1f MiB of weights, %s tokenizer, "
                       "context %d",

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "engine/common/file.h"
 #include "engine/common/log.h"
 #include "engine/common/status_macros.h"
 #include "engine/registry/registry_impl.h"
@@ -98,26 +99,20 @@ absl::Status Registry::QueueLoad(const std::string& name,
   return absl::OkStatus();
 }
 
-void Registry::LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) {
-  LoadAsyncOn(name, mode, std::nullopt, std::move(done));
-}
-
-void Registry::LoadOnDeviceAsync(const std::string& name, LoadMode mode,
-                                 const DeviceSelection& device, ModelCallback done) {
-  LoadAsyncOn(name, mode, device, std::move(done));
-}
-
-void Registry::LoadAsyncOn(const std::string& name, LoadMode mode,
-                           const std::optional<DeviceSelection>& device, ModelCallback done) {
+void Registry::LoadAsync(const std::string& name, LoadMode mode, const LoadOptions& options,
+                         ModelCallback done) {
   absl::StatusOr<ModelInfo> now = absl::UnknownError("pending");
   bool pending = false;
   {
     absl::MutexLock lock(&table_->mu);
     const auto it = table_->entries.find(name);
+    if (it != table_->entries.end() && options.weight_budget_bytes.has_value()) {
+      it->second.requested_budget = options.weight_budget_bytes;
+    }
     if (mode == LoadMode::kIfNotLoaded && it != table_->entries.end() &&
         it->second.info.state == ModelState::kReady && !table_->shut_down) {
       now = it->second.info;
-    } else if (absl::Status queued = QueueLoad(name, device, done); !queued.ok()) {
+    } else if (absl::Status queued = QueueLoad(name, options.device, done); !queued.ok()) {
       now = queued;
     } else {
       pending = true;  // `done` now waits in the entry
@@ -130,6 +125,7 @@ void Registry::LoaderLoop() {
   for (;;) {
     std::string name, root, path;
     DeviceSelection device;
+    ModelOptions options = options_.model;
     {
       absl::MutexLock lock(&table_->mu);
       Table* table = table_.get();
@@ -140,27 +136,39 @@ void Registry::LoaderLoop() {
       if (table_->shut_down) return;  // Shutdown failed what was queued
       name = table_->load_queue.front();
       table_->load_queue.pop_front();
-      const ModelInfo& info = table_->entries.at(name).info;
+      Entry& entry = table_->entries.at(name);
+      const ModelInfo& info = entry.info;
       root = info.root;
       path = info.path;
-      device = table_->entries.at(name).device.value_or(options_.device);
-      table_->entries.at(name).info.device = device.ToString();
+      device = entry.device.value_or(options_.device);
+      entry.info.device = device.ToString();
+      if (entry.requested_budget) {
+        options.weight_budget_bytes = *entry.requested_budget;
+      } else if (info.weight_budget_bytes) {
+        options.weight_budget_bytes = *info.weight_budget_bytes;
+      }
+      entry.requested_budget.reset();
     }
-    FinishLoad(name, LoadVersion(name, root, path, device));
+    options.device = device.device;
+    options.device_index = device.index;
+    if (options.layer_cache_dir.empty()) {
+      options.layer_cache_dir = JoinPath(options_.registry_dir, "layer-cache");
+    }
+    FinishLoad(name, LoadVersion(name, root, path, options));
   }
 }
 
 absl::StatusOr<std::unique_ptr<LoadedModel>> Registry::LoadVersion(
     const std::string& name, const std::string& root, const std::string& path,
-    const DeviceSelection& device) const {
+    const ModelOptions& options) const {
   if (!IsConfiguredRoot(root)) {
     return absl::FailedPreconditionError(
         absl::StrCat("the model root of \"", name, "\" is not configured on this server"));
   }
   GHOST_ASSIGN_OR_RETURN(const ModelLocation location, ResolveUnderRoot(root, path));
-  LogInfo(absl::StrCat("model ", name, " loading from ", path, " on ", device.ToString()));
-  absl::StatusOr<std::shared_ptr<const Model>> model =
-      Model::Load(location.directory, {.device = device.device, .device_index = device.index});
+  LogInfo(absl::StrCat("model ", name, " loading from ", path, " on ",
+                       DeviceSelection{options.device, options.device_index}.ToString()));
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(location.directory, options);
   if (!model.ok()) return RelativeToRoot(model.status(), root);
   absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(*model, options_.executor);
   if (!executor.ok()) return RelativeToRoot(executor.status(), root);
@@ -190,6 +198,7 @@ void Registry::FinishLoad(const std::string& name,
           ReleaseVersion(table, version);
         });
         entry.info.summary = entry.serving->model->summary();
+        entry.info.weight_budget_bytes = entry.info.summary.weight_budget_bytes;
         entry.info.reason.clear();
         Transition(entry.info, ModelState::kReady);
         persist = !entry.info.load_at_start;
@@ -297,6 +306,7 @@ absl::Status RegistryOptions::Validate() const {
   if (model_roots.empty()) return absl::InvalidArgumentError("no model roots configured");
   if (registry_dir.empty()) return absl::InvalidArgumentError("no registry directory configured");
   GHOST_RETURN_IF_ERROR(ResolveModelRoots(model_roots).status());
+  GHOST_RETURN_IF_ERROR(model.Validate());
   return executor.Validate();
 }
 

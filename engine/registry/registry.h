@@ -4,7 +4,9 @@
 #ifndef GHOST_ENGINE_REGISTRY_REGISTRY_H_
 #define GHOST_ENGINE_REGISTRY_REGISTRY_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,20 @@ struct ModelInfo {
   ModelSummary summary;            // from config.json, completed (parameters, ...) once loaded
   // Where it serves, or where its last load went ("cpu", "cuda:0"); "" before any load.
   std::string device;
+  // The weight budget of its last successful load (a LoadOptions one, or the server's,
+  // RegistryOptions::model), which later loads keep; not persisted across restarts.
+  std::optional<std::int64_t> weight_budget_bytes;
+};
+
+struct LoadOptions {
+  // The model's weight budget from this load on (ModelOptions::weight_budget_bytes; 0: every
+  // weight resident); unset keeps the one it has.
+  std::optional<std::int64_t> weight_budget_bytes;
+  // The device it loads on from this load on; unset keeps the one it has (at first the
+  // registry's, RegistryOptions::device). A device the machine lacks fails this model's load
+  // (kFailed, or the serving version stays) with FAILED_PRECONDITION naming the cause; other
+  // models are unaffected. FAILED_PRECONDITION when a load on another device is in progress.
+  std::optional<DeviceSelection> device;
 };
 
 struct RegistryOptions {
@@ -39,8 +55,11 @@ struct RegistryOptions {
   // Holds registry.json and its lock file; created when missing. One registry per directory.
   std::string registry_dir;
   ExecutorOptions executor;
-  // Where a model loads unless its LoadOnDeviceAsync names a device (`--device`).
+  // Where a model loads unless a LoadOptions names a device (`--device`).
   DeviceSelection device;
+  // How models load: the default weight budget and streaming slots. An empty layer_cache_dir
+  // means <registry_dir>/layer-cache.
+  ModelOptions model;
 
   absl::Status Validate() const;
 };
@@ -98,14 +117,12 @@ class ModelRegistry {
   // version, which is swapped out only on success; a load already in progress is joined.
   // Immediate outcomes (NOT_FOUND, FAILED_PRECONDITION while importing or unloading,
   // UNAVAILABLE after Shutdown, ready with kIfNotLoaded) reach `done` before this returns.
-  // The model loads on the device its last LoadOnDeviceAsync named, else options.device.
-  virtual void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) = 0;
-  // LoadAsync on `device`, which the model keeps for later loads. A device the machine lacks
-  // fails this model's load (kFailed, or the serving version stays) with FAILED_PRECONDITION
-  // naming the cause; other models are unaffected. FAILED_PRECONDITION when a load on another
-  // device is in progress.
-  virtual void LoadOnDeviceAsync(const std::string& name, LoadMode mode,
-                                 const DeviceSelection& device, ModelCallback done) = 0;
+  // `options` apply from this load on (a load already in progress keeps its own).
+  virtual void LoadAsync(const std::string& name, LoadMode mode, const LoadOptions& options,
+                         ModelCallback done) = 0;
+  void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) {
+    LoadAsync(name, mode, LoadOptions{}, std::move(done));
+  }
   // Stops handing the model out (kUnloading: GetReady answers UNAVAILABLE) and calls `done`
   // once the last in-flight request has released it and its memory is freed (kAvailable).
   // FAILED_PRECONDITION when it is not ready; an unload in progress is joined.

@@ -30,11 +30,14 @@ struct Entry {
   std::shared_ptr<LoadedModel> serving;  // what GetReady hands out; null unless ready/reloading
   int live_versions = 0;                 // versions not yet released (serving or in flight)
   std::vector<ModelCallback> load_waiters;
-  std::optional<DeviceSelection> device;  // named by LoadOnDeviceAsync; else the registry's
+  std::optional<DeviceSelection> device;  // named by a LoadOptions; else the registry's
   std::vector<ModelCallback> unload_waiters;
   // A directory DiscoverModels found but could not read: never persisted, checked again at
   // every scan.
   bool rescan = false;
+  // A LoadModel's budget for the next load; it becomes info.weight_budget_bytes once a load
+  // with it succeeds.
+  std::optional<std::int64_t> requested_budget;
 };
 
 // The entries and their lock. Shared with the deleters of handed-out versions, so a version
@@ -67,9 +70,9 @@ class Registry final : public ModelRegistry {
   absl::StatusOr<ModelInfo> Get(const std::string& name) const override;
   absl::StatusOr<ModelInfo> Import(const std::string& name, const std::string& path,
                                    ModelOrigin origin) override;
-  void LoadAsync(const std::string& name, LoadMode mode, ModelCallback done) override;
-  void LoadOnDeviceAsync(const std::string& name, LoadMode mode, const DeviceSelection& device,
-                         ModelCallback done) override;
+  using ModelRegistry::LoadAsync;
+  void LoadAsync(const std::string& name, LoadMode mode, const LoadOptions& options,
+                 ModelCallback done) override;
   void UnloadAsync(const std::string& name, ModelCallback done) override;
   absl::Status Delete(const std::string& name) override;
   absl::StatusOr<std::shared_ptr<LoadedModel>> GetReady(const std::string& name) const override;
@@ -79,8 +82,6 @@ class Registry final : public ModelRegistry {
   absl::Status NotFound(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(table_->mu);
   bool IsConfiguredRoot(const std::string& root) const;
   // Queues a load of `name` (or joins the one in progress); moves `done` only on success.
-  void LoadAsyncOn(const std::string& name, LoadMode mode,
-                   const std::optional<DeviceSelection>& device, ModelCallback done);
   absl::Status QueueLoad(const std::string& name, const std::optional<DeviceSelection>& device,
                          ModelCallback& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(table_->mu);
   absl::Status StartUnload(const std::string& name, ModelCallback& done,
@@ -92,7 +93,7 @@ class Registry final : public ModelRegistry {
   absl::StatusOr<std::unique_ptr<LoadedModel>> LoadVersion(const std::string& name,
                                                            const std::string& root,
                                                            const std::string& path,
-                                                           const DeviceSelection& device) const;
+                                                           const ModelOptions& options) const;
   void FinishLoad(const std::string& name, absl::StatusOr<std::unique_ptr<LoadedModel>> loaded);
   void RemoveDirectory(const ModelInfo& info) const;
 

@@ -10,6 +10,12 @@
 //      blocks for their whole prompt allow (not in a step that preempted, to avoid thrashing);
 //   4. runs one batched forward, samples each request that completed its pending tokens with
 //      its own sampler, and pushes the chunks to the sinks.
+// Layer streaming (Model::layer_streamer): a streamed step copies every streamed layer once,
+// whether it carries 1 token or 64, so the fewer steps the better. Step 3 already admits every
+// waiting request that max_batch_size, max_step_tokens and the free blocks allow into the next
+// step (no further cap), so a burst shares one pass over the streamed layers; a failed read fails
+// that step's requests with the transport's INTERNAL error (naming the layer file), and the
+// next step streams again.
 #ifndef GHOST_ENGINE_RUNTIME_SCHEDULER_H_
 #define GHOST_ENGINE_RUNTIME_SCHEDULER_H_
 

@@ -205,7 +205,7 @@ TEST_F(RegistryTest, LoadUnloadDeleteTransitions) {
   EXPECT_TRUE(registry->Delete("other").ok());  // failed models can be deleted
 }
 
-// A model's device: the registry's by default, the one LoadOnDeviceAsync named from then on. A
+// A model's device: the registry's by default, the one a LoadOptions named from then on. A
 // device the machine lacks fails that model alone; the others keep serving.
 TEST_F(RegistryTest, ModelsLoadOnTheirOwnDevice) {
   std::unique_ptr<ModelRegistry> registry = Make();
@@ -219,11 +219,11 @@ TEST_F(RegistryTest, ModelsLoadOnTheirOwnDevice) {
   const auto load_on = [&](const std::string& name, const DeviceSelection& device) {
     absl::Notification done;
     absl::StatusOr<ModelInfo> outcome;
-    registry->LoadOnDeviceAsync(name, LoadMode::kReload, device,
-                                [&](absl::StatusOr<ModelInfo> result) {
-                                  outcome = std::move(result);
-                                  done.Notify();
-                                });
+    registry->LoadAsync(name, LoadMode::kReload, LoadOptions{.device = device},
+                        [&](absl::StatusOr<ModelInfo> result) {
+                          outcome = std::move(result);
+                          done.Notify();
+                        });
     done.WaitForNotification();
     return outcome;
   };

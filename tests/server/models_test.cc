@@ -169,6 +169,56 @@ TEST_F(ModelsTest, ImportLoadUnloadDelete) {
   EXPECT_EQ(list.models(1).state(), ghost::v1::AVAILABLE);
 }
 
+// LoadModel with a weight budget: the model streams its layers (GetModel, ListModels and the
+// metrics say so), generates exactly what the resident copy of the same weights generates, and
+// a budget too small to hold even the slots fails the reload while the old version serves.
+TEST_F(ModelsTest, LoadModelWithAWeightBudgetStreamsLayers) {
+  Start();
+  ghost::v1::Model model;
+  ASSERT_TRUE(Import("b", "tiny-b").ok());
+  ASSERT_TRUE(Load("b", "", &model).ok());
+  EXPECT_EQ(model.weight_budget_bytes(), 0);
+  EXPECT_EQ(model.streamed_layers(), 0);
+  const std::int64_t full = model.resident_weight_bytes();
+  ASSERT_GT(full, 0);
+
+  ghost::v1::LoadModelRequest request;
+  request.set_name("b");
+  request.set_weight_budget_bytes(full / 2);
+  ASSERT_TRUE(models_->LoadModel(ContextWithToken("").get(), request, &model).ok());
+  EXPECT_EQ(model.weight_budget_bytes(), full / 2);
+  EXPECT_GT(model.streamed_layers(), 0);
+  EXPECT_GT(model.streamed_weight_bytes(), 0);
+  EXPECT_LE(model.resident_weight_bytes(), full / 2);
+  ghost::v1::GetModelRequest get;
+  get.set_name("b");
+  ghost::v1::Model got;
+  ASSERT_TRUE(models_->GetModel(ContextWithToken("").get(), get, &got).ok());
+  EXPECT_EQ(got.streamed_weight_bytes(), model.streamed_weight_bytes());
+  EXPECT_EQ(got.resident_weight_bytes(), model.resident_weight_bytes());
+
+  const StreamResult resident = CollectStream(*inference_, Request("ghost-tiny", 8));
+  const StreamResult streamed = CollectStream(*inference_, Request("b", 8));
+  ASSERT_TRUE(streamed.status.ok()) << streamed.status.error_message();
+  EXPECT_EQ(streamed.token_ids, resident.token_ids);
+
+  const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
+  EXPECT_GE(MetricValue(metrics, "ghost_stream_bytes_total{model_name=\"b\"}"),
+            static_cast<double>(model.streamed_weight_bytes()));
+  EXPECT_EQ(MetricValue(metrics, "ghost_model_resident_bytes{model_name=\"b\"}"),
+            static_cast<double>(model.resident_weight_bytes()));
+  EXPECT_GE(MetricValue(metrics, "ghost_stream_overlap_ratio{model_name=\"b\"}"), 0.0);
+  EXPECT_GE(MetricValue(metrics, "ghost_stream_copy_seconds_total{model_name=\"b\"}"), 0.0);
+  EXPECT_GE(MetricValue(metrics, "ghost_stream_wait_seconds_total{model_name=\"b\"}"), 0.0);
+  EXPECT_EQ(MetricValue(metrics, "ghost_stream_bytes_total{model_name=\"ghost-tiny\"}"), -1);
+
+  request.set_weight_budget_bytes(4096);
+  const grpc::Status small = models_->LoadModel(ContextWithToken("").get(), request, &model);
+  EXPECT_EQ(small.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(small.error_message(), HasSubstr("weight budget of 4096 bytes"));
+  EXPECT_TRUE(CollectStream(*inference_, Request("b", 2)).status.ok());  // the old version
+}
+
 // Readiness ("ghost.v1.Inference") follows the default model; liveness ("") stays SERVING.
 TEST_F(ModelsTest, ReadinessFollowsTheDefaultModel) {
   Start();

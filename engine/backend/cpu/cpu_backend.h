@@ -18,6 +18,8 @@ class CpuBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
       std::vector<UnitTensorSource> tensors) override;
+  absl::StatusOr<std::unique_ptr<LayerTransport>> NewLayerTransport(
+      const LayerStreamSource& source) override;
   std::unique_ptr<Activation> NewActivation() override;
   absl::StatusOr<std::unique_ptr<KvStorage>> NewKvStorage(std::size_t bytes) override;
   absl::StatusOr<absl::Span<const float>> HostRows(const Activation& a) override;

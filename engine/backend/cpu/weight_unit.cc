@@ -79,12 +79,15 @@ class CpuWeightUnit final : public WeightUnit {
     }
     bytes_ = AlignUp(end);
     data_ = static_cast<std::byte*>(kernels::AllocateHugePages(bytes_));
+    // Padding (between tensors, inside packed rows) is zero: equal weights give equal bytes,
+    // which a layer file's checksums rely on.
+    std::memset(data_, 0, bytes_);
     for (std::size_t i = 0; i < sources.size(); ++i) Place(i, sources[i]);
     Rebind(nullptr);
   }
   CpuWeightUnit(const CpuWeightUnit&) = delete;
   CpuWeightUnit& operator=(const CpuWeightUnit&) = delete;
-  ~CpuWeightUnit() override { kernels::FreeHugePages(data_, bytes_); }
+  ~CpuWeightUnit() override { ReleaseBytes(); }
 
   const std::byte* data() const override { return data_; }
   std::size_t bytes() const override { return bytes_; }
@@ -93,10 +96,15 @@ class CpuWeightUnit final : public WeightUnit {
   const WeightMatrix& matrix(std::size_t i) const override { return matrices_[i]; }
   const WeightVector& vector(std::size_t i) const override { return vectors_[i]; }
 
+  void ReleaseBytes() override {
+    if (data_ != nullptr) kernels::FreeHugePages(data_, bytes_);
+    data_ = nullptr;
+  }
+
   void Rebind(const std::byte* copy) override {
     const std::byte* base = copy != nullptr ? copy : data_;
     for (std::size_t i = 0; i < table_.size(); ++i) {
-      const std::byte* at = base + table_[i].offset;
+      const std::byte* at = base == nullptr ? nullptr : base + table_[i].offset;
       switch (kinds_[i]) {
         case UnitTensorSource::Kind::kVector:
           vectors_[i].data = reinterpret_cast<const float*>(at);
