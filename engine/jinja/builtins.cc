@@ -15,18 +15,19 @@ void Throw(Position at, std::string message) { throw RenderError{at, std::move(m
 
 namespace {
 
-// Positional argument i, else the keyword argument `name`, else `fallback`.
-const Value& Arg(const CallArguments& args, std::size_t i, const std::string& name,
-                 const Value& fallback = Value()) {
+// Positional argument i, else the keyword argument `name`, else `fallback` (a copy: the
+// fallback is often a temporary).
+Value Arg(const CallArguments& args, std::size_t i, const std::string& name,
+          const Value& fallback = Value()) {
   for (const auto& [key, value] : args.keyword) {
     if (key == name) return value;
   }
   return i < args.positional.size() ? args.positional[i] : fallback;
 }
 
-const std::string& StringArg(const CallArguments& args, std::size_t i, const std::string& name,
-                             const std::string& what, Position at) {
-  const Value& value = Arg(args, i, name);
+std::string StringArg(const CallArguments& args, std::size_t i, const std::string& name,
+                      const std::string& what, Position at) {
+  const Value value = Arg(args, i, name);
   if (!value.is_string()) {
     Throw(at,
           absl::StrCat(what, ": argument '", name, "' must be a string, not ", value.TypeName()));
@@ -156,7 +157,7 @@ bool StartsOrEndsWith(const std::string& text, const Value& affixes, bool starts
 
 std::int64_t IntArg(const CallArguments& args, std::size_t i, const std::string& name,
                     std::int64_t fallback) {
-  const Value& value = Arg(args, i, name);
+  const Value value = Arg(args, i, name);
   if (value.kind() == Value::Kind::kInt) return value.as_int();
   return fallback;
 }
@@ -201,7 +202,8 @@ Value StringMethod(const Value& object, const std::string& name, Budget& budget,
   if (name == "join") {
     return method([text, at, &budget](CallArguments& args) {
       std::string out;
-      const std::vector<Value>& items = RequireList(Arg(args, 0, "iterable"), "join", at);
+      const Value iterable = Arg(args, 0, "iterable");
+      const std::vector<Value>& items = RequireList(iterable, "join", at);
       for (std::size_t i = 0; i < items.size(); ++i) {
         if (i > 0) out += text;
         out += items[i].ToString();
@@ -217,7 +219,7 @@ Value StringMethod(const Value& object, const std::string& name, Budget& budget,
 Value MappingMethod(const Value& object, const std::string& name) {
   if (name == "get") {
     return Value::Callable([object](CallArguments& args) {
-      const Value& key = Arg(args, 0, "key");
+      const Value key = Arg(args, 0, "key");
       const Value* found = key.is_string() ? object.as_mapping().Find(key.as_string()) : nullptr;
       return found != nullptr ? *found : Arg(args, 1, "default", Value::None());
     });
@@ -358,7 +360,7 @@ Value Global(const std::string& name, Budget& budget) {
   }
   if (name == "strftime_now") {
     return Value::Callable([](CallArguments& args) {
-      const Value& format = Arg(args, 0, "format");
+      const Value format = Arg(args, 0, "format");
       if (!format.is_string()) Throw(kCallSite, "strftime_now takes a format string");
       const std::time_t now = std::time(nullptr);
       std::tm local{};

@@ -43,11 +43,24 @@ class Budget {
                              " bytes (max_output_bytes)"));
     }
   }
+  // Charges what producing `value` cost, and refuses values nested too deeply to walk.
+  void Charge(const Value& value, Position at) {
+    work_bytes_ += value.work_bytes();
+    if (work_bytes_ > limits_.max_work_bytes) {
+      Throw(at, absl::StrCat("the template produced more than ", limits_.max_work_bytes,
+                             " bytes of values (max_work_bytes)"));
+    }
+    if (value.depth() > limits_.max_value_depth) {
+      Throw(at, absl::StrCat("the template built a value nested deeper than ",
+                             limits_.max_value_depth, " levels (max_value_depth)"));
+    }
+  }
   const RenderLimits& limits() const { return limits_; }
 
  private:
   const RenderLimits& limits_;
   std::int64_t steps_ = 0;
+  std::size_t work_bytes_ = 0;
 };
 
 Value ApplyFilter(const std::string& name, const Value& operand, CallArguments& args,

@@ -216,6 +216,11 @@ class Interpreter {
         Throw(stmt.position, absl::StrCat("cannot set an attribute of ", object.TypeName(),
                                           " (only of a namespace)"));
       }
+      // Namespaces are the only values that change after they are made; one that could hold a
+      // namespace could hold itself, and a cycle would never be freed or printed.
+      if (value.holds_namespace()) {
+        Throw(stmt.position, "a namespace attribute cannot hold a namespace");
+      }
       object.mutable_namespace().Set(stmt.set_attribute, std::move(value));
       return;
     }
@@ -278,6 +283,12 @@ class Interpreter {
   Value Eval(const Expr& expr, Scope& scope) {
     DepthGuard guard(this, expr.position);
     budget_.Step(expr.position);
+    Value value = EvalUncharged(expr, scope);
+    budget_.Charge(value, expr.position);
+    return value;
+  }
+
+  Value EvalUncharged(const Expr& expr, Scope& scope) {
     switch (expr.kind) {
       case Expr::Kind::kLiteral:
         return expr.value;

@@ -25,6 +25,10 @@ struct RenderLimits {
   std::size_t max_output_bytes = 8 << 20;  // the output, and any string built on the way
   std::int64_t max_steps = 10'000'000;     // expressions evaluated + loop iterations
   int max_depth = 400;                     // nested evaluation (expressions, blocks, macros)
+  int max_value_depth = 100;               // nesting of the lists and mappings it builds
+  // Bytes of every string, and sizeof(Value) per element of every list or mapping, that expressions
+  // produce, in total: steps alone do not bound work when each step copies a long string.
+  std::size_t max_work_bytes = 64 << 20;
 };
 
 namespace internal {

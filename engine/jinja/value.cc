@@ -1,5 +1,6 @@
 #include "engine/jinja/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -180,6 +181,11 @@ Value Value::String(std::string s) {
 Value Value::List(std::vector<Value> items) {
   Value v;
   v.kind_ = Kind::kList;
+  for (const Value& item : items) {
+    v.depth_ = std::max(v.depth_, item.depth_);
+    v.holds_namespace_ = v.holds_namespace_ || item.holds_namespace_;
+  }
+  ++v.depth_;
   v.list_ = std::make_shared<const std::vector<Value>>(std::move(items));
   return v;
 }
@@ -187,6 +193,11 @@ Value Value::List(std::vector<Value> items) {
 Value Value::Map(Mapping mapping) {
   Value v;
   v.kind_ = Kind::kMapping;
+  for (const auto& entry : mapping.entries()) {
+    v.depth_ = std::max(v.depth_, entry.second.depth_);
+    v.holds_namespace_ = v.holds_namespace_ || entry.second.holds_namespace_;
+  }
+  ++v.depth_;
   v.mapping_ = std::make_shared<Mapping>(std::move(mapping));
   return v;
 }
@@ -194,6 +205,7 @@ Value Value::Map(Mapping mapping) {
 Value Value::Namespace(Mapping mapping) {
   Value v = Map(std::move(mapping));
   v.kind_ = Kind::kNamespace;
+  v.holds_namespace_ = true;
   return v;
 }
 
@@ -237,6 +249,20 @@ Value Value::FromJson(const nlohmann::ordered_json& json) {
     }
     default:
       return Value();
+  }
+}
+
+std::size_t Value::work_bytes() const {
+  switch (kind_) {
+    case Kind::kString:
+      return string_->size();
+    case Kind::kList:
+      return list_->size() * 16;
+    case Kind::kMapping:
+    case Kind::kNamespace:
+      return mapping_->size() * 16;
+    default:
+      return 0;
   }
 }
 

@@ -20,27 +20,9 @@
 
 namespace ghost::jinja {
 
+class Mapping;
 class Value;
-
-// Insertion-ordered string-keyed map.
-class Mapping {
- public:
-  const Value* Find(absl::string_view key) const;
-  // Replaces the value of an existing key in place (its position is kept).
-  void Set(std::string key, Value value);
-  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-  std::size_t size() const { return entries_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> entries_;
-  absl::flat_hash_map<std::string, std::size_t> index_;
-};
-
-// A call's arguments: positional, then keyword (name = value) in the order written.
-struct CallArguments {
-  std::vector<Value> positional;
-  std::vector<std::pair<std::string, Value>> keyword;
-};
+struct CallArguments;
 
 // A callable: a macro, `caller`, or a global such as range. Errors are thrown as RenderError
 // (interpreter.h) by the interpreter that calls it.
@@ -84,6 +66,16 @@ class Value {
   // Mappings and namespaces both hold attributes.
   bool has_attributes() const { return kind_ == Kind::kMapping || kind_ == Kind::kNamespace; }
 
+  // Levels of lists and mappings: 0 for a scalar, 1 for a flat list. A namespace's counts its
+  // members when it was made (later attribute sets cannot hold namespaces, so they cannot
+  // build deep or cyclic values: Interpreter checks that).
+  int depth() const { return depth_; }
+  // True for a namespace and any list or mapping that holds one.
+  bool holds_namespace() const { return holds_namespace_; }
+  // What building this value cost (RenderLimits::max_work_bytes): a string's bytes, or a
+  // list's or mapping's elements at sizeof(Value) bytes each.
+  std::size_t work_bytes() const;
+
   bool as_bool() const { return bool_; }
   std::int64_t as_int() const { return int_; }
   double as_number() const { return kind_ == Kind::kInt ? static_cast<double>(int_) : float_; }
@@ -109,6 +101,8 @@ class Value {
 
  private:
   Kind kind_ = Kind::kUndefined;
+  int depth_ = 0;
+  bool holds_namespace_ = false;
   bool bool_ = false;
   std::int64_t int_ = 0;
   double float_ = 0;
@@ -116,6 +110,26 @@ class Value {
   std::shared_ptr<const std::vector<Value>> list_;
   std::shared_ptr<Mapping> mapping_;
   std::shared_ptr<const Function> function_;
+};
+
+// Insertion-ordered string-keyed map.
+class Mapping {
+ public:
+  const Value* Find(absl::string_view key) const;
+  // Replaces the value of an existing key in place (its position is kept).
+  void Set(std::string key, Value value);
+  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> entries_;
+  absl::flat_hash_map<std::string, std::size_t> index_;
+};
+
+// A call's arguments: positional, then keyword (name = value) in the order written.
+struct CallArguments {
+  std::vector<Value> positional;
+  std::vector<std::pair<std::string, Value>> keyword;
 };
 
 // Formats a double as JavaScript's Number.prototype.toString does (shortest round trip).

@@ -160,6 +160,7 @@ TEST(JinjaTest, HostileTemplatesHitTheLimits) {
   RenderLimits limits;
   limits.max_steps = 100000;
   limits.max_output_bytes = 1 << 16;
+  limits.max_work_bytes = 1 << 22;
   EXPECT_THAT(ErrorOf("{% for i in range(1000000) %}{% endfor %}", "{}", limits),
               HasSubstr("(max_steps)"));
   EXPECT_THAT(ErrorOf("{% for i in range(100) %}{% for j in range(100) %}{% for k in range(100) %}"
@@ -175,6 +176,22 @@ TEST(JinjaTest, HostileTemplatesHitTheLimits) {
               HasSubstr("(max_output_bytes)"));
   EXPECT_THAT(ErrorOf("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"),
               HasSubstr("(max_depth)"));
+  // Each step copying a long string: bounded by the bytes produced, not only by the steps.
+  EXPECT_THAT(ErrorOf("{% set s = 'x' * 60000 %}{% for i in range(10000) %}{% set t = s ~ i %}"
+                      "{% endfor %}",
+                      "{}", limits),
+              HasSubstr("(max_work_bytes)"));
+  EXPECT_THAT(ErrorOf("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}"
+                      "{% set ns.l = ns.l + ns.l %}{% endfor %}",
+                      "{}", limits),
+              HasSubstr("(max_work_bytes)"));
+  // Values nested deeper than a recursive walk (tojson, destruction) may go.
+  EXPECT_THAT(ErrorOf("{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+                      "{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l | tojson }}"),
+              HasSubstr("(max_value_depth)"));
+  // A namespace holding itself would be a cycle.
+  EXPECT_THAT(ErrorOf("{% set ns = namespace(a=1) %}{% set ns.self = [ns] %}"),
+              HasSubstr("a namespace attribute cannot hold a namespace"));
   // Nesting that would exhaust a recursive parser's stack is refused while parsing.
   EXPECT_THAT(
       Template::Parse("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}")
