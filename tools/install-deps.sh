@@ -14,8 +14,9 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# The tokenizer golden tests run the reference tokenizers under node; any node >= 18 with npm
-# will do (Debian's packages, or NodeSource's nodejs, which bundles npm).
+# The tokenizer golden tests run the reference tokenizers (and chat templates, @huggingface/jinja)
+# under node; any node >= 18 with npm will do (Debian's packages, or NodeSource's nodejs, which
+# bundles npm). The npm packages themselves come from tests/tokenizer_golden/package-lock.json.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi

@@ -122,7 +122,12 @@ absl::StatusOr<jinja::Mapping> TemplateVariables(absl::Span<const ChatMessage> m
     if (extra.kind() != jinja::Value::Kind::kMapping) {
       return absl::InvalidArgumentError("the template variables are not a JSON object");
     }
-    for (const auto& [name, value] : extra.as_mapping().entries()) variables.Set(name, value);
+    for (const auto& [name, value] : extra.as_mapping().entries()) {
+      const bool reserved = name == "messages" || name == "tools" ||
+                            name == "add_generation_prompt" || name == "bos_token" ||
+                            name == "eos_token";
+      if (!reserved) variables.Set(name, value);
+    }
   }
   std::vector<jinja::Value> list;
   list.reserve(messages.size());

@@ -108,8 +108,8 @@ TEST(ChatTemplateTest, TemplateErrorsNameTheConstructAndPosition) {
 }
 
 TEST(ChatTemplateTest, MalformedRequestJsonIsRefused) {
-  const ChatTemplate chat =
-      ChatTemplate::FromTokenizerConfig(Config(R"("{{ messages | length }}")"), "cfg.json");
+  const ChatTemplate chat = ChatTemplate::FromTokenizerConfig(
+      Config(R"("{{ messages | length }}{{ tools is defined }}")"), "cfg.json");
   EXPECT_EQ(chat.Render(kConversation, {.tools_json = "[1,"}).status().message(),
             "tools: invalid JSON");
   EXPECT_EQ(chat.Render(kConversation, {.tools_json = "{}"}).status().message(),
@@ -122,9 +122,9 @@ TEST(ChatTemplateTest, MalformedRequestJsonIsRefused) {
             "tools nests deeper than 64 levels");
   // The reserved names cannot be replaced through the variables.
   absl::StatusOr<std::string> text =
-      chat.Render(kConversation, {.variables_json = R"({"messages": [], "x": 1})"});
+      chat.Render(kConversation, {.variables_json = R"({"messages": [], "tools": [1], "x": 1})"});
   ASSERT_TRUE(text.ok()) << text.status();
-  EXPECT_EQ(*text, "2");
+  EXPECT_EQ(*text, "2false");
 }
 
 }  // namespace
