@@ -1,6 +1,7 @@
 #include "server/generate_request.h"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace ghost::server {
@@ -16,6 +17,17 @@ ClientGenerationRequest ToClientGenerationRequest(const ghost::v1::GenerateReque
       out.prompt = std::vector<std::int32_t>(request.token_ids().ids().begin(),
                                              request.token_ids().ids().end());
       break;
+    case ghost::v1::GenerateRequest::kMessages: {
+      std::vector<ChatMessage> messages;
+      for (const ghost::v1::ChatMessage& m : request.messages().messages()) {
+        messages.push_back({.role = m.role(), .content = m.content()});
+      }
+      out.prompt = std::move(messages);
+      if (request.messages().has_add_generation_prompt()) {
+        out.chat.add_generation_prompt = request.messages().add_generation_prompt();
+      }
+      break;
+    }
     case ghost::v1::GenerateRequest::INPUT_NOT_SET:
       break;
   }

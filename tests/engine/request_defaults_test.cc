@@ -212,8 +212,9 @@ TEST(RequestDefaultsTest, RequestIdAndPromptTextAreBounded) {
               HasSubstr("at most 1048576 are accepted"));
 }
 
-// A model whose tokenizer's post-processor adds BOS, as Llama's does.
-std::shared_ptr<const Model> LoadModelWithBos() {
+// A model whose tokenizer's post-processor adds BOS, as Llama's does, with `tokenizer_config`
+// as its tokenizer_config.json when given.
+std::shared_ptr<const Model> LoadModelWithBos(const std::string& tokenizer_config = "") {
   ghost::testing::TinyLlamaSpec spec;
   const std::string dir = ghost::testing::MakeTempDir("request_defaults_bos");
   ghost::testing::WriteTinyLlama(dir, spec);
@@ -233,6 +234,9 @@ std::shared_ptr<const Model> LoadModelWithBos() {
                {"Sequence": {"id": "B", "type_id": 1}}],
       "special_tokens": {"<s>": {"id": "<s>", "ids": [256], "tokens": ["<s>"]}}})");
   ghost::testing::WriteFile(path, json);
+  if (!tokenizer_config.empty()) {
+    ghost::testing::WriteFile(dir + "/tokenizer_config.json", tokenizer_config);
+  }
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir);
   EXPECT_TRUE(model.ok()) << model.status();
   return model.ok() ? *model : nullptr;
@@ -280,6 +284,21 @@ TEST(RequestDefaultsTest, MessagesAreRenderedAndTokenizedWithoutAddingBos) {
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(*text,
             rendered.substr(0, rendered.size() - std::string("<|im_start|>assistant\n").size()));
+}
+
+// A template that writes bos_token itself: the prompt starts with exactly one BOS, and the
+// special-token strings the template wrote are the special tokens.
+TEST(RequestDefaultsTest, ATemplatesBosIsNotAddedTwice) {
+  const std::shared_ptr<const Model> model = LoadModelWithBos(
+      R"({"bos_token": "<s>", "eos_token": "</s>",
+          "chat_template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}"})");
+  ASSERT_NE(model, nullptr);
+  ASSERT_FALSE(model->chat_template().is_fallback());
+  ClientGenerationRequest request;
+  request.prompt = std::vector<ChatMessage>{{.role = "user", .content = "hi"}};
+  absl::StatusOr<GenerationRequest> resolved = ResolveGenerationRequest(request, *model);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->prompt_tokens, (std::vector<std::int32_t>{256, 'h', 'i', 257}));
 }
 
 TEST(RequestDefaultsTest, BadConversationsAreRefused) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/runtime/request_defaults.h"
+#include "engine/tokenizer/chat_template.h"
 #include "ghost/v1/inference.grpc.pb.h"
 #include "ghost/v1/models.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -101,6 +102,49 @@ TEST_F(GenerateTest, TokenIdsInputAndLogprobs) {
     }
   }
   EXPECT_EQ(with_logprobs, 4);
+}
+
+// A conversation is rendered with the model's chat template (ghost-tiny has none: the ChatML
+// fallback) by the engine: the same generation as the rendered text sent as a prompt.
+TEST_F(GenerateTest, MessagesGenerateAsTheirRenderedText) {
+  GenerateRequest chat = Greedy("", 12);
+  ghost::v1::ChatMessage* system = chat.mutable_messages()->add_messages();
+  system->set_role("system");
+  system->set_content("You are terse.");
+  ghost::v1::ChatMessage* user = chat.mutable_messages()->add_messages();
+  user->set_role("user");
+  user->set_content("Call me Ishmael.");
+  const ChatTemplate chat_template =
+      ChatTemplate::Load(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny");
+  ASSERT_TRUE(chat_template.is_fallback());
+  absl::StatusOr<std::string> rendered =
+      chat_template.Render({{.role = "system", .content = "You are terse."},
+                            {.role = "user", .content = "Call me Ishmael."}},
+                           {});
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+
+  const StreamResult from_messages = CollectStream(*stub_, chat);
+  const StreamResult from_text = CollectStream(*stub_, Greedy(*rendered, 12));
+  ASSERT_TRUE(from_messages.status.ok()) << from_messages.status.error_message();
+  ASSERT_TRUE(from_text.status.ok()) << from_text.status.error_message();
+  EXPECT_EQ(from_messages.usage.prompt_tokens(), from_text.usage.prompt_tokens());
+  EXPECT_EQ(from_messages.token_ids, from_text.token_ids);
+  EXPECT_EQ(from_messages.text, from_text.text);
+  EXPECT_EQ(from_messages.token_ids.size(), 12u);
+
+  // add_generation_prompt false drops the assistant header: a shorter prompt.
+  chat.mutable_messages()->set_add_generation_prompt(false);
+  const StreamResult without_header = CollectStream(*stub_, chat);
+  ASSERT_TRUE(without_header.status.ok()) << without_header.status.error_message();
+  EXPECT_EQ(without_header.usage.prompt_tokens(),
+            from_text.usage.prompt_tokens() -
+                static_cast<int>(std::string("<|im_start|>assistant\n").size()));
+
+  GenerateRequest empty = Greedy("", 4);
+  empty.mutable_messages();
+  const StreamResult refused = CollectStream(*stub_, empty);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.status.error_message(), "the conversation has no messages");
 }
 
 TEST_F(GenerateTest, StopStringEndsGenerationAndIsNotReturned) {
