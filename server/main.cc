@@ -53,6 +53,10 @@ ABSL_FLAG(int64_t, max_prompt_bytes, ghost::kDefaultMaxPromptBytes,
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "how the KV cache stores keys and values: bf16 (half the memory and attention reads), "
           "fp32, or auto (bf16 unless the model's weights are fp32)");
+ABSL_FLAG(int, kv_cache_mib, 256,
+          "memory of each loaded model's KV cache, in MiB; a model serves the context it holds "
+          "(its own context length or fewer positions), and a budget holding no block fails the "
+          "load with RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, compression_workers, 1,
           "compression jobs run at once (each also uses the matrix thread pool)");
 
@@ -123,6 +127,7 @@ int main(int argc, char** argv) {
   options.max_prompt_bytes =
       static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_prompt_bytes)));
   options.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
+  options.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
   options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
 
   auto server = ghost::server::GhostServer::Start(options);

@@ -129,6 +129,7 @@ absl::Status GhostServerImpl::Init() {
   }
   registry_options.registry_dir = registry_dir;
   registry_options.executor.max_queued_requests = options_.max_queued_requests;
+  registry_options.executor.kv_cache_mib = options_.kv_cache_mib;
   if (options_.kv_cache_dtype != "auto") {
     // Validate() has parsed it once already.
     registry_options.executor.kv_cache_dtype = *ParseKvDtype(options_.kv_cache_dtype);
@@ -276,6 +277,7 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError("--max_queued_requests must be >= 1");
   }
   if (max_prompt_bytes < 1) return absl::InvalidArgumentError("--max_prompt_bytes must be >= 1");
+  if (kv_cache_mib < 1) return absl::InvalidArgumentError("--kv_cache_mib must be >= 1");
   if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));

@@ -44,6 +44,9 @@ struct ServerOptions {
   // How every model's KV cache stores keys and values: "fp32", "bf16", or "auto" (bf16 unless
   // the model's weights are fp32; Model::default_kv_dtype).
   std::string kv_cache_dtype = "auto";
+  // Memory of each loaded model's KV cache (ExecutorOptions::kv_cache_mib): it bounds the
+  // context served, whatever a model's config.json claims.
+  int kv_cache_mib = 256;
   // Compression jobs running at once, on threads of their own (not the inference executors).
   int compression_workers = 1;
 

@@ -43,7 +43,8 @@ absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_v
   for (std::size_t start = 0; start < ids.size(); start += window) {
     const std::size_t length = std::min<std::size_t>(window, ids.size() - start);
     if (length < 2) break;  // a one-token window predicts nothing
-    std::unique_ptr<ModelSession> session = model.NewSession();
+    std::unique_ptr<ModelSession> session =
+        model.NewSession(model.default_kv_dtype(), static_cast<int>(length));
     const absl::Span<const std::int32_t> tokens(&ids[start], length);
     if (absl::Status s = session->Forward(tokens, /*all_logits=*/true, logits); !s.ok()) return s;
     for (std::size_t t = 0; t + 1 < length; ++t) {

@@ -131,7 +131,8 @@ class Model {
  public:
   // Loads an HF model directory (config.json, model.safetensors, tokenizer.json, optional
   // generation_config.json) onto options.device. Errors name the file and the problem;
-  // UNIMPLEMENTED for a device this build has no backend for.
+  // UNIMPLEMENTED for a device this build has no backend for; RESOURCE_EXHAUSTED when memory
+  // runs out while loading (the process keeps running).
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory,
                                                            const ModelOptions& options = {});
   virtual ~Model() = default;
@@ -149,9 +150,12 @@ class Model {
   // bf16 for everything else (bf16, f16 and compressed weights), whose own rounding is larger.
   KvDtype default_kv_dtype() const;
   // A session on a runner of this model (model_session.cc), its KV cache in `kv_dtype`
-  // (default_kv_dtype() when not given).
+  // (default_kv_dtype() when not given), holding `max_tokens` positions (clamped to [1, the
+  // model's context]; not given: the whole context). Callers that know their window pass it:
+  // the cache is sized from it, not from a context length the model's files claim.
   std::unique_ptr<ModelSession> NewSession() const;
   std::unique_ptr<ModelSession> NewSession(KvDtype kv_dtype) const;
+  std::unique_ptr<ModelSession> NewSession(KvDtype kv_dtype, int max_tokens) const;
 };
 
 }  // namespace ghost

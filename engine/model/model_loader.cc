@@ -1,5 +1,7 @@
 // Model::Load: reads a Hugging Face model directory and builds the model for its architecture.
 #include <algorithm>
+#include <filesystem>
+#include <new>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -22,10 +24,22 @@ absl::StatusOr<GenerationConfig> ReadGenerationConfig(const std::string& directo
   return ParseGenerationConfig(*contents, path);
 }
 
-}  // namespace
+// The megabytes of the weight files in `directory`, for an out-of-memory message.
+double WeightFileMib(const std::string& directory) {
+  std::error_code error;
+  std::uintmax_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    std::error_code size_error;
+    if (entry.path().extension() == ".safetensors") {
+      const std::uintmax_t size = entry.file_size(size_error);
+      if (!size_error) bytes += size;
+    }
+  }
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
 
-absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
-                                                         const ModelOptions& options) {
+absl::StatusOr<std::shared_ptr<const Model>> LoadModel(const std::string& directory,
+                                                       const ModelOptions& options) {
   absl::StatusOr<std::shared_ptr<Backend>> backend = NewBackend({.device = options.device});
   if (!backend.ok()) return backend.status();
   const std::string config_path = JoinPath(directory, "config.json");
@@ -68,6 +82,21 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
                       directory, s.architecture, s.parameters, s.dtype,
                       s.weight_bytes / (1024.0 * 1024.0), s.tokenizer, s.context_length));
   return model;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
+                                                         const ModelOptions& options) {
+  // Any allocation that fails while loading fails this load, not the process: sizes come from
+  // the model's files, and the server must keep serving its other models.
+  try {
+    return LoadModel(directory, options);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("out of memory while loading the model (%.1f MiB of safetensors files)",
+                        WeightFileMib(directory)));
+  }
 }
 
 }  // namespace ghost

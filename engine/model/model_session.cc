@@ -1,5 +1,7 @@
 // ModelSession on the batched path: a batch of one sequence over a private KV pool that holds
-// exactly one full context, so there is a single forward implementation.
+// the session's positions (the context, or the caller's window), so there is a single forward
+// implementation.
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -12,16 +14,17 @@ namespace {
 
 class PagedSession final : public ModelSession {
  public:
-  PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype)
+  PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype,
+               int max_tokens)
       : runner_(std::move(runner)),
-        context_(config.max_position_embeddings),
+        context_(std::clamp(max_tokens, 1, config.max_position_embeddings)),
         cache_(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(context_), kv_dtype) {}
 
   absl::Status Forward(absl::Span<const std::int32_t> tokens, bool all_logits,
                        std::vector<float>& logits) override {
     const std::int64_t total = std::int64_t{num_tokens_} + static_cast<std::int64_t>(tokens.size());
     if (total > context_) return ContextOverflowError(total, context_);
-    // Always succeeds: the pool holds one full context (and the runner checks the table).
+    // Always succeeds: the pool holds context_ positions (and the runner checks the table).
     (void)cache_.Resize(table_, static_cast<int>(total));
     const ForwardSequence sequence{tokens, num_tokens_, &table_,
                                    all_logits ? LogitRows::kAll : LogitRows::kLast};
@@ -54,7 +57,11 @@ KvDtype Model::default_kv_dtype() const {
 std::unique_ptr<ModelSession> Model::NewSession() const { return NewSession(default_kv_dtype()); }
 
 std::unique_ptr<ModelSession> Model::NewSession(KvDtype kv_dtype) const {
-  return std::make_unique<PagedSession>(NewRunner(), config(), kv_dtype);
+  return NewSession(kv_dtype, config().max_position_embeddings);
+}
+
+std::unique_ptr<ModelSession> Model::NewSession(KvDtype kv_dtype, int max_tokens) const {
+  return std::make_unique<PagedSession>(NewRunner(), config(), kv_dtype, max_tokens);
 }
 
 }  // namespace ghost

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "engine/common/log.h"
+#include "engine/common/read_roots.h"
 #include "engine/common/status_macros.h"
 #include "engine/registry/registry_impl.h"
 
@@ -137,6 +138,8 @@ absl::StatusOr<std::unique_ptr<LoadedModel>> Registry::LoadVersion(const std::st
   }
   GHOST_ASSIGN_OR_RETURN(const ModelLocation location, ResolveUnderRoot(root, path));
   LogInfo(absl::StrCat("model ", name, " loading from ", path));
+  // Every file the load opens must lie under the model's root, checked on the opened file.
+  const ScopedReadRoots confined({location.root});
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(location.directory);
   if (!model.ok()) return RelativeToRoot(model.status(), root);
   absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(*model, options_.executor);
@@ -167,6 +170,8 @@ void Registry::FinishLoad(const std::string& name,
           ReleaseVersion(table, version);
         });
         entry.info.summary = entry.serving->model->summary();
+        // The context served: the KV budget may hold fewer positions than the model's files say.
+        entry.info.summary.context_length = entry.serving->executor->context_tokens();
         entry.info.reason.clear();
         Transition(entry.info, ModelState::kReady);
         persist = !entry.info.load_at_start;

@@ -14,17 +14,16 @@ bool IsTerminal(RequestState state) {
          state == RequestState::kFailed;
 }
 
-KvDtype CacheDtype(const Model& model, const ExecutorOptions& options) {
+}  // namespace
+
+KvDtype Scheduler::PoolDtype(const Model& model, const ExecutorOptions& options) {
   return options.kv_cache_dtype.value_or(model.default_kv_dtype());
 }
 
-int PoolBlocks(const Model& model, const ExecutorOptions& options) {
-  const ModelConfig& config = model.config();
-  return PagedKvCache::BlocksForCapacity(KvCacheShapeOf(config), CacheDtype(model, options),
-                                         options.kv_cache_mib, config.max_position_embeddings);
+int Scheduler::PoolBlocks(const Model& model, const ExecutorOptions& options) {
+  return PagedKvCache::BlocksForCapacity(KvCacheShapeOf(model.config()), PoolDtype(model, options),
+                                         options.kv_cache_mib);
 }
-
-}  // namespace
 
 Scheduler::Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options,
                      RequestQueue& queue)
@@ -33,8 +32,10 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& 
       queue_(queue),
       runner_(model_->NewRunner()),
       cache_(KvCacheShapeOf(model_->config()), PoolBlocks(*model_, options),
-             CacheDtype(*model_, options)),
-      kv_blocks_total_(cache_.num_blocks()) {}
+             PoolDtype(*model_, options)),
+      kv_blocks_total_(cache_.num_blocks()),
+      context_tokens_(std::min(model_->config().max_position_embeddings, cache_.token_capacity())) {
+}
 
 void Scheduler::Run() {
   while (true) {

@@ -27,7 +27,14 @@ namespace ghost {
 
 class Scheduler {
  public:
-  // `options` must be valid; `queue` must outlive the scheduler.
+  // Blocks of the KV pool `options` give `model` (its kv_cache_mib budget; 0 when not one fits)
+  // and the storage dtype they use.
+  static int PoolBlocks(const Model& model, const ExecutorOptions& options);
+  static KvDtype PoolDtype(const Model& model, const ExecutorOptions& options);
+
+  // `options` must be valid and give the pool at least one block (PoolBlocks); `queue` must
+  // outlive the scheduler. Throws std::bad_alloc when the pool's storage cannot be allocated
+  // (Executor::Create turns that into RESOURCE_EXHAUSTED).
   Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options,
             RequestQueue& queue);
 
@@ -37,6 +44,9 @@ class Scheduler {
 
   // Any thread.
   int kv_blocks_total() const { return kv_blocks_total_; }
+  // The longest sequence (prompt + generated tokens) served: the model's context, or fewer when
+  // the pool holds fewer positions, so that a request that is accepted fits the pool alone.
+  int context_tokens() const { return context_tokens_; }
   int kv_blocks_in_use() const { return kv_blocks_in_use_.load(std::memory_order_relaxed); }
   std::int64_t num_preemptions() const { return num_preemptions_.load(std::memory_order_relaxed); }
   // The runner's gated-MLP counts since start, as of the last step.
@@ -70,6 +80,7 @@ class Scheduler {
   std::unique_ptr<ModelRunner> runner_;
   PagedKvCache cache_;  // declared before running_: tables return their blocks on destruction
   const int kv_blocks_total_;
+  const int context_tokens_;
   std::atomic<int> kv_blocks_in_use_{0};
   std::atomic<std::int64_t> num_preemptions_{0};
   std::atomic<std::int64_t> mlp_active_{0};
