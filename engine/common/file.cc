@@ -24,7 +24,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
     return absl::PermissionDeniedError(message);
   }
   struct FdCloser {
-    int fd;
+    const int fd;
     ~FdCloser() { ::close(fd); }
   } closer{fd};
   if (absl::Status confined = internal::CheckOpenedUnderReadRoots(fd, path); !confined.ok()) {
