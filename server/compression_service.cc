@@ -22,7 +22,7 @@ constexpr absl::Duration kMaxWait = absl::Minutes(10);
 // finishes it; the state shared with the manager's callback outlives the reactor.
 class WaitOperationReactor final : public grpc::ServerUnaryReactor {
  public:
-  WaitOperationReactor(jobs::CompressJobManager& jobs, google::longrunning::Operation* response)
+  WaitOperationReactor(jobs::CompressJobManager& jobs, grpc::ByteBuffer* response)
       : jobs_(jobs), shared_(std::make_shared<Shared>()) {
     shared_->reactor = this;
     shared_->response = response;
@@ -62,7 +62,7 @@ class WaitOperationReactor final : public grpc::ServerUnaryReactor {
     bool finished ABSL_GUARDED_BY(mu) = false;
     uint64_t handle ABSL_GUARDED_BY(mu) = 0;
     WaitOperationReactor* reactor = nullptr;  // not used once finished
-    google::longrunning::Operation* response = nullptr;
+    grpc::ByteBuffer* response = nullptr;
   };
 
   // Finishes the call once; `job` (when set) fills the response. Finish is called without the
@@ -72,7 +72,11 @@ class WaitOperationReactor final : public grpc::ServerUnaryReactor {
       absl::MutexLock lock(&shared.mu);
       if (shared.finished) return;
       shared.finished = true;
-      if (job != nullptr) ToOperation(*job, absl::Now(), *shared.response);
+      if (job != nullptr) {
+        google::longrunning::Operation operation;
+        ToOperation(*job, absl::Now(), operation);
+        SerializeResponse(operation, *shared.response);
+      }
     }
     shared.reactor->Finish(status);
   }
@@ -95,88 +99,105 @@ absl::StatusOr<absl::Duration> WaitTimeout(
 }  // namespace
 
 grpc::ServerUnaryReactor* CompressionService::Compress(grpc::CallbackServerContext* context,
-                                                       const ghost::v1::CompressRequest* request,
-                                                       google::longrunning::Operation* response) {
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
   // Runs on this thread: it validates and reads at most the source's bundled sample.
-  return RunAdminUnary(ctx_, context, [&] {
-    absl::StatusOr<jobs::CompressJob> job = jobs_.Submit(FromProto(*request));
-    if (!job.ok()) return ToGrpcStatus(job.status());
-    ToOperation(*job, absl::Now(), *response);
-    return grpc::Status::OK;
-  });
+  return RunRawUnary<ghost::v1::CompressRequest, google::longrunning::Operation>(
+      ctx_, context, Access::kAdmin, request, response,
+      [&](const ghost::v1::CompressRequest& in, google::longrunning::Operation& out) {
+        absl::StatusOr<jobs::CompressJob> job = jobs_.Submit(FromProto(in));
+        if (!job.ok()) return ToGrpcStatus(job.status());
+        ToOperation(*job, absl::Now(), out);
+        return grpc::Status::OK;
+      });
 }
 
-grpc::ServerUnaryReactor* OperationsService::ListOperations(
-    grpc::CallbackServerContext* context, const google::longrunning::ListOperationsRequest* request,
-    google::longrunning::ListOperationsResponse* response) {
-  return RunUnary(ctx_, context, [&] {
-    if (request->page_size() < 0) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must not be negative");
-    }
-    const int page_size =
-        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
-    // The token is the sequence number of the last job of the previous page.
-    int64_t after = 0;
-    if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "page_token is not one this server handed out");
-    }
-    const absl::Time now = absl::Now();
-    const std::vector<jobs::CompressJob> all = jobs_.List();
-    for (const jobs::CompressJob& job : all) {
-      if (job.sequence <= after) continue;
-      if (response->operations_size() == page_size) {
-        // More remain: the next page starts after the last job of this one.
-        response->set_next_page_token(absl::StrCat(after));
-        break;
-      }
-      ToOperation(job, now, *response->add_operations());
-      after = job.sequence;
-    }
-    return grpc::Status::OK;
-  });
+grpc::ServerUnaryReactor* OperationsService::ListOperations(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* raw_request,
+                                                            grpc::ByteBuffer* raw_response) {
+  using google::longrunning::ListOperationsRequest;
+  using google::longrunning::ListOperationsResponse;
+  return RunRawUnary<ListOperationsRequest, ListOperationsResponse>(
+      ctx_, context, Access::kUser, raw_request, raw_response,
+      [&](const ListOperationsRequest& in, ListOperationsResponse& out) {
+        const ListOperationsRequest* request = &in;
+        ListOperationsResponse* response = &out;
+        if (request->page_size() < 0) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must not be negative");
+        }
+        const int page_size = request->page_size() == 0
+                                  ? kDefaultPageSize
+                                  : std::min(request->page_size(), kMaxPageSize);
+        // The token is the sequence number of the last job of the previous page.
+        int64_t after = 0;
+        if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "page_token is not one this server handed out");
+        }
+        const absl::Time now = absl::Now();
+        const std::vector<jobs::CompressJob> all = jobs_.List();
+        for (const jobs::CompressJob& job : all) {
+          if (job.sequence <= after) continue;
+          if (response->operations_size() == page_size) {
+            // More remain: the next page starts after the last job of this one.
+            response->set_next_page_token(absl::StrCat(after));
+            break;
+          }
+          ToOperation(job, now, *response->add_operations());
+          after = job.sequence;
+        }
+        return grpc::Status::OK;
+      });
 }
 
-grpc::ServerUnaryReactor* OperationsService::GetOperation(
-    grpc::CallbackServerContext* context, const google::longrunning::GetOperationRequest* request,
-    google::longrunning::Operation* response) {
-  return RunUnary(ctx_, context, [&] {
-    absl::StatusOr<std::string> id = JobIdOf(request->name());
-    if (!id.ok()) return ToGrpcStatus(id.status());
-    absl::StatusOr<jobs::CompressJob> job = jobs_.Get(*id);
-    if (!job.ok()) return ToGrpcStatus(job.status());
-    ToOperation(*job, absl::Now(), *response);
-    return grpc::Status::OK;
-  });
+grpc::ServerUnaryReactor* OperationsService::GetOperation(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request,
+                                                          grpc::ByteBuffer* response) {
+  return RunRawUnary<google::longrunning::GetOperationRequest, google::longrunning::Operation>(
+      ctx_, context, Access::kUser, request, response,
+      [&](const google::longrunning::GetOperationRequest& in, google::longrunning::Operation& out) {
+        absl::StatusOr<std::string> id = JobIdOf(in.name());
+        if (!id.ok()) return ToGrpcStatus(id.status());
+        absl::StatusOr<jobs::CompressJob> job = jobs_.Get(*id);
+        if (!job.ok()) return ToGrpcStatus(job.status());
+        ToOperation(*job, absl::Now(), out);
+        return grpc::Status::OK;
+      });
 }
 
-grpc::ServerUnaryReactor* OperationsService::DeleteOperation(
-    grpc::CallbackServerContext* context,
-    const google::longrunning::DeleteOperationRequest* request, google::protobuf::Empty*) {
-  return RunAdminUnary(ctx_, context, [&] {
-    absl::StatusOr<std::string> id = JobIdOf(request->name());
-    if (!id.ok()) return ToGrpcStatus(id.status());
-    return ToGrpcStatus(jobs_.Delete(*id));
-  });
+grpc::ServerUnaryReactor* OperationsService::DeleteOperation(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunRawUnary<google::longrunning::DeleteOperationRequest, google::protobuf::Empty>(
+      ctx_, context, Access::kAdmin, request, response,
+      [&](const google::longrunning::DeleteOperationRequest& in, google::protobuf::Empty&) {
+        absl::StatusOr<std::string> id = JobIdOf(in.name());
+        if (!id.ok()) return ToGrpcStatus(id.status());
+        return ToGrpcStatus(jobs_.Delete(*id));
+      });
 }
 
-grpc::ServerUnaryReactor* OperationsService::CancelOperation(
-    grpc::CallbackServerContext* context,
-    const google::longrunning::CancelOperationRequest* request, google::protobuf::Empty*) {
-  return RunAdminUnary(ctx_, context, [&] {
-    absl::StatusOr<std::string> id = JobIdOf(request->name());
-    if (!id.ok()) return ToGrpcStatus(id.status());
-    return ToGrpcStatus(jobs_.Cancel(*id).status());
-  });
+grpc::ServerUnaryReactor* OperationsService::CancelOperation(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return RunRawUnary<google::longrunning::CancelOperationRequest, google::protobuf::Empty>(
+      ctx_, context, Access::kAdmin, request, response,
+      [&](const google::longrunning::CancelOperationRequest& in, google::protobuf::Empty&) {
+        absl::StatusOr<std::string> id = JobIdOf(in.name());
+        if (!id.ok()) return ToGrpcStatus(id.status());
+        return ToGrpcStatus(jobs_.Cancel(*id).status());
+      });
 }
 
-grpc::ServerUnaryReactor* OperationsService::WaitOperation(
-    grpc::CallbackServerContext* context, const google::longrunning::WaitOperationRequest* request,
-    google::longrunning::Operation* response) {
+grpc::ServerUnaryReactor* OperationsService::WaitOperation(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* raw_request,
+                                                           grpc::ByteBuffer* response) {
   auto* reactor = new WaitOperationReactor(jobs_, response);
+  google::longrunning::WaitOperationRequest request;
   grpc::Status status = ctx_.auth->Check(*context);
-  absl::StatusOr<std::string> id = JobIdOf(request->name());
-  absl::StatusOr<absl::Duration> timeout = WaitTimeout(*request);
+  if (status.ok()) status = ParseRequest(*raw_request, request);
+  absl::StatusOr<std::string> id = JobIdOf(request.name());
+  absl::StatusOr<absl::Duration> timeout = WaitTimeout(request);
   if (status.ok() && !id.ok()) status = ToGrpcStatus(id.status());
   if (status.ok() && !timeout.ok()) status = ToGrpcStatus(timeout.status());
   if (!status.ok()) {

@@ -11,48 +11,56 @@
 
 namespace ghost::server {
 
-class CompressionService final : public ghost::v1::Compression::CallbackService {
+// Requests arrive as raw bytes and are parsed by the handlers (raw_message.h), so that a string
+// field with invalid UTF-8 gets INVALID_ARGUMENT naming it, as in the other services.
+using RawCompressionService =
+    ghost::v1::Compression::WithRawCallbackMethod_Compress<ghost::v1::Compression::Service>;
+using RawOperationsService = google::longrunning::Operations::WithRawCallbackMethod_ListOperations<
+    google::longrunning::Operations::WithRawCallbackMethod_GetOperation<
+        google::longrunning::Operations::WithRawCallbackMethod_DeleteOperation<
+            google::longrunning::Operations::WithRawCallbackMethod_CancelOperation<
+                google::longrunning::Operations::WithRawCallbackMethod_WaitOperation<
+                    google::longrunning::Operations::Service>>>>>;
+
+class CompressionService final : public RawCompressionService {
  public:
   CompressionService(const ServiceContext& ctx, jobs::CompressJobManager& jobs)
       : ctx_(ctx), jobs_(jobs) {}
   // Checks the request at once (NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS,
   // RESOURCE_EXHAUSTED) and answers with the queued operation.
   grpc::ServerUnaryReactor* Compress(grpc::CallbackServerContext* context,
-                                     const ghost::v1::CompressRequest* request,
-                                     google::longrunning::Operation* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
 
  private:
   const ServiceContext& ctx_;
   jobs::CompressJobManager& jobs_;
 };
 
-class OperationsService final : public google::longrunning::Operations::CallbackService {
+class OperationsService final : public RawOperationsService {
  public:
   OperationsService(const ServiceContext& ctx, jobs::CompressJobManager& jobs)
       : ctx_(ctx), jobs_(jobs) {}
   // Oldest first; page_size defaults to 50 (at most 500); the filter is ignored.
-  grpc::ServerUnaryReactor* ListOperations(
-      grpc::CallbackServerContext* context,
-      const google::longrunning::ListOperationsRequest* request,
-      google::longrunning::ListOperationsResponse* response) override;
+  grpc::ServerUnaryReactor* ListOperations(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetOperation(grpc::CallbackServerContext* context,
-                                         const google::longrunning::GetOperationRequest* request,
-                                         google::longrunning::Operation* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   // FAILED_PRECONDITION unless the operation is done.
-  grpc::ServerUnaryReactor* DeleteOperation(
-      grpc::CallbackServerContext* context,
-      const google::longrunning::DeleteOperationRequest* request,
-      google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* DeleteOperation(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   // The job ends CANCELLED (code 1) without leaving a model; no effect once it is done.
-  grpc::ServerUnaryReactor* CancelOperation(
-      grpc::CallbackServerContext* context,
-      const google::longrunning::CancelOperationRequest* request,
-      google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* CancelOperation(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   // Answers when the operation is done or after the timeout (default 60 s, at most 10 min)
   // with its latest state; no thread waits meanwhile.
   grpc::ServerUnaryReactor* WaitOperation(grpc::CallbackServerContext* context,
-                                          const google::longrunning::WaitOperationRequest* request,
-                                          google::longrunning::Operation* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
  private:
   const ServiceContext& ctx_;

@@ -64,6 +64,10 @@ ABSL_FLAG(int64_t, weight_budget_mb, 0,
           "MiB of weights each model keeps resident (0: all); the other decoder layers stream "
           "from a layer file through --stream_slots slots. LoadModel may set a model's own");
 ABSL_FLAG(int, stream_slots, 2, "slot buffers streamed layers rotate through (at least 2)");
+ABSL_FLAG(int, kv_cache_mib, 256,
+          "memory of each loaded model's KV cache, in MiB; a model serves the context it holds "
+          "(its own context length or fewer positions), and a budget holding no block fails the "
+          "load with RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, compression_workers, 1,
           "compression jobs run at once (each also uses the matrix thread pool)");
 
@@ -138,6 +142,7 @@ int main(int argc, char** argv) {
   options.max_prompt_bytes =
       static_cast<std::size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_prompt_bytes)));
   options.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
+  options.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
   options.compression_workers = absl::GetFlag(FLAGS_compression_workers);
   options.device = absl::GetFlag(FLAGS_device);
   options.weight_budget_mb = absl::GetFlag(FLAGS_weight_budget_mb);

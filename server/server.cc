@@ -139,6 +139,7 @@ absl::Status GhostServerImpl::Init() {
   registry_options.executor.max_queued_requests = options_.max_queued_requests;
   registry_options.model.weight_budget_bytes = options_.weight_budget_mb << 20;
   registry_options.model.stream_slots = options_.stream_slots;
+  registry_options.executor.kv_cache_mib = options_.kv_cache_mib;
   if (options_.kv_cache_dtype != "auto") {
     // Validate() has parsed it once already.
     registry_options.executor.kv_cache_dtype = *ParseKvDtype(options_.kv_cache_dtype);
@@ -318,6 +319,7 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--stream_slots must be at least 2, got ", stream_slots));
   }
+  if (kv_cache_mib < 1) return absl::InvalidArgumentError("--kv_cache_mib must be >= 1");
   if (kv_cache_dtype != "auto" && !ParseKvDtype(kv_cache_dtype).ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--kv_cache_dtype must be auto, fp32 or bf16, got \"", kv_cache_dtype, "\""));

@@ -54,6 +54,9 @@ struct ServerOptions {
   std::string kv_cache_dtype = "auto";
   // Where models load unless LoadModel names a device: "cpu", "cuda" or "cuda:N".
   std::string device = "cpu";
+  // Memory of each loaded model's KV cache (ExecutorOptions::kv_cache_mib): it bounds the
+  // context served, whatever a model's config.json claims.
+  int kv_cache_mib = 256;
   // Compression jobs running at once, on threads of their own (not the inference executors).
   int compression_workers = 1;
   // Layer streaming: every model's default weight budget in MiB (0: all weights resident; a

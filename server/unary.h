@@ -1,4 +1,4 @@
-// Shared shape of every unary callback handler: authenticate, run the body, finish.
+// Shared shape of every unary callback handler: authenticate, parse, run the body, finish.
 #ifndef GHOST_SERVER_UNARY_H_
 #define GHOST_SERVER_UNARY_H_
 
@@ -9,33 +9,11 @@
 
 namespace ghost::server {
 
-template <typename Body>
-grpc::ServerUnaryReactor* RunUnary(const ServiceContext& ctx, grpc::CallbackServerContext* context,
-                                   Body body) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status status = ctx.auth->Check(*context);
-  if (status.ok()) status = body();
-  reactor->Finish(status);
-  return reactor;
-}
-
-// As RunUnary for the admin RPCs (import, load, unload, delete, compress), which need the
-// admin token when one is configured.
-template <typename Body>
-grpc::ServerUnaryReactor* RunAdminUnary(const ServiceContext& ctx,
-                                        grpc::CallbackServerContext* context, Body body) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status status = ctx.auth->CheckAdmin(*context);
-  if (status.ok()) status = body();
-  reactor->Finish(status);
-  return reactor;
-}
-
 // Who may call an RPC: anyone with the user token, or only the admin (Authenticator::CheckAdmin).
 enum class Access { kUser, kAdmin };
 
-// As RunUnary for a raw method (raw_message.h): authenticates, parses the request (a string field
-// with invalid UTF-8 is INVALID_ARGUMENT naming it), runs body(const Request&, Response&) and
+// A unary handler over a raw method (raw_message.h): authenticates, parses the request (a string
+// field with invalid UTF-8 is INVALID_ARGUMENT naming it), runs body(const Request&, Response&) and
 // serializes the response.
 template <typename Request, typename Response, typename Body>
 grpc::ServerUnaryReactor* RunRawUnary(const ServiceContext& ctx,
@@ -52,11 +30,6 @@ grpc::ServerUnaryReactor* RunRawUnary(const ServiceContext& ctx,
   if (status.ok()) SerializeResponse(response, *raw_response);
   reactor->Finish(status);
   return reactor;
-}
-
-inline grpc::Status NotYetImplemented(const char* what) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      std::string(what) + " is not implemented in this version of ghostserve");
 }
 
 }  // namespace ghost::server

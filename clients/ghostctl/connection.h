@@ -1,4 +1,4 @@
-// How ghostctl reaches a server: address, bearer token, per-call deadline.
+// How ghostctl reaches a server: address, TLS or mutual TLS, bearer token, per-call deadline.
 #ifndef GHOST_CLIENTS_GHOSTCTL_CONNECTION_H_
 #define GHOST_CLIENTS_GHOSTCTL_CONNECTION_H_
 
@@ -15,6 +15,8 @@ ABSL_DECLARE_FLAG(std::string, model);
 
 namespace ghost::ctl {
 
+// Plaintext, or TLS when --tls_ca or --tls_cert is set (mutual TLS with --tls_cert and
+// --tls_key); exits with status 2 and a message when a PEM file cannot be read.
 std::shared_ptr<grpc::Channel> OpenChannel();
 // A context carrying the bearer token (from --token or GHOST_AUTH_TOKEN) and a deadline
 // (seconds; <= 0 means none).

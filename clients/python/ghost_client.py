@@ -4,6 +4,10 @@ compress() runs a compression job and follows it to the end; see its docstring.
 
 Generate the stubs first (`make python-stubs` writes them to build/python), then:
     PYTHONPATH=build/python /usr/bin/python3 clients/python/ghost_client.py "The President said"
+
+TLS: pass tls_ca (PEM CA file that signed the server's certificate), and for mutual TLS also
+tls_cert and tls_key (the client's PEM certificate chain and key); tls_server_name when the
+address does not carry the name in the server's certificate (e.g. 127.0.0.1).
 """
 import argparse
 import sys
@@ -14,9 +18,30 @@ from ghost.v1 import compression_pb2, compression_pb2_grpc, inference_pb2, infer
 from google.longrunning import operations_pb2, operations_pb2_grpc
 
 
-def generate(address, prompt, max_new_tokens, temperature, token=None, timeout=60):
-    """Yields GenerateResponse messages of one streaming Generate call."""
-    channel = grpc.insecure_channel(address)
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def open_channel(address, tls_ca=None, tls_cert=None, tls_key=None, tls_server_name=None):
+    """A plaintext channel, or TLS when tls_ca or tls_cert is given (mutual TLS with tls_cert and
+    tls_key; the system's CAs when tls_ca is not given)."""
+    if not (tls_ca or tls_cert or tls_key):
+        return grpc.insecure_channel(address)
+    if bool(tls_cert) != bool(tls_key):
+        raise ValueError("tls_cert and tls_key go together")
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=_read(tls_ca) if tls_ca else None,
+        private_key=_read(tls_key) if tls_key else None,
+        certificate_chain=_read(tls_cert) if tls_cert else None)
+    options = [("grpc.ssl_target_name_override", tls_server_name)] if tls_server_name else None
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def generate(address, prompt, max_new_tokens, temperature, token=None, timeout=60, **tls):
+    """Yields GenerateResponse messages of one streaming Generate call. `tls`: the keyword
+    arguments of open_channel (tls_ca, tls_cert, tls_key, tls_server_name)."""
+    channel = open_channel(address, **tls)
     stub = inference_pb2_grpc.InferenceStub(channel)
     request = inference_pb2.GenerateRequest(
         text=prompt,
@@ -28,7 +53,7 @@ def generate(address, prompt, max_new_tokens, temperature, token=None, timeout=6
 
 
 def compress(address, model, output_model, scheme="ternary", block_size=64, request_id="",
-             token=None, wait_seconds=1):
+             token=None, wait_seconds=1, **tls):
     """Starts a compression job and yields (operation, metadata) after every WaitOperation
     call until the job is done; the last operation holds a CompressResponse or an error.
 
@@ -36,8 +61,10 @@ def compress(address, model, output_model, scheme="ternary", block_size=64, requ
             print(meta.phase, meta.percent)
         result = compression_pb2.CompressResponse()
         op.response.Unpack(result)
+
+    `tls`: the keyword arguments of open_channel.
     """
-    channel = grpc.insecure_channel(address)
+    channel = open_channel(address, **tls)
     metadata = [("authorization", f"Bearer {token}")] if token else None
     request = compression_pb2.CompressRequest(model=model, output_model=output_model,
                                               scheme=scheme, block_size=block_size,
@@ -63,10 +90,16 @@ def main():
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--token", default=None)
+    parser.add_argument("--tls-ca", default=None, help="PEM CA file: connect over TLS")
+    parser.add_argument("--tls-cert", default=None, help="PEM client certificate (mutual TLS)")
+    parser.add_argument("--tls-key", default=None, help="PEM key of --tls-cert")
+    parser.add_argument("--tls-server-name", default=None,
+                        help="name in the server's certificate, if the address differs")
     args = parser.parse_args()
     sys.stdout.write(args.prompt)
     for chunk in generate(args.address, args.prompt, args.max_new_tokens, args.temperature,
-                          args.token):
+                          args.token, tls_ca=args.tls_ca, tls_cert=args.tls_cert,
+                          tls_key=args.tls_key, tls_server_name=args.tls_server_name):
         sys.stdout.write(chunk.text)
         sys.stdout.flush()
         if chunk.finish_reason:

@@ -1,6 +1,7 @@
 #include "engine/backend/kv_cache.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "engine/backend/cpu/cpu_backend.h"
@@ -69,12 +70,12 @@ void PagedKvCache::Write(int layer, std::int32_t block, int row, const float* ke
 }
 
 int PagedKvCache::BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype,
-                                    std::int64_t capacity_mib, int min_tokens) {
-  const std::int64_t bytes = capacity_mib * 1024 * 1024;
+                                    std::int64_t capacity_mib) {
+  const std::int64_t bytes = std::max<std::int64_t>(capacity_mib, 0) * 1024 * 1024;
   const auto block_bytes = static_cast<std::int64_t>(shape.BlockBytes(dtype));
   const std::int64_t blocks = block_bytes > 0 ? bytes / block_bytes : 1;
   return static_cast<int>(
-      std::clamp<std::int64_t>(blocks, BlocksForTokens(min_tokens), std::int64_t{1} << 30));
+      std::min<std::int64_t>(blocks, std::numeric_limits<int>::max() / kBlockTokens));
 }
 
 bool PagedKvCache::Resize(KvBlockTable& table, int tokens) {

@@ -87,10 +87,11 @@ class PagedKvCache {
   PagedKvCache& operator=(const PagedKvCache&) = delete;
   ~PagedKvCache();
 
-  // Blocks of `dtype` that fit in `capacity_mib`, but at least enough for `min_tokens`
-  // positions (one full context), so that any request that fits the model also fits the pool.
-  static int BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype, std::int64_t capacity_mib,
-                               int min_tokens);
+  // Blocks of `dtype` that fit in `capacity_mib` (0 when not even one does), at most
+  // INT_MAX / kBlockTokens so that token_capacity() fits an int. The
+  // budget alone decides: a model's context length never grows the pool (a file's word is no
+  // memory budget), so the context a pool can serve is token_capacity().
+  static int BlocksForCapacity(const KvCacheShape& shape, KvDtype dtype, std::int64_t capacity_mib);
   static int BlocksForTokens(int tokens) { return (tokens + kBlockTokens - 1) / kBlockTokens; }
   // Bytes of storage a pool of `num_blocks` (at least 1) blocks needs.
   static std::size_t StorageBytes(const KvCacheShape& shape, int num_blocks, KvDtype dtype);

@@ -207,12 +207,13 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::FromBytes(
   std::uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];  // little endian
   if (header_size > kMaxHeaderBytes) {
-    return HeaderError(path,
-                       absl::StrCat("header length ", header_size, " exceeds the 100 MB limit"));
+    // The value itself is not shown: in a file that is not safetensors, it is 8 bytes of text.
+    return HeaderError(path, "the header length (first 8 bytes) exceeds the 100 MB limit");
   }
   if (header_size > file_size - 8) {
-    return HeaderError(path, absl::StrCat("header length ", header_size,
-                                          " runs past the end of the ", file_size, "-byte file"));
+    return HeaderError(path, absl::StrCat("the header length (first 8 bytes) runs past the end "
+                                          "of the ",
+                                          file_size, "-byte file"));
   }
   const std::string_view header(reinterpret_cast<const char*>(bytes + 8), header_size);
   if (!IsValidUtf8(header)) return HeaderError(path, "header is not valid UTF-8");

@@ -37,9 +37,13 @@ absl::StatusOr<nlohmann::json> ParseJsonStrict(std::string_view text, std::strin
   // nlohmann reports errors by exception; it is caught here so none leaves the engine.
   try {
     result = Json::parse(text.begin(), text.end(), callback);
-  } catch (const Json::exception& e) {
+  } catch (const Json::parse_error& e) {
+    // The position only: nlohmann's message quotes the bytes it last read, and those may be
+    // anything (a file that is not JSON at all).
     return absl::InvalidArgumentError(
-        absl::StrCat(std::string(file_name), ": invalid JSON: ", e.what()));
+        absl::StrCat(std::string(file_name), ": invalid JSON at byte ", e.byte));
+  } catch (const Json::exception&) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(file_name), ": invalid JSON"));
   }
   if (!duplicate.empty()) {
     return absl::InvalidArgumentError(
@@ -49,6 +53,12 @@ absl::StatusOr<nlohmann::json> ParseJsonStrict(std::string_view text, std::strin
 }
 
 std::string JsonSnippet(const nlohmann::json& value) {
+  // Numbers, booleans and null as written; strings, arrays and objects by kind and size only.
+  if (value.is_string()) {
+    return absl::StrCat("a string of ", value.get_ref<const std::string&>().size(), " bytes");
+  }
+  if (value.is_array()) return absl::StrCat("an array of ", value.size(), " elements");
+  if (value.is_object()) return absl::StrCat("an object of ", value.size(), " keys");
   constexpr size_t kMaxChars = 60;
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (text.size() > kMaxChars) text = text.substr(0, kMaxChars) + "...";

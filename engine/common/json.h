@@ -11,10 +11,12 @@
 
 namespace ghost {
 
-// INVALID_ARGUMENT "<file_name>: invalid JSON: ..." or "<file_name>: duplicate key \"k\"".
+// INVALID_ARGUMENT "<file_name>: invalid JSON at byte N" or "<file_name>: duplicate key \"k\"".
+// Never quotes the text: a file that is not JSON may hold anything.
 absl::StatusOr<nlohmann::json> ParseJsonStrict(std::string_view text, std::string_view file_name);
 
-// Short rendering of a JSON value for error messages (truncated).
+// A JSON value for error messages: a number, boolean or null as written (truncated); a string,
+// array or object by kind and size only ("a string of 5 bytes"), never its contents.
 std::string JsonSnippet(const nlohmann::json& value);
 
 }  // namespace ghost

@@ -14,6 +14,7 @@ namespace ghost {
 class MappedFile {
  public:
   // NOT_FOUND for a missing file; an empty file maps to size() == 0 and data() == nullptr.
+  // Confined like ReadFileToString under a ScopedReadRoots (read_roots.h).
   static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;

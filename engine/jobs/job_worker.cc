@@ -2,6 +2,7 @@
 // model it wrote, record the outcome.
 #include "absl/strings/str_cat.h"
 #include "engine/common/log.h"
+#include "engine/common/read_roots.h"
 #include "engine/jobs/job_manager_impl.h"
 #include "engine/jobs/job_spec.h"
 
@@ -25,6 +26,8 @@ void JobManagerImpl::WorkerLoop() {
       entry.spec = {};
       cancel = entry.cancel;
     }
+    // The job reads the source model and reads back its output: both only under the roots.
+    const ScopedReadRoots confined(ServerRoots());
     absl::StatusOr<compress::CompressReport> outcome = options_.compress(
         spec, [&](const compress::CompressProgress& progress) { ReportProgress(id, progress); },
         *cancel);

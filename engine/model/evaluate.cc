@@ -47,7 +47,8 @@ absl::StatusOr<EvalResult> EvaluateBitsPerByte(const Model& model, std::string_v
   for (std::size_t start = 0; start < ids.size(); start += window) {
     const std::size_t length = std::min<std::size_t>(window, ids.size() - start);
     if (length < 2) break;  // a one-token window predicts nothing
-    std::unique_ptr<ModelSession> session = model.NewSession();
+    std::unique_ptr<ModelSession> session =
+        model.NewSession(model.default_kv_dtype(), static_cast<int>(length));
     for (std::size_t offset = 0; offset < length; offset += chunk_tokens) {
       GHOST_RETURN_IF_ERROR(before_chunk(done, total));
       const std::size_t count = std::min<std::size_t>(chunk_tokens, length - offset);

@@ -17,7 +17,11 @@ struct GenerationConfig {
   std::vector<std::int32_t> eos_token_ids;  // empty when the file does not set them
 };
 
-// INVALID_ARGUMENT naming `file_name` and the key whose value has the wrong type.
+// INVALID_ARGUMENT naming `file_name` and the key whose value has the wrong type or lies outside
+// what a request may send for the same field (temperature >= 0, top_p in (0, 1], min_p in
+// [0, 1], repetition_penalty > 0, top_k >= 0, max_new_tokens >= 1, eos ids in [0, 2^31)): a
+// model whose defaults no request could use fails its load (state FAILED with this reason)
+// rather than serving every request that leaves the field unset an error about it.
 absl::StatusOr<GenerationConfig> ParseGenerationConfig(std::string_view json,
                                                        const std::string& file_name);
 

@@ -154,7 +154,8 @@ class Model {
   // optional generation_config.json and tokenizer_config.json. Errors name the file and the
   // problem; UNIMPLEMENTED for a device this build has no backend for; FAILED_PRECONDITION for
   // CUDA without a usable device (backend.h); RESOURCE_EXHAUSTED (with the numbers) when
-  // options.weight_budget_bytes cannot hold the resident weights plus the slots.
+  // options.weight_budget_bytes cannot hold the resident weights plus the slots, or when memory
+  // runs out while loading (the process keeps running).
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& directory,
                                                            const ModelOptions& options = {});
   virtual ~Model() = default;
@@ -178,9 +179,12 @@ class Model {
   // bf16 for everything else (bf16, f16 and compressed weights), whose own rounding is larger.
   KvDtype default_kv_dtype() const;
   // A session on a runner of this model (model_session.cc), its KV cache in `kv_dtype`
-  // (default_kv_dtype() when not given).
+  // (default_kv_dtype() when not given), holding `max_tokens` positions (clamped to [1, the
+  // model's context]; not given: the whole context). Callers that know their window pass it:
+  // the cache is sized from it, not from a context length the model's files claim.
   std::unique_ptr<ModelSession> NewSession() const;
   std::unique_ptr<ModelSession> NewSession(KvDtype kv_dtype) const;
+  std::unique_ptr<ModelSession> NewSession(KvDtype kv_dtype, int max_tokens) const;
 };
 
 }  // namespace ghost

@@ -1,6 +1,8 @@
 // Model::Load: reads a Hugging Face model directory (or a GGUF file, converted to the same
 // parts by engine/checkpoint/gguf_import.h) and builds the model for its architecture.
 #include <algorithm>
+#include <filesystem>
+#include <new>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -63,10 +65,27 @@ absl::StatusOr<std::shared_ptr<const Model>> LoadGguf(const std::string& path,
   return model;
 }
 
-}  // namespace
+// The megabytes of the weight files of `directory` (or of the .gguf file it is), for an
+// out-of-memory message.
+double WeightFileMib(const std::string& directory) {
+  std::error_code error;
+  if (std::filesystem::is_regular_file(directory, error)) {
+    const std::uintmax_t size = std::filesystem::file_size(directory, error);
+    return error ? 0.0 : static_cast<double>(size) / (1024.0 * 1024.0);
+  }
+  std::uintmax_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    std::error_code size_error;
+    if (entry.path().extension() == ".safetensors") {
+      const std::uintmax_t size = entry.file_size(size_error);
+      if (!size_error) bytes += size;
+    }
+  }
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
 
-absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
-                                                         const ModelOptions& options) {
+absl::StatusOr<std::shared_ptr<const Model>> LoadModel(const std::string& directory,
+                                                       const ModelOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<Backend>> backend =
       NewBackend({.device = options.device, .device_index = options.device_index});
@@ -125,6 +144,21 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& dire
                       directory, s.architecture, s.parameters, s.dtype,
                       s.weight_bytes / (1024.0 * 1024.0), s.tokenizer, s.context_length));
   return model;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& directory,
+                                                         const ModelOptions& options) {
+  // Any allocation that fails while loading fails this load, not the process: sizes come from
+  // the model's files, and the server must keep serving its other models.
+  try {
+    return LoadModel(directory, options);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("out of memory while loading the model (%.1f MiB of weight files)",
+                        WeightFileMib(directory)));
+  }
 }
 
 }  // namespace ghost

@@ -1,5 +1,7 @@
 // ModelSession on the batched path: a batch of one sequence over a private KV pool that holds
-// exactly one full context, so there is a single forward implementation.
+// the session's positions (the context, or the caller's window), so there is a single forward
+// implementation.
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -12,11 +14,12 @@ namespace {
 
 class PagedSession final : public ModelSession {
  public:
-  // `storage`: StorageBytes for one context, from the model's backend.
+  // `storage`: StorageBytes for max_tokens positions (clamped to the model's context), from the
+  // model's backend.
   PagedSession(std::unique_ptr<ModelRunner> runner, const ModelConfig& config, KvDtype kv_dtype,
-               std::unique_ptr<KvStorage> storage)
+               int max_tokens, std::unique_ptr<KvStorage> storage)
       : runner_(std::move(runner)),
-        context_(config.max_position_embeddings),
+        context_(std::clamp(max_tokens, 1, config.max_position_embeddings)),
         cache_(KvCacheShapeOf(config), PagedKvCache::BlocksForTokens(context_), kv_dtype,
                std::move(storage)) {}
 
@@ -24,7 +27,7 @@ class PagedSession final : public ModelSession {
                        std::vector<float>& logits) override {
     const std::int64_t total = std::int64_t{num_tokens_} + static_cast<std::int64_t>(tokens.size());
     if (total > context_) return ContextOverflowError(total, context_);
-    // Always succeeds: the pool holds one full context (and the runner checks the table).
+    // Always succeeds: the pool holds context_ positions (and the runner checks the table).
     (void)cache_.Resize(table_, static_cast<int>(total));
     const ForwardSequence sequence{tokens, num_tokens_, &table_,
                                    all_logits ? LogitRows::kAll : LogitRows::kLast};
@@ -71,13 +74,19 @@ KvDtype Model::default_kv_dtype() const {
 std::unique_ptr<ModelSession> Model::NewSession() const { return NewSession(default_kv_dtype()); }
 
 std::unique_ptr<ModelSession> Model::NewSession(KvDtype kv_dtype) const {
+  return NewSession(kv_dtype, config().max_position_embeddings);
+}
+
+std::unique_ptr<ModelSession> Model::NewSession(KvDtype kv_dtype, int max_tokens) const {
+  max_tokens = std::clamp(max_tokens, 1, config().max_position_embeddings);
   const KvCacheShape shape = KvCacheShapeOf(config());
-  const int blocks = PagedKvCache::BlocksForTokens(config().max_position_embeddings);
+  const int blocks = PagedKvCache::BlocksForTokens(max_tokens);
   // Host memory on the CPU (reserved, committed as blocks are written); the device's elsewhere.
   absl::StatusOr<std::unique_ptr<KvStorage>> storage =
       backend().NewKvStorage(PagedKvCache::StorageBytes(shape, blocks, kv_dtype));
   if (!storage.ok()) return std::make_unique<FailedSession>(storage.status());
-  return std::make_unique<PagedSession>(NewRunner(), config(), kv_dtype, *std::move(storage));
+  return std::make_unique<PagedSession>(NewRunner(), config(), kv_dtype, max_tokens,
+                                        *std::move(storage));
 }
 
 }  // namespace ghost

@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "engine/common/file.h"
 #include "engine/common/log.h"
+#include "engine/common/read_roots.h"
 #include "engine/common/status_macros.h"
 #include "engine/registry/registry_impl.h"
 
@@ -168,6 +169,8 @@ absl::StatusOr<std::unique_ptr<LoadedModel>> Registry::LoadVersion(
   GHOST_ASSIGN_OR_RETURN(const ModelLocation location, ResolveUnderRoot(root, path));
   LogInfo(absl::StrCat("model ", name, " loading from ", path, " on ",
                        DeviceSelection{options.device, options.device_index}.ToString()));
+  // Every file the load opens must lie under the model's root, checked on the opened file.
+  const ScopedReadRoots confined({location.root});
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(location.directory, options);
   if (!model.ok()) return RelativeToRoot(model.status(), root);
   absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(*model, options_.executor);
@@ -199,6 +202,8 @@ void Registry::FinishLoad(const std::string& name,
         });
         entry.info.summary = entry.serving->model->summary();
         entry.info.weight_budget_bytes = entry.info.summary.weight_budget_bytes;
+        // The context served: the KV budget may hold fewer positions than the model's files say.
+        entry.info.summary.context_length = entry.serving->executor->context_tokens();
         entry.info.reason.clear();
         Transition(entry.info, ModelState::kReady);
         persist = !entry.info.load_at_start;

@@ -2,10 +2,13 @@
 // continuous batching (scheduler.h). The queue holds all the shared state (request_queue.h).
 #include "engine/runtime/executor.h"
 
+#include <algorithm>
 #include <atomic>
+#include <new>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/runtime/request_defaults.h"
 #include "engine/runtime/request_queue.h"
@@ -29,6 +32,7 @@ class BatchingExecutor final : public Executor {
   absl::StatusOr<RequestId> Enqueue(GenerationRequest request, ChunkSink sink) override;
   void Cancel(RequestId id) override { queue_.Cancel(id); }
   void Shutdown() override;
+  int context_tokens() const override { return scheduler_.context_tokens(); }
   int num_running() const override { return queue_.num_running(); }
   int num_waiting() const override { return queue_.num_waiting(); }
   double kv_cache_usage() const override {
@@ -47,7 +51,15 @@ class BatchingExecutor final : public Executor {
 };
 
 absl::StatusOr<RequestId> BatchingExecutor::Enqueue(GenerationRequest request, ChunkSink sink) {
-  if (absl::Status s = ValidateForModel(request, model_->config()); !s.ok()) return s;
+  const int context = scheduler_.context_tokens();
+  if (request.stopping.max_new_tokens_defaulted) {
+    // The default was shortened to the model's context; the pool may hold fewer positions.
+    const int room =
+        context - static_cast<int>(std::min<std::size_t>(request.prompt_tokens.size(),
+                                                         static_cast<std::size_t>(context)));
+    request.stopping.max_new_tokens = std::max(1, std::min(request.stopping.max_new_tokens, room));
+  }
+  if (absl::Status s = ValidateForModel(request, model_->config(), context); !s.ok()) return s;
   if (!sink) return absl::InvalidArgumentError("a chunk sink is required");
   auto pending = std::make_unique<PendingRequest>();
   pending->id = next_id_.fetch_add(1);
@@ -103,13 +115,38 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
                                                            const ExecutorOptions& options) {
   if (model == nullptr) return absl::InvalidArgumentError("Executor needs a model");
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  // The KV pool lives in the model's device memory (host memory on the CPU, reserved and
-  // committed as blocks are first written).
-  absl::StatusOr<std::unique_ptr<KvStorage>> storage =
-      model->backend().NewKvStorage(Scheduler::PoolStorageBytes(*model, options));
-  if (!storage.ok()) return storage.status();
-  return std::unique_ptr<Executor>(
-      new BatchingExecutor(std::move(model), options, *std::move(storage)));
+  const KvCacheShape shape = KvCacheShapeOf(model->config());
+  const KvDtype dtype = Scheduler::PoolDtype(*model, options);
+  const int blocks = Scheduler::PoolBlocks(*model, options);
+  const std::size_t block_bytes = shape.BlockBytes(dtype);
+  if (blocks < 1) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the KV cache budget (kv_cache_mib = %d MiB) holds no block of this model's cache: one "
+        "block of %d positions takes %.1f MiB (%d layers x %d key/value dims, %s)",
+        options.kv_cache_mib, PagedKvCache::kBlockTokens, block_bytes / (1024.0 * 1024.0),
+        shape.num_layers, shape.kv_dim(), KvDtypeName(dtype)));
+  }
+  // Allocation failure is an error of this load, never the process's. The KV pool lives in the
+  // model's device memory (host memory on the CPU, reserved and committed as blocks are first
+  // written).
+  const auto exhausted = [&] {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "could not allocate the KV cache: %d blocks of %d bytes (%.1f MiB, kv_cache_mib = %d)",
+        blocks, block_bytes, blocks * static_cast<double>(block_bytes) / (1024.0 * 1024.0),
+        options.kv_cache_mib));
+  };
+  try {
+    absl::StatusOr<std::unique_ptr<KvStorage>> storage =
+        model->backend().NewKvStorage(Scheduler::PoolStorageBytes(*model, options));
+    if (!storage.ok()) {
+      return storage.status().code() == absl::StatusCode::kResourceExhausted ? exhausted()
+                                                                             : storage.status();
+    }
+    return std::unique_ptr<Executor>(
+        new BatchingExecutor(std::move(model), options, *std::move(storage)));
+  } catch (const std::bad_alloc&) {
+    return exhausted();
+  }
 }
 
 }  // namespace ghost

@@ -24,8 +24,10 @@ struct ExecutorOptions {
   // chunks. Long prompts prefill over several steps, alongside the decoding requests. At least
   // max_batch_size, so that every running request decodes in every step.
   int max_step_tokens = 256;
-  // Memory of the paged KV cache. The pool always holds at least one full context, so every
-  // request that fits the model's context fits the pool.
+  // Memory of the paged KV cache, the whole budget: the pool holds the blocks that fit in it and
+  // no more, whatever the model's context length says. The context served is the model's or
+  // the pool's token capacity, whichever is smaller (Executor::context_tokens), so a request
+  // that is accepted fits the pool alone. A budget that holds no block fails Create.
   int kv_cache_mib = 256;
   // How the cache stores keys and values; unset: the model's default_kv_dtype() (bf16 unless
   // the weights are fp32). bf16 fits twice the positions in kv_cache_mib.
@@ -49,15 +51,17 @@ struct ExecutorStats {
 class Executor {
  public:
   // Starts the scheduler thread. The model must outlive the executor (it is shared).
+  // INVALID_ARGUMENT for invalid options; RESOURCE_EXHAUSTED, naming the numbers, when
+  // kv_cache_mib holds no block of the model's cache or its memory cannot be allocated.
   static absl::StatusOr<std::unique_ptr<Executor>> Create(std::shared_ptr<const Model> model,
                                                           const ExecutorOptions& options);
   virtual ~Executor() = default;
 
   // Validates the request (ValidateForModel in request_defaults.h; INVALID_ARGUMENT: empty
-  // prompt, a token id outside the vocabulary, prompt + max_new_tokens beyond the context, bad
-  // sampling values), queues it (RESOURCE_EXHAUSTED when full, UNAVAILABLE after
-  // Shutdown) and returns its id. On success the sink will receive exactly one final chunk;
-  // the first chunk carries the request's queue time.
+  // prompt, a token id outside the vocabulary, prompt + max_new_tokens beyond context_tokens(),
+  // bad sampling values; a defaulted max_new_tokens is first shortened to the room left), queues it
+  // (RESOURCE_EXHAUSTED when full, UNAVAILABLE after Shutdown) and returns its id. On success the
+  // sink will receive exactly one final chunk; the first chunk carries the request's queue time.
   [[nodiscard]] virtual absl::StatusOr<RequestId> Enqueue(GenerationRequest request,
                                                           ChunkSink sink) = 0;
   // Stops the request at the next step, freeing its KV blocks; its sink gets a final chunk
@@ -67,6 +71,9 @@ class Executor {
   // the scheduler thread. Idempotent; the destructor calls it.
   virtual void Shutdown() = 0;
 
+  // The longest sequence (prompt + new tokens) served: the model's context length, or the KV
+  // pool's token capacity where kv_cache_mib holds fewer positions.
+  virtual int context_tokens() const = 0;
   // Requests in the running batch / waiting in the queue (preempted ones included).
   virtual int num_running() const = 0;
   virtual int num_waiting() const = 0;

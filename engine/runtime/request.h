@@ -34,6 +34,9 @@ struct SamplingOptions {
 
 struct StoppingOptions {
   int max_new_tokens = 128;
+  // Set by ResolveGenerationRequest when max_new_tokens is a default, not the client's value:
+  // the executor may shorten it to the room its KV pool leaves (Executor::Enqueue).
+  bool max_new_tokens_defaulted = false;
   int min_new_tokens = 0;
   // Stop strings, not included in the output: at most 16, each 1 to 256 bytes of UTF-8.
   std::vector<std::string> stop;

@@ -1,6 +1,7 @@
 #include "engine/runtime/request_defaults.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,7 @@ StoppingOptions ResolveStopping(const ClientGenerationRequest::Stopping& request
     const int room = context - prompt_tokens;
     stopping.max_new_tokens =
         std::max(1, std::min(defaults.max_new_tokens.value_or(kDefaultMaxNewTokens), room));
+    stopping.max_new_tokens_defaulted = true;
   }
   stopping.min_new_tokens = requested.min_new_tokens;
   stopping.stop = requested.stop;
@@ -132,19 +134,29 @@ absl::StatusOr<GenerationRequest> ResolveGenerationRequest(const ClientGeneratio
                                                    " are accepted"));
   }
   GHOST_ASSIGN_OR_RETURN(std::vector<std::int32_t> tokens, PromptTokens(request, model, limits));
+  return ResolveWithDefaults(request, std::move(tokens), model.generation_defaults(),
+                             model.config().max_position_embeddings);
+}
+
+GenerationRequest ResolveWithDefaults(const ClientGenerationRequest& request,
+                                      std::vector<std::int32_t> prompt_tokens,
+                                      const GenerationDefaults& defaults, int context) {
   GenerationRequest out;
-  out.prompt_tokens = std::move(tokens);
-  const GenerationDefaults& defaults = model.generation_defaults();
+  out.prompt_tokens = std::move(prompt_tokens);
   out.sampling = ResolveSampling(request.sampling, defaults);
-  out.stopping = ResolveStopping(request.stopping, defaults, model.config().max_position_embeddings,
-                                 static_cast<int>(out.prompt_tokens.size()));
+  out.stopping =
+      ResolveStopping(request.stopping, defaults, context,
+                      static_cast<int>(std::min<std::size_t>(out.prompt_tokens.size(), INT32_MAX)));
   out.top_logprobs = request.top_logprobs;
   return out;
 }
 
-// The KV pool always holds one full context (PagedKvCache::BlocksForCapacity), so a request
-// within the context also fits the pool, alone if need be: the context is the binding limit.
 absl::Status ValidateForModel(const GenerationRequest& request, const ModelConfig& config) {
+  return ValidateForModel(request, config, config.max_position_embeddings);
+}
+
+absl::Status ValidateForModel(const GenerationRequest& request, const ModelConfig& config,
+                              int context_tokens) {
   if (absl::Status s = request.Validate(); !s.ok()) return s;
   // config.vocab_size, not the tokenizer's (which the loader checks is no larger): the model
   // may generate any id below it, and a client may send such ids back as a prompt.
@@ -154,17 +166,23 @@ absl::Status ValidateForModel(const GenerationRequest& request, const ModelConfi
           "prompt token id ", token, " is outside the vocabulary [0, ", config.vocab_size, ")"));
     }
   }
-  const int context = config.max_position_embeddings;
-  const int prompt = static_cast<int>(request.prompt_tokens.size());
+  const int context = std::min(context_tokens, config.max_position_embeddings);
+  // Where the KV budget, not the model, sets the limit, the message says so.
+  const std::string limit =
+      context < config.max_position_embeddings
+          ? absl::StrCat("the ", context, " tokens this server's KV cache holds for the model ",
+                         "(kv_cache_mib; the model's context is ", config.max_position_embeddings,
+                         ")")
+          : absl::StrCat("the model's context of ", context, " tokens");
+  const std::int64_t prompt = static_cast<std::int64_t>(request.prompt_tokens.size());
   if (prompt > context) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt (", prompt, " tokens) exceeds the model's context of ", context, " tokens"));
+    return absl::InvalidArgumentError(absl::StrCat("prompt (", prompt, " tokens) exceeds ", limit));
   }
-  // Written so that a huge max_new_tokens cannot overflow the sum.
-  if (request.stopping.max_new_tokens > context - prompt) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt (", prompt, " tokens) + max_new_tokens (", request.stopping.max_new_tokens,
-        ") exceeds the model's context of ", context, " tokens"));
+  // 64-bit, so that a huge max_new_tokens cannot overflow the sum.
+  if (prompt + request.stopping.max_new_tokens > context) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt (", prompt, " tokens) + max_new_tokens (",
+                     request.stopping.max_new_tokens, ") exceeds ", limit));
   }
   return absl::OkStatus();
 }

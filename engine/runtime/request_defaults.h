@@ -90,6 +90,15 @@ struct ClientGenerationRequest {
     const ClientGenerationRequest& request, const Model& model,
     const RequestLimits& limits = RequestLimits());
 
+// The part of ResolveGenerationRequest after the prompt has become `prompt_tokens`: every unset
+// sampling and stopping field from `defaults` (an unset max_new_tokens shortened to the room
+// `context` leaves). No checks: the bounds are ResolveGenerationRequest's, the ranges
+// ValidateForModel's. Exposed for the request fuzzer, which has ids but no tokenizer.
+[[nodiscard]] GenerationRequest ResolveWithDefaults(const ClientGenerationRequest& request,
+                                                    std::vector<std::int32_t> prompt_tokens,
+                                                    const GenerationDefaults& defaults,
+                                                    int context);
+
 // INVALID_ARGUMENT when prompt text is longer than limits.max_prompt_bytes or not valid UTF-8.
 [[nodiscard]] absl::Status ValidatePromptText(std::string_view text, const RequestLimits& limits);
 
@@ -118,10 +127,13 @@ struct ClientGenerationRequest {
 
 // GenerationRequest::Validate(), then against the model: every prompt token id in
 // [0, config.vocab_size) (the rows of the embedding table, and the ids the model itself can
-// generate), the prompt and prompt + max_new_tokens within the context. INVALID_ARGUMENT with
-// the field, the value and the allowed range.
+// generate), the prompt and prompt + max_new_tokens within the context: the model's, or
+// `context_tokens` where smaller (what an executor's KV pool holds; the message then names the
+// budget). INVALID_ARGUMENT with the field, the value and the allowed range.
 [[nodiscard]] absl::Status ValidateForModel(const GenerationRequest& request,
                                             const ModelConfig& config);
+[[nodiscard]] absl::Status ValidateForModel(const GenerationRequest& request,
+                                            const ModelConfig& config, int context_tokens);
 
 }  // namespace ghost
 

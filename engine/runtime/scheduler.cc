@@ -14,17 +14,16 @@ bool IsTerminal(RequestState state) {
          state == RequestState::kFailed;
 }
 
-KvDtype CacheDtype(const Model& model, const ExecutorOptions& options) {
+}  // namespace
+
+KvDtype Scheduler::PoolDtype(const Model& model, const ExecutorOptions& options) {
   return options.kv_cache_dtype.value_or(model.default_kv_dtype());
 }
 
-int PoolBlocks(const Model& model, const ExecutorOptions& options) {
-  const ModelConfig& config = model.config();
-  return PagedKvCache::BlocksForCapacity(KvCacheShapeOf(config), CacheDtype(model, options),
-                                         options.kv_cache_mib, config.max_position_embeddings);
+int Scheduler::PoolBlocks(const Model& model, const ExecutorOptions& options) {
+  return PagedKvCache::BlocksForCapacity(KvCacheShapeOf(model.config()), PoolDtype(model, options),
+                                         options.kv_cache_mib);
 }
-
-}  // namespace
 
 Scheduler::Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options,
                      RequestQueue& queue, std::unique_ptr<KvStorage> kv_storage)
@@ -33,12 +32,14 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& 
       queue_(queue),
       runner_(model_->NewRunner()),
       cache_(KvCacheShapeOf(model_->config()), PoolBlocks(*model_, options),
-             CacheDtype(*model_, options), std::move(kv_storage)),
-      kv_blocks_total_(cache_.num_blocks()) {}
+             PoolDtype(*model_, options), std::move(kv_storage)),
+      kv_blocks_total_(cache_.num_blocks()),
+      context_tokens_(std::min(model_->config().max_position_embeddings, cache_.token_capacity())) {
+}
 
 std::size_t Scheduler::PoolStorageBytes(const Model& model, const ExecutorOptions& options) {
   return PagedKvCache::StorageBytes(KvCacheShapeOf(model.config()), PoolBlocks(model, options),
-                                    CacheDtype(model, options));
+                                    PoolDtype(model, options));
 }
 
 void Scheduler::Run() {

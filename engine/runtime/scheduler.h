@@ -33,13 +33,19 @@ namespace ghost {
 
 class Scheduler {
  public:
-  // `options` must be valid; `queue` must outlive the scheduler. `kv_storage` holds the KV
-  // pool: PoolStorageBytes(*model, options) bytes from the model's backend.
-  Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options, RequestQueue& queue,
-            std::unique_ptr<KvStorage> kv_storage);
-
+  // Blocks of the KV pool `options` give `model` (its kv_cache_mib budget; 0 when not one fits)
+  // and the storage dtype they use.
+  static int PoolBlocks(const Model& model, const ExecutorOptions& options);
+  static KvDtype PoolDtype(const Model& model, const ExecutorOptions& options);
   // Bytes of KV storage the pool of a scheduler for `model` takes under `options`.
   static std::size_t PoolStorageBytes(const Model& model, const ExecutorOptions& options);
+
+  // `options` must be valid and give the pool at least one block (PoolBlocks); `queue` must
+  // outlive the scheduler. `kv_storage` holds the KV pool: PoolStorageBytes(*model, options)
+  // bytes from the model's backend. Throws std::bad_alloc when the runner's buffers cannot be
+  // allocated (Executor::Create turns that into RESOURCE_EXHAUSTED).
+  Scheduler(std::shared_ptr<const Model> model, const ExecutorOptions& options, RequestQueue& queue,
+            std::unique_ptr<KvStorage> kv_storage);
 
   // The thread's body: steps until the queue is closed, then cancels the running requests.
   // Every request taken from the queue gets exactly one final chunk.
@@ -47,6 +53,9 @@ class Scheduler {
 
   // Any thread.
   int kv_blocks_total() const { return kv_blocks_total_; }
+  // The longest sequence (prompt + generated tokens) served: the model's context, or fewer when
+  // the pool holds fewer positions, so that a request that is accepted fits the pool alone.
+  int context_tokens() const { return context_tokens_; }
   int kv_blocks_in_use() const { return kv_blocks_in_use_.load(std::memory_order_relaxed); }
   std::int64_t num_preemptions() const { return num_preemptions_.load(std::memory_order_relaxed); }
   // The runner's gated-MLP counts since start, as of the last step.
@@ -80,6 +89,7 @@ class Scheduler {
   std::unique_ptr<ModelRunner> runner_;
   PagedKvCache cache_;  // declared before running_: tables return their blocks on destruction
   const int kv_blocks_total_;
+  const int context_tokens_;
   std::atomic<int> kv_blocks_in_use_{0};
   std::atomic<std::int64_t> num_preemptions_{0};
   std::atomic<std::int64_t> mlp_active_{0};

@@ -112,7 +112,8 @@ TEST(ConfigTest, InvalidCasesHaveTheirOwnMessages) {
 
   json = ValidLlama();
   json["hidden_size"] = "256";
-  EXPECT_THAT(ErrorOf(json), HasSubstr("\"hidden_size\" must be an integer, got \"256\""));
+  EXPECT_THAT(ErrorOf(json),
+              HasSubstr("\"hidden_size\" must be an integer, got a string of 3 bytes"));
 
   json = ValidLlama();
   json.erase("head_dim");

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -17,16 +18,21 @@ TEST(KvCacheTest, BlockCountFromCapacity) {
   // 2 (K, V) * 2 layers * 16 positions * 16 values * 4 bytes (fp32) or 2 (bf16).
   EXPECT_EQ(kShape.BlockBytes(KvDtype::kF32), 4096u);
   EXPECT_EQ(kShape.BlockBytes(KvDtype::kBf16), 2048u);
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, KvDtype::kF32, 1, 64), 256);
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, KvDtype::kBf16, 1, 64), 512);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, KvDtype::kF32, 1), 256);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, KvDtype::kBf16, 1), 512);
   // TinyLlama-1.1B: 22 layers, 4 kv heads of 64: 704 KiB a block in fp32, 372 blocks in
   // 256 MiB; 352 KiB in bf16, 744 blocks.
   const KvCacheShape tinyllama{22, 4, 64};
   EXPECT_EQ(tinyllama.BlockBytes(KvDtype::kF32), 720896u);
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kF32, 256, 2048), 372);
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kBf16, 256, 2048), 744);
-  // Clamped to one full context: 1 MiB holds one block, the context needs 128.
-  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kF32, 1, 2048), 128);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kF32, 256), 372);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kBf16, 256), 744);
+  // The budget alone decides (issue 16: a 2^24-token context grew the pool until the load
+  // aborted): 1 MiB holds one block, whatever the context; 0 MiB none.
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kF32, 1), 1);
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(tinyllama, KvDtype::kF32, 0), 0);
+  // Never more than an int's worth of positions.
+  EXPECT_EQ(PagedKvCache::BlocksForCapacity(kShape, KvDtype::kBf16, std::int64_t{1} << 40),
+            std::numeric_limits<int>::max() / PagedKvCache::kBlockTokens);
   EXPECT_EQ(PagedKvCache::BlocksForTokens(0), 0);
   EXPECT_EQ(PagedKvCache::BlocksForTokens(1), 1);
   EXPECT_EQ(PagedKvCache::BlocksForTokens(16), 1);

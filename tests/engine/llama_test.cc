@@ -319,6 +319,40 @@ TEST(LlamaTest, LoadErrorsNameTheProblem) {
               HasSubstr("generation_config.json: \"top_k\" must be an integer"));
 }
 
+// A default no request could send (issue 16: temperature -5 loaded READY, then every Generate
+// without a temperature failed about a value its client never sent) fails the load, naming
+// the key, the allowed values and what the file says.
+TEST(LlamaTest, GenerationDefaultsOutsideRequestRangesFailTheLoad) {
+  const std::string dir = ghost::testing::MakeTempDir("generation-config");
+  ghost::testing::WriteTinyLlama(dir, TinyLlamaSpec());
+  const struct {
+    const char* json;
+    const char* error;
+  } cases[] = {
+      {R"({"temperature": -5})", "\"temperature\" must be a finite number >= 0, got -5"},
+      {R"({"top_p": 7})", "\"top_p\" must be a number in (0, 1], got 7"},
+      {R"({"top_p": 0})", "\"top_p\" must be a number in (0, 1], got 0"},
+      {R"({"min_p": 1.5})", "\"min_p\" must be a number in [0, 1], got 1.5"},
+      {R"({"repetition_penalty": 0})", "\"repetition_penalty\" must be a finite number > 0"},
+      {R"({"top_k": -1})", "\"top_k\" must be an integer in [0, 2^31)"},
+      {R"({"top_k": 4294967296})", "\"top_k\" must be an integer in [0, 2^31)"},
+      {R"({"max_new_tokens": 0})", "\"max_new_tokens\" must be an integer in [1, 2^31)"},
+      {R"({"eos_token_id": 4294967296})", "\"eos_token_id\" must be a token id"},
+  };
+  for (const auto& [json, error] : cases) {
+    ghost::testing::WriteFile(dir + "/generation_config.json", json);
+    const absl::Status status = Model::Load(dir).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("generation_config.json: "));
+    EXPECT_THAT(std::string(status.message()), HasSubstr(error)) << json;
+  }
+  // The edges themselves are fine.
+  ghost::testing::WriteFile(
+      dir + "/generation_config.json",
+      R"({"temperature": 0, "top_p": 1, "min_p": 0, "top_k": 0, "max_new_tokens": 1})");
+  EXPECT_TRUE(Model::Load(dir).ok());
+}
+
 TEST(EvaluateTest, BitsPerByteMatchesTheDefinition) {
   TinyLlamaSpec spec;
   spec.context = 16;

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda_device.h"
+#include "nlohmann/json.hpp"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
@@ -151,6 +152,74 @@ TEST_F(RegistryTest, ImportConfinesPathsToTheModelRoots) {
   const absl::Status taken = registry->Import("rel", "other", ModelOrigin::kImported).status();
   EXPECT_EQ(taken.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(std::string(taken.message()), HasSubstr("model \"rel\" already exists"));
+}
+
+// Every file a load reads is confined to the model's root (TESTPLAN G23), not only config.json:
+// a symlink to a file outside is refused before a byte of it is read, and the error names the
+// file relative to the root, never the outside path nor what the file holds.
+TEST_F(RegistryTest, EveryFileALoadReadsIsConfinedToTheRoot) {
+  std::unique_ptr<ModelRegistry> registry = Make();
+  ASSERT_NE(registry, nullptr);
+  const std::string secret = outside_ + "/secret";
+  ghost::testing::WriteFile(secret, "root:x:0:0:root:/root:/bin/bash\n");
+  constexpr char kShard[] = "model-00001-of-00001.safetensors";
+  // A copy of the tiny model with its weights in one shard behind an index.
+  const auto write_sharded = [&](const std::string& dir) {
+    fs::rename(dir + "/model.safetensors", dir + "/" + kShard);
+    nlohmann::json weight_map;
+    ghost::testing::TensorMap unused;
+    for (const auto& [name, tensor] : ghost::testing::TinyLlamaTensors(spec_, &unused)) {
+      weight_map[name] = kShard;
+    }
+    ghost::testing::WriteFile(dir + "/model.safetensors.index.json",
+                              nlohmann::json{{"weight_map", weight_map}}.dump());
+  };
+  // A shard is refused earlier, by the index's own check (shards stay in the model directory).
+  const std::string shard_error = std::string("shard \"") + kShard + "\" is a symlink that leaves";
+  const struct {
+    std::string file;
+    bool sharded;
+    absl::StatusCode code;
+    std::string error;  // empty: "<model>/<file> leaves its model root"
+  } cases[] = {
+      {"config.json", false, absl::StatusCode::kPermissionDenied, ""},
+      {"generation_config.json", false, absl::StatusCode::kPermissionDenied, ""},
+      {"tokenizer.json", false, absl::StatusCode::kPermissionDenied, ""},
+      {"model.safetensors", false, absl::StatusCode::kPermissionDenied, ""},
+      {"model.safetensors.index.json", true, absl::StatusCode::kPermissionDenied, ""},
+      {kShard, true, absl::StatusCode::kInvalidArgument, shard_error},
+  };
+  int i = 0;
+  for (const auto& [file, sharded, code, error] : cases) {
+    const std::string name = "leak" + std::to_string(i++);
+    const std::string dir = root_ + "/" + name;
+    fs::create_directory(dir);
+    ghost::testing::WriteTinyLlama(dir, spec_);
+    ghost::testing::WriteFile(dir + "/generation_config.json", R"({"temperature": 0.7})");
+    if (sharded) write_sharded(dir);
+    ASSERT_TRUE(registry->Import(name, name, ModelOrigin::kImported).ok()) << file;
+    // A symlink staying inside the root is fine.
+    if (!sharded) {
+      fs::rename(dir + "/" + file, root_ + "/" + name + "-" + file);
+      fs::create_symlink("../" + name + "-" + file, dir + "/" + file);
+      ASSERT_TRUE(registry->Load(name).ok()) << file;
+      ASSERT_TRUE(registry->Unload(name).ok()) << file;
+      fs::remove(dir + "/" + file);
+    } else {
+      fs::remove(dir + "/" + file);
+    }
+    fs::create_symlink(secret, dir + "/" + file);
+    const absl::Status status = registry->Load(name).status();
+    EXPECT_EQ(status.code(), code) << file << ": " << status;
+    const std::string message(status.message());
+    EXPECT_THAT(message,
+                HasSubstr(error.empty() ? name + "/" + file + " leaves its model root" : error))
+        << file;
+    EXPECT_THAT(message, Not(HasSubstr("root:x"))) << file;
+    EXPECT_THAT(message, Not(HasSubstr(outside_))) << file;
+    EXPECT_THAT(message, Not(HasSubstr(root_))) << file;
+    EXPECT_EQ(registry->Get(name)->state, ModelState::kFailed) << file;
+  }
 }
 
 TEST_F(RegistryTest, LoadUnloadDeleteTransitions) {

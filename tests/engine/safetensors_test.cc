@@ -14,6 +14,7 @@ using ::ghost::testing::RawSafetensors;
 using ::ghost::testing::SafetensorsBytes;
 using ::ghost::testing::TestTensor;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class SafetensorsTest : public ::testing::Test {
  protected:
@@ -101,7 +102,21 @@ TEST_F(SafetensorsTest, ShortFile) {
 TEST_F(SafetensorsTest, HeaderLengthPastEndOfFile) {
   std::string bytes = RawSafetensors("{}", "");
   bytes[0] = 50;
-  EXPECT_THAT(ErrorOf(bytes), HasSubstr("header length 50 runs past the end of the 10-byte file"));
+  EXPECT_THAT(ErrorOf(bytes),
+              HasSubstr("the header length (first 8 bytes) runs past the end of the 10-byte file"));
+}
+
+// A file that is not safetensors at all (here /etc/passwd's first line) is refused without
+// echoing its bytes: the header length used to be printed, "root:x:0" as 3475222254926655346.
+TEST_F(SafetensorsTest, ErrorsNeverEchoTheFilesBytes) {
+  std::string error = ErrorOf("root:x:0:0:root:/root:/bin/bash\n");
+  EXPECT_THAT(error, HasSubstr("exceeds the 100 MB limit"));
+  EXPECT_THAT(error, Not(HasSubstr("root"))) << error;
+  EXPECT_THAT(error, Not(HasSubstr("3475222254926655346"))) << error;
+  // Nor does a header that is not JSON.
+  error = ErrorOf(RawSafetensors("root:x:0:0:secret", ""));
+  EXPECT_THAT(error, HasSubstr("invalid JSON at byte"));
+  EXPECT_THAT(error, Not(HasSubstr("root"))) << error;
 }
 
 TEST_F(SafetensorsTest, HeaderOver100MB) {

@@ -10,10 +10,10 @@ import sys
 import tempfile
 
 
-def start_server(binary, model_root, data_dir):
+def start_server(binary, model_root, data_dir, extra_flags=()):
     process = subprocess.Popen(
         [binary, "--host=127.0.0.1", "--port=0", "--metrics_port=0",
-         f"--model_root={model_root}", f"--data_dir={data_dir}"],
+         f"--model_root={model_root}", f"--data_dir={data_dir}", *extra_flags],
         stderr=subprocess.PIPE, text=True)
     port = None
     for line in process.stderr:

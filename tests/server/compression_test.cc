@@ -213,6 +213,58 @@ TEST_F(CompressionTest, BadRequestsFailAtOnce) {
   ExpectNoModel("out");
 }
 
+// Appends string field `number` holding `bytes` to `message` as it goes on the wire, past the
+// client library's UTF-8 check (as any other client could send it).
+void AppendRawString(google::protobuf::Message& message, int number, const std::string& bytes) {
+  message.GetReflection()->MutableUnknownFields(&message)->AddLengthDelimited(number, bytes);
+}
+
+// TESTPLAN A5 for the Compression and Operations services: invalid UTF-8 in a string field is
+// INVALID_ARGUMENT naming the field (gRPC's own parsing answered UNIMPLEMENTED, no message).
+TEST_F(CompressionTest, InvalidUtf8InAStringFieldIsInvalidArgumentNamingIt) {
+  Start();
+  const std::string invalid = "ok\xC3\x28";
+  const auto expect_named = [](const grpc::Status& status, const std::string& field) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_EQ(status.error_message(),
+              "field " + field + " is not valid UTF-8 (string fields must be)");
+  };
+  auto compression = ghost::v1::Compression::NewStub(channel_);
+  auto operations = google::longrunning::Operations::NewStub(channel_);
+  ghost::v1::CompressRequest compress = CompressRequestFor("ghost-tiny", "out");
+  compress.clear_output_model();
+  AppendRawString(compress, ghost::v1::CompressRequest::kOutputModelFieldNumber, invalid);
+  google::longrunning::Operation operation;
+  expect_named(compression->Compress(ContextWithToken("").get(), compress, &operation),
+               "output_model of ghost.v1.CompressRequest");
+  ExpectNoModel("out");
+
+  google::longrunning::GetOperationRequest get;
+  AppendRawString(get, google::longrunning::GetOperationRequest::kNameFieldNumber, invalid);
+  expect_named(operations->GetOperation(ContextWithToken("").get(), get, &operation),
+               "name of google.longrunning.GetOperationRequest");
+  google::longrunning::WaitOperationRequest wait;
+  AppendRawString(wait, google::longrunning::WaitOperationRequest::kNameFieldNumber, invalid);
+  expect_named(operations->WaitOperation(ContextWithToken("").get(), wait, &operation),
+               "name of google.longrunning.WaitOperationRequest");
+  google::longrunning::CancelOperationRequest cancel;
+  AppendRawString(cancel, google::longrunning::CancelOperationRequest::kNameFieldNumber, invalid);
+  google::protobuf::Empty empty;
+  expect_named(operations->CancelOperation(ContextWithToken("").get(), cancel, &empty),
+               "name of google.longrunning.CancelOperationRequest");
+  google::longrunning::DeleteOperationRequest del;
+  AppendRawString(del, google::longrunning::DeleteOperationRequest::kNameFieldNumber, invalid);
+  expect_named(operations->DeleteOperation(ContextWithToken("").get(), del, &empty),
+               "name of google.longrunning.DeleteOperationRequest");
+  google::longrunning::ListOperationsRequest list;
+  AppendRawString(list, google::longrunning::ListOperationsRequest::kPageTokenFieldNumber, invalid);
+  google::longrunning::ListOperationsResponse listed;
+  expect_named(operations->ListOperations(ContextWithToken("").get(), list, &listed),
+               "page_token of google.longrunning.ListOperationsRequest");
+  // Well-formed calls still work.
+  EXPECT_TRUE(operations->ListOperations(ContextWithToken("").get(), {}, &listed).ok());
+}
+
 TEST_F(CompressionTest, CancelledJobsLeaveNoModel) {
   Start();
   // Both jobs are cancelled: the first while it runs (a job takes seconds), the second while

@@ -6,6 +6,7 @@
 #include "engine/common/file.h"
 #include "ghost/v1/models.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/run_command.h"
 #include "tests/server/test_util.h"
 
 namespace ghost::testing {
@@ -123,6 +124,31 @@ TEST_F(TlsTest, MutualTlsRefusesClientsWithoutACertificateTheCaSigned) {
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ListModels(server->port(), grpc::InsecureChannelCredentials()).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// ghostctl speaks TLS and mutual TLS with --tls_ca, --tls_cert, --tls_key (and
+// --tls_server_name for a certificate that names localhost, reached at 127.0.0.1).
+TEST_F(TlsTest, GhostctlConnectsWithMutualTls) {
+  auto server = StartTestServer(TlsServerOptions(/*mutual=*/true));
+  ASSERT_NE(server, nullptr);
+  const std::string ghostctl = std::string(GHOST_BINARY_DIR) + "/clients/ghostctl/ghostctl" +
+                               " --address 127.0.0.1:" + std::to_string(server->port()) +
+                               " --tls_server_name localhost --tls_ca " + *dir_ + "/ca.pem";
+  const std::string client =
+      " --tls_cert " + *dir_ + "/client.pem --tls_key " + *dir_ + "/client.key";
+  std::string output;
+  EXPECT_EQ(RunCommand(ghostctl + client + " list 2>&1", output), 0) << output;
+  EXPECT_NE(output.find("NAME"), std::string::npos) << output;
+  // Without its certificate the server refuses it; a missing file is named.
+  output.clear();
+  EXPECT_NE(RunCommand(ghostctl + " list 2>&1", output), 0) << output;
+  EXPECT_NE(output.find("UNAVAILABLE"), std::string::npos) << output;
+  output.clear();
+  EXPECT_NE(RunCommand(ghostctl + " --tls_cert " + *dir_ + "/missing.pem --tls_key " + *dir_ +
+                           "/client.key list 2>&1",
+                       output),
+            0);
+  EXPECT_NE(output.find("--tls_cert: cannot read"), std::string::npos) << output;
 }
 
 TEST_F(TlsTest, IncompleteOrUnreadableSettingsFailTheStart) {
