@@ -46,9 +46,9 @@ ServerMetrics::ServerMetrics()
                              .Help("Tokens generated.")
                              .Register(*registry_)),
       text_bytes_(prometheus::BuildCounter()
-                        .Name("ghost_generation_text_bytes_total")
-                        .Help("Bytes of generated text streamed to clients.")
-                        .Register(*registry_)),
+                      .Name("ghost_generation_text_bytes_total")
+                      .Help("Bytes of generated text streamed to clients.")
+                      .Register(*registry_)),
       request_success_(prometheus::BuildCounter()
                            .Name("ghost_request_success_total")
                            .Help("Finished Generate requests by finish reason.")
