@@ -77,6 +77,10 @@ class CudaBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
       std::vector<UnitTensorSource> tensors) override;
+  // UNIMPLEMENTED: layer streaming on CUDA (pinned host memory -> device slots, an event per
+  // slot) is not built yet; a CUDA model keeps every layer resident.
+  absl::StatusOr<std::unique_ptr<LayerTransport>> NewLayerTransport(
+      const LayerStreamSource& source) override;
   std::unique_ptr<Activation> NewActivation() override;
   absl::StatusOr<std::unique_ptr<KvStorage>> NewKvStorage(std::size_t bytes) override;
   absl::StatusOr<absl::Span<const float>> HostRows(const Activation& a) override;

@@ -78,6 +78,7 @@ class CudaWeightUnit final : public WeightUnit {
     absl::StatusOr<kc::DeviceBuffer> buffer = kc::DeviceBuffer::Allocate(host.size());
     if (!buffer.ok()) return buffer.status();
     unit->buffer_ = *std::move(buffer);
+    unit->bytes_ = host.size();
     // The legacy stream, synchronously: loading is not on the step's path.
     if (absl::Status s = kc::CopyToDevice(unit->buffer_.data(), host.data(), host.size(), nullptr);
         !s.ok()) {
@@ -90,11 +91,13 @@ class CudaWeightUnit final : public WeightUnit {
   }
 
   const std::byte* data() const override { return buffer_.as<std::byte>(); }
-  std::size_t bytes() const override { return buffer_.bytes(); }
+  std::size_t bytes() const override { return bytes_; }
   absl::Span<const Tensor> tensors() const override { return table_; }
   std::size_t weight_bytes() const override { return weight_bytes_; }
   const WeightMatrix& matrix(std::size_t i) const override { return matrices_[i]; }
   const WeightVector& vector(std::size_t i) const override { return vectors_[i]; }
+
+  void ReleaseBytes() override { buffer_ = kc::DeviceBuffer(); }
 
   void Rebind(const std::byte* copy) override {
     const std::byte* base = copy != nullptr ? copy : data();
@@ -167,6 +170,7 @@ class CudaWeightUnit final : public WeightUnit {
   std::vector<WeightMatrix> matrices_;
   std::vector<WeightVector> vectors_;
   std::size_t weight_bytes_ = 0;
+  std::size_t bytes_ = 0;  // stays after ReleaseBytes
   kc::DeviceBuffer buffer_;
 };
 
@@ -180,6 +184,12 @@ absl::StatusOr<std::unique_ptr<WeightUnit>> CudaBackend::NewWeightUnit(
   absl::StatusOr<std::unique_ptr<CudaWeightUnit>> unit = CudaWeightUnit::Create(tensors, device_);
   if (!unit.ok()) return unit.status();
   return std::unique_ptr<WeightUnit>(*std::move(unit));
+}
+
+absl::StatusOr<std::unique_ptr<LayerTransport>> CudaBackend::NewLayerTransport(
+    const LayerStreamSource&) {
+  return absl::UnimplementedError(
+      "layer streaming is not built for CUDA yet: load the model without a weight budget");
 }
 
 }  // namespace ghost::cuda_backend
