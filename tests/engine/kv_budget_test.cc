@@ -145,7 +145,7 @@ TEST(KvBudgetTest, OutOfMemoryDuringALoadIsResourceExhausted) {
     absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir);
     if (model.ok()) _exit(2);
     std::fprintf(stderr, "load in the capped child: %s\n", model.status().ToString().c_str());
-    const bool named = absl::StrContains(model.status().message(), "MiB of safetensors files");
+    const bool named = absl::StrContains(model.status().message(), "MiB of weight files");
     _exit(model.status().code() == absl::StatusCode::kResourceExhausted && named ? 0 : 1);
   }
   int status = 0;
