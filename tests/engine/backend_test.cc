@@ -16,6 +16,15 @@
 namespace ghost {
 namespace {
 
+// Options for a load on CUDA device `index`, set member by member (GCC's
+// -Wmissing-field-initializers flags designated initializers that leave members out).
+ModelOptions CudaOptions(int index = 0) {
+  ModelOptions options;
+  options.device = Device::kCuda;
+  options.device_index = index;
+  return options;
+}
+
 using ::testing::HasSubstr;
 
 std::shared_ptr<const Model> LoadTiny() {
@@ -40,8 +49,7 @@ TEST(BackendTest, TheCpuIsTheDefaultAndCudaIsRefusedClearlyWithoutADevice) {
 
   const std::string dir = ghost::testing::MakeTempDir("backend-cuda");
   ghost::testing::WriteTinyLlama(dir, ghost::testing::TinyLlamaSpec{});
-  const absl::StatusOr<std::shared_ptr<const Model>> on_cuda =
-      Model::Load(dir, {.device = Device::kCuda});
+  const absl::StatusOr<std::shared_ptr<const Model>> on_cuda = Model::Load(dir, CudaOptions());
   EXPECT_EQ(on_cuda.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

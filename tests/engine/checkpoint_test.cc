@@ -100,7 +100,7 @@ TEST(CheckpointTest, ShardNamesMustStayInTheDirectory) {
   ASSERT_EQ(
       ::symlink((outside + "/x.safetensors").c_str(), (model.dir + "/link.safetensors").c_str()),
       0);
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string("../x.safetensors"), outside + "/x.safetensors",
         std::string("sub/x.safetensors"), std::string(".."), std::string("link.safetensors")}) {
     nlohmann::json weight_map = model.weight_map;

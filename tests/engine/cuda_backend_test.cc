@@ -22,6 +22,15 @@
 namespace ghost {
 namespace {
 
+// Options for a load on CUDA device `index`, set member by member (GCC's
+// -Wmissing-field-initializers flags designated initializers that leave members out).
+ModelOptions CudaOptions(int index = 0) {
+  ModelOptions options;
+  options.device = Device::kCuda;
+  options.device_index = index;
+  return options;
+}
+
 using ::testing::HasSubstr;
 
 TEST(CudaBackendSelectionTest, DeviceNamesParse) {
@@ -43,8 +52,7 @@ TEST(CudaBackendSelectionTest, WithoutADeviceCudaIsAClearFailedPrecondition) {
 
   const std::string dir = ghost::testing::MakeTempDir("cuda-none");
   ghost::testing::WriteTinyLlama(dir, ghost::testing::TinyLlamaSpec{});
-  const absl::StatusOr<std::shared_ptr<const Model>> on_cuda =
-      Model::Load(dir, {.device = Device::kCuda, .device_index = 2});
+  const absl::StatusOr<std::shared_ptr<const Model>> on_cuda = Model::Load(dir, CudaOptions(2));
   EXPECT_EQ(on_cuda.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(on_cuda.status().message(), HasSubstr("cuda:2"));
   // The CPU still loads the same directory.
@@ -111,7 +119,7 @@ class CudaBackendTest : public ::testing::TestWithParam<Case> {
     }
     absl::StatusOr<std::shared_ptr<const Model>> cpu = Model::Load(dir);
     ASSERT_TRUE(cpu.ok()) << cpu.status();
-    absl::StatusOr<std::shared_ptr<const Model>> cuda = Model::Load(dir, {.device = Device::kCuda});
+    absl::StatusOr<std::shared_ptr<const Model>> cuda = Model::Load(dir, CudaOptions());
     ASSERT_TRUE(cuda.ok()) << cuda.status();
     cpu_ = *cpu;
     cuda_ = *cuda;

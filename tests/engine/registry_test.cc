@@ -18,6 +18,12 @@
 namespace ghost {
 namespace {
 
+LoadOptions OnDevice(const DeviceSelection& device) {
+  LoadOptions options;
+  options.device = device;
+  return options;
+}
+
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -288,7 +294,7 @@ TEST_F(RegistryTest, ModelsLoadOnTheirOwnDevice) {
   const auto load_on = [&](const std::string& name, const DeviceSelection& device) {
     absl::Notification done;
     absl::StatusOr<ModelInfo> outcome;
-    registry->LoadAsync(name, LoadMode::kReload, LoadOptions{.device = device},
+    registry->LoadAsync(name, LoadMode::kReload, OnDevice(device),
                         [&](absl::StatusOr<ModelInfo> result) {
                           outcome = std::move(result);
                           done.Notify();
