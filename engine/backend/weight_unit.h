@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "engine/backend/weight_matrix.h"
 #include "engine/compress/quantized_matrix.h"
@@ -25,6 +26,17 @@ namespace ghost {
 // Every tensor of a unit starts at a multiple of this many bytes from the unit's start, and the
 // unit itself at least as aligned.
 inline constexpr std::size_t kWeightUnitAlignment = 64;
+
+// `n` rounded up to a multiple of kWeightUnitAlignment: where the next tensor of a unit starts.
+inline std::size_t AlignToWeightUnit(std::size_t n) {
+  return (n + kWeightUnitAlignment - 1) / kWeightUnitAlignment * kWeightUnitAlignment;
+}
+
+struct UnitTensorSource;
+// What every backend's units hold: vectors, dense matrices of a dense format (with bytes, or
+// empty), low-bit matrices with fp16 block scales. INVALID_ARGUMENT "tensor <name> cannot be
+// placed in a <device> weight unit" for anything else.
+absl::Status CheckUnitSource(const UnitTensorSource& source, const char* device);
 
 // A tensor to place in a unit, as the weight loader read it from a checkpoint.
 struct UnitTensorSource {

@@ -28,10 +28,6 @@ kernels::QuantMatrixView ViewOf(const compress::QuantizedMatrix& m) {
   return view;
 }
 
-std::size_t AlignUp(std::size_t n) {
-  return (n + kWeightUnitAlignment - 1) / kWeightUnitAlignment * kWeightUnitAlignment;
-}
-
 // The bytes `source` takes in a unit.
 std::size_t UnitBytes(const UnitTensorSource& source) {
   switch (source.kind) {
@@ -45,27 +41,6 @@ std::size_t UnitBytes(const UnitTensorSource& source) {
   return 0;
 }
 
-// What the CPU can place: a dense matrix of a dense format, a low-bit one with fp16 block scales.
-absl::Status CheckSource(const UnitTensorSource& source) {
-  switch (source.kind) {
-    case UnitTensorSource::Kind::kVector:
-      return absl::OkStatus();
-    case UnitTensorSource::Kind::kDense:
-      if (!IsBlockQuantized(source.format) &&
-          (source.bytes != nullptr || source.rows * source.cols == 0)) {
-        return absl::OkStatus();
-      }
-      break;
-    case UnitTensorSource::Kind::kQuant:
-      if (source.quant.scale_scheme == compress::ScaleScheme::kF16PerBlock) {
-        return absl::OkStatus();
-      }
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("tensor ", source.name, " cannot be placed in a CPU weight unit"));
-}
-
 class CpuWeightUnit final : public WeightUnit {
  public:
   // Lays the sources out one after another and copies (or packs) them in.
@@ -73,11 +48,11 @@ class CpuWeightUnit final : public WeightUnit {
       : matrices_(sources.size()), vectors_(sources.size()), quant_of_(sources.size()) {
     std::size_t end = 0;
     for (const UnitTensorSource& source : sources) {
-      table_.push_back({source.name, AlignUp(end), UnitBytes(source)});
+      table_.push_back({source.name, AlignToWeightUnit(end), UnitBytes(source)});
       end = table_.back().offset + table_.back().bytes;
       kinds_.push_back(source.kind);
     }
-    bytes_ = AlignUp(end);
+    bytes_ = AlignToWeightUnit(end);
     data_ = static_cast<std::byte*>(kernels::AllocateHugePages(bytes_));
     // Padding (between tensors, inside packed rows) is zero: equal weights give equal bytes,
     // which a layer file's checksums rely on.
@@ -162,7 +137,7 @@ class CpuWeightUnit final : public WeightUnit {
 absl::StatusOr<std::unique_ptr<WeightUnit>> CpuBackend::NewWeightUnit(
     std::vector<UnitTensorSource> tensors) {
   for (const UnitTensorSource& source : tensors) {
-    if (absl::Status s = CheckSource(source); !s.ok()) return s;
+    if (absl::Status s = CheckUnitSource(source, "CPU"); !s.ok()) return s;
   }
   return std::make_unique<CpuWeightUnit>(tensors);
 }

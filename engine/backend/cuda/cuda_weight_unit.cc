@@ -12,10 +12,6 @@
 namespace ghost::cuda_backend {
 namespace {
 
-std::size_t AlignUp(std::size_t n) {
-  return (n + kWeightUnitAlignment - 1) / kWeightUnitAlignment * kWeightUnitAlignment;
-}
-
 // Where a low-bit matrix's parts sit, from the tensor's offset.
 struct QuantParts {
   std::size_t codes = 0, scales = 0, codebook = 0, end = 0;
@@ -23,8 +19,8 @@ struct QuantParts {
 
 QuantParts PartsOf(const compress::QuantizedMatrix& m) {
   QuantParts parts;
-  parts.scales = AlignUp(m.codes.size());
-  parts.codebook = AlignUp(parts.scales + m.scales.size() * sizeof(std::uint16_t));
+  parts.scales = AlignToWeightUnit(m.codes.size());
+  parts.codebook = AlignToWeightUnit(parts.scales + m.scales.size() * sizeof(std::uint16_t));
   parts.end = parts.codebook + m.codebook.size() * sizeof(std::uint16_t);
   return parts;
 }
@@ -41,24 +37,11 @@ std::size_t UnitBytes(const UnitTensorSource& source) {
   return 0;
 }
 
+// The units every backend holds (CheckUnitSource), low-bit matrices also checked for consistency:
+// a kernel reads their parts without bounds.
 absl::Status CheckSource(const UnitTensorSource& source) {
-  switch (source.kind) {
-    case UnitTensorSource::Kind::kVector:
-      return absl::OkStatus();
-    case UnitTensorSource::Kind::kDense:
-      if (!IsBlockQuantized(source.format) &&
-          (source.bytes != nullptr || source.rows * source.cols == 0)) {
-        return absl::OkStatus();
-      }
-      break;
-    case UnitTensorSource::Kind::kQuant:
-      if (source.quant.scale_scheme == compress::ScaleScheme::kF16PerBlock) {
-        return source.quant.Validate();
-      }
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("tensor ", source.name, " cannot be placed in a CUDA weight unit"));
+  if (absl::Status s = CheckUnitSource(source, "CUDA"); !s.ok()) return s;
+  return source.kind == UnitTensorSource::Kind::kQuant ? source.quant.Validate() : absl::OkStatus();
 }
 
 class CudaWeightUnit final : public WeightUnit {
@@ -69,10 +52,10 @@ class CudaWeightUnit final : public WeightUnit {
     auto unit = std::unique_ptr<CudaWeightUnit>(new CudaWeightUnit(sources.size()));
     std::size_t end = 0;
     for (const UnitTensorSource& source : sources) {
-      unit->table_.push_back({source.name, AlignUp(end), UnitBytes(source)});
+      unit->table_.push_back({source.name, AlignToWeightUnit(end), UnitBytes(source)});
       end = unit->table_.back().offset + unit->table_.back().bytes;
     }
-    std::vector<std::byte> host(AlignUp(end));
+    std::vector<std::byte> host(AlignToWeightUnit(end));
     for (std::size_t i = 0; i < sources.size(); ++i) unit->Place(i, sources[i], host.data());
     if (absl::Status s = kc::SetDevice(device); !s.ok()) return s;
     absl::StatusOr<kc::DeviceBuffer> buffer = kc::DeviceBuffer::Allocate(host.size());
