@@ -42,9 +42,15 @@ std::uint32_t Crc32(const std::byte* data, std::size_t bytes) {
   return static_cast<std::uint32_t>(crc);
 }
 
+// A layer file as errors name it: its file name in the layer cache directory. Errors reach
+// clients (a failed read fails their requests), which never see the server's paths.
+std::string ShownName(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
 absl::Status Errno(const std::string& what, const std::string& path) {
   return absl::InternalError(
-      absl::StrCat("layer file ", path, ": ", what, ": ", std::strerror(errno)));
+      absl::StrCat("layer file ", ShownName(path), ": ", what, ": ", std::strerror(errno)));
 }
 
 // Reads exactly `bytes` at `offset` (retrying short reads and EINTR).
@@ -56,8 +62,9 @@ absl::Status ReadFully(int fd, std::byte* into, std::size_t bytes, std::uint64_t
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno(absl::StrCat("read at offset ", offset + done), path);
     if (n == 0) {
-      return absl::InternalError(absl::StrCat("layer file ", path, ": short read: ", done, " of ",
-                                              bytes, " bytes at offset ", offset, " (truncated?)"));
+      return absl::InternalError(absl::StrCat("layer file ", ShownName(path),
+                                              ": short read: ", done, " of ", bytes,
+                                              " bytes at offset ", offset, " (truncated?)"));
     }
     done += static_cast<std::size_t>(n);
   }
@@ -161,12 +168,13 @@ absl::Status Write(const std::string& path, const std::string& header,
   {
     ScopedFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd.valid()) return Errno("cannot create", temp);
-    absl::Status s = WriteAll(fd.get(), header.data(), header.size(), temp);
+    const std::string shown = ShownName(temp);
+    absl::Status s = WriteAll(fd.get(), header.data(), header.size(), shown);
     const std::string padding(kDirectIoAlignment, '\0');
     for (std::size_t i = 0; i < layers.size() && s.ok(); ++i) {
-      s = WriteAll(fd.get(), source.units[i]->data(), layers[i].bytes, temp);
+      s = WriteAll(fd.get(), source.units[i]->data(), layers[i].bytes, shown);
       const std::size_t pad = RoundUp(layers[i].bytes, kDirectIoAlignment) - layers[i].bytes;
-      if (s.ok() && pad > 0) s = WriteAll(fd.get(), padding.data(), pad, temp);
+      if (s.ok() && pad > 0) s = WriteAll(fd.get(), padding.data(), pad, shown);
     }
     if (s.ok() && fsync(fd.get()) != 0) s = Errno("fsync", temp);
     // Written pages are clean now: drop them, they would only be a second copy of the layers.
@@ -181,7 +189,11 @@ absl::Status Write(const std::string& path, const std::string& header,
     unlink(temp.c_str());
     return s;
   }
-  return SyncDirectory(std::filesystem::path(path).parent_path().string());
+  if (!SyncDirectory(std::filesystem::path(path).parent_path().string()).ok()) {
+    return absl::InternalError(
+        absl::StrCat("layer file ", ShownName(path), ": cannot sync its directory"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -231,8 +243,8 @@ absl::StatusOr<std::unique_ptr<FileLayerTransport>> FileLayerTransport::Open(
     std::error_code error;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
     if (error) {
-      return absl::InternalError(
-          absl::StrCat("layer file ", path, ": cannot create its directory: ", error.message()));
+      return absl::InternalError(absl::StrCat("layer file ", ShownName(path),
+                                              ": cannot create its directory: ", error.message()));
     }
     if (absl::Status s = Write(path, header, source, layers); !s.ok()) return s;
     transport->origin_ = LayerFileOrigin::kWritten;
