@@ -89,6 +89,8 @@ ExecutorStats BatchingExecutor::stats() const {
   stats.kv_cache_usage = static_cast<double>(stats.kv_blocks_in_use) / stats.kv_blocks_total;
   stats.num_preemptions = scheduler_.num_preemptions();
   stats.mlp_activity = scheduler_.mlp_activity();
+  stats.num_steps = scheduler_.num_steps();
+  stats.num_step_sequences = scheduler_.num_step_sequences();
   return stats;
 }
 
@@ -108,6 +110,10 @@ absl::Status ExecutorOptions::Validate() const {
                      ") so that every running request decodes each step, got ", max_step_tokens));
   }
   if (kv_cache_mib < 1) return out_of_range("kv_cache_mib", ">= 1", kv_cache_mib);
+  if (stream_gather_window < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("stream_gather_window must be >= 0, got ",
+                                                   absl::FormatDuration(stream_gather_window)));
+  }
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "engine/model/model.h"
 #include "engine/runtime/request.h"
 
@@ -32,6 +33,14 @@ struct ExecutorOptions {
   // How the cache stores keys and values; unset: the model's default_kv_dtype() (bf16 unless
   // the weights are fp32). bf16 fits twice the positions in kv_cache_mib.
   std::optional<KvDtype> kv_cache_dtype;
+  // Batching for a model that streams layers (Model::layer_streamer): a streamed step reads
+  // every streamed layer whatever its batch, so a step taken for one request that a burst's
+  // others then wait out costs a whole pass over the streamed weights. When such a model's
+  // running batch is empty, the scheduler, woken by an arrival, waits up to this long for
+  // max_batch_size requests before it steps (it steps at once when that many wait, or when
+  // the executor shuts down). A busy batch never waits: arrivals during a step join the next one.
+  // Resident models never wait. Zero: no wait.
+  absl::Duration stream_gather_window = absl::Milliseconds(20);
 
   // INVALID_ARGUMENT naming the field and the allowed range.
   absl::Status Validate() const;
@@ -43,9 +52,11 @@ struct ExecutorStats {
   int num_waiting = 0;
   int kv_blocks_total = 0;  // blocks of PagedKvCache::kBlockTokens positions
   int kv_blocks_in_use = 0;
-  double kv_cache_usage = 0.0;       // kv_blocks_in_use / kv_blocks_total
-  std::int64_t num_preemptions = 0;  // running requests evicted to make room, since Create
-  MlpActivity mlp_activity;          // gated MLP activations since Create
+  double kv_cache_usage = 0.0;          // kv_blocks_in_use / kv_blocks_total
+  std::int64_t num_preemptions = 0;     // running requests evicted to make room, since Create
+  MlpActivity mlp_activity;             // gated MLP activations since Create
+  std::int64_t num_steps = 0;           // batched forward steps run, since Create
+  std::int64_t num_step_sequences = 0;  // the requests those steps carried, summed over steps
 };
 
 class Executor {

@@ -59,6 +59,14 @@ RequestQueue::Events RequestQueue::TakeEvents(bool wait) {
   return events;
 }
 
+void RequestQueue::AwaitWaiting(int count, absl::Duration timeout) {
+  absl::MutexLock lock(&mutex_);
+  const auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return closed_ || static_cast<int>(waiting_.size()) >= count;
+  };
+  mutex_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
 std::unique_ptr<PendingRequest> RequestQueue::PopIf(
     absl::FunctionRef<bool(const PendingRequest&)> admit) {
   absl::MutexLock lock(&mutex_);

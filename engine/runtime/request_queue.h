@@ -57,6 +57,8 @@ class RequestQueue {
   // When `wait`, blocks until a request waits, a cancellation is pending or the queue is
   // closed; then (or at once) takes the cancellations.
   Events TakeEvents(bool wait);
+  // Blocks until `count` requests wait or the queue is closed, for at most `timeout`.
+  void AwaitWaiting(int count, absl::Duration timeout);
   // Takes the head of the waiting queue into the running set if `admit` accepts it; FIFO, so a
   // refused head holds back those behind it. `admit` runs under the lock: it must be quick and
   // must not call back into the queue.

@@ -55,6 +55,10 @@ void Scheduler::Run() {
       return;
     }
     CancelRunning(events.cancelled_running);
+    if (running_.empty() && model_->layer_streamer() != nullptr &&
+        options_.stream_gather_window > absl::ZeroDuration() && queue_.num_waiting() > 0) {
+      queue_.AwaitWaiting(options_.max_batch_size, options_.stream_gather_window);
+    }
     Plan();
     if (!batch_.empty()) RunBatch();
   }
@@ -176,6 +180,9 @@ void Scheduler::Plan() {
 }
 
 void Scheduler::RunBatch() {
+  num_steps_.fetch_add(1, std::memory_order_relaxed);
+  num_step_sequences_.fetch_add(static_cast<std::int64_t>(batch_.size()),
+                                std::memory_order_relaxed);
   if (absl::Status s = runner_->Forward(batch_, cache_, logits_); !s.ok()) {
     // Nothing was computed; these requests cannot go on.
     for (PendingRequest* request : batch_requests_) {

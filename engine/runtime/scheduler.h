@@ -11,11 +11,15 @@
 //   4. runs one batched forward, samples each request that completed its pending tokens with
 //      its own sampler, and pushes the chunks to the sinks.
 // Layer streaming (Model::layer_streamer): a streamed step copies every streamed layer once,
-// whether it carries 1 token or 64, so the fewer steps the better. Step 3 already admits every
-// waiting request that max_batch_size, max_step_tokens and the free blocks allow into the next
-// step (no further cap), so a burst shares one pass over the streamed layers; a failed read fails
-// that step's requests with the transport's INTERNAL error (naming the layer file), and the
-// next step streams again.
+// whether it carries 1 token or 64, so the fewer steps the better. Step 3 admits every waiting
+// request that max_batch_size, max_step_tokens and the free blocks allow into the next step, so
+// requests arriving during a step share the next pass over the streamed layers. What is left is
+// the idle scheduler: woken by the first request of a burst, it would step for that one alone
+// while the others wait a whole streamed step. So with the batch empty, a streamed model's
+// scheduler first waits up to ExecutorOptions::stream_gather_window for max_batch_size requests
+// (ending at once when that many wait or the queue closes). A failed read fails that step's
+// requests with the transport's INTERNAL error (naming the layer file), and the next step
+// streams again.
 #ifndef GHOST_ENGINE_RUNTIME_SCHEDULER_H_
 #define GHOST_ENGINE_RUNTIME_SCHEDULER_H_
 
@@ -58,6 +62,10 @@ class Scheduler {
   int context_tokens() const { return context_tokens_; }
   int kv_blocks_in_use() const { return kv_blocks_in_use_.load(std::memory_order_relaxed); }
   std::int64_t num_preemptions() const { return num_preemptions_.load(std::memory_order_relaxed); }
+  std::int64_t num_steps() const { return num_steps_.load(std::memory_order_relaxed); }
+  std::int64_t num_step_sequences() const {
+    return num_step_sequences_.load(std::memory_order_relaxed);
+  }
   // The runner's gated-MLP counts since start, as of the last step.
   MlpActivity mlp_activity() const {
     return {mlp_active_.load(std::memory_order_relaxed),
@@ -92,6 +100,8 @@ class Scheduler {
   const int context_tokens_;
   std::atomic<int> kv_blocks_in_use_{0};
   std::atomic<std::int64_t> num_preemptions_{0};
+  std::atomic<std::int64_t> num_steps_{0};
+  std::atomic<std::int64_t> num_step_sequences_{0};
   std::atomic<std::int64_t> mlp_active_{0};
   std::atomic<std::int64_t> mlp_gated_{0};
   // In admission order: the back is the most recently admitted (the preemption victim).
