@@ -47,10 +47,12 @@ constexpr Subcommand kSubcommands[] = {
      "[--json] [--seconds S] [--quick] [--hidden N] [--inner N] [--isa scalar|avx2|avx512]\n"
      "      dense vs row-packed sparse MLP at 0/30/50/70% sparsity: speedup, fraction of ideal"},
     {"stream", ghost::bench::RunStream,
-     "[--json] [--formats bf16,ternary] [--budgets 100,50,25] [--batches 1,16]\n"
-     "      [--new_tokens 8] [--slots 2] [--dir /tmp]\n"
+     "[--json] [--formats bf16,ternary] [--budgets 100,50,25] [--batches 1,16,64]\n"
+     "      [--new_tokens 8] [--slots 2] [--burst_requests 16] [--arrival_spread_ms 10]\n"
+     "      [--dir /tmp]\n"
      "      layer streaming on random TinyLlama-shape models: the layer file's cold read GB/s,\n"
-     "      decode tokens/s per weight budget and batch, stream GB/s, its ratio, overlap"},
+     "      decode tokens/s per weight budget and batch, stream GB/s, its ratio, overlap; peak\n"
+     "      RSS of each load; checksum GB/s; a request burst with and without the gather window"},
     {"quality", ghost::bench::RunQuality,
      "[--json] [--quick] [--model DIR] [--dead_tolerance F]\n"
      "      whole-model compression: bits/byte before and after per scheme, dead neurons, gates"},

@@ -6,7 +6,11 @@
 // of p% keeps the embedding, final norm and head plus p% of the decoder layers' bytes: a
 // compressed model's bf16 embedding and head alone are half of it), the achieved
 // stream GB/s (streamed bytes over decode wall time) and its ratio to the raw read bandwidth,
-// and the overlap (the share of copy time hidden behind compute).
+// and the overlap (the share of copy time hidden behind compute). Then, per budget, the peak and
+// final resident memory of a load in a fresh process; per format, the layer checksum's GB/s
+// (what verifying every streamed read would cost); and, at the smallest budget, a burst of
+// concurrent requests through the Executor with and without the streamed-model gather window
+// (ExecutorOptions::stream_gather_window): steps, sequences per step, tokens/s, mean TTFT.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,10 +26,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "bench/random_model.h"
+#include "bench/stream_serving.h"
 #include "bench/subcommands.h"
 #include "engine/backend/kv_cache.h"
 #include "engine/model/llama.h"
 #include "engine/model/model.h"
+#include "engine/runtime/executor.h"
 #include "kernels/cpu/thread_pool.h"
 #include "nlohmann/json.hpp"
 
@@ -36,11 +42,13 @@ struct StreamOptions {
   std::string tokenizer_model = "models/ghost-tiny";
   std::vector<std::string> formats = {"bf16", "ternary"};
   std::vector<int> budgets = {100, 50, 25};  // percent of the decoder layers' bytes
-  std::vector<int> batches = {1, 16};
+  std::vector<int> batches = {1, 16, 64};
   int new_tokens = 8;
   int prompt_tokens = 16;
   int slots = 2;
-  std::string dir = "/tmp";  // where the models and layer files go (the disk measured)
+  int burst_requests = 16;
+  int arrival_spread_ms = 10;  // the burst's requests arrive evenly over this long
+  std::string dir = "/tmp";    // where the models and layer files go (the disk measured)
   bool json = false;
 };
 
@@ -72,13 +80,18 @@ bool ParseOptions(int argc, char** argv, StreamOptions& options) {
       if (!absl::SimpleAtoi(argv[++i], &options.new_tokens)) return false;
     } else if (arg == "--slots" && has_value) {
       if (!absl::SimpleAtoi(argv[++i], &options.slots)) return false;
+    } else if (arg == "--burst_requests" && has_value) {
+      if (!absl::SimpleAtoi(argv[++i], &options.burst_requests)) return false;
+    } else if (arg == "--arrival_spread_ms" && has_value) {
+      if (!absl::SimpleAtoi(argv[++i], &options.arrival_spread_ms)) return false;
     } else if (arg == "--dir" && has_value) {
       options.dir = argv[++i];
     } else {
       return false;
     }
   }
-  return options.new_tokens >= 1 && options.slots >= 2 && !options.formats.empty();
+  return options.new_tokens >= 1 && options.slots >= 2 && !options.formats.empty() &&
+         options.burst_requests >= 1 && options.arrival_spread_ms >= 0;
 }
 
 double Now() {
@@ -167,22 +180,39 @@ Point Decode(const Model& model, int batch, const StreamOptions& options) {
   return point;
 }
 
+struct BudgetMemory {
+  int budget_percent = 0;
+  LoadMemory memory;
+};
+
 struct FormatResult {
   std::string format;
   std::int64_t weight_bytes = 0;
   double direct_read_gb_per_s = 0;
   double buffered_read_gb_per_s = 0;
+  double checksum_gb_per_s = 0;
   std::vector<Point> points;
+  std::vector<BudgetMemory> load_memory;
+  int burst_budget_percent = 0;
+  std::vector<BurstResult> bursts;  // gather window 0, then the default
 };
 
 }  // namespace
 
 int RunStream(int argc, char** argv) {
+  // The child of MeasureLoadMemory: --load_only DIR CACHE_DIR BUDGET_BYTES SLOTS.
+  if (argc == 5 && std::string(argv[0]) == "--load_only") {
+    std::int64_t budget = 0;
+    int slots = 0;
+    if (!absl::SimpleAtoi(argv[3], &budget) || !absl::SimpleAtoi(argv[4], &slots)) return 2;
+    return RunLoadOnly(argv[1], argv[2], budget, slots);
+  }
   StreamOptions options;
   if (!ParseOptions(argc, argv, options)) {
     std::fprintf(stderr,
                  "usage: ghostbench stream [--json] [--formats bf16,ternary] [--budgets 100,50,25]"
-                 "\n  [--batches 1,16] [--new_tokens 8] [--slots 2] [--dir /tmp] [--model DIR]\n");
+                 "\n  [--batches 1,16,64] [--new_tokens 8] [--slots 2] [--burst_requests 16]"
+                 "\n  [--arrival_spread_ms 10] [--dir /tmp] [--model DIR]\n");
     return 2;
   }
   std::vector<FormatResult> results;
@@ -198,6 +228,7 @@ int RunStream(int argc, char** argv) {
     FormatResult result;
     result.format = format;
     std::int64_t full = 0, layers = 0;
+    const int smallest_budget = *std::min_element(options.budgets.begin(), options.budgets.end());
     for (int percent : options.budgets) {
       ModelOptions model_options;
       model_options.layer_cache_dir = cache_dir;
@@ -231,6 +262,7 @@ int RunStream(int argc, char** argv) {
                                   (*model)->layer_streamer()->layer_count();
         result.buffered_read_gb_per_s = ColdReadGbPerS(file, layer, /*direct=*/false);
         result.direct_read_gb_per_s = ColdReadGbPerS(file, layer, /*direct=*/true);
+        result.checksum_gb_per_s = ChecksumGbPerS(layer);
       }
       for (int batch : options.batches) {
         Point point = Decode(**model, batch, options);
@@ -238,6 +270,19 @@ int RunStream(int argc, char** argv) {
         point.streamed_layers = (*model)->summary().streamed_layers;
         result.points.push_back(point);
       }
+      if (percent == smallest_budget && (*model)->layer_streamer() != nullptr) {
+        result.burst_budget_percent = percent;
+        for (absl::Duration window :
+             {absl::ZeroDuration(), ExecutorOptions().stream_gather_window}) {
+          result.bursts.push_back(RunBurst(*model, options.burst_requests, options.prompt_tokens,
+                                           options.new_tokens,
+                                           absl::Milliseconds(options.arrival_spread_ms), window));
+        }
+      }
+      model->reset();  // before the load process: one copy of the weights in memory at a time
+      absl::StatusOr<LoadMemory> memory =
+          MeasureLoadMemory(dir, cache_dir, model_options.weight_budget_bytes, options.slots);
+      if (memory.ok()) result.load_memory.push_back({percent, *memory});
     }
     std::filesystem::remove_all(dir);
     std::filesystem::remove_all(cache_dir);
@@ -256,7 +301,25 @@ int RunStream(int argc, char** argv) {
                           {"weight_bytes", r.weight_bytes},
                           {"raw_direct_read_gb_per_s", r.direct_read_gb_per_s},
                           {"raw_buffered_read_gb_per_s", r.buffered_read_gb_per_s},
-                          {"points", nlohmann::json::array()}};
+                          {"checksum_gb_per_s", r.checksum_gb_per_s},
+                          {"points", nlohmann::json::array()},
+                          {"load_memory", nlohmann::json::array()},
+                          {"burst_budget_percent", r.burst_budget_percent},
+                          {"bursts", nlohmann::json::array()}};
+      for (const BudgetMemory& m : r.load_memory) {
+        f["load_memory"].push_back({{"budget_percent", m.budget_percent},
+                                    {"peak_rss_mib", m.memory.peak_rss_mib},
+                                    {"peak_anon_mib", m.memory.peak_anon_mib},
+                                    {"rss_after_load_mib", m.memory.rss_after_mib}});
+      }
+      for (const BurstResult& b : r.bursts) {
+        f["bursts"].push_back({{"gather_window_ms", b.window_ms},
+                               {"requests", b.requests},
+                               {"steps", b.steps},
+                               {"sequences_per_step", b.sequences_per_step},
+                               {"tokens_per_s", b.tokens_per_s},
+                               {"mean_ttft_ms", b.mean_ttft_ms}});
+      }
       for (const Point& p : r.points) {
         f["points"].push_back(
             {{"budget_percent", p.budget_percent},
@@ -287,6 +350,21 @@ int RunStream(int argc, char** argv) {
                   p.streamed_layers, p.tokens_per_s, p.stream_gb_per_s,
                   r.direct_read_gb_per_s > 0 ? p.stream_gb_per_s / r.direct_read_gb_per_s : 0,
                   p.overlap);
+    }
+    std::printf("layer checksum (CRC-32) %.2f GB/s: %.2f x the O_DIRECT read\n",
+                r.checksum_gb_per_s,
+                r.direct_read_gb_per_s > 0 ? r.checksum_gb_per_s / r.direct_read_gb_per_s : 0);
+    for (const BudgetMemory& m : r.load_memory) {
+      std::printf(
+          "load at budget %d%%: peak RSS %.0f MiB (anonymous %.0f MiB), RSS after load %.0f MiB\n",
+          m.budget_percent, m.memory.peak_rss_mib, m.memory.peak_anon_mib, m.memory.rss_after_mib);
+    }
+    for (const BurstResult& b : r.bursts) {
+      std::printf(
+          "burst at budget %d%%, %d requests over %d ms, gather window %.0f ms: %lld steps, "
+          "%.1f sequences/step, %.2f tokens/s, mean TTFT %.0f ms\n",
+          r.burst_budget_percent, b.requests, options.arrival_spread_ms, b.window_ms,
+          static_cast<long long>(b.steps), b.sequences_per_step, b.tokens_per_s, b.mean_ttft_ms);
     }
   }
   return 0;

@@ -30,7 +30,9 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
 std::size_t RoundUp(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
-std::uint32_t Crc32(const std::byte* data, std::size_t bytes) {
+}  // namespace
+
+std::uint32_t LayerChecksum(const std::byte* data, std::size_t bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
   // zlib takes uInt lengths.
   while (bytes > 0) {
@@ -41,6 +43,8 @@ std::uint32_t Crc32(const std::byte* data, std::size_t bytes) {
   }
   return static_cast<std::uint32_t>(crc);
 }
+
+namespace {
 
 // A layer file as errors name it: its file name in the layer cache directory. Errors reach
 // clients (a failed read fails their requests), which never see the server's paths.
@@ -99,7 +103,7 @@ std::string EncodeHeader(const std::string& layout, const std::string& identity,
     Put(out, layer.bytes);
     Put(out, layer.crc);
   }
-  Put(out, Crc32(reinterpret_cast<const std::byte*>(out.data()), out.size()));
+  Put(out, LayerChecksum(reinterpret_cast<const std::byte*>(out.data()), out.size()));
   out.resize(RoundUp(out.size(), kDirectIoAlignment), '\0');
   return out;
 }
@@ -110,7 +114,7 @@ std::vector<FileLayerTransport::Layer> PlanLayers(const LayerStreamSource& sourc
   std::vector<FileLayerTransport::Layer> layers;
   std::uint64_t at = header_bytes;
   for (const WeightUnit* unit : source.units) {
-    layers.push_back({at, unit->bytes(), Crc32(unit->data(), unit->bytes())});
+    layers.push_back({at, unit->bytes(), LayerChecksum(unit->data(), unit->bytes())});
     at += RoundUp(unit->bytes(), kDirectIoAlignment);
   }
   return layers;
@@ -149,7 +153,7 @@ bool Matches(const std::string& path, const std::string& header,
       LogWarning(absl::StrCat(s.message(), ": rewriting"));
       return false;
     }
-    if (Crc32(buffer.data(), layer.bytes) != layer.crc) {
+    if (LayerChecksum(buffer.data(), layer.bytes) != layer.crc) {
       LogWarning(
           absl::StrCat("layer file ", path, ": layer ", i, " fails its checksum: rewriting"));
       return false;

@@ -91,6 +91,11 @@ class HostLayerSlot final : public LayerSlot {
   std::byte* data_;
 };
 
+// The checksum a layer file records per layer (and over its header): CRC-32 (zlib). Checked at
+// every load, not at every streaming read: it runs at about a disk's read bandwidth, so checking
+// each read would halve a copy-bound stream (`ghostbench stream` measures both).
+std::uint32_t LayerChecksum(const std::byte* data, std::size_t bytes);
+
 // The CPU kernels' layout of weight unit bytes, as recorded in a layer file ("cpu-units-1/avx2").
 std::string CpuKernelLayoutId();
 
