@@ -25,7 +25,6 @@ binaries=(
   tests/kernels/kernels_cuda_attention_test
   tests/kernels/kernels_cuda_sparse_mlp_test
   tests/engine/cuda_backend_test
-  tests/engine/cuda_streaming_test
   tests/engine/backend_test
   bench/ghostbench
 )
