@@ -1,6 +1,9 @@
 // ghostbench gpu's decode rows: a random Llama-3-8B-shape model made directly as CUDA weight
 // units (one host copy of each matrix shape's random bytes serves every layer), decoded through
-// the Backend ops in the order the forward (engine/model/llama.cc) issues them.
+// the Backend ops in the order the forward (engine/model/llama.cc) issues them, resident or with
+// its trailing layers streamed through the layer streamer as a model under a weight budget does.
+// Streamed layers keep their device copies here (unused while streaming) so that one upload of
+// the model serves every budget: what is measured is the streamed step, not the memory saved.
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -12,8 +15,10 @@
 #include "bench/gpu_bench.h"
 #include "engine/backend/backend.h"
 #include "engine/backend/kv_cache.h"
+#include "engine/backend/layer_streamer.h"
 #include "engine/compress/fp16.h"
 #include "engine/formats/packing.h"
+#include "engine/model/weight_budget.h"
 #include "kernels/cpu/matmul.h"
 
 namespace ghost::bench {
@@ -73,60 +78,19 @@ RandomMatrix MakeMatrix(std::size_t rows, std::size_t cols, bool ternary, std::m
 
 std::vector<float> Ones(int n) { return std::vector<float>(n, 1.0f); }
 
-}  // namespace
+// The model on the device: one unit per decoder layer, and the embedding, head and final norm.
+struct DeviceModel {
+  Shape shape;
+  std::vector<std::unique_ptr<WeightUnit>> layers;
+  std::unique_ptr<WeightUnit> head;
+  double weight_bytes_per_step = 0;  // every layer, the head, one embedding row per token
+};
 
-absl::StatusOr<GpuDecodeResult> RunGpuDecode(const std::string& format, int batch, int steps,
-                                             bool quick) {
-  const Shape s =
-      quick ? Shape{256, 2, 8, 2, 32, 512, 1024} : Shape{4096, 32, 32, 8, 128, 14336, 128256};
-  const bool ternary = format != "bf16";
-  absl::StatusOr<std::shared_ptr<Backend>> made = NewBackend({.device = Device::kCuda});
-  if (!made.ok()) return made.status();
-  Backend& backend = **made;
-  std::mt19937 rng(7);
-  const int q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
-  const RandomMatrix wq = MakeMatrix(q_dim, s.hidden, ternary, rng);
-  const RandomMatrix wk = MakeMatrix(kv_dim, s.hidden, ternary, rng);
-  const RandomMatrix wo = MakeMatrix(s.hidden, q_dim, ternary, rng);
-  const RandomMatrix wup = MakeMatrix(s.inner, s.hidden, ternary, rng);
-  const RandomMatrix wdown = MakeMatrix(s.hidden, s.inner, ternary, rng);
-  // Embeddings and head stay bf16, as the compressor leaves them.
-  const RandomMatrix embed = MakeMatrix(s.vocab, s.hidden, false, rng);
-
-  std::vector<std::unique_ptr<WeightUnit>> units;
-  double weight_bytes = 0;
-  for (int l = 0; l < s.layers; ++l) {
-    std::vector<UnitTensorSource> tensors;
-    for (const char* norm : {"ln1", "ln2"}) {
-      UnitTensorSource v;
-      v.name = norm;
-      v.values = Ones(s.hidden);
-      tensors.push_back(std::move(v));
-    }
-    tensors.push_back(wq.Source("q"));
-    tensors.push_back(wk.Source("k"));
-    tensors.push_back(wk.Source("v"));
-    tensors.push_back(wo.Source("o"));
-    tensors.push_back(wup.Source("gate"));
-    tensors.push_back(wup.Source("up"));
-    tensors.push_back(wdown.Source("down"));
-    absl::StatusOr<std::unique_ptr<WeightUnit>> unit = backend.NewWeightUnit(std::move(tensors));
-    if (!unit.ok()) return unit.status();
-    weight_bytes += (*unit)->weight_bytes();
-    units.push_back(*std::move(unit));
-  }
-  std::vector<UnitTensorSource> top;
-  top.push_back(embed.Source("embed"));
-  top.push_back(embed.Source("head"));
-  UnitTensorSource final_norm;
-  final_norm.name = "norm";
-  final_norm.values = Ones(s.hidden);
-  top.push_back(std::move(final_norm));
-  absl::StatusOr<std::unique_ptr<WeightUnit>> head_unit = backend.NewWeightUnit(std::move(top));
-  if (!head_unit.ok()) return head_unit.status();
-  // A decode step reads the head whole and one embedding row per token.
-  weight_bytes += static_cast<double>(s.vocab) * s.hidden * 2;
-
+// `steps` timed decode steps (after two warm-up steps) of `batch` sequences; layers from
+// `first_streamed` on go through `streamer` when there is one.
+absl::StatusOr<double> TimeDecode(Backend& backend, const DeviceModel& model, int batch, int steps,
+                                  LayerStreamer* streamer, std::size_t first_streamed) {
+  const Shape& s = model.shape;
   const KvCacheShape kv_shape{s.layers, s.kv_heads, s.head_dim};
   const int warmup = 2;
   const int blocks_each = PagedKvCache::BlocksForTokens(warmup + steps);
@@ -149,8 +113,28 @@ absl::StatusOr<GpuDecodeResult> RunGpuDecode(const std::string& format, int batc
   std::vector<std::int32_t> tokens(batch);
   std::vector<std::size_t> rows(batch);
   std::vector<float> logits;
-  const WeightUnit& head = **head_unit;
+  const WeightUnit& head = *model.head;
 
+  const auto layer = [&](int l, const std::vector<StepSequence>& sequences) {
+    const WeightUnit& unit = *model.layers[l];
+    if (l == 0) {
+      backend.RmsNorm(*x, unit.vector(0), 1e-5f, *h);
+    } else {
+      backend.AddRmsNorm(*x, *r, unit.vector(0), 1e-5f, *h);
+    }
+    const WeightMatrix* qkv[] = {&unit.matrix(2), &unit.matrix(3), &unit.matrix(4)};
+    Activation* qkv_out[] = {q.get(), k.get(), v.get()};
+    backend.LinearShared(*h, qkv, qkv_out);
+    backend.RopeAndStoreKv(l, attention, *cos, *sin, sequences, *q, *k, *v, cache);
+    backend.Attention(l, attention, *q, sequences, cache, *a);
+    backend.Linear(*a, unit.matrix(5), *r);
+    backend.AddRmsNorm(*x, *r, unit.vector(1), 1e-5f, *h);
+    const WeightMatrix* gate_up[] = {&unit.matrix(6), &unit.matrix(7)};
+    Activation* gate_up_out[] = {g.get(), u.get()};
+    backend.LinearShared(*h, gate_up, gate_up_out);
+    backend.SiluMul(*g, *u);
+    backend.Linear(*g, unit.matrix(8), *r);
+  };
   const auto step = [&](int position) -> absl::Status {
     std::vector<StepSequence> sequences(batch);
     for (int b = 0; b < batch; ++b) {
@@ -164,44 +148,144 @@ absl::StatusOr<GpuDecodeResult> RunGpuDecode(const std::string& format, int batc
     backend.Embed(head.matrix(0), tokens, *x);
     backend.RopeTables(inv_freq, sequences, *cos, *sin);
     for (int l = 0; l < s.layers; ++l) {
-      const WeightUnit& unit = *units[l];
-      if (l == 0) {
-        backend.RmsNorm(*x, unit.vector(0), 1e-5f, *h);
-      } else {
-        backend.AddRmsNorm(*x, *r, unit.vector(0), 1e-5f, *h);
+      const bool streamed = streamer != nullptr && static_cast<std::size_t>(l) >= first_streamed;
+      if (streamed) {
+        if (absl::Status status = streamer->Acquire(l - first_streamed); !status.ok()) {
+          streamer->FinishStep();
+          return status;
+        }
       }
-      const WeightMatrix* qkv[] = {&unit.matrix(2), &unit.matrix(3), &unit.matrix(4)};
-      Activation* qkv_out[] = {q.get(), k.get(), v.get()};
-      backend.LinearShared(*h, qkv, qkv_out);
-      backend.RopeAndStoreKv(l, attention, *cos, *sin, sequences, *q, *k, *v, cache);
-      backend.Attention(l, attention, *q, sequences, cache, *a);
-      backend.Linear(*a, unit.matrix(5), *r);
-      backend.AddRmsNorm(*x, *r, unit.vector(1), 1e-5f, *h);
-      const WeightMatrix* gate_up[] = {&unit.matrix(6), &unit.matrix(7)};
-      Activation* gate_up_out[] = {g.get(), u.get()};
-      backend.LinearShared(*h, gate_up, gate_up_out);
-      backend.SiluMul(*g, *u);
-      backend.Linear(*g, unit.matrix(8), *r);
+      layer(l, sequences);
+      if (streamed) streamer->Release(l - first_streamed);
     }
     return backend.Logits(*x, *r, rows, head.vector(2), 1e-5f, head.matrix(1), *normed, logits);
   };
 
   for (int p = 0; p < warmup; ++p) {
-    if (absl::Status s = step(p); !s.ok()) return s;
+    if (absl::Status status = step(p); !status.ok()) return status;
   }
   const auto start = std::chrono::steady_clock::now();
   for (int p = warmup; p < warmup + steps; ++p) {
-    if (absl::Status s = step(p); !s.ok()) return s;
+    if (absl::Status status = step(p); !status.ok()) return status;
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  GpuDecodeResult result;
-  result.format = ternary ? "ternary-2bit" : "bf16";
-  result.batch = batch;
-  result.tokens_per_second = batch * steps / seconds;
-  result.weight_bytes_per_step = weight_bytes;
-  result.gbps = weight_bytes * steps / seconds / 1e9;
-  return result;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / steps;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<GpuDecodeResult>> RunGpuDecode(const std::string& format,
+                                                          const std::vector<int>& budget_percents,
+                                                          const std::vector<int>& batches,
+                                                          int steps, bool quick) {
+  DeviceModel model;
+  model.shape =
+      quick ? Shape{256, 2, 8, 2, 32, 512, 1024} : Shape{4096, 32, 32, 8, 128, 14336, 128256};
+  const Shape& s = model.shape;
+  const bool ternary = format != "bf16";
+  absl::StatusOr<std::shared_ptr<Backend>> made = NewBackend({.device = Device::kCuda});
+  if (!made.ok()) return made.status();
+  Backend& backend = **made;
+  std::mt19937 rng(7);
+  const int q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  const RandomMatrix wq = MakeMatrix(q_dim, s.hidden, ternary, rng);
+  const RandomMatrix wk = MakeMatrix(kv_dim, s.hidden, ternary, rng);
+  const RandomMatrix wo = MakeMatrix(s.hidden, q_dim, ternary, rng);
+  const RandomMatrix wup = MakeMatrix(s.inner, s.hidden, ternary, rng);
+  const RandomMatrix wdown = MakeMatrix(s.hidden, s.inner, ternary, rng);
+  // Embeddings and head stay bf16, as the compressor leaves them.
+  const RandomMatrix embed = MakeMatrix(s.vocab, s.hidden, false, rng);
+
+  std::vector<std::size_t> layer_bytes;
+  for (int l = 0; l < s.layers; ++l) {
+    std::vector<UnitTensorSource> tensors;
+    for (const char* norm : {"ln1", "ln2"}) {
+      UnitTensorSource v;
+      v.name = norm;
+      v.values = Ones(s.hidden);
+      tensors.push_back(std::move(v));
+    }
+    tensors.push_back(wq.Source("q"));
+    tensors.push_back(wk.Source("k"));
+    tensors.push_back(wk.Source("v"));
+    tensors.push_back(wo.Source("o"));
+    tensors.push_back(wup.Source("gate"));
+    tensors.push_back(wup.Source("up"));
+    tensors.push_back(wdown.Source("down"));
+    absl::StatusOr<std::unique_ptr<WeightUnit>> unit = backend.NewWeightUnit(std::move(tensors));
+    if (!unit.ok()) return unit.status();
+    model.weight_bytes_per_step += (*unit)->weight_bytes();
+    layer_bytes.push_back((*unit)->bytes());
+    model.layers.push_back(*std::move(unit));
+  }
+  std::vector<UnitTensorSource> top;
+  top.push_back(embed.Source("embed"));
+  top.push_back(embed.Source("head"));
+  UnitTensorSource final_norm;
+  final_norm.name = "norm";
+  final_norm.values = Ones(s.hidden);
+  top.push_back(std::move(final_norm));
+  absl::StatusOr<std::unique_ptr<WeightUnit>> head_unit = backend.NewWeightUnit(std::move(top));
+  if (!head_unit.ok()) return head_unit.status();
+  model.head = *std::move(head_unit);
+  // A decode step reads the head whole and one embedding row per token.
+  model.weight_bytes_per_step += static_cast<double>(s.vocab) * s.hidden * 2;
+  std::size_t total_bytes = model.head->bytes();
+  for (std::size_t bytes : layer_bytes) total_bytes += bytes;
+
+  std::vector<GpuDecodeResult> results;
+  for (int percent : budget_percents) {
+    constexpr int kSlots = 2;
+    std::unique_ptr<LayerStreamer> streamer;
+    std::size_t first_streamed = layer_bytes.size();
+    if (percent < 100) {
+      absl::StatusOr<WeightPlan> plan = PlanWeights(
+          model.head->bytes(), layer_bytes,
+          static_cast<std::int64_t>(total_bytes * (percent / 100.0)), kSlots, kLayerSlotAlignment);
+      if (!plan.ok()) return plan.status();
+      first_streamed = plan->resident_layers;
+      LayerStreamSource source;
+      source.first_streamed = first_streamed;
+      std::vector<WeightUnit*> streamed;
+      for (std::size_t l = 0; l < model.layers.size(); ++l) {
+        source.units.push_back(model.layers[l].get());
+        if (l >= first_streamed) streamed.push_back(model.layers[l].get());
+      }
+      absl::StatusOr<std::unique_ptr<LayerTransport>> transport = backend.NewLayerTransport(source);
+      if (!transport.ok()) return transport.status();
+      absl::StatusOr<std::unique_ptr<LayerStreamer>> made_streamer =
+          LayerStreamer::Create(std::move(streamed), *std::move(transport), kSlots);
+      if (!made_streamer.ok()) return made_streamer.status();
+      streamer = *std::move(made_streamer);
+    }
+    for (int batch : batches) {
+      const StreamStats before = streamer != nullptr ? streamer->stats() : StreamStats{};
+      absl::StatusOr<double> seconds =
+          TimeDecode(backend, model, batch, steps, streamer.get(), first_streamed);
+      if (!seconds.ok()) return seconds.status();
+      const StreamStats after = streamer != nullptr ? streamer->stats() : StreamStats{};
+      GpuDecodeResult& r = results.emplace_back();
+      r.format = ternary ? "ternary-2bit" : "bf16";
+      r.batch = batch;
+      r.weight_budget_percent = percent;
+      r.step_seconds = *seconds;
+      r.tokens_per_second = batch / *seconds;
+      r.weight_bytes_per_step = model.weight_bytes_per_step;
+      r.gbps = model.weight_bytes_per_step / *seconds / 1e9;
+      if (streamer != nullptr) {
+        r.streamed_layers = static_cast<int>(streamer->layer_count());
+        r.stream_bytes_per_step = static_cast<double>(streamer->bytes_per_step());
+        r.stream_gbps = r.stream_bytes_per_step / *seconds / 1e9;
+        r.copy_seconds = after.copy_seconds - before.copy_seconds;
+        r.wait_seconds = after.wait_seconds - before.wait_seconds;
+      }
+    }
+    // The units go back to their own device bytes for the next budget.
+    streamer.reset();
+    for (std::size_t l = first_streamed; l < model.layers.size(); ++l) {
+      model.layers[l]->Rebind(nullptr);
+    }
+  }
+  return results;
 }
 
 }  // namespace ghost::bench

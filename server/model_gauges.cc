@@ -15,10 +15,13 @@ prometheus::MetricFamily Counters(const char* name, const char* help) {
   return prometheus::MetricFamily{name, help, prometheus::MetricType::Counter, {}};
 }
 
-void Add(prometheus::MetricFamily& family, prometheus::ClientMetric::Label model, double value,
+// The labels every per-model series carries: model_name and device ("cpu", "cuda:0").
+using ModelLabels = std::vector<prometheus::ClientMetric::Label>;
+
+void Add(prometheus::MetricFamily& family, const ModelLabels& model, double value,
          std::vector<prometheus::ClientMetric::Label> extra = {}) {
   prometheus::ClientMetric metric;
-  metric.label.push_back(std::move(model));
+  metric.label = model;
   for (auto& label : extra) metric.label.push_back(std::move(label));
   // Sorted by name, as the registry's own series are.
   std::sort(metric.label.begin(), metric.label.end(),
@@ -61,7 +64,7 @@ std::vector<prometheus::MetricFamily> ModelGaugeCollector::Collect() const {
     if (info.state != ModelState::kReady) continue;
     absl::StatusOr<std::shared_ptr<LoadedModel>> loaded = registry_->GetReady(info.name);
     if (!loaded.ok()) continue;
-    const prometheus::ClientMetric::Label model{"model_name", info.name};
+    const ModelLabels model{{"model_name", info.name}, {"device", info.device}};
     const ExecutorStats stats = (*loaded)->executor->stats();
     const ModelSummary& summary = (*loaded)->model->summary();
     Add(waiting, model, stats.num_waiting);

@@ -11,8 +11,9 @@ namespace ghost {
 const char* CpuIsaName();
 // True when this binary was compiled with CUDA kernels (nvcc was found at build time).
 bool CudaCompiled();
-// The CUDA runtime's version ("13.0") and device 0's name and compute capability ("NVIDIA H100
-// 80GB HBM3 (sm_90)"); "" without CUDA in the build, a driver or a device.
+// The CUDA runtime's version ("13.0"; "none" without CUDA in the build) and device 0's name and
+// compute capability ("NVIDIA H100 80GB HBM3 (sm_90)"; "none" without CUDA in the build, a driver
+// or a device). Never empty, so that a dashboard can tell "no GPU" from a missing label.
 std::string CudaRuntimeLabel();
 std::string CudaDeviceLabel();
 

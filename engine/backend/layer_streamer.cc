@@ -87,8 +87,9 @@ void LayerStreamer::Work() {
       memory = slot.memory.get();
     }
     const std::size_t layer = static_cast<std::size_t>(sequence % layers);
+    absl::Status status = transport_->WaitUntilFree(*memory);
     const auto start = std::chrono::steady_clock::now();
-    absl::Status status = transport_->Read(layer, *memory);
+    if (status.ok()) status = transport_->Read(layer, *memory);
     const double seconds = SecondsSince(start);
     absl::MutexLock lock(&mu_);
     Slot& slot = slots_[index];
@@ -122,6 +123,7 @@ absl::Status LayerStreamer::Acquire(std::size_t layer) {
   stats_.wait_seconds += SecondsSince(start);
   if (stopping_) return absl::CancelledError("the layer streamer is stopping");
   if (!slot.read_status.ok()) return slot.read_status;
+  transport_->BeforeCompute(*slot.memory);
   units_[layer]->Rebind(slot.memory->data());
   ++stats_.acquired_layers;
   stats_.acquired_bytes += static_cast<std::int64_t>(units_[layer]->bytes());
@@ -137,6 +139,10 @@ void LayerStreamer::Release(std::size_t layer) {
       next_release_ % layers != static_cast<std::int64_t>(layer)) {
     return;
   }
+  // Before the worker may see the slot free: its next copy is ordered after this compute.
+  transport_->AfterCompute(
+      *slots_[static_cast<std::size_t>(next_release_ % static_cast<std::int64_t>(slots_.size()))]
+           .memory);
   ++next_release_;
 }
 

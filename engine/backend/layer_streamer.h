@@ -40,8 +40,13 @@ class LayerSlot {
   virtual std::byte* data() = 0;
 };
 
-// Moves streamed layers' bytes into slots. Called from the streamer's copy worker only (Read)
-// and at set-up (NewSlot), never concurrently.
+// Moves streamed layers' bytes into slots. Called from the streamer's copy worker (WaitUntilFree,
+// Read), the forward's thread (BeforeCompute, AfterCompute) and at set-up (NewSlot); never two
+// calls on one slot at once.
+//
+// A transport whose copies and compute are asynchronous to the host (a GPU's) orders them on the
+// device with the three hooks below, so that neither side waits for the other more than the data
+// requires; a synchronous one (the CPU's layer file) needs none of them.
 class LayerTransport {
  public:
   virtual ~LayerTransport() = default;
@@ -56,6 +61,18 @@ class LayerTransport {
   // Copies layer `layer`'s bytes into `slot` and returns once they are there. Errors are
   // INTERNAL and name where the bytes came from (the file, for the CPU).
   virtual absl::Status Read(std::size_t layer, LayerSlot& slot) = 0;
+
+  // Copy worker, before Read(slot) and outside its timing: returns once the compute that last
+  // read `slot` (ended by AfterCompute) is done on the device, so that the copy time the
+  // streamer measures is the copy's alone. An error fails that Read.
+  virtual absl::Status WaitUntilFree(LayerSlot& /*slot*/) { return absl::OkStatus(); }
+  // Forward's thread, after Read(slot) returned and before the layer's compute is issued: makes
+  // the work this thread issues next wait for the slot's copy. Errors surface where the backend
+  // reports its device errors.
+  virtual void BeforeCompute(LayerSlot& /*slot*/) {}
+  // Forward's thread, once the layer's compute is issued (possibly not yet run): the next copy
+  // into `slot` must wait for that work. A failure here must fail the next Read into the slot.
+  virtual void AfterCompute(LayerSlot& /*slot*/) {}
 };
 
 // What a backend needs to make a transport for streamed units (Backend::NewLayerTransport).
@@ -105,11 +122,13 @@ class LayerStreamer {
   // for layer = 0..layer_count()-1 in order, Acquire(layer), compute, Release(layer); or
   // FinishStep() to give up the rest of a step.
   //
-  // Waits until `layer` is in its slot and rebinds its unit there. Returns the copy's error
+  // Waits until `layer` is in its slot, orders the calling thread's next device work after the
+  // copy (LayerTransport::BeforeCompute) and rebinds its unit there. Returns the copy's error
   // (INTERNAL naming the file) when the read failed, CANCELLED once the streamer is stopping;
   // the layer must still be Released (or the step finished) either way.
   [[nodiscard]] absl::Status Acquire(std::size_t layer);
-  // The forward is done with `layer`: its slot may be refilled.
+  // The forward has issued its work on `layer`: its slot may be refilled once that work is done
+  // (LayerTransport::AfterCompute).
   void Release(std::size_t layer);
   // Releases the step's remaining layers (waiting for copies in flight) so that the next step
   // starts at layer 0; a no-op at a step boundary. For a forward that fails mid-step.

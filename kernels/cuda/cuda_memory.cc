@@ -161,6 +161,13 @@ absl::StatusOr<Event> Event::Create(bool timing) {
   return event;
 }
 
+absl::StatusOr<Event> Event::CreateBlocking() {
+  Event event;
+  GHOST_CUDA_RETURN_IF_ERROR(
+      cudaEventCreateWithFlags(&event.event_, cudaEventDisableTiming | cudaEventBlockingSync));
+  return event;
+}
+
 Event::Event(Event&& other) noexcept : event_(std::exchange(other.event_, nullptr)) {}
 
 Event& Event::operator=(Event&& other) noexcept {

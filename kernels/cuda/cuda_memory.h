@@ -110,6 +110,9 @@ class Event {
  public:
   Event() = default;
   static absl::StatusOr<Event> Create(bool timing = false);
+  // Without timing, and a host thread in Synchronize() sleeps instead of spinning: for a worker
+  // that waits on one event for as long as a layer computes.
+  static absl::StatusOr<Event> CreateBlocking();
   Event(Event&& other) noexcept;
   Event& operator=(Event&& other) noexcept;
   ~Event();

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -43,6 +44,21 @@ struct Log {
   std::vector<Event> Snapshot() {
     absl::MutexLock lock(&mu);
     return events;
+  }
+  // The transport's ordering hooks (one letter each), per slot in call order.
+  std::vector<std::pair<const std::byte*, std::string>> hooks ABSL_GUARDED_BY(mu);
+  void AddHook(const std::byte* slot, char hook) {
+    absl::MutexLock lock(&mu);
+    auto it = std::find_if(hooks.begin(), hooks.end(),
+                           [slot](const auto& entry) { return entry.first == slot; });
+    if (it == hooks.end()) it = hooks.insert(hooks.end(), {slot, ""});
+    it->second.push_back(hook);
+  }
+  std::vector<std::string> HooksPerSlot() {
+    absl::MutexLock lock(&mu);
+    std::vector<std::string> per_slot;
+    for (const auto& [slot, letters] : hooks) per_slot.push_back(letters);
+    return per_slot;
   }
 };
 
@@ -82,6 +98,7 @@ class SlowTransport final : public LayerTransport {
   }
   absl::Status Read(std::size_t layer, LayerSlot& slot) override {
     ++in_flight_;
+    AddHook(slot, 'R');
     log_.Add({Event::kReadStart, layer, slot.data()});
     std::this_thread::sleep_for(delay_);
     absl::Status status;
@@ -98,12 +115,23 @@ class SlowTransport final : public LayerTransport {
     return status;
   }
 
+  // The ordering hooks, as an asynchronous (GPU) transport sees them: W(aitUntilFree), R(ead),
+  // B(eforeCompute), A(fterCompute), in call order, per slot.
+  absl::Status WaitUntilFree(LayerSlot& slot) override {
+    AddHook(slot, 'W');
+    return absl::OkStatus();
+  }
+  void BeforeCompute(LayerSlot& slot) override { AddHook(slot, 'B'); }
+  void AfterCompute(LayerSlot& slot) override { AddHook(slot, 'A'); }
+
   std::atomic<int>& live_slots() { return live_slots_; }
   std::atomic<int>& in_flight() { return in_flight_; }
   int max_live() const { return max_live_; }
   void FailOnce(int layer) { fail_layer_ = layer; }
 
  private:
+  void AddHook(LayerSlot& slot, char hook) { log_.AddHook(slot.data(), hook); }
+
   const std::size_t layers_;
   const std::size_t unit_bytes_;
   const std::chrono::milliseconds delay_;
@@ -210,6 +238,29 @@ TEST_F(LayerStreamerTest, CopiesAndComputeNeverShareASlot) {
     absl::MutexLock lock(&log_.mu);
     log_.events.clear();
   }
+}
+
+// What a GPU transport relies on to order copies and compute on the device: per slot, the wait
+// for the last compute, the copy, the compute's "wait for the copy" and its "release" strictly
+// alternate, also across steps and a failed step.
+TEST_F(LayerStreamerTest, OrderingHooksAlternatePerSlot) {
+  MakeUnits(5);
+  std::unique_ptr<LayerStreamer> streamer = Start(2, std::chrono::milliseconds(1));
+  ASSERT_NE(streamer, nullptr);
+  RunStep(*streamer);
+  ASSERT_TRUE(streamer->Acquire(0).ok());
+  streamer->FinishStep();
+  RunStep(*streamer);
+  streamer.reset();
+  const std::vector<std::string> per_slot = log_.HooksPerSlot();
+  ASSERT_EQ(per_slot.size(), 2u);
+  int computed = 0;
+  for (const std::string& hooks : per_slot) {
+    // The worker may have started the next step's copies (W, R) before it stopped.
+    EXPECT_THAT(hooks, ::testing::MatchesRegex("(WRBA)*(WR)?")) << hooks;
+    computed += static_cast<int>(std::count(hooks.begin(), hooks.end(), 'A'));
+  }
+  EXPECT_EQ(computed, 3 * 5);  // three steps of five layers, the failed one finished
 }
 
 TEST_F(LayerStreamerTest, StoppingMidStepLeavesNoCopyInFlightAndFreesEverySlot) {

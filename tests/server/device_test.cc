@@ -127,8 +127,28 @@ TEST_F(DeviceTest, DeviceFlagIsValidated) {
 TEST_F(DeviceTest, BuildInfoNamesCudaRuntimeAndDevice) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
-  EXPECT_THAT(metrics, HasSubstr("cuda_runtime=\""));
-  EXPECT_THAT(metrics, HasSubstr("cuda_device=\""));
+  // The runtime this binary links (or "none" without CUDA), and device 0 or "none".
+  if (kernels::CudaCompiled()) {
+    EXPECT_THAT(metrics, ::testing::ContainsRegex("cuda_runtime=\"[0-9]+\\.[0-9]+\""));
+  } else {
+    EXPECT_THAT(metrics, HasSubstr("cuda_runtime=\"none\""));
+  }
+  if (kernels::CudaDeviceCount() == 0) {
+    EXPECT_THAT(metrics, HasSubstr("cuda_device=\"none\""));
+  } else {
+    EXPECT_THAT(metrics, ::testing::ContainsRegex("cuda_device=\"[^\"]+ \\(sm_[0-9]+\\)\""));
+  }
+}
+
+TEST_F(DeviceTest, PerModelSeriesNameTheirDevice) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const StreamResult served = CollectStream(*inference_, Request("ghost-tiny"));
+  ASSERT_TRUE(served.status.ok()) << served.status.error_message();
+  const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
+  EXPECT_THAT(metrics,
+              HasSubstr("ghost_model_resident_bytes{device=\"cpu\",model_name=\"ghost-tiny\"}"));
+  EXPECT_THAT(metrics,
+              HasSubstr("ghost_num_requests_waiting{device=\"cpu\",model_name=\"ghost-tiny\"}"));
 }
 
 }  // namespace

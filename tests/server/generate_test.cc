@@ -294,7 +294,7 @@ TEST_F(GenerateTest, SlowReaderGetsEveryTokenWithoutHoldingTheKvCache) {
   const GenerateRequest request = Greedy("A slow reader", 300);
   const StreamResult fast = CollectStream(*stub_, request);
   ASSERT_TRUE(fast.status.ok()) << fast.status.error_message();
-  const std::string model = "{model_name=\"ghost-tiny\"}";
+  const std::string model = "{device=\"cpu\",model_name=\"ghost-tiny\"}";
   const std::string grpc_model = "{api=\"grpc\",model_name=\"ghost-tiny\"}";
   const int metrics_port = server_->metrics_port();
   const double generated =

@@ -442,7 +442,7 @@ TEST_F(HttpTest, ClientThatDisconnectsMidStreamCancelsItsRequest) {
             1);
   // The KV blocks are free again and the server serves on.
   EXPECT_EQ(AwaitMetric(server_->metrics_port(),
-                        "ghost_kv_cache_usage_ratio{model_name=\"ghost-tiny\"}", 0),
+                        "ghost_kv_cache_usage_ratio{device=\"cpu\",model_name=\"ghost-tiny\"}", 0),
             0);
   auto after =
       Post("/v1/completions", {{"model", "ghost-tiny"}, {"prompt", kPrompt}, {"max_tokens", 2}});

@@ -34,9 +34,9 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
 
   const std::string scrape = HttpGet(server->metrics_port(), "/metrics");
   ASSERT_FALSE(scrape.empty());
-  // The request's series carry the front end it came through; the model's gauges do not.
+  // The request's series carry the front end it came through; the model's gauges its device.
   const std::string grpc_model = "{api=\"grpc\",model_name=\"ghost-tiny\"}";
-  const std::string model = "{model_name=\"ghost-tiny\"}";
+  const std::string model = "{device=\"cpu\",model_name=\"ghost-tiny\"}";
   EXPECT_EQ(MetricValue(scrape, "ghost_generation_tokens_total" + grpc_model), 5);
   EXPECT_EQ(MetricValue(scrape, "ghost_prompt_tokens_total" + grpc_model), 7);
   EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_num_requests_running" + grpc_model, 0), 0);
@@ -49,12 +49,12 @@ TEST(MetricsTest, ScrapeShowsTokensAndPassesPromtool) {
   // widened to fp32, a few KiB more).
   EXPECT_EQ(MetricValue(scrape, "ghost_num_requests_waiting" + model), 0);
   EXPECT_EQ(AwaitMetric(server->metrics_port(), "ghost_kv_cache_usage_ratio" + model, 0), 0);
-  const double weight_bytes =
-      MetricValue(scrape, "ghost_model_weight_bytes{format=\"bf16\",model_name=\"ghost-tiny\"}");
+  const double weight_bytes = MetricValue(
+      scrape, "ghost_model_weight_bytes{device=\"cpu\",format=\"bf16\",model_name=\"ghost-tiny\"}");
   EXPECT_GE(weight_bytes, 2 * 5837568);
   EXPECT_LT(weight_bytes, 2 * 5837568 + 16384);
   EXPECT_EQ(MetricValue(scrape,
-                        "ghost_model_sparsity_ratio{kind=\"removed_neurons\","
+                        "ghost_model_sparsity_ratio{device=\"cpu\",kind=\"removed_neurons\","
                         "model_name=\"ghost-tiny\"}"),
             0);
   EXPECT_NE(

@@ -203,14 +203,21 @@ TEST_F(ModelsTest, LoadModelWithAWeightBudgetStreamsLayers) {
   EXPECT_EQ(streamed.token_ids, resident.token_ids);
 
   const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
-  EXPECT_GE(MetricValue(metrics, "ghost_stream_bytes_total{model_name=\"b\"}"),
+  EXPECT_GE(MetricValue(metrics, "ghost_stream_bytes_total{device=\"cpu\",model_name=\"b\"}"),
             static_cast<double>(model.streamed_weight_bytes()));
-  EXPECT_EQ(MetricValue(metrics, "ghost_model_resident_bytes{model_name=\"b\"}"),
+  EXPECT_EQ(MetricValue(metrics, "ghost_model_resident_bytes{device=\"cpu\",model_name=\"b\"}"),
             static_cast<double>(model.resident_weight_bytes()));
-  EXPECT_GE(MetricValue(metrics, "ghost_stream_overlap_ratio{model_name=\"b\"}"), 0.0);
-  EXPECT_GE(MetricValue(metrics, "ghost_stream_copy_seconds_total{model_name=\"b\"}"), 0.0);
-  EXPECT_GE(MetricValue(metrics, "ghost_stream_wait_seconds_total{model_name=\"b\"}"), 0.0);
-  EXPECT_EQ(MetricValue(metrics, "ghost_stream_bytes_total{model_name=\"ghost-tiny\"}"), -1);
+  EXPECT_GE(MetricValue(metrics, "ghost_stream_overlap_ratio{device=\"cpu\",model_name=\"b\"}"),
+            0.0);
+  EXPECT_GE(
+      MetricValue(metrics, "ghost_stream_copy_seconds_total{device=\"cpu\",model_name=\"b\"}"),
+      0.0);
+  EXPECT_GE(
+      MetricValue(metrics, "ghost_stream_wait_seconds_total{device=\"cpu\",model_name=\"b\"}"),
+      0.0);
+  EXPECT_EQ(
+      MetricValue(metrics, "ghost_stream_bytes_total{device=\"cpu\",model_name=\"ghost-tiny\"}"),
+      -1);
 
   request.set_weight_budget_bytes(4096);
   const grpc::Status small = models_->LoadModel(ContextWithToken("").get(), request, &model);

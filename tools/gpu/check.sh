@@ -110,10 +110,19 @@ else:
     for r in bench["matvec"]:
         summary.append(f"| {r['format']} | {r['rows']}x{r['cols']} | {r['batch']} | "
                        f"{r['gbps']:.0f} | {r['ratio_to_d2d']:.2f} |")
-    summary += ["", "| decode | batch | tokens/s | GB/s | / D2D |", "|---|---|---|---|---|"]
+    summary += ["", "| decode | budget | batch | tokens/s | GB/s | / D2D | stream GB/s | / H2D "
+                "| overlap (timing) | overlap (streamer) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in bench["decode"]:
-        summary.append(f"| {r['format']} | {r['batch']} | {r['tokens_per_second']:.1f} | "
-                       f"{r['gbps']:.0f} | {r['ratio_to_d2d']:.2f} |")
+        stream = "| | | | |"
+        if "stream_gbps" in r:
+            timing = r.get("overlap_ratio_timing")
+            stream = (f"| {r['stream_gbps']:.1f} | {r['stream_ratio_to_h2d']:.2f} | "
+                      f"{'-' if timing is None else f'{timing:.2f}'}"
+                      f"{' (copy-bound)' if r.get('copy_bound') else ''} | "
+                      f"{r['overlap_ratio']:.2f} |")
+        summary.append(f"| {r['format']} | {r['weight_budget_percent']}% | {r['batch']} | "
+                       f"{r['tokens_per_second']:.1f} | {r['gbps']:.0f} | "
+                       f"{r['ratio_to_d2d']:.2f} {stream}")
 if "skipped" in bench:
     summary += ["", "no device: the CUDA kernel and model tests skipped (reasons in tests.json); "
                 "nothing on the GPU side was verified"]

@@ -162,13 +162,16 @@ absl::StatusOr<std::shared_ptr<Backend>> NewCudaBackend(int device_index) {
   return std::make_shared<cuda_backend::CudaBackend>(device_index);
 }
 
-std::string CudaRuntimeLabel() { return kernels::cuda::RuntimeVersion(); }
+std::string CudaRuntimeLabel() {
+  const std::string version = kernels::cuda::RuntimeVersion();
+  return version.empty() ? "none" : version;
+}
 
 std::string CudaDeviceLabel() {
   absl::StatusOr<int> count = kernels::cuda::DeviceCount();
-  if (!count.ok()) return "";
+  if (!count.ok() || *count == 0) return "none";
   absl::StatusOr<kernels::cuda::DeviceProperties> props = kernels::cuda::GetDeviceProperties(0);
-  if (!props.ok()) return "";
+  if (!props.ok()) return "none";
   return absl::StrCat(props->name, " (sm_", props->compute_major, props->compute_minor, ")");
 }
 

@@ -6,7 +6,10 @@
 // last such call (backend.h). Host->device traffic in a step: token ids, rope tables, the step's
 // block tables (once per step, not per layer); device->host: logits and gate counts.
 //
-// Streaming layers through device slots is not here yet: units are resident.
+// Under a weight budget (device memory), streamed layers' bytes live in pinned host memory and are
+// copied into device slots on a copy stream of their own, ordered against the computing lane's
+// stream by an event per slot (cuda_layer_transport.cc); a streamed step adds host->device copies
+// only.
 #ifndef GHOST_ENGINE_BACKEND_CUDA_CUDA_BACKEND_H_
 #define GHOST_ENGINE_BACKEND_CUDA_CUDA_BACKEND_H_
 

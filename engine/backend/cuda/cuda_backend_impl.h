@@ -77,8 +77,7 @@ class CudaBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
       std::vector<UnitTensorSource> tensors) override;
-  // UNIMPLEMENTED: layer streaming on CUDA (pinned host memory -> device slots, an event per
-  // slot) is not built yet; a CUDA model keeps every layer resident.
+  // Pinned host memory -> device slots, an event per slot (cuda_layer_transport.cc).
   absl::StatusOr<std::unique_ptr<LayerTransport>> NewLayerTransport(
       const LayerStreamSource& source) override;
   std::unique_ptr<Activation> NewActivation() override;

@@ -169,10 +169,4 @@ absl::StatusOr<std::unique_ptr<WeightUnit>> CudaBackend::NewWeightUnit(
   return std::unique_ptr<WeightUnit>(*std::move(unit));
 }
 
-absl::StatusOr<std::unique_ptr<LayerTransport>> CudaBackend::NewLayerTransport(
-    const LayerStreamSource&) {
-  return absl::UnimplementedError(
-      "layer streaming is not built for CUDA yet: load the model without a weight budget");
-}
-
 }  // namespace ghost::cuda_backend

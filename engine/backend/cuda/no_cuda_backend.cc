@@ -12,7 +12,7 @@ absl::StatusOr<std::shared_ptr<Backend>> NewCudaBackend(int device_index) {
       "load the model with device cpu");
 }
 
-std::string CudaRuntimeLabel() { return ""; }
-std::string CudaDeviceLabel() { return ""; }
+std::string CudaRuntimeLabel() { return "none"; }
+std::string CudaDeviceLabel() { return "none"; }
 
 }  // namespace ghost
