@@ -1,10 +1,11 @@
 // ghostbench gpu: on CUDA device 0, in one run, the device-to-device copy bandwidth and the
 // pinned host-to-device bandwidth (measured), the small-batch matvec kernels' weight GB/s and
 // their ratio to the D2D bandwidth for bf16, ternary (2-bit and base-3) and the codebook at
-// 4096x14336 and 14336x4096 and batch 1, 8 and 32, and resident decode tokens/s of a random
+// 4096x14336 and 14336x4096 and batch 1, 8 and 32, and decode tokens/s of a random
 // Llama-3-8B-shape model (bf16 and ternary, batch 1 and 64) with its weight GB/s over D2D, at
-// weight budgets of 100%, 50% and 25% (the rest streamed from pinned host memory) with the
-// achieved stream GB/s over the measured pinned H2D bandwidth and the overlap ratio.
+// weight budgets of 100%, 50% and 25% of the decoder layers (the embedding and head stay
+// resident; the layers past the budget stream from pinned host memory), with the achieved stream
+// GB/s over the measured pinned H2D bandwidth and the overlap ratio.
 // D2D bandwidth counts bytes read plus bytes written (what the memory moved). Weight copies are
 // rotated past the L2 cache so that each call reads its weights from memory. Without a device it
 // reports "no device" and exits 0.

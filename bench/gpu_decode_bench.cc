@@ -179,7 +179,7 @@ absl::StatusOr<std::vector<GpuDecodeResult>> RunGpuDecode(const std::string& for
                                                           int steps, bool quick) {
   DeviceModel model;
   model.shape =
-      quick ? Shape{256, 2, 8, 2, 32, 512, 1024} : Shape{4096, 32, 32, 8, 128, 14336, 128256};
+      quick ? Shape{256, 12, 8, 2, 32, 512, 1024} : Shape{4096, 32, 32, 8, 128, 14336, 128256};
   const Shape& s = model.shape;
   const bool ternary = format != "bf16";
   absl::StatusOr<std::shared_ptr<Backend>> made = NewBackend({.device = Device::kCuda});
@@ -229,8 +229,8 @@ absl::StatusOr<std::vector<GpuDecodeResult>> RunGpuDecode(const std::string& for
   model.head = *std::move(head_unit);
   // A decode step reads the head whole and one embedding row per token.
   model.weight_bytes_per_step += static_cast<double>(s.vocab) * s.hidden * 2;
-  std::size_t total_bytes = model.head->bytes();
-  for (std::size_t bytes : layer_bytes) total_bytes += bytes;
+  std::size_t decoder_bytes = 0;
+  for (std::size_t bytes : layer_bytes) decoder_bytes += bytes;
 
   std::vector<GpuDecodeResult> results;
   for (int percent : budget_percents) {
@@ -240,7 +240,8 @@ absl::StatusOr<std::vector<GpuDecodeResult>> RunGpuDecode(const std::string& for
     if (percent < 100) {
       absl::StatusOr<WeightPlan> plan = PlanWeights(
           model.head->bytes(), layer_bytes,
-          static_cast<std::int64_t>(total_bytes * (percent / 100.0)), kSlots, kLayerSlotAlignment);
+          static_cast<std::int64_t>(model.head->bytes() + decoder_bytes * percent / 100), kSlots,
+          kLayerSlotAlignment);
       if (!plan.ok()) return plan.status();
       first_streamed = plan->resident_layers;
       LayerStreamSource source;

@@ -35,7 +35,8 @@ class CudaLayerSlot final : public LayerSlot {
   // Whether "released" holds a record yet (waiting on a never-recorded event returns at once,
   // which is also right: nothing read the slot before).
   bool released_recorded = false;
-  // A failure to order the last compute before the next copy: that copy must not happen.
+  // The last AfterCompute's failure to order its compute before the next copy: that copy must
+  // not happen.
   absl::Status release_error;
 
  private:
@@ -150,11 +151,10 @@ class CudaLayerTransport final : public LayerTransport {
     }
     const absl::Status recorded = s.released().Record(lane->handle());
     lane->Record(recorded);
-    if (recorded.ok()) {
-      s.released_recorded = true;
-    } else {
-      s.release_error = recorded;
-    }
+    // A failed record leaves an older one in the event: the next Read into the slot fails
+    // instead of copying over what this compute may still read. A later success clears it.
+    s.release_error = recorded;
+    if (recorded.ok()) s.released_recorded = true;
   }
 
  private:
