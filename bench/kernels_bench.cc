@@ -36,6 +36,9 @@ struct Options {
   double seconds = 1.0;  // Timed per case.
   CpuIsa isa = kernels::DetectedIsa();
   std::optional<WeightFormat> only;  // Run only this format's cases (nullopt: every format).
+  // Tokens per call, each case run once per entry: a decode step (1) and a small batch (8) by
+  // default; --tokens 1,2,4,8,16,32,64 sweeps the batched products' tile widths.
+  std::vector<std::size_t> tokens = {1, 8};
 
   bool Runs(WeightFormat format) const { return !only || *only == format; }
 };
@@ -79,6 +82,22 @@ bool ParseIsa(const char* name, CpuIsa* isa) {
   return false;
 }
 
+// A comma-separated list of token counts, each 1..kMaxTokens.
+bool ParseTokenCounts(const char* list, std::vector<std::size_t>* tokens) {
+  constexpr unsigned long kMaxTokens = 256;
+  tokens->clear();
+  const char* p = list;
+  while (true) {
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(p, &end, 10);
+    if (end == p || n == 0 || n > kMaxTokens) return false;
+    tokens->push_back(n);
+    if (*end == '\0') return true;
+    if (*end != ',') return false;
+    p = end + 1;
+  }
+}
+
 bool ParseOptions(int argc, char** argv, Options* options) {
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -95,6 +114,8 @@ bool ParseOptions(int argc, char** argv, Options* options) {
     } else if (arg == "--only" && i + 1 < argc) {
       options->only = ParseWeightFormat(argv[++i]);
       if (!options->only) return false;
+    } else if (arg == "--tokens" && i + 1 < argc) {
+      if (!ParseTokenCounts(argv[++i], &options->tokens)) return false;
     } else {
       return false;
     }
@@ -305,7 +326,7 @@ int RunKernels(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: ghostbench kernels [--json] [--seconds S] [--quick] "
                  "[--isa scalar|avx2|avx512] [--only f32|bf16|f16|ternary-2bit|ternary-base3|"
-                 "codebook-2bit]\n");
+                 "codebook-2bit] [--tokens N,N,...]\n");
     return 2;
   }
   if (!kernels::IsaSupported(options.isa)) {
@@ -336,7 +357,7 @@ int RunKernels(int argc, char** argv) {
 
   std::vector<CaseResult> results;
   for (const Shape& shape : shapes) {
-    for (std::size_t n : {1, 8}) {
+    for (std::size_t n : options.tokens) {
       const double gb_per_s = bandwidth.gb_per_s;
       if (options.Runs(WeightFormat::kF32)) {
         results.push_back(RunCase<float>(options, WeightFormat::kF32, shape, n, gb_per_s, arena));
@@ -359,11 +380,11 @@ int RunKernels(int argc, char** argv) {
         // Copies of one repacked matrix; freed before the next format.
         std::vector<kernels::QuantWeights> copies(1, RandomQuantWeights(format, shape, block_size));
         copies.resize(WeightCopies(options, copies[0].bytes()), copies[0]);
-        for (std::size_t n : {1, 8}) {
+        for (std::size_t n : options.tokens) {
           results.push_back(RunQuantCase(options, copies, n, false, machine));
         }
         if (block_size == 64 && format != WeightFormat::kTernaryBase3) {
-          for (std::size_t n : {1, 8}) {
+          for (std::size_t n : options.tokens) {
             results.push_back(RunQuantCase(options, copies, n, true, machine));
           }
         }

@@ -71,4 +71,38 @@ TEST(GhostbenchKernelsTest, QuickRunPrintsJson) {
   EXPECT_EQ(f32_activations, 8);
 }
 
+// --tokens replaces the default token counts {1, 8}: every case runs once per listed count.
+TEST(GhostbenchKernelsTest, TokenCountsFromTheCommandLine) {
+  const std::string command = std::string(GHOSTBENCH_PATH) +
+                              " kernels --json --seconds 0.05 --quick --only ternary-2bit"
+                              " --tokens 2,5";
+  std::string output;
+  ASSERT_EQ(ghost::testing::RunCommand(command, output), 0) << command << "\n" << output;
+  const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << output;
+  const nlohmann::json& results = json.at("results");
+  // 2 block sizes x 2 shapes x 2 counts with int8 activations, and block size 64 x 2 shapes x
+  // 2 counts with fp32 activations.
+  ASSERT_EQ(results.size(), 8u + 4u);
+  int twos = 0;
+  int fives = 0;
+  for (const nlohmann::json& r : results) {
+    EXPECT_EQ(r.at("format").get<std::string>(), "ternary-2bit");
+    const long n = r.at("n").get<long>();
+    twos += n == 2;
+    fives += n == 5;
+  }
+  EXPECT_EQ(twos, 6);
+  EXPECT_EQ(fives, 6);
+}
+
+TEST(GhostbenchKernelsTest, RejectsBadTokenCounts) {
+  for (const char* list : {"0", "2,", "x", "300", "-1"}) {
+    const std::string command =
+        std::string(GHOSTBENCH_PATH) + " kernels --quick --tokens " + list + " 2>/dev/null";
+    std::string output;
+    EXPECT_NE(ghost::testing::RunCommand(command, output), 0) << list;
+  }
+}
+
 }  // namespace

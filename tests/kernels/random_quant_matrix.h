@@ -47,8 +47,9 @@ struct MatrixShape {
   std::size_t cols;
 };
 
-// Tokens per call: a decode step, a count no tile divides, and a full 16-token tile.
-inline constexpr std::size_t kTokenCounts[] = {1, 3, 16};
+// Tokens per call: a decode step, a count under one tile, full tiles and a partial one after
+// them (the AVX-512 tiles take 4 tokens), and a full 16-token tile.
+inline constexpr std::size_t kTokenCounts[] = {1, 3, 6, 16};
 
 // Standard normal activations.
 inline std::vector<float> RandomActivations(std::size_t count, std::mt19937& rng) {
