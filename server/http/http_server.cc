@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "server/http/api_error.h"
@@ -115,6 +116,7 @@ class HttpServerImpl final : public HttpServer {
   const std::int64_t created_;  // models' "created": when this server started
   httplib::Server server_;
   std::thread thread_;
+  absl::Notification listen_ended_;
   int port_ = 0;
 };
 
@@ -164,7 +166,15 @@ absl::Status HttpServerImpl::Init() {
         "another with --http_port, or 0 to turn HTTP off"));
   }
   if (options_.port != 0) port_ = options_.port;
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_.listen_after_bind();
+    listen_ended_.Notify();
+  });
+  // httplib's stop() does nothing until the listen loop has started, so a Stop() right after
+  // Init() would leave the thread listening and the join waiting forever: return once it runs.
+  while (!server_.is_running() &&
+         !listen_ended_.WaitForNotificationWithTimeout(absl::Milliseconds(1))) {
+  }
   return absl::OkStatus();
 }
 
