@@ -4,7 +4,6 @@
 // and the bundled ghost-tiny. Those skip without a CUDA device; the refusal without one runs
 // everywhere.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -17,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda_device.h"
+#include "tests/engine/compress_fixture.h"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
@@ -107,14 +107,7 @@ class CudaBackendTest : public ::testing::TestWithParam<Case> {
         job.scheme = c.scheme;
         job.block_size = 16;
         if (c.scheme == "ternary") job.target_sparsity = 0.4f;
-        std::string text;
-        while (text.size() < 2000) text += "The quick brown fox jumps over the lazy dog. ";
-        job.calibration_text = text;
-        const std::atomic<bool> no_cancel{false};
-        absl::StatusOr<compress::CompressReport> report = compress::CompressModelDirectory(
-            job, [](const compress::CompressProgress&) {}, no_cancel);
-        ASSERT_TRUE(report.ok()) << report.status();
-        dir = job.output_dir;
+        dir = ghost::testing::CompressForTest(job);
       }
     }
     absl::StatusOr<std::shared_ptr<const Model>> cpu = Model::Load(dir);

@@ -5,7 +5,6 @@
 // layers' sizes, so a transport that silently kept the layers resident fails. Skips without a
 // CUDA device; runs on a GPU machine (tools/gpu/check.sh).
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <ostream>
@@ -17,6 +16,7 @@
 #include "engine/model/model.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda_device.h"
+#include "tests/engine/compress_fixture.h"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
@@ -32,14 +32,8 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 // Twelve small layers, so that a quarter budget streams most of them through two slots.
 std::string WriteModel(const Case& c) {
-  ghost::testing::TinyLlamaSpec spec;
+  ghost::testing::TinyLlamaSpec spec = ghost::testing::WideLayerSpec(12);
   spec.dtype = c.dtype;
-  spec.hidden_size = 64;
-  spec.intermediate_size = 256;
-  spec.num_layers = 12;
-  spec.num_heads = 4;
-  spec.num_kv_heads = 2;
-  spec.head_dim = 16;
   spec.context = 512;  // the compressor profiles windows of 512 tokens
   spec.tie_word_embeddings = true;
   spec.seed = 9;
@@ -52,14 +46,7 @@ std::string WriteModel(const Case& c) {
   job.scheme = c.scheme;
   job.block_size = 16;
   job.target_sparsity = 0.4f;
-  std::string text;
-  while (text.size() < 2000) text += "The quick brown fox jumps over the lazy dog. ";
-  job.calibration_text = text;
-  const std::atomic<bool> no_cancel{false};
-  absl::StatusOr<compress::CompressReport> report = compress::CompressModelDirectory(
-      job, [](const compress::CompressProgress&) {}, no_cancel);
-  EXPECT_TRUE(report.ok()) << report.status();
-  return job.output_dir;
+  return ghost::testing::CompressForTest(job);
 }
 
 // A load on cuda:0, set member by member (GCC's -Wmissing-field-initializers).

@@ -22,6 +22,7 @@
 #include "engine/registry/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/compress_fixture.h"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
@@ -48,14 +49,7 @@ std::string Compress(const std::string& dir, const std::string& scheme, int bloc
   job.output_dir = dir + "-" + scheme + "-" + std::to_string(block_size);
   job.scheme = scheme;
   job.block_size = block_size;
-  std::string text;
-  while (text.size() < 1500) text += "The quick brown fox jumps over the lazy dog. ";
-  job.calibration_text = text;
-  const std::atomic<bool> no_cancel{false};
-  absl::StatusOr<compress::CompressReport> report = compress::CompressModelDirectory(
-      job, [](const compress::CompressProgress&) {}, no_cancel);
-  EXPECT_TRUE(report.ok()) << report.status();
-  return job.output_dir;
+  return ghost::testing::CompressForTest(job, 1500);
 }
 
 TinyLlamaSpec BlockSpec(int width) {  // every linear's columns a multiple of `width`

@@ -20,14 +20,7 @@ class GhostbenchStreamTest : public ::testing::Test {
     model_ = ghost::testing::MakeTempDir("ghostbench_stream_model");
     cache_ = ghost::testing::MakeTempDir("ghostbench_stream_cache");
     // Layers large beside the embedding, so that half the weights hold the slots.
-    ghost::testing::TinyLlamaSpec spec;
-    spec.hidden_size = 64;
-    spec.intermediate_size = 256;
-    spec.num_layers = 8;
-    spec.num_heads = 4;
-    spec.num_kv_heads = 2;
-    spec.head_dim = 16;
-    ghost::testing::WriteTinyLlama(model_, spec);
+    ghost::testing::WriteTinyLlama(model_, ghost::testing::WideLayerSpec(8));
     absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(model_);
     ASSERT_TRUE(model.ok()) << model.status();
     full_ = (*model)->summary().resident_weight_bytes;

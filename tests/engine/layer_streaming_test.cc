@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +22,7 @@
 #include "engine/model/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/compress_fixture.h"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
@@ -33,14 +33,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TinyLlamaSpec StreamingSpec(const std::string& dtype) {
-  TinyLlamaSpec spec;
+  TinyLlamaSpec spec = ghost::testing::WideLayerSpec(12);
   spec.dtype = dtype;
-  spec.hidden_size = 64;
-  spec.intermediate_size = 256;
-  spec.num_layers = 12;
-  spec.num_heads = 4;
-  spec.num_kv_heads = 2;
-  spec.head_dim = 16;
   spec.context = 512;  // the compressor profiles windows of 512 tokens
   spec.tie_word_embeddings = true;
   spec.seed = 5;
@@ -77,14 +71,7 @@ std::string WriteModel(const Case& c) {
   job.target_sparsity = 0.4f;
   job.remove_dead_neurons = true;
   job.dead_neuron_tolerance = 0.3f;
-  std::string text;
-  while (text.size() < 2000) text += "The quick brown fox jumps over the lazy dog. ";
-  job.calibration_text = text;
-  const std::atomic<bool> no_cancel{false};
-  absl::StatusOr<compress::CompressReport> report = compress::CompressModelDirectory(
-      job, [](const compress::CompressProgress&) {}, no_cancel);
-  EXPECT_TRUE(report.ok()) << report.status();
-  return job.output_dir;
+  return ghost::testing::CompressForTest(job);
 }
 
 std::shared_ptr<const Model> Load(const std::string& dir, const ModelOptions& options = {}) {

@@ -33,13 +33,7 @@ GenerationRequest Greedy(int salt) {
 class StreamBatchingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TinyLlamaSpec spec;
-    spec.hidden_size = 64;
-    spec.intermediate_size = 256;
-    spec.num_layers = 8;
-    spec.num_heads = 4;
-    spec.num_kv_heads = 2;
-    spec.head_dim = 16;
+    TinyLlamaSpec spec = ghost::testing::WideLayerSpec(8);
     spec.seed = 9;
     dir_ = ghost::testing::MakeTempDir("stream-batching");
     cache_dir_ = ghost::testing::MakeTempDir("stream-batching-cache");

@@ -390,4 +390,15 @@ std::vector<double> ReferenceLlamaForward(const TinyLlamaSpec& spec, const Tenso
   return out;
 }
 
+TinyLlamaSpec WideLayerSpec(int num_layers) {
+  TinyLlamaSpec spec;
+  spec.hidden_size = 64;
+  spec.intermediate_size = 256;
+  spec.num_layers = num_layers;
+  spec.num_heads = 4;
+  spec.num_kv_heads = 2;
+  spec.head_dim = 16;
+  return spec;
+}
+
 }  // namespace ghost::testing

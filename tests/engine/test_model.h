@@ -54,6 +54,10 @@ struct TinyLlamaSpec {
   std::vector<float> gate_thresholds;
 };
 
+// Layers large beside the embedding (hidden 64, inner 256, 4 heads of 16, 2 KV heads), so that a
+// small weight budget streams most of `num_layers` layers: the streaming tests' model.
+TinyLlamaSpec WideLayerSpec(int num_layers);
+
 // The weights as the forward should see them (already rounded to the storage dtype), each in
 // its Hugging Face layout (down_proj [hidden, inner] even where it is stored transposed).
 using TensorMap = std::map<std::string, std::vector<float>>;

@@ -4,7 +4,6 @@
 // it, runs the model bit for bit as the original does.
 #include "engine/backend/weight_unit.h"
 
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +19,7 @@
 #include "engine/model/model.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/quant_matmul.h"
+#include "tests/engine/compress_fixture.h"
 #include "tests/engine/test_model.h"
 
 namespace ghost {
@@ -56,14 +56,7 @@ class WeightUnitTest : public ::testing::TestWithParam<Case> {
       job.scheme = c.scheme;
       job.block_size = 16;
       if (c.scheme == "ternary") job.target_sparsity = 0.4f;
-      std::string text;
-      while (text.size() < 2000) text += "The quick brown fox jumps over the lazy dog. ";
-      job.calibration_text = text;
-      const std::atomic<bool> no_cancel{false};
-      absl::StatusOr<compress::CompressReport> report = compress::CompressModelDirectory(
-          job, [](const compress::CompressProgress&) {}, no_cancel);
-      ASSERT_TRUE(report.ok()) << report.status();
-      dir_ = job.output_dir;
+      dir_ = ghost::testing::CompressForTest(job);
     }
     absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir_);
     ASSERT_TRUE(model.ok()) << model.status();
