@@ -92,9 +92,11 @@ constexpr bool TableIsConsistent() {
     const bool dense = t.reconstruction == Reconstruction::kStoredValue;
     if (t.block_quantized == dense) return false;
     if (dense != (t.bytes_per_code > 0 && t.codes_per_byte == 0)) return false;
-    if (t.block_quantized != (t.codes_per_byte > 0 && t.pack != nullptr && t.unpack != nullptr)) {
-      return false;
-    }
+    if (t.block_quantized != (t.codes_per_byte > 0)) return false;
+    // Only the dense side of the packing rule is checked here: GCC cannot fold a function's
+    // address against null when -fsanitize=null (the ASan+UBSan build) disables null-pointer
+    // assumptions, so FormatTest.EveryEntryOfTheTable checks the block formats' packings.
+    if (dense && (t.pack != nullptr || t.unpack != nullptr)) return false;
   }
   return true;
 }
@@ -106,7 +108,7 @@ static_assert(std::size(kWeightFormats) ==
               "kWeightFormats must have one entry per WeightFormat");
 static_assert(internal::TableIsConsistent(),
               "kWeightFormats must be in WeightFormat order, dense entries with bytes per code "
-              "and no packing, block-quantized ones with codes per byte and both packings");
+              "and no packing, block-quantized ones with codes per byte");
 
 constexpr const WeightFormatTraits& TraitsOf(WeightFormat format) {
   return kWeightFormats[static_cast<std::size_t>(format)];
