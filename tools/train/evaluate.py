@@ -1,7 +1,9 @@
-"""Bits per byte of an exported ghost-tiny directory, computed from model.safetensors
+"""Bits per byte of an exported model directory, computed from model.safetensors
 (bf16 weights widened to fp32, fp32 forward).
 
     /usr/bin/python3 tools/train/evaluate.py --model-dir models/ghost-tiny --data-dir build/train-data
+    /usr/bin/python3 tools/train/evaluate.py --model-dir models/ghost-small --sources sotu,moby-dick,devil \
+        --heldout models/ghost-small/heldout-kjv.txt models/ghost-small/heldout-austen.txt
 
 Definition (the C++ engine reproduces it): a text's bytes are the token ids (no BOS, no
 EOS). They are cut into consecutive windows of W=512 tokens starting at 0 (the last
@@ -12,7 +14,8 @@ L scores L-1 targets, so the first byte of every window is never a target.
 
 validation_sample: validation-sample.txt. validation_full: every validation document
 (the held-out last 5% of each of the 234 documents) evaluated separately as above,
-truncated to its first --max-doc-bytes bytes (0 = whole document).
+truncated to its first --max-doc-bytes bytes (0 = whole document). heldout: each --heldout
+text file (prose the model never saw, e.g. from tools/train/heldout.py) scored whole.
 """
 
 import argparse
@@ -23,7 +26,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from corpus import validation_documents
+from corpus import DEFAULT_SOURCES, validation_documents
 from ghost_model import load_exported
 
 WINDOW = 512
@@ -55,6 +58,8 @@ def main():
     ap.add_argument("--model-dir", default="models/ghost-tiny")
     ap.add_argument("--data-dir", default="build/train-data")
     ap.add_argument("--max-doc-bytes", type=int, default=1024)
+    ap.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="the corpus sources it was trained on")
+    ap.add_argument("--heldout", nargs="*", default=[], metavar="FILE", help="text files scored whole")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -65,19 +70,27 @@ def main():
     print(f"validation_sample: {sample}", flush=True)
 
     bits, targets = 0.0, 0
-    for name, data in validation_documents(args.data_dir):
+    documents = validation_documents(args.data_dir, args.sources.split(","))
+    for name, data in documents:
         b, n = score(model, data[:args.max_doc_bytes] if args.max_doc_bytes else data)
         bits, targets = bits + b, targets + n
     full = summary(bits, targets)
     print(f"validation_full: {full}", flush=True)
 
+    heldout = {}
+    for path in args.heldout:
+        with open(path, "rb") as f:
+            heldout[os.path.basename(path)] = summary(*score(model, f.read()))
+        print(f"heldout {path}: {heldout[os.path.basename(path)]}", flush=True)
+
     result = {
         "validation_sample": {"file": "validation-sample.txt", **sample},
         "validation_full": {
-            "documents": "held-out last 5% of each of the 234 documents, each scored separately"
+            "documents": f"held-out last 5% of each of the {len(documents)} documents, each scored separately"
                          + (f", truncated to its first {args.max_doc_bytes} bytes" if args.max_doc_bytes else ""),
             **full,
         },
+        **({"heldout": heldout} if heldout else {}),
         "window": WINDOW,
         "weights": "model.safetensors (bf16) widened to fp32, fp32 forward",
     }
