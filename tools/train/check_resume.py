@@ -5,11 +5,15 @@
 Trains a small configuration of the ghost-small preset straight through, then trains it
 again, kills that run (SIGKILL) once its first checkpoint is on disk, resumes it with
 --resume and compares the two final checkpoints: every weight must be bitwise equal.
-The configuration crosses the decay and long-sequence phases after the kill.
+The configuration crosses the decay and long-sequence phases after the kill. Then it
+branches a cooldown off the killed run's first state with a shorter --steps (allowed: the
+state is before the decay of both targets), and checks that changing --steps from the
+finished state (inside the decay) is refused.
 """
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +50,9 @@ def main():
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         killed_at = torch.load(state)["step"]
-        if os.path.exists(resumed) or killed_at >= 30:
+        state_at_kill = os.path.join(tmp, "state-at-kill.pt")
+        shutil.copyfile(state, state_at_kill)
+        if os.path.exists(resumed) or killed_at >= 15:
             raise SystemExit(f"the run was not killed early enough (step {killed_at}); rerun")
         log = run(args.data_dir, resumed, "--resume")
 
@@ -56,6 +62,16 @@ def main():
         print(f"killed at step {killed_at} of 40, resumed: {len(a) - len(mismatched)}/{len(a)} tensors bitwise equal")
         if mismatched:
             raise SystemExit(f"resume diverged: {mismatched[:5]}")
+
+        branch = os.path.join(tmp, "branch", "checkpoint.pt")
+        run(args.data_dir, branch, "--resume-from", state_at_kill, "--steps", "20")
+        if torch.load(branch)["steps"] != 20:
+            raise SystemExit("the cooldown branch did not train to its own target")
+        refused = subprocess.run([sys.executable, TRAIN, *SMALL, "--data-dir", args.data_dir, "--out", branch,
+                                  "--resume-from", state, "--steps", "80"], capture_output=True, text=True)
+        if refused.returncode == 0 or "--steps can change only before" not in refused.stderr:
+            raise SystemExit(f"changing --steps inside the decay was not refused: {refused.stderr}")
+        print("cooldown branch to 20 steps from the early state: ok; --steps changed inside the decay: refused")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ t = 0..L-2 it scores -log2 softmax(logits[t])[token[t+1]]. bits_per_byte is the 
 all windows divided by the number of scored targets (bytes_predicted); a window of length
 L scores L-1 targets, so the first byte of every window is never a target.
 
-validation_sample: validation-sample.txt. validation_full: every validation document
+validation_sample: validation-sample.txt; a model whose context is longer than W is also scored
+on it with windows of its whole context (validation_sample_<context>). validation_full: every validation document
 (the held-out last 5% of each of the 234 documents) evaluated separately as above,
 truncated to its first --max-doc-bytes bytes (0 = whole document). heldout: each --heldout
 text file (prose the model never saw, e.g. from tools/train/heldout.py) scored whole.
@@ -33,13 +34,13 @@ WINDOW = 512
 
 
 @torch.no_grad()
-def score(model, data):
+def score(model, data, window=WINDOW):
     """(total bits, targets) of one text under the windowing above."""
     ids = torch.tensor(list(data), dtype=torch.int64)
-    windows = [ids[i:i + WINDOW] for i in range(0, len(ids), WINDOW)]
+    windows = [ids[i:i + window] for i in range(0, len(ids), window)]
     bits, targets = 0.0, 0
-    full = [w for w in windows if len(w) == WINDOW]
-    rest = [w for w in windows if 1 < len(w) < WINDOW]
+    full = [w for w in windows if len(w) == window]
+    rest = [w for w in windows if 1 < len(w) < window]
     batches = [torch.stack(full[i:i + 8]) for i in range(0, len(full), 8)] + [w[None] for w in rest]
     for batch in batches:
         logp = F.log_softmax(model(batch)[:, :-1].double(), dim=-1)
@@ -66,8 +67,16 @@ def main():
     model = load_exported(args.model_dir)
 
     with open(os.path.join(args.model_dir, "validation-sample.txt"), "rb") as f:
-        sample = summary(*score(model, f.read()))
+        sample_text = f.read()
+    sample = summary(*score(model, sample_text))
     print(f"validation_sample: {sample}", flush=True)
+    # A model with a longer context is also scored at it, so every position it serves is checked.
+    context = model.config.max_position_embeddings
+    long_sample = {}
+    if context > WINDOW:
+        long_sample = {f"validation_sample_{context}": {"file": "validation-sample.txt", "window": context,
+                                                        **summary(*score(model, sample_text, context))}}
+        print(f"validation_sample at window {context}: {long_sample}", flush=True)
 
     bits, targets = 0.0, 0
     documents = validation_documents(args.data_dir, args.sources.split(","))
@@ -85,6 +94,7 @@ def main():
 
     result = {
         "validation_sample": {"file": "validation-sample.txt", **sample},
+        **long_sample,
         "validation_full": {
             "documents": f"held-out last 5% of each of the {len(documents)} documents, each scored separately"
                          + (f", truncated to its first {args.max_doc_bytes} bytes" if args.max_doc_bytes else ""),
