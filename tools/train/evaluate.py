@@ -12,10 +12,11 @@ t = 0..L-2 it scores -log2 softmax(logits[t])[token[t+1]]. bits_per_byte is the 
 all windows divided by the number of scored targets (bytes_predicted); a window of length
 L scores L-1 targets, so the first byte of every window is never a target.
 
-validation_sample: validation-sample.txt; a model whose context is longer than W is also scored
-on it with windows of its whole context (validation_sample_<context>). validation_full: every validation document
-(the held-out last 5% of each of the 234 documents) evaluated separately as above,
-truncated to its first --max-doc-bytes bytes (0 = whole document). heldout: each --heldout
+validation_sample: validation-sample.txt; a model whose context is longer than W is also
+scored on it with windows of its whole context (validation_sample_<context>).
+validation_full: every validation document (the held-out last 5% of each document of
+--sources) evaluated separately as above, truncated to its first --max-doc-bytes bytes
+(0 = whole document). heldout: each --heldout
 text file (prose the model never saw, e.g. from tools/train/heldout.py) scored whole.
 """
 

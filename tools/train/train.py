@@ -55,8 +55,10 @@ PRESETS = {
 }
 
 # Arguments that do not change the trained weights; all others must match on --resume.
+# The device is one of them: a state trained on the CPU can go on on a GPU and back (the
+# rounding differs, the run does not).
 RUN_ONLY_ARGS = {"threads", "log_every", "checkpoint_minutes", "out", "resume", "resume_from",
-                 "data_dir", "time_budget", "steps"}
+                 "data_dir", "time_budget", "steps", "device"}
 VALIDATION_WINDOWS, VALIDATION_WINDOW = 16, 512
 
 
@@ -125,6 +127,7 @@ def parse_args():
     ap.add_argument("--warmup-steps", type=int)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda (the state is saved device-free)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--log-every", type=int, default=5)
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
@@ -194,7 +197,7 @@ def main():
 
     stream = torch.from_numpy(train_stream(args.data_dir, args.sources.split(",")).astype(np.int64))
     cfg = model_config(args)
-    model = LlamaForCausalLM(cfg)
+    model = LlamaForCausalLM(cfg).to(args.device)  # initialised on the CPU: the same on every device
     n_params = sum(p.numel() for p in model.parameters())
 
     # Weight decay on matrices (projections, embeddings, lm_head), not on norm gains.
@@ -219,10 +222,10 @@ def main():
         print(f"resumed from {resume_path} at step {step} ({wall_before:.0f}s trained)", flush=True)
     print(f"params {n_params} | train tokens {len(stream)} | batch {args.batch_size}x{args.seq_len} "
           f"| steps {args.steps} | bf16 {args.bf16}", flush=True)
-    windows = validation_windows(args)
+    windows = validation_windows(args).to(args.device)
 
     def write_state():
-        save_atomically({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+        save_atomically({"model": on_cpu(model.state_dict()), "optimizer": on_cpu(opt.state_dict()), "step": step,
                          "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
                          "args": vars(args), "config": asdict(cfg), "tokens": tokens_until(step, args),
                          "wall_time_s": wall_before + time.time() - start}, state_path)
@@ -236,12 +239,12 @@ def main():
         batch_size, seq_len = shape_at(step, args)
         span = seq_len + 1
         offsets = rng.integers(0, len(stream) - span + 1, size=batch_size)
-        batch = torch.stack([stream[o:o + span] for o in offsets])
+        batch = torch.stack([stream[o:o + span] for o in offsets]).to(args.device)
         lr = lr_at(step, args)
         for group in opt.param_groups:
             group["lr"] = lr
 
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16):
             logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, cfg.vocab_size), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -265,10 +268,21 @@ def main():
     tokens = tokens_until(args.steps, args)
     if args.time_budget is None:
         write_state()
-    torch.save({"model": model.state_dict(), "config": asdict(cfg), "args": vars(args),
+    torch.save({"model": on_cpu(model.state_dict()), "config": asdict(cfg), "args": vars(args),
                 "steps": args.steps, "tokens": tokens, "wall_time_s": wall}, args.out)
     print(f"done: {args.steps} steps, {tokens} tokens, {wall:.0f}s, val bpb {validation_bpb(model, windows):.4f} "
           f"-> {args.out}", flush=True)
+
+
+def on_cpu(obj):
+    """A copy of a (nested) state dict with every tensor on the CPU."""
+    if torch.is_tensor(obj):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [on_cpu(v) for v in obj]
+    return obj
 
 
 def tokens_until(step, args):
