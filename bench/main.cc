@@ -52,8 +52,9 @@ constexpr Subcommand kSubcommands[] = {
      "      layer streaming on random TinyLlama-shape models: the layer file's cold read GB/s,\n"
      "      decode tokens/s per weight budget and batch, stream GB/s, its ratio, overlap"},
     {"quality", ghost::bench::RunQuality,
-     "[--json] [--quick] [--model DIR] [--dead_tolerance F]\n"
-     "      whole-model compression: bits/byte before and after per scheme, dead neurons, gates"},
+     "[--json] [--quick] [--model DIR] [--text FILE] [--dead_tolerance F]\n"
+     "      whole-model compression: bits/byte before and after per scheme, dead neurons, gates,\n"
+     "      on the second half of the model's validation-sample.txt or on any text file (--text)"},
     {"serve", ghost::bench::RunServe,
      "[--address HOST:PORT] [--curve 1,2,4,8,16,32] [--max_new_tokens N] [--json] ...\n"
      "      concurrent streaming Generate calls: tokens/s, TTFT, inter-token latency, errors"},
