@@ -35,7 +35,7 @@ build: configure
 # models/ is served read-only; the registry and compression outputs go to the data directory
 # (DATA_DIR, default $$XDG_DATA_HOME/ghostserve or ~/.local/share/ghostserve).
 run: build
-	$(BUILD_DIR)/server/ghostserve --model_root=models --default_model=ghost-tiny \
+	$(BUILD_DIR)/server/ghostserve --model_root=models --default_model=ghost-small \
 	  --host=$(HOST) --port=$(PORT) --metrics_port=$(METRICS_PORT) \
 	  $(if $(DATA_DIR),--data_dir=$(DATA_DIR))
 

@@ -54,8 +54,9 @@ constexpr Subcommand kSubcommands[] = {
      "      decode tokens/s per weight budget and batch, stream GB/s, its ratio, overlap; peak\n"
      "      RSS of each load; checksum GB/s; a request burst with and without the gather window"},
     {"quality", ghost::bench::RunQuality,
-     "[--json] [--quick] [--model DIR] [--dead_tolerance F]\n"
-     "      whole-model compression: bits/byte before and after per scheme, dead neurons, gates"},
+     "[--json] [--quick] [--model DIR] [--text FILE] [--dead_tolerance F]\n"
+     "      whole-model compression: bits/byte before and after per scheme, dead neurons, gates,\n"
+     "      on the second half of the model's validation-sample.txt or on any text file (--text)"},
     {"serve", ghost::bench::RunServe,
      "[--address HOST:PORT] [--curve 1,2,4,8,16,32] [--max_new_tokens N] [--json] ...\n"
      "      concurrent streaming Generate calls: tokens/s, TTFT, inter-token latency, errors"},

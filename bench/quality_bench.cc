@@ -1,8 +1,8 @@
 // ghostbench quality: whole-model compression of a model directory (default ghost-tiny) with
 // every scheme, with and without dead-neuron removal and MLP gates. Calibrates on the first
 // half of the model's validation-sample.txt and measures bits per byte on the second half
-// (held out), before and after; also the removed-neuron fraction, the measured activation
-// sparsity and the compressor's throughput.
+// (held out), or on a text file of the user's (--text), before and after; also the
+// removed-neuron fraction, the measured activation sparsity and the compressor's throughput.
 #include <unistd.h>
 
 #include <atomic>
@@ -67,6 +67,7 @@ std::string Label(const Case& c) {
 
 int RunQuality(int argc, char** argv) {
   std::string model = "models/ghost-tiny";
+  std::string text_path;  // empty: the second half of validation-sample.txt
   bool json = false, quick = false;
   float dead_tolerance = 0.05f;
   for (int i = 0; i < argc; ++i) {
@@ -76,11 +77,13 @@ int RunQuality(int argc, char** argv) {
       quick = true;
     } else if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
       model = argv[++i];
+    } else if (std::strcmp(argv[i], "--text") == 0 && i + 1 < argc) {
+      text_path = argv[++i];
     } else if (std::strcmp(argv[i], "--dead_tolerance") == 0 && i + 1 < argc) {
       dead_tolerance = std::stof(argv[++i]);
     } else {
       std::fprintf(stderr,
-                   "usage: ghostbench quality [--json] [--quick] [--model DIR] "
+                   "usage: ghostbench quality [--json] [--quick] [--model DIR] [--text FILE] "
                    "[--dead_tolerance F]\n");
       return 2;
     }
@@ -93,7 +96,15 @@ int RunQuality(int argc, char** argv) {
   std::string text = *sample;
   if (quick) text = text.substr(0, 2048);
   const std::string calibration = text.substr(0, text.size() / 2);
-  const std::string evaluation = text.substr(text.size() / 2);
+  std::string evaluation = text.substr(text.size() / 2);
+  if (!text_path.empty()) {
+    absl::StatusOr<std::string> user_text = ReadFileToString(text_path);
+    if (!user_text.ok()) {
+      std::fprintf(stderr, "%s\n", user_text.status().ToString().c_str());
+      return 1;
+    }
+    evaluation = quick ? user_text->substr(0, 1024) : *user_text;
+  }
 
   // Throughput counts the source's parameters (what the compressor reads).
   absl::StatusOr<std::shared_ptr<const Model>> source = Model::Load(model);
@@ -137,10 +148,12 @@ int RunQuality(int argc, char** argv) {
 
   const int threads = static_cast<int>(kernels::ThreadPool::Default().num_threads());
   if (json) {
-    nlohmann::json out = {{"model", model},
-                          {"threads", threads},
-                          {"calibration_bytes", calibration.size()},
-                          {"evaluation_bytes", evaluation.size()}};
+    nlohmann::json out = {
+        {"model", model},
+        {"evaluation_text", text_path.empty() ? "validation-sample.txt (second half)" : text_path},
+        {"threads", threads},
+        {"calibration_bytes", calibration.size()},
+        {"evaluation_bytes", evaluation.size()}};
     for (const Result& r : results) {
       out["cases"].push_back({{"case", Label(r.c)},
                               {"scheme", r.c.scheme},
@@ -159,8 +172,9 @@ int RunQuality(int argc, char** argv) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("model %s, %d threads; calibrate on %zu bytes, evaluate on %zu held-out bytes\n",
-              model.c_str(), threads, calibration.size(), evaluation.size());
+  std::printf("model %s, %d threads; calibrate on %zu bytes, evaluate on %zu held-out bytes%s%s\n",
+              model.c_str(), threads, calibration.size(), evaluation.size(),
+              text_path.empty() ? "" : " of ", text_path.c_str());
   std::printf("%-28s %8s %7s %10s %10s %8s %9s %8s %12s\n", "case", "bits/w", "ratio", "bpb before",
               "bpb after", "removed", "sparsity", "seconds", "weights/s");
   for (const Result& r : results) {

@@ -92,10 +92,11 @@ TEST(CompressionKillTest, RestartFailsTheInterruptedJobAndLeavesNoModel) {
   const std::string logs = FreshTempDir("kill_logs");
   fs::copy(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny", root + "/ghost-tiny",
            fs::copy_options::recursive);
-  const std::vector<std::string> args = {"--host=127.0.0.1",     "--port=0",
-                                         "--metrics_port=0",     "--http_port=0",
-                                         "--model_root=" + root, "--data_dir=" + data};
-  const std::string output_root = data + "/models";  // where jobs write
+  const std::vector<std::string> args = {"--host=127.0.0.1",          "--port=0",
+                                         "--metrics_port=0",          "--http_port=0",
+                                         "--model_root=" + root,      "--data_dir=" + data,
+                                         "--default_model=ghost-tiny"};  // the root's only model
+  const std::string output_root = data + "/models";                      // where jobs write
   const std::string output_dir = output_root + "/tiny-t64";
 
   // ghost-tiny's job runs for seconds: long enough to be caught while it profiles.

@@ -1,4 +1,4 @@
-"""Exports a train.py checkpoint as a Hugging Face LlamaForCausalLM directory.
+"""Exports a train.py checkpoint (or a train-state.pt snapshot) as a Hugging Face LlamaForCausalLM directory.
 
     /usr/bin/python3 tools/train/export.py --checkpoint build/ghost-tiny/checkpoint.pt \
         --data-dir build/train-data --out models/ghost-tiny
@@ -11,6 +11,7 @@ separately; see tools/train/README.md).
 import argparse
 import json
 import os
+import shutil
 
 import torch
 
@@ -100,6 +101,8 @@ def main():
     ap.add_argument("--checkpoint", default="build/ghost-tiny/checkpoint.pt")
     ap.add_argument("--data-dir", default="build/train-data")
     ap.add_argument("--out", default="models/ghost-tiny")
+    ap.add_argument("--heldout-dir", help="copy heldout.py's kjv-sample.txt and austen-sample.txt from here "
+                                          "as heldout-kjv.txt and heldout-austen.txt")
     args = ap.parse_args()
 
     ckpt = torch.load(args.checkpoint, map_location="cpu")
@@ -112,6 +115,10 @@ def main():
     write_json(os.path.join(args.out, "generation_config.json"), GENERATION_CONFIG)
     with open(os.path.join(args.out, "validation-sample.txt"), "wb") as f:
         f.write(validation_sample(args.data_dir))
+    if args.heldout_dir:
+        for name in ("kjv", "austen"):
+            shutil.copyfile(os.path.join(args.heldout_dir, f"{name}-sample.txt"),
+                            os.path.join(args.out, f"heldout-{name}.txt"))
     print(f"exported {len(ckpt['model'])} tensors to {args.out}")
 
 

@@ -89,7 +89,7 @@ class RotaryEmbedding(nn.Module):
 
     def forward(self, seq_len):
         """cos, sin of shape [seq_len, head_dim] for positions 0..seq_len-1."""
-        t = torch.arange(seq_len, dtype=torch.float32)
+        t = torch.arange(seq_len, dtype=torch.float32, device=self.inv_freq.device)
         freqs = torch.outer(t, self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos(), emb.sin()
@@ -159,7 +159,7 @@ class LlamaModel(nn.Module):
     def forward(self, ids):
         t = ids.shape[1]
         cos, sin = self.rotary(t)
-        mask = torch.full((t, t), float("-inf")).triu(1)
+        mask = torch.full((t, t), float("-inf"), device=ids.device).triu(1)
         x = self.embed_tokens(ids)
         for layer in self.layers:
             x = layer(x, cos, sin, mask)

@@ -1,7 +1,10 @@
 // Smoke test of `ghostbench compress --quick`: it runs, prints the JSON that reports parse,
 // and its numbers hang together. Timings are never asserted.
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
@@ -86,4 +89,36 @@ TEST(GhostbenchQualityTest, QuickRunReportsAHeldOutEvaluation) {
   EXPECT_GT(c.at("removed_neuron_fraction").get<double>(), 0.0) << c;
   EXPECT_GT(c.at("activation_sparsity").get<double>(), 0.2) << c;
   EXPECT_GT(c.at("weights_per_second").get<double>(), 0.0) << c;
+}
+
+// `ghostbench quality --text FILE` evaluates on the user's file instead of the second half of
+// the model's validation sample (--quick keeps at most its first 1024 bytes).
+TEST(GhostbenchQualityTest, EvaluatesOnAUsersTextFile) {
+  if (!std::filesystem::exists(std::string(GHOST_SOURCE_DIR) + "/models/ghost-tiny")) {
+    GTEST_SKIP() << "no ghost-tiny";
+  }
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("ghostbench_quality_text_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string text_path = (dir / "text.txt").string();
+  std::string text;
+  while (text.size() < 600) text += "It was the best of times, it was the worst of times. ";
+  text.resize(600);
+  std::ofstream(text_path, std::ios::binary) << text;
+
+  const std::string command = std::string(GHOSTBENCH_PATH) + " quality --json --quick --model " +
+                              GHOST_SOURCE_DIR + "/models/ghost-tiny --text " + text_path;
+  std::string output;
+  ASSERT_EQ(ghost::testing::RunCommand(command, output), 0) << command << "\n" << output;
+  std::filesystem::remove_all(dir);
+  const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << output;
+  EXPECT_EQ(json.at("evaluation_text"), text_path);
+  EXPECT_EQ(json.at("evaluation_bytes").get<int>(), 600);
+  const nlohmann::json& c = json.at("cases")[0];
+  EXPECT_GT(c.at("bits_per_byte_before").get<double>(), 0.0) << c;
+  EXPECT_LT(c.at("bits_per_byte_before").get<double>(), 8.0) << c;
+
+  // A file that is not there is an error, not a silent fallback to the validation sample.
+  EXPECT_NE(ghost::testing::RunCommand(command + "-missing 2>/dev/null", output), 0);
 }
