@@ -80,12 +80,19 @@ class TestSlot final : public LayerSlot {
   std::atomic<int>& live_;
 };
 
+// Counters that outlive the streamer and the transport it owns, so a test reads them after an
+// unload.
+struct TransportCounters {
+  std::atomic<int> live_slots{0};
+  std::atomic<int> in_flight{0};
+};
+
 // Layer i's bytes are kFloatsPerLayer floats of value i + 1 (after a slow copy).
 class SlowTransport final : public LayerTransport {
  public:
   SlowTransport(std::size_t layers, std::size_t unit_bytes, std::chrono::milliseconds delay,
-                Log& log)
-      : layers_(layers), unit_bytes_(unit_bytes), delay_(delay), log_(log) {}
+                Log& log, TransportCounters& counters)
+      : layers_(layers), unit_bytes_(unit_bytes), delay_(delay), log_(log), counters_(counters) {}
 
   std::size_t layer_count() const override { return layers_; }
   std::size_t layer_bytes(std::size_t) const override { return unit_bytes_; }
@@ -93,11 +100,11 @@ class SlowTransport final : public LayerTransport {
     return (unit_bytes_ + kLayerSlotAlignment - 1) / kLayerSlotAlignment * kLayerSlotAlignment;
   }
   absl::StatusOr<std::unique_ptr<LayerSlot>> NewSlot() override {
-    max_live_ = std::max(max_live_.load(), live_slots_.load() + 1);
-    return std::make_unique<TestSlot>(slot_bytes(), live_slots_);
+    max_live_ = std::max(max_live_.load(), counters_.live_slots.load() + 1);
+    return std::make_unique<TestSlot>(slot_bytes(), counters_.live_slots);
   }
   absl::Status Read(std::size_t layer, LayerSlot& slot) override {
-    ++in_flight_;
+    ++counters_.in_flight;
     AddHook(slot, 'R');
     log_.Add({Event::kReadStart, layer, slot.data()});
     std::this_thread::sleep_for(delay_);
@@ -111,7 +118,7 @@ class SlowTransport final : public LayerTransport {
                   static_cast<float>(layer + 1));
     }
     log_.Add({Event::kReadEnd, layer, slot.data()});
-    --in_flight_;
+    --counters_.in_flight;
     return status;
   }
 
@@ -124,8 +131,6 @@ class SlowTransport final : public LayerTransport {
   void BeforeCompute(LayerSlot& slot) override { AddHook(slot, 'B'); }
   void AfterCompute(LayerSlot& slot) override { AddHook(slot, 'A'); }
 
-  std::atomic<int>& live_slots() { return live_slots_; }
-  std::atomic<int>& in_flight() { return in_flight_; }
   int max_live() const { return max_live_; }
   void FailOnce(int layer) { fail_layer_ = layer; }
 
@@ -136,9 +141,8 @@ class SlowTransport final : public LayerTransport {
   const std::size_t unit_bytes_;
   const std::chrono::milliseconds delay_;
   Log& log_;
-  std::atomic<int> live_slots_{0};
+  TransportCounters& counters_;
   std::atomic<int> max_live_{0};
-  std::atomic<int> in_flight_{0};
   std::atomic<int> fail_layer_{-1};
 };
 
@@ -161,7 +165,7 @@ class LayerStreamerTest : public ::testing::Test {
 
   std::unique_ptr<LayerStreamer> Start(int slots, std::chrono::milliseconds delay) {
     auto transport =
-        std::make_unique<SlowTransport>(units_.size(), units_[0]->bytes(), delay, log_);
+        std::make_unique<SlowTransport>(units_.size(), units_[0]->bytes(), delay, log_, counters_);
     transport_ = transport.get();
     absl::StatusOr<std::unique_ptr<LayerStreamer>> streamer =
         LayerStreamer::Create(unit_pointers_, std::move(transport), slots);
@@ -188,6 +192,7 @@ class LayerStreamerTest : public ::testing::Test {
   std::vector<std::unique_ptr<WeightUnit>> units_;
   std::vector<WeightUnit*> unit_pointers_;
   Log log_;
+  TransportCounters counters_;
   SlowTransport* transport_ = nullptr;  // owned by the streamer
 };
 
@@ -271,12 +276,10 @@ TEST_F(LayerStreamerTest, StoppingMidStepLeavesNoCopyInFlightAndFreesEverySlot) 
   ASSERT_TRUE(streamer->Acquire(0).ok());
   streamer->Release(0);
   ASSERT_TRUE(streamer->Acquire(1).ok());
-  std::atomic<int>& in_flight = transport_->in_flight();
-  std::atomic<int>& live = transport_->live_slots();
-  EXPECT_EQ(live.load(), 3);
-  streamer.reset();  // unload
-  EXPECT_EQ(in_flight.load(), 0);
-  EXPECT_EQ(live.load(), 0);
+  EXPECT_EQ(counters_.live_slots.load(), 3);
+  streamer.reset();  // unload: the transport goes with it
+  EXPECT_EQ(counters_.in_flight.load(), 0);
+  EXPECT_EQ(counters_.live_slots.load(), 0);
 }
 
 TEST_F(LayerStreamerTest, AReadErrorFailsThatLayerAndTheNextStepRecovers) {
@@ -311,8 +314,8 @@ TEST_F(LayerStreamerTest, AFailedStepIsFinishedSoTheNextStartsAtTheFirstLayer) {
 
 TEST_F(LayerStreamerTest, RejectsFewerThanTwoSlots) {
   MakeUnits(2);
-  auto transport =
-      std::make_unique<SlowTransport>(2, units_[0]->bytes(), std::chrono::milliseconds(0), log_);
+  auto transport = std::make_unique<SlowTransport>(2, units_[0]->bytes(),
+                                                   std::chrono::milliseconds(0), log_, counters_);
   EXPECT_EQ(LayerStreamer::Create(unit_pointers_, std::move(transport), 1).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
