@@ -145,12 +145,7 @@ TEST_F(CompressionTest, CompressedModelLoadsAndGenerates) {
   ASSERT_TRUE(models_->LoadModel(ContextWithToken("").get(), load, &model).ok());
   EXPECT_EQ(model.state(), ghost::v1::READY);
   auto inference = ghost::v1::Inference::NewStub(channel_);
-  ghost::v1::GenerateRequest generate;
-  generate.set_model("tiny-t64");
-  generate.set_text("Once upon a time");
-  generate.mutable_sampling()->set_temperature(0);
-  generate.mutable_stopping()->set_max_new_tokens(8);
-  generate.mutable_stopping()->set_ignore_eos(true);
+  const ghost::v1::GenerateRequest generate = GreedyRequest("tiny-t64", 8);
   const StreamResult result = CollectStream(*inference, generate);
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.token_ids.size(), 8u);

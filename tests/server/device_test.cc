@@ -16,16 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-ghost::v1::GenerateRequest Request(const std::string& model) {
-  ghost::v1::GenerateRequest request;
-  request.set_model(model);
-  request.set_text("Once upon a time");
-  request.mutable_sampling()->set_temperature(0);
-  request.mutable_stopping()->set_max_new_tokens(4);
-  request.mutable_stopping()->set_ignore_eos(true);
-  return request;
-}
-
 class DeviceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,24 +76,24 @@ TEST_F(DeviceTest, CudaModelFailsAloneWithoutDeviceElseServes) {
     EXPECT_EQ(failed.state(), ghost::v1::FAILED);
     EXPECT_EQ(failed.device(), "cuda:0");
     EXPECT_THAT(failed.reason(), HasSubstr("cuda"));
-    EXPECT_EQ(CollectStream(*inference_, Request("b")).status.error_code(),
+    EXPECT_EQ(CollectStream(*inference_, GreedyRequest("b", 4)).status.error_code(),
               grpc::StatusCode::UNAVAILABLE);
   } else {
     ASSERT_TRUE(loaded.ok()) << loaded.error_message();
     EXPECT_EQ(model.device(), "cuda:0");
-    const StreamResult on_gpu = CollectStream(*inference_, Request("b"));
+    const StreamResult on_gpu = CollectStream(*inference_, GreedyRequest("b", 4));
     ASSERT_TRUE(on_gpu.status.ok()) << on_gpu.status.error_message();
     EXPECT_EQ(on_gpu.token_ids.size(), 4u);
   }
   // The CPU model serves either way, and "b" loads on the CPU when asked.
-  const StreamResult cpu = CollectStream(*inference_, Request("ghost-tiny"));
+  const StreamResult cpu = CollectStream(*inference_, GreedyRequest("ghost-tiny", 4));
   ASSERT_TRUE(cpu.status.ok()) << cpu.status.error_message();
   EXPECT_EQ(cpu.token_ids.size(), 4u);
   EXPECT_EQ(Get("ghost-tiny").device(), "cpu");
   ASSERT_TRUE(Load("b", "cpu", &model).ok());
   EXPECT_EQ(model.state(), ghost::v1::READY);
   EXPECT_EQ(model.device(), "cpu");
-  const StreamResult b = CollectStream(*inference_, Request("b"));
+  const StreamResult b = CollectStream(*inference_, GreedyRequest("b", 4));
   ASSERT_TRUE(b.status.ok()) << b.status.error_message();
   EXPECT_EQ(b.token_ids, cpu.token_ids);  // the same model on the same device and prompt
 }
@@ -142,7 +132,7 @@ TEST_F(DeviceTest, BuildInfoNamesCudaRuntimeAndDevice) {
 
 TEST_F(DeviceTest, PerModelSeriesNameTheirDevice) {
   ASSERT_NO_FATAL_FAILURE(Start());
-  const StreamResult served = CollectStream(*inference_, Request("ghost-tiny"));
+  const StreamResult served = CollectStream(*inference_, GreedyRequest("ghost-tiny", 4));
   ASSERT_TRUE(served.status.ok()) << served.status.error_message();
   const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
   EXPECT_THAT(metrics,

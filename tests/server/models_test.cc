@@ -25,16 +25,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-ghost::v1::GenerateRequest Request(const std::string& model, int max_new_tokens) {
-  ghost::v1::GenerateRequest request;
-  request.set_model(model);
-  request.set_text("Once upon a time");
-  request.mutable_sampling()->set_temperature(0);
-  request.mutable_stopping()->set_max_new_tokens(max_new_tokens);
-  request.mutable_stopping()->set_ignore_eos(true);
-  return request;
-}
-
 // A model root holding two copies of ghost-tiny: the default model and "tiny-b".
 class ModelsTest : public ::testing::Test {
  protected:
@@ -135,7 +125,7 @@ TEST_F(ModelsTest, ImportLoadUnloadDelete) {
   EXPECT_THAT(outside.error_message(), Not(HasSubstr("/etc")));
   EXPECT_EQ(Import("c", "missing").error_code(), grpc::StatusCode::NOT_FOUND);
 
-  const StreamResult before = CollectStream(*inference_, Request("b", 4));
+  const StreamResult before = CollectStream(*inference_, GreedyRequest("b", 4));
   EXPECT_EQ(before.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(before.status.error_message(), HasSubstr("not loaded"));
   EXPECT_THAT(before.status.error_message(), HasSubstr("LoadModel"));
@@ -143,7 +133,7 @@ TEST_F(ModelsTest, ImportLoadUnloadDelete) {
   ASSERT_TRUE(Load("b", "", &model).ok());
   EXPECT_EQ(model.state(), ghost::v1::READY);
   EXPECT_GT(model.parameters(), 0);
-  const StreamResult ready = CollectStream(*inference_, Request("b", 6));
+  const StreamResult ready = CollectStream(*inference_, GreedyRequest("b", 6));
   ASSERT_TRUE(ready.status.ok()) << ready.status.error_message();
   EXPECT_EQ(ready.token_ids.size(), 6u);
   EXPECT_EQ(Delete("b").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -151,7 +141,7 @@ TEST_F(ModelsTest, ImportLoadUnloadDelete) {
   ASSERT_TRUE(Unload("b", "", &model).ok());
   EXPECT_EQ(model.state(), ghost::v1::AVAILABLE);
   EXPECT_EQ(Unload("b").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(CollectStream(*inference_, Request("b", 4)).status.error_code(),
+  EXPECT_EQ(CollectStream(*inference_, GreedyRequest("b", 4)).status.error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(Load("nope").error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Unload("nope").error_code(), grpc::StatusCode::NOT_FOUND);
@@ -197,8 +187,8 @@ TEST_F(ModelsTest, LoadModelWithAWeightBudgetStreamsLayers) {
   EXPECT_EQ(got.streamed_weight_bytes(), model.streamed_weight_bytes());
   EXPECT_EQ(got.resident_weight_bytes(), model.resident_weight_bytes());
 
-  const StreamResult resident = CollectStream(*inference_, Request("ghost-tiny", 8));
-  const StreamResult streamed = CollectStream(*inference_, Request("b", 8));
+  const StreamResult resident = CollectStream(*inference_, GreedyRequest("ghost-tiny", 8));
+  const StreamResult streamed = CollectStream(*inference_, GreedyRequest("b", 8));
   ASSERT_TRUE(streamed.status.ok()) << streamed.status.error_message();
   EXPECT_EQ(streamed.token_ids, resident.token_ids);
 
@@ -223,7 +213,7 @@ TEST_F(ModelsTest, LoadModelWithAWeightBudgetStreamsLayers) {
   const grpc::Status small = models_->LoadModel(ContextWithToken("").get(), request, &model);
   EXPECT_EQ(small.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(small.error_message(), HasSubstr("weight budget of 4096 bytes"));
-  EXPECT_TRUE(CollectStream(*inference_, Request("b", 2)).status.ok());  // the old version
+  EXPECT_TRUE(CollectStream(*inference_, GreedyRequest("b", 2)).status.ok());  // the old version
 }
 
 // Readiness ("ghost.v1.Inference") follows the default model; liveness ("") stays SERVING.
@@ -273,8 +263,8 @@ TEST_F(ModelsTest, AdminRpcsNeedTheAdminToken) {
   // The admin token works wherever the user token does.
   EXPECT_EQ(Get("ghost-tiny", "user-token").state(), ghost::v1::READY);
   EXPECT_EQ(Get("ghost-tiny", "admin-token").state(), ghost::v1::READY);
-  EXPECT_TRUE(CollectStream(*inference_, Request("", 3), "admin-token").status.ok());
-  EXPECT_EQ(CollectStream(*inference_, Request("", 3), "").status.error_code(),
+  EXPECT_TRUE(CollectStream(*inference_, GreedyRequest("", 3), "admin-token").status.ok());
+  EXPECT_EQ(CollectStream(*inference_, GreedyRequest("", 3), "").status.error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
 }
 
@@ -282,7 +272,7 @@ TEST_F(ModelsTest, AdminTokenAloneGuardsOnlyAdminRpcs) {
   options_.admin_token = "admin-token";
   Start();
   EXPECT_EQ(Get("ghost-tiny").state(), ghost::v1::READY);
-  EXPECT_TRUE(CollectStream(*inference_, Request("", 3)).status.ok());
+  EXPECT_TRUE(CollectStream(*inference_, GreedyRequest("", 3)).status.ok());
   EXPECT_EQ(Import("b", "tiny-b").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Import("b", "tiny-b", "guess").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Import("b", "tiny-b", "admin-token").ok());
@@ -299,7 +289,7 @@ TEST_F(ModelsTest, UnloadLetsInFlightStreamsFinishAndRefusesNewOnes) {
   std::vector<int> tokens(kStreams, 0);
   for (int i = 0; i < kStreams; ++i) {
     contexts.push_back(ContextWithToken(""));
-    readers.push_back(inference_->Generate(contexts.back().get(), Request("b", kTokens)));
+    readers.push_back(inference_->Generate(contexts.back().get(), GreedyRequest("b", kTokens)));
     ghost::v1::GenerateResponse first;
     ASSERT_TRUE(readers.back()->Read(&first));  // running now
     tokens[i] += first.token_ids_size();
@@ -317,7 +307,7 @@ TEST_F(ModelsTest, UnloadLetsInFlightStreamsFinishAndRefusesNewOnes) {
   while (state == ghost::v1::READY && !unloaded) state = Get("b").state();
   const bool saw_unloading = state == ghost::v1::UNLOADING;
   if (saw_unloading) {
-    const StreamResult refused = CollectStream(*inference_, Request("b", 2));
+    const StreamResult refused = CollectStream(*inference_, GreedyRequest("b", 2));
     EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
     EXPECT_THAT(refused.status.error_message(), HasSubstr("model \"b\" is not loaded"));
   }
@@ -337,10 +327,10 @@ TEST_F(ModelsTest, UnloadLetsInFlightStreamsFinishAndRefusesNewOnes) {
   ASSERT_TRUE(unload_status.ok()) << unload_status.error_message();
   EXPECT_EQ(after.state(), ghost::v1::AVAILABLE);
   EXPECT_EQ(Get("b").state(), ghost::v1::AVAILABLE);
-  EXPECT_EQ(CollectStream(*inference_, Request("b", 2)).status.error_code(),
+  EXPECT_EQ(CollectStream(*inference_, GreedyRequest("b", 2)).status.error_code(),
             grpc::StatusCode::UNAVAILABLE);
   // The default model was never disturbed.
-  EXPECT_TRUE(CollectStream(*inference_, Request("", 2)).status.ok());
+  EXPECT_TRUE(CollectStream(*inference_, GreedyRequest("", 2)).status.ok());
   if (!saw_unloading) GTEST_LOG_(INFO) << "the streams ended before the first GetModel";
 }
 
@@ -354,7 +344,7 @@ TEST_F(ModelsTest, LoadUnloadRacesUnderTraffic) {
     clients.emplace_back([&, i] {
       const std::string model = i == 0 ? "ghost-tiny" : "b";
       while (!stop) {
-        const StreamResult result = CollectStream(*inference_, Request(model, 8));
+        const StreamResult result = CollectStream(*inference_, GreedyRequest(model, 8));
         if (result.status.ok()) {
           EXPECT_EQ(result.token_ids.size(), 8u);
           EXPECT_EQ(result.finish_reason, "length");
@@ -428,7 +418,7 @@ TEST_F(ModelsTest, RegistrySurvivesRestartAndLocksItsDirectory) {
   EXPECT_EQ(Get("b").state(), ghost::v1::READY);
   EXPECT_EQ(Get("c").state(), ghost::v1::AVAILABLE);
   EXPECT_EQ(Get("c").path(), "tiny-b");
-  EXPECT_TRUE(CollectStream(*inference_, Request("b", 3)).status.ok());
+  EXPECT_TRUE(CollectStream(*inference_, GreedyRequest("b", 3)).status.ok());
 }
 
 }  // namespace

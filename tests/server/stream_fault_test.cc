@@ -22,16 +22,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-ghost::v1::GenerateRequest Request(const std::string& model, int max_new_tokens) {
-  ghost::v1::GenerateRequest request;
-  request.set_model(model);
-  request.set_text("Once upon a time");
-  request.mutable_sampling()->set_temperature(0);
-  request.mutable_stopping()->set_max_new_tokens(max_new_tokens);
-  request.mutable_stopping()->set_ignore_eos(true);
-  return request;
-}
-
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -88,7 +78,7 @@ class StreamFaultTest : public ::testing::Test {
     ASSERT_EQ(files.size(), 1u);
     layer_file_ = files[0].string();
     good_bytes_ = ReadAll(layer_file_);
-    resident_ = CollectStream(*inference_, Request("ghost-tiny", 6));
+    resident_ = CollectStream(*inference_, GreedyRequest("ghost-tiny", 6));
     ASSERT_TRUE(resident_.status.ok()) << resident_.status.error_message();
   }
 
@@ -107,7 +97,7 @@ class StreamFaultTest : public ::testing::Test {
 
   // "b" generates exactly what the resident ghost-tiny generates.
   void ExpectStreamedServes() {
-    const StreamResult streamed = CollectStream(*inference_, Request("b", 6));
+    const StreamResult streamed = CollectStream(*inference_, GreedyRequest("b", 6));
     ASSERT_TRUE(streamed.status.ok()) << streamed.status.error_message();
     EXPECT_EQ(streamed.token_ids, resident_.token_ids);
   }
@@ -147,17 +137,17 @@ TEST_F(StreamFaultTest, ATruncatedLayerFileFailsThatModelsRequestsWhileTheOtherS
   // the file loses every layer: the next step's later reads come up short.
   ASSERT_EQ(truncate(layer_file_.c_str(), 4096), 0);
 
-  const StreamResult failed = CollectStream(*inference_, Request("b", 6));
+  const StreamResult failed = CollectStream(*inference_, GreedyRequest("b", 6));
   EXPECT_EQ(failed.status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(failed.status.error_message(), HasSubstr(fs::path(layer_file_).filename().string()));
   EXPECT_THAT(failed.status.error_message(), HasSubstr("layer file"));
   EXPECT_THAT(failed.status.error_message(), Not(HasSubstr(registry_dir_)));
 
   // The other model is not affected, and "b" keeps failing, not hanging, while its file is bad.
-  const StreamResult other = CollectStream(*inference_, Request("ghost-tiny", 6));
+  const StreamResult other = CollectStream(*inference_, GreedyRequest("ghost-tiny", 6));
   ASSERT_TRUE(other.status.ok()) << other.status.error_message();
   EXPECT_EQ(other.token_ids, resident_.token_ids);
-  EXPECT_EQ(CollectStream(*inference_, Request("b", 2)).status.error_code(),
+  EXPECT_EQ(CollectStream(*inference_, GreedyRequest("b", 2)).status.error_code(),
             grpc::StatusCode::INTERNAL);
 
   // Reloading checks the file, finds it truncated and rebuilds it.

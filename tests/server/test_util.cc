@@ -61,6 +61,16 @@ std::shared_ptr<grpc::Channel> SmallWindowChannelTo(int port) {
                                    grpc::InsecureChannelCredentials(), args);
 }
 
+ghost::v1::GenerateRequest GreedyRequest(const std::string& model, int max_new_tokens) {
+  ghost::v1::GenerateRequest request;
+  request.set_model(model);
+  request.set_text("Once upon a time");
+  request.mutable_sampling()->set_temperature(0);
+  request.mutable_stopping()->set_max_new_tokens(max_new_tokens);
+  request.mutable_stopping()->set_ignore_eos(true);
+  return request;
+}
+
 ghost::v1::GenerateRequest LargeResponseRequest() {
   ghost::v1::GenerateRequest request;
   request.set_text("A long answer");

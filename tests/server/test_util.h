@@ -28,6 +28,9 @@ std::shared_ptr<grpc::Channel> ChannelTo(int port);
 // probing, small lookahead): once its client stops reading, a stream with more to send stalls
 // the server's writes and stays in flight for as long as a test needs, however fast the server.
 std::shared_ptr<grpc::Channel> SmallWindowChannelTo(int port);
+// A greedy Generate request for `model` ("Once upon a time", EOS ignored): exactly
+// `max_new_tokens` tokens, the same ones on every run.
+ghost::v1::GenerateRequest GreedyRequest(const std::string& model, int max_new_tokens);
 // A Generate request whose responses total ~100 KB (480 tokens with 20 logprobs each), more
 // than a SmallWindowChannelTo stream takes unread.
 ghost::v1::GenerateRequest LargeResponseRequest();
