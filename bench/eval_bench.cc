@@ -20,7 +20,7 @@ constexpr char kUsage[] =
     "usage: ghostbench eval --text FILE [--model NAME] [--model_root DIR] [--window N]\n";
 
 struct EvalOptions {
-  std::string model = "ghost-tiny";
+  std::string model = "ghost-small";
   std::string model_root = "./models";
   std::string text;
   int window = 512;

@@ -8,7 +8,8 @@ again, kills that run (SIGKILL) once its first checkpoint is on disk, resumes it
 The configuration crosses the decay and long-sequence phases after the kill. Then it
 branches a cooldown off the killed run's first state with a shorter --steps (allowed: the
 state is before the decay of both targets), and checks that changing --steps from the
-finished state (inside the decay) is refused.
+finished state (inside the decay) is refused; and that a ternary-QAT branch (--resume-from
+with --qat-ternary-block) trains, while turning QAT on in a plain --resume is refused.
 """
 
 import argparse
@@ -72,6 +73,19 @@ def main():
         if refused.returncode == 0 or "--steps can change only before" not in refused.stderr:
             raise SystemExit(f"changing --steps inside the decay was not refused: {refused.stderr}")
         print("cooldown branch to 20 steps from the early state: ok; --steps changed inside the decay: refused")
+
+        qat = os.path.join(tmp, "qat", "checkpoint.pt")
+        log = run(args.data_dir, qat, "--resume-from", state_at_kill, "--steps", "20", "--qat-ternary-block", "32")
+        if "ternary QAT: 14 projections" not in log:
+            raise SystemExit(f"the QAT branch did not quantize the 14 projections: {log.splitlines()[:3]}")
+        plain, ternary = torch.load(branch)["model"], torch.load(qat)["model"]
+        if all(torch.equal(plain[name], ternary[name]) for name in plain):
+            raise SystemExit("the QAT branch trained exactly like the plain branch")
+        refused = subprocess.run([sys.executable, TRAIN, *SMALL, "--data-dir", args.data_dir, "--out", resumed,
+                                  "--resume", "--qat-ternary-block", "32"], capture_output=True, text=True)
+        if refused.returncode == 0 or "--qat-ternary-block is 32" not in refused.stderr:
+            raise SystemExit(f"turning QAT on in a --resume was not refused: {refused.stderr}")
+        print("ternary-QAT branch from the early state: ok; QAT turned on by --resume: refused")
 
 
 if __name__ == "__main__":

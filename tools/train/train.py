@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from corpus import ALL_SOURCES, DEFAULT_SOURCES, train_stream, validation_documents
 from ghost_model import EOS_ID, GhostConfig, LlamaForCausalLM
+from qat import enable_ternary_qat
 
 PRESETS = {
     # ghost-tiny as released: 5.84M parameters, context 512, fp32.
@@ -57,6 +58,8 @@ PRESETS = {
 # Arguments that do not change the trained weights; all others must match on --resume.
 # The device is one of them: a state trained on the CPU can go on on a GPU and back (the
 # rounding differs, the run does not).
+# Arguments a branch (--resume-from) may change: a ternary-QAT cooldown off a bf16 run.
+BRANCH_ARGS = {"qat_ternary_block"}
 RUN_ONLY_ARGS = {"threads", "log_every", "checkpoint_minutes", "out", "resume", "resume_from",
                  "data_dir", "time_budget", "steps", "device"}
 VALIDATION_WINDOWS, VALIDATION_WINDOW = 16, 512
@@ -133,6 +136,8 @@ def parse_args():
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--resume", action="store_true", help="continue from <out dir>/train-state.pt")
     ap.add_argument("--resume-from", metavar="PATH", help="continue from this train-state.pt")
+    ap.add_argument("--qat-ternary-block", type=int, default=0, metavar="B",
+                    help="ternary quantization-aware training with blocks of B weights (qat.py); 0: off")
     ap.set_defaults(**preset)
     args = ap.parse_args()
     if args.time_budget is not None:
@@ -153,8 +158,11 @@ def model_config(args):
 
 def check_resumable(saved, args, step):
     """Exits unless `args` continue the run `saved` (the argument dict of a checkpoint)."""
+    defaults = {"qat_ternary_block": 0}  # checkpoints written before the flag existed
     for key, value in vars(args).items():
-        if key not in RUN_ONLY_ARGS and saved.get(key) != value:
+        if key in RUN_ONLY_ARGS or (args.resume_from and key in BRANCH_ARGS):
+            continue
+        if saved.get(key, defaults.get(key)) != value:
             raise SystemExit(f"--resume: --{key.replace('_', '-')} is {value!r}, the checkpoint has {saved.get(key)!r}")
     if saved["steps"] != args.steps:
         old = argparse.Namespace(**{**saved})
@@ -199,6 +207,9 @@ def main():
     cfg = model_config(args)
     model = LlamaForCausalLM(cfg).to(args.device)  # initialised on the CPU: the same on every device
     n_params = sum(p.numel() for p in model.parameters())
+    if args.qat_ternary_block:
+        count = enable_ternary_qat(model, args.qat_ternary_block)
+        print(f"ternary QAT: {count} projections, blocks of {args.qat_ternary_block}", flush=True)
 
     # Weight decay on matrices (projections, embeddings, lm_head), not on norm gains.
     params = [p for p in model.parameters() if p.requires_grad]

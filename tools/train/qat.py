@@ -1,0 +1,88 @@
+"""Ternary quantization-aware training (QAT): the decoder's projections see their ternary form.
+
+With `train.py --qat-ternary-block B`, every q/k/v/o/gate/up/down projection multiplies by
+its weights as the compression job will store them -- per block of B consecutive weights of a
+row, scale * {-1, 0, +1} with an fp16 scale -- while the gradient flows to the full-precision
+weights unchanged (straight-through estimator). The embeddings, norms and lm_head stay as they
+are, as in the compressed model. The exported checkpoint holds the full-precision weights; the
+compression job then finds (nearly) the codes the model was trained with, so it loses little.
+
+The fit is the compression job's exact solver (engine/compress/ternary.h) with every importance
+equal: for each block, the codes are the k largest |w| for the k that maximises
+(sum of those |w|)^2 / k, the scale their mean, rounded to fp16, and the codes are then
+sign(w) * [|w| > scale / 2] for that scale. The job weighs weights by activation statistics,
+so its codes can differ where two choices are close.
+
+    /usr/bin/python3 tools/train/qat.py   # checks the fit against brute force on random blocks
+"""
+
+import types
+
+import torch
+import torch.nn.functional as F
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@torch.no_grad()
+def ternary_blocks(w, block):
+    """w [rows, cols] (cols % block == 0) as scale * codes per block, the least-error fit."""
+    blocks = w.float().reshape(-1, block)
+    magnitude = blocks.abs()
+    top, _ = magnitude.sort(dim=1, descending=True)
+    sums = top.cumsum(dim=1)
+    counts = torch.arange(1, block + 1, dtype=torch.float32, device=w.device)
+    k = (sums * sums / counts).argmax(dim=1, keepdim=True)
+    scale = (sums.gather(1, k) / (k + 1).float()).half().float()
+    codes = torch.sign(blocks) * (magnitude > scale / 2)
+    return (codes * scale).reshape(w.shape).to(w.dtype)
+
+
+def _ternary_forward(self, x):
+    w = self.weight
+    # Straight-through: the forward sees the ternary weights, the gradient reaches w as is.
+    w_q = w + (ternary_blocks(w, self.qat_block) - w).detach()
+    return F.linear(x, w_q, self.bias)
+
+
+def enable_ternary_qat(model, block):
+    """Makes every decoder projection of `model` compute with its ternary fit; returns their count."""
+    count = 0
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] in PROJECTIONS:
+            if module.in_features % block:
+                raise SystemExit(f"--qat-ternary-block {block} does not divide {name}'s {module.in_features} columns")
+            module.qat_block = block
+            module.forward = types.MethodType(_ternary_forward, module)
+            count += 1
+    return count
+
+
+def _brute_force(row):
+    """The least-error (scale, codes) over every k, for one block (the definition)."""
+    best = None
+    magnitude = row.abs()
+    order = magnitude.argsort(descending=True)
+    for k in range(1, len(row) + 1):
+        scale = magnitude[order[:k]].mean()
+        scale = scale.half().float()
+        codes = torch.sign(row) * (magnitude > scale / 2)
+        error = ((row - scale * codes) ** 2).sum().item()
+        if best is None or error < best[0] - 1e-12:
+            best = (error, scale * codes)
+    return best
+
+
+def _self_check():
+    torch.manual_seed(0)
+    w = torch.randn(16, 64) * torch.rand(16, 1)
+    fitted = ternary_blocks(w, 64)
+    for r in range(w.shape[0]):
+        error, _ = _brute_force(w[r])
+        ours = ((w[r] - fitted[r]) ** 2).sum().item()
+        assert ours <= error * (1 + 1e-4) + 1e-9, (r, ours, error)
+    print("qat.py: the fit matches brute force on 16 random blocks of 64")
+
+
+if __name__ == "__main__":
+    _self_check()
