@@ -16,8 +16,8 @@ validation_sample: validation-sample.txt; a model whose context is longer than W
 scored on it with windows of its whole context (validation_sample_<context>).
 validation_full: every validation document (the held-out last 5% of each document of
 --sources) evaluated separately as above, truncated to its first --max-doc-bytes bytes
-(0 = whole document). heldout: each --heldout
-text file (prose the model never saw, e.g. from tools/train/heldout.py) scored whole.
+(0 = whole document). heldout: each --heldout text file (prose the model never saw, e.g.
+from tools/train/heldout.py) scored whole, at windows of W and of the model's context.
 """
 
 import argparse
@@ -87,11 +87,14 @@ def main():
     full = summary(bits, targets)
     print(f"validation_full: {full}", flush=True)
 
-    heldout = {}
+    # Held-out texts at 512-token windows (comparable across models) and at the full context.
+    heldout = []
     for path in args.heldout:
         with open(path, "rb") as f:
-            heldout[os.path.basename(path)] = summary(*score(model, f.read()))
-        print(f"heldout {path}: {heldout[os.path.basename(path)]}", flush=True)
+            text = f.read()
+        for window in sorted({WINDOW, context}):
+            heldout.append({"file": os.path.basename(path), "window": window, **summary(*score(model, text, window))})
+            print(f"heldout: {heldout[-1]}", flush=True)
 
     result = {
         "validation_sample": {"file": "validation-sample.txt", **sample},
