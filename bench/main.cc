@@ -49,10 +49,11 @@ constexpr Subcommand kSubcommands[] = {
     {"stream", ghost::bench::RunStream,
      "[--json] [--formats bf16,ternary] [--budgets 100,50,25] [--batches 1,16,64]\n"
      "      [--new_tokens 8] [--slots 2] [--burst_requests 16] [--arrival_spread_ms 10]\n"
-     "      [--dir /tmp]\n"
+     "      [--dir /tmp] [--memory_only]\n"
      "      layer streaming on random TinyLlama-shape models: the layer file's cold read GB/s,\n"
      "      decode tokens/s per weight budget and batch, stream GB/s, its ratio, overlap; peak\n"
-     "      RSS of each load; checksum GB/s; a request burst with and without the gather window"},
+     "      RSS of each load; checksum GB/s; a request burst with and without the gather window\n"
+     "      (--memory_only: each budget's load and the peak RSS of a load in a fresh process)"},
     {"quality", ghost::bench::RunQuality,
      "[--json] [--quick] [--model DIR] [--text FILE] [--dead_tolerance F]\n"
      "      whole-model compression: bits/byte before and after per scheme, dead neurons, gates,\n"

@@ -50,6 +50,9 @@ struct StreamOptions {
   int arrival_spread_ms = 10;  // the burst's requests arrive evenly over this long
   std::string dir = "/tmp";    // where the models and layer files go (the disk measured)
   bool json = false;
+  // Only each budget's load and the memory of a load in a fresh process: no reads, decode or
+  // bursts.
+  bool memory_only = false;
 };
 
 bool ParseInts(const std::string& text, std::vector<int>& out) {
@@ -68,6 +71,8 @@ bool ParseOptions(int argc, char** argv, StreamOptions& options) {
     const bool has_value = i + 1 < argc;
     if (arg == "--json") {
       options.json = true;
+    } else if (arg == "--memory_only") {
+      options.memory_only = true;
     } else if (arg == "--model" && has_value) {
       options.tokenizer_model = argv[++i];
     } else if (arg == "--formats" && has_value) {
@@ -212,7 +217,7 @@ int RunStream(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: ghostbench stream [--json] [--formats bf16,ternary] [--budgets 100,50,25]"
                  "\n  [--batches 1,16,64] [--new_tokens 8] [--slots 2] [--burst_requests 16]"
-                 "\n  [--arrival_spread_ms 10] [--dir /tmp] [--model DIR]\n");
+                 "\n  [--arrival_spread_ms 10] [--dir /tmp] [--model DIR] [--memory_only]\n");
     return 2;
   }
   std::vector<FormatResult> results;
@@ -255,7 +260,8 @@ int RunStream(int argc, char** argv) {
         }
         result.weight_bytes = full;
       }
-      if ((*model)->layer_streamer() != nullptr && result.direct_read_gb_per_s == 0) {
+      if (!options.memory_only && (*model)->layer_streamer() != nullptr &&
+          result.direct_read_gb_per_s == 0) {
         // The layer file exists now: its raw cold read bandwidth, in layer-sized reads.
         const std::string file = std::filesystem::directory_iterator(cache_dir)->path().string();
         const std::size_t layer = (*model)->layer_streamer()->bytes_per_step() /
@@ -265,12 +271,14 @@ int RunStream(int argc, char** argv) {
         result.checksum_gb_per_s = ChecksumGbPerS(layer);
       }
       for (int batch : options.batches) {
+        if (options.memory_only) break;
         Point point = Decode(**model, batch, options);
         point.budget_percent = percent;
         point.streamed_layers = (*model)->summary().streamed_layers;
         result.points.push_back(point);
       }
-      if (percent == smallest_budget && (*model)->layer_streamer() != nullptr) {
+      if (!options.memory_only && percent == smallest_budget &&
+          (*model)->layer_streamer() != nullptr) {
         result.burst_budget_percent = percent;
         for (absl::Duration window :
              {absl::ZeroDuration(), ExecutorOptions().stream_gather_window}) {

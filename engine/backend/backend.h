@@ -79,11 +79,21 @@ class Backend {
   // for the ops below. RESOURCE_EXHAUSTED when the device cannot hold it.
   virtual absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
       std::vector<UnitTensorSource> tensors) = 0;
-  // A transport for streaming `source.units` through a LayerStreamer (layer_streamer.h): on the
-  // CPU a layer file at source.cache_path (cpu/layer_file.h), written or checked now. INTERNAL
-  // naming the file when it cannot be written or read.
-  virtual absl::StatusOr<std::unique_ptr<LayerTransport>> NewLayerTransport(
-      const LayerStreamSource& source) = 0;
+  // The bytes (WeightUnit::bytes) a unit of tensors of these shapes takes, exactly: the
+  // function NewWeightUnit lays units out with, so that a load plans its weight budget before
+  // it packs anything.
+  virtual std::size_t UnitBytes(absl::Span<const UnitTensorShape> tensors) const = 0;
+  // A builder of the transport that streams `plan`'s layers through a LayerStreamer
+  // (layer_streamer.h): on the CPU a layer file at plan.cache_path (cpu/layer_file.h), reused
+  // when it matches or written as the layers come in; on CUDA pinned host memory.
+  // INTERNAL naming the file when it cannot be written or read; INVALID_ARGUMENT when the plan
+  // streams nothing; RESOURCE_EXHAUSTED when the host memory cannot be had.
+  virtual absl::StatusOr<std::unique_ptr<LayerTransportBuilder>> NewLayerTransportBuilder(
+      const LayerStreamPlan& plan) = 0;
+  // The transport for layers already loaded (a benchmark that streams one loaded model at
+  // several budgets): a builder given every unit of `source`. Errors as the builder's.
+  absl::StatusOr<std::unique_ptr<LayerTransport>> NewLayerTransport(
+      const LayerStreamSource& source);
   // An empty activation buffer.
   virtual std::unique_ptr<Activation> NewActivation() = 0;
   // `bytes` of KV cache storage (PagedKvCache::StorageBytes); RESOURCE_EXHAUSTED when the device

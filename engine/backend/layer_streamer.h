@@ -75,19 +75,49 @@ class LayerTransport {
   virtual void AfterCompute(LayerSlot& /*slot*/) {}
 };
 
-// What a backend needs to make a transport for streamed units (Backend::NewLayerTransport).
-struct LayerStreamSource {
-  // Every decoder layer's unit, in forward order, still holding its bytes: a transport may keep
-  // them all (the CPU's layer file does, so that one file serves any budget). Those from
-  // first_streamed on are streamed, as the transport's layers 0, 1, ...; the caller releases
-  // their bytes once the transport exists (WeightUnit::ReleaseBytes).
-  std::vector<const WeightUnit*> units;
+// What a transport is built for, known before any layer is packed
+// (Backend::NewLayerTransportBuilder).
+struct LayerStreamPlan {
+  // Every decoder layer's unit bytes (WeightUnit::bytes), in forward order. Those from
+  // first_streamed on are streamed, as the transport's layers 0, 1, ...
+  std::vector<std::size_t> layer_bytes;
   std::size_t first_streamed = 0;
   // Where the transport may keep the bytes: the CPU's layer file.
   std::string cache_path;
   // Names the source model's files (names, sizes, modification times): a kept copy made from
   // other files is stale.
   std::string source_identity;
+};
+
+// Builds a transport at load time one decoder layer at a time, so that at most one streamed
+// layer's packed bytes exist outside it at once: a model larger than the memory it may use
+// loads. Every layer of the plan is handed over once, in forward order, either way below.
+class LayerTransportBuilder {
+ public:
+  virtual ~LayerTransportBuilder() = default;
+  // Layer `layer`, a unit holding its bytes (data() non-null), of plan.layer_bytes[layer]. A
+  // transport that keeps every layer (the CPU's file, so that one file serves any budget)
+  // copies resident ones too. The caller frees a streamed layer's bytes afterwards
+  // (WeightUnit::ReleaseBytes). INTERNAL (naming the file, on the CPU) when they cannot be kept.
+  virtual absl::Status Add(std::size_t layer, const WeightUnit& unit) = 0;
+  // Streamed layer `layer` from its tensors: a unit whose bytes went to the transport alone,
+  // holding only its handles (data() nullptr, bytes() as planned), to be Rebound to a slot
+  // before each use. On a GPU the bytes are laid out straight into pinned host memory, never
+  // on the device. INTERNAL when its bytes differ from the plan's.
+  virtual absl::StatusOr<std::unique_ptr<WeightUnit>> MakeStreamedUnit(
+      std::size_t layer, std::vector<UnitTensorSource> tensors) = 0;
+  // Once every layer is in: the transport. FAILED_PRECONDITION before that.
+  virtual absl::StatusOr<std::unique_ptr<LayerTransport>> Finish() = 0;
+};
+
+// Layers already loaded, every one holding its bytes, for Backend::NewLayerTransport.
+struct LayerStreamSource {
+  // Every decoder layer's unit, in forward order. Those from first_streamed on are streamed;
+  // the caller releases their bytes once the transport exists (WeightUnit::ReleaseBytes).
+  std::vector<const WeightUnit*> units;
+  std::size_t first_streamed = 0;
+  std::string cache_path;       // as LayerStreamPlan's
+  std::string source_identity;  // as LayerStreamPlan's
 };
 
 // Counters since creation (monotonic).

@@ -63,11 +63,11 @@ std::vector<float> TensorToF32(const TensorView& tensor) {
 
 absl::StatusOr<std::optional<std::vector<std::int32_t>>> WeightLoader::OptionalIndices(
     const std::string& name) {
-  const TensorView* tensor = checkpoint_->Find(name);
+  const TensorView* tensor = checkpoint_.Find(name);
   if (tensor == nullptr) return std::nullopt;
   if (tensor->dtype != Dtype::kI32 || tensor->shape.size() != 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat(checkpoint_->FileOf(name), ": tensor ", name, " must be a 1-D I32 tensor"));
+        absl::StrCat(checkpoint_.FileOf(name), ": tensor ", name, " must be a 1-D I32 tensor"));
   }
   std::vector<std::int32_t> values(static_cast<std::size_t>(tensor->shape[0]));
   std::memcpy(values.data(), tensor->data, tensor->nbytes);
@@ -76,11 +76,11 @@ absl::StatusOr<std::optional<std::vector<std::int32_t>>> WeightLoader::OptionalI
 
 absl::StatusOr<const TensorView*> WeightLoader::Find(const std::string& name,
                                                      const std::vector<std::int64_t>& shape) {
-  const TensorView* tensor = checkpoint_->Find(name);
+  const TensorView* tensor = checkpoint_.Find(name);
   if (tensor == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(checkpoint_->path(), ": missing tensor ", name));
+    return absl::InvalidArgumentError(absl::StrCat(checkpoint_.path(), ": missing tensor ", name));
   }
-  const std::string& file = checkpoint_->FileOf(name);
+  const std::string& file = checkpoint_.FileOf(name);
   if (tensor->shape != shape) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": tensor ", name, " has shape ",
                                                    ShapeString(tensor->shape), ", expected ",
@@ -92,54 +92,96 @@ absl::StatusOr<const TensorView*> WeightLoader::Find(const std::string& name,
                                                  DtypeName(tensor->dtype),
                                                  ", supported: F32, BF16, F16"));
   }
-  parameters_ += tensor->num_elements();
-  parameters_by_dtype_[ShortName(tensor->dtype)] += tensor->num_elements();
   return tensor;
+}
+
+void WeightLoader::CountParameters(const std::string& dtype, std::int64_t count) {
+  if (sizing_) return;
+  parameters_ += count;
+  parameters_by_dtype_[dtype] += count;
 }
 
 absl::StatusOr<std::size_t> WeightLoader::Matrix(const std::string& name, std::int64_t rows,
                                                  std::int64_t cols) {
-  const TensorLookup lookup = [this](const std::string& n) { return checkpoint_->Find(n); };
+  const TensorLookup lookup = [this](const std::string& n) { return checkpoint_.Find(n); };
   UnitTensorSource source;
   source.name = name;
   source.rows = static_cast<std::size_t>(rows);
   source.cols = static_cast<std::size_t>(cols);
   if (quantization_ != nullptr && HasQuantizedTensors(lookup, LinearBaseName(name))) {
-    absl::StatusOr<compress::QuantizedMatrix> m = ReadQuantizedMatrix(
-        lookup, checkpoint_->path(), LinearBaseName(name), rows, cols, *quantization_);
-    if (!m.ok()) return m.status();
     source.kind = UnitTensorSource::Kind::kQuant;
-    source.quant = WithBlockScales(*std::move(m));
-    parameters_ += rows * cols;
-    parameters_by_dtype_[WeightFormatName(quantization_->format)] += rows * cols;
+    CountParameters(WeightFormatName(quantization_->format), rows * cols);
+    if (sizing_) {
+      // The layout the reader below gives, from the config alone.
+      source.quant.format = quantization_->format;
+      source.quant.rows = source.rows;
+      source.quant.cols = source.cols;
+      source.quant.block_size = quantization_->block_size;
+      source.quant.codebook_group_rows = quantization_->codebook_group_rows;
+    } else {
+      absl::StatusOr<compress::QuantizedMatrix> m = ReadQuantizedMatrix(
+          lookup, checkpoint_.path(), LinearBaseName(name), rows, cols, *quantization_);
+      if (!m.ok()) return m.status();
+      source.quant = WithBlockScales(*std::move(m));
+    }
   } else {
     absl::StatusOr<const TensorView*> found = Find(name, {rows, cols});
     if (!found.ok()) return found.status();
+    CountParameters(ShortName((*found)->dtype), (*found)->num_elements());
     source.kind = UnitTensorSource::Kind::kDense;
     source.format = (*found)->dtype == Dtype::kBF16  ? WeightFormat::kBF16
                     : (*found)->dtype == Dtype::kF16 ? WeightFormat::kF16
                                                      : WeightFormat::kF32;
     source.bytes = (*found)->data;
   }
-  pending_.push_back(std::move(source));
-  return pending_.size() - 1;
+  pending_shapes_.push_back(ShapeOf(source));
+  if (!sizing_) pending_.push_back(std::move(source));
+  return pending_shapes_.size() - 1;
 }
 
 absl::StatusOr<std::size_t> WeightLoader::Vector(const std::string& name, std::int64_t size) {
   absl::StatusOr<const TensorView*> found = Find(name, {size});
   if (!found.ok()) return found.status();
-  UnitTensorSource source;
-  source.name = name;
-  source.kind = UnitTensorSource::Kind::kVector;
-  source.values = TensorToF32(**found);
-  pending_.push_back(std::move(source));
-  return pending_.size() - 1;
+  CountParameters(ShortName((*found)->dtype), (*found)->num_elements());
+  UnitTensorShape shape;
+  shape.kind = UnitTensorSource::Kind::kVector;
+  shape.rows = 1;
+  shape.cols = static_cast<std::size_t>(size);
+  pending_shapes_.push_back(shape);
+  if (!sizing_) {
+    UnitTensorSource source;
+    source.name = name;
+    source.kind = UnitTensorSource::Kind::kVector;
+    source.values = TensorToF32(**found);
+    pending_.push_back(std::move(source));
+  }
+  return pending_shapes_.size() - 1;
+}
+
+std::vector<UnitTensorSource> WeightLoader::TakePending() {
+  std::vector<UnitTensorSource> sources = std::move(pending_);
+  pending_.clear();
+  pending_shapes_.clear();
+  return sources;
+}
+
+std::size_t WeightLoader::UnitBytes() {
+  const std::size_t bytes = backend_.UnitBytes(pending_shapes_);
+  TakePending();
+  return bytes;
 }
 
 absl::StatusOr<std::unique_ptr<WeightUnit>> WeightLoader::MakeUnit() {
-  std::vector<UnitTensorSource> sources = std::move(pending_);
-  pending_.clear();
-  absl::StatusOr<std::unique_ptr<WeightUnit>> unit = backend_.NewWeightUnit(std::move(sources));
+  if (sizing_) return absl::FailedPreconditionError("a sizing weight loader makes no units");
+  absl::StatusOr<std::unique_ptr<WeightUnit>> unit = backend_.NewWeightUnit(TakePending());
+  if (unit.ok()) resident_bytes_ += static_cast<std::int64_t>((*unit)->weight_bytes());
+  return unit;
+}
+
+absl::StatusOr<std::unique_ptr<WeightUnit>> WeightLoader::MakeStreamedUnit(
+    LayerTransportBuilder& builder, std::size_t layer) {
+  if (sizing_) return absl::FailedPreconditionError("a sizing weight loader makes no units");
+  absl::StatusOr<std::unique_ptr<WeightUnit>> unit = builder.MakeStreamedUnit(layer, TakePending());
   if (unit.ok()) resident_bytes_ += static_cast<std::int64_t>((*unit)->weight_bytes());
   return unit;
 }

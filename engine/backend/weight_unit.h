@@ -56,6 +56,25 @@ struct UnitTensorSource {
   compress::QuantizedMatrix quant;  // scale_scheme kF16PerBlock
 };
 
+// What a tensor's place in a unit depends on, known from a checkpoint's headers and its
+// quantization config before any tensor is read: Backend::UnitBytes sizes a unit from these
+// alone, with the function its units lay themselves out with.
+struct UnitTensorShape {
+  UnitTensorSource::Kind kind = UnitTensorSource::Kind::kVector;
+  WeightFormat format = WeightFormat::kF32;  // kDense: as stored; kQuant: the low-bit format
+  std::size_t rows = 0;                      // a vector: 1
+  std::size_t cols = 0;                      // a vector: its size
+  std::size_t block_size = 0;                // kQuant
+  std::size_t codebook_group_rows = 0;       // kQuant of a codebook format
+};
+
+// The shape of a tensor read for a unit.
+UnitTensorShape ShapeOf(const UnitTensorSource& source);
+
+// A kQuant shape as a QuantizedMatrix without arrays (fp16 block scales), for its layout
+// functions (code_bytes_per_row, ...).
+compress::QuantizedMatrix QuantLayoutOf(const UnitTensorShape& shape);
+
 class WeightUnit {
  public:
   // Where one tensor's bytes are, from data().

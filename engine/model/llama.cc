@@ -222,14 +222,30 @@ absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
     GenerationDefaults defaults, std::unique_ptr<SafetensorsCheckpoint> checkpoint,
     std::shared_ptr<Backend> backend, const ModelOptions& options, const std::string& directory) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(config, std::move(checkpoint), *backend);
-  if (!weights.ok()) return weights.status();
-  std::vector<std::size_t> layer_bytes;
-  for (const LlamaLayerWeights& layer : weights->layers) layer_bytes.push_back(layer.unit->bytes());
+  // Plan the budget from the checkpoint before packing anything, so that streamed layers can
+  // go to their transport one at a time: a model larger than the memory it may use loads.
+  absl::StatusOr<LlamaUnitBytes> unit_bytes = PlanLlamaUnits(config, *checkpoint, *backend);
+  if (!unit_bytes.ok()) return unit_bytes.status();
   absl::StatusOr<WeightPlan> plan =
-      PlanWeights(weights->resident->bytes(), layer_bytes, options.weight_budget_bytes,
+      PlanWeights(unit_bytes->resident, unit_bytes->layers, options.weight_budget_bytes,
                   options.stream_slots, kLayerSlotAlignment);
   if (!plan.ok()) return plan.status();
+  std::unique_ptr<LayerTransportBuilder> builder;
+  if (plan->resident_layers < unit_bytes->layers.size()) {
+    LayerStreamPlan stream_plan;
+    stream_plan.layer_bytes = unit_bytes->layers;
+    stream_plan.first_streamed = plan->resident_layers;
+    stream_plan.cache_path = LayerCachePath(options, directory);
+    stream_plan.source_identity = SourceIdentity(directory);
+    absl::StatusOr<std::unique_ptr<LayerTransportBuilder>> made =
+        backend->NewLayerTransportBuilder(stream_plan);
+    if (!made.ok()) return made.status();
+    builder = *std::move(made);
+  }
+  absl::StatusOr<LlamaWeights> weights =
+      LoadLlamaWeights(config, *checkpoint, *backend, builder.get(), plan->resident_layers);
+  if (!weights.ok()) return weights.status();
+  checkpoint.reset();  // the units hold copies: unmap the files before the slots are allocated
   // Private constructor: make_shared cannot reach it.
   std::shared_ptr<LlamaModel> model(new LlamaModel());
   model->backend_ = std::move(backend);
@@ -237,10 +253,9 @@ absl::StatusOr<std::shared_ptr<const Model>> LlamaModel::Create(
   model->rope_inv_freq_ =
       RopeInverseFrequencies(config.head_dim, config.rope_theta, config.rope_scaling);
   model->first_streamed_layer_ = plan->resident_layers;
-  if (plan->resident_layers < model->weights_.layers.size()) {
-    absl::StatusOr<std::unique_ptr<LayerStreamer>> streamer = StartStreaming(
-        model->weights_, plan->resident_layers, *model->backend_, options.stream_slots,
-        LayerCachePath(options, directory), SourceIdentity(directory));
+  if (builder != nullptr) {
+    absl::StatusOr<std::unique_ptr<LayerStreamer>> streamer =
+        StartStreaming(model->weights_, plan->resident_layers, *builder, options.stream_slots);
     if (!streamer.ok()) return streamer.status();
     model->streamer_ = *std::move(streamer);
   }

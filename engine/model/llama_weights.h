@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/backend/backend.h"
+#include "engine/backend/layer_streamer.h"
 #include "engine/backend/weight_matrix.h"
 #include "engine/backend/weight_unit.h"
 #include "engine/checkpoint/checkpoint.h"
@@ -57,10 +58,27 @@ struct LlamaWeights {
   std::string dominant_dtype;
 };
 
-// Errors name the file and the tensor, and the layer for a layer's tensor.
-absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
-                                              std::unique_ptr<SafetensorsCheckpoint> checkpoint,
+// The bytes every unit of the model will take in `backend` (WeightUnit::bytes), exactly, from
+// the checkpoint's headers and quantization config alone: no tensor data is read or packed.
+// Errors as LoadLlamaWeights's for a missing or misshapen tensor.
+struct LlamaUnitBytes {
+  std::size_t resident = 0;         // the embedding, the final norm and the head
+  std::vector<std::size_t> layers;  // per decoder layer
+};
+absl::StatusOr<LlamaUnitBytes> PlanLlamaUnits(const ModelConfig& config,
+                                              const SafetensorsCheckpoint& checkpoint,
                                               Backend& backend);
+
+// Loads the model layer by layer. With a `streaming` builder (made for a plan whose
+// first_streamed is `first_streamed`), every decoder layer also goes to it in order: the
+// resident ones are Added; from `first_streamed` on each is made by the builder, its bytes only
+// in the transport, before the next is read, so that the load never holds more than one
+// streamed layer. Errors name the file and the tensor, and the layer for a layer's tensor.
+absl::StatusOr<LlamaWeights> LoadLlamaWeights(const ModelConfig& config,
+                                              const SafetensorsCheckpoint& checkpoint,
+                                              Backend& backend,
+                                              LayerTransportBuilder* streaming = nullptr,
+                                              std::size_t first_streamed = 0);
 
 }  // namespace ghost
 

@@ -70,22 +70,14 @@ absl::StatusOr<WeightPlan> PlanWeights(std::size_t resident_unit_bytes,
 
 absl::StatusOr<std::unique_ptr<LayerStreamer>> StartStreaming(LlamaWeights& weights,
                                                               std::size_t first_streamed,
-                                                              Backend& backend, int slots,
-                                                              const std::string& cache_path,
-                                                              const std::string& source_identity) {
-  LayerStreamSource source;
-  source.cache_path = cache_path;
-  source.source_identity = source_identity;
-  source.first_streamed = first_streamed;
-  std::vector<WeightUnit*> units;
-  for (std::size_t l = 0; l < weights.layers.size(); ++l) {
-    source.units.push_back(weights.layers[l].unit.get());
-    if (l >= first_streamed) units.push_back(weights.layers[l].unit.get());
-  }
-  absl::StatusOr<std::unique_ptr<LayerTransport>> transport = backend.NewLayerTransport(source);
+                                                              LayerTransportBuilder& builder,
+                                                              int slots) {
+  absl::StatusOr<std::unique_ptr<LayerTransport>> transport = builder.Finish();
   if (!transport.ok()) return transport.status();
-  // The bytes live in the transport now; the units keep their handles only.
-  for (WeightUnit* unit : units) unit->ReleaseBytes();
+  std::vector<WeightUnit*> units;
+  for (std::size_t l = first_streamed; l < weights.layers.size(); ++l) {
+    units.push_back(weights.layers[l].unit.get());
+  }
   return LayerStreamer::Create(std::move(units), *std::move(transport), slots);
 }
 

@@ -35,14 +35,12 @@ absl::StatusOr<WeightPlan> PlanWeights(std::size_t resident_unit_bytes,
                                        absl::Span<const std::size_t> layer_bytes,
                                        std::int64_t budget, int slots, std::size_t slot_alignment);
 
-// The streamer for `weights`' layers from `first_streamed` on: their bytes go to the backend's
-// transport (on the CPU a layer file at `cache_path`, checked against `source_identity`), are
-// freed from the units, and stream from then on.
+// The streamer for `weights`' layers from `first_streamed` on, once LoadLlamaWeights gave every
+// layer to `builder` (their bytes are in its transport; the units keep their handles only).
 absl::StatusOr<std::unique_ptr<LayerStreamer>> StartStreaming(LlamaWeights& weights,
                                                               std::size_t first_streamed,
-                                                              Backend& backend, int slots,
-                                                              const std::string& cache_path,
-                                                              const std::string& source_identity);
+                                                              LayerTransportBuilder& builder,
+                                                              int slots);
 
 // The layer file name of a model directory inside `options.layer_cache_dir` (or the default
 // directory), and the identity of the directory's files (names, sizes, modification times).

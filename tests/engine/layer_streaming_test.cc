@@ -16,10 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/kv_cache.h"
+#include "engine/checkpoint/checkpoint.h"
 #include "engine/compressor/model_compressor.h"
 #include "engine/model/llama.h"
 #include "engine/model/model.h"
+#include "engine/model/weight_budget.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/compress_fixture.h"
@@ -247,6 +250,42 @@ TEST_P(LayerStreamingTest, LogitsEqualTheResidentModelsExactlyWithBytesCounted) 
     EXPECT_EQ(model->summary().streamed_weight_bytes,
               static_cast<std::int64_t>(streamer.bytes_per_step()));
   }
+}
+
+// The plan a load makes from the checkpoint's headers, before packing, is the plan the packed
+// units make: every unit's bytes are the same to the byte, padding included.
+TEST_P(LayerStreamingTest, ThePlanFromTheCheckpointEqualsThePlanOfThePackedUnits) {
+  const auto& llama = dynamic_cast<const LlamaModel&>(*resident_);
+  absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> checkpoint =
+      SafetensorsCheckpoint::Open(dir_);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  CpuBackend backend;
+  absl::StatusOr<LlamaUnitBytes> planned =
+      PlanLlamaUnits(resident_->config(), **checkpoint, backend);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  std::vector<std::size_t> packed;
+  for (const LlamaLayerWeights& layer : llama.weights().layers) {
+    packed.push_back(layer.unit->bytes());
+  }
+  EXPECT_EQ(planned->layers, packed);
+  EXPECT_EQ(planned->resident, llama.weights().resident->bytes());
+  for (std::int64_t budget : {std::int64_t{0}, QuarterBudget(*resident_),
+                              resident_->summary().resident_weight_bytes / 2}) {
+    absl::StatusOr<WeightPlan> from_headers =
+        PlanWeights(planned->resident, planned->layers, budget, 2, kLayerSlotAlignment);
+    absl::StatusOr<WeightPlan> from_units =
+        PlanWeights(llama.weights().resident->bytes(), packed, budget, 2, kLayerSlotAlignment);
+    ASSERT_TRUE(from_headers.ok() && from_units.ok());
+    EXPECT_EQ(from_headers->resident_layers, from_units->resident_layers) << budget;
+    EXPECT_EQ(from_headers->resident_bytes, from_units->resident_bytes) << budget;
+    EXPECT_EQ(from_headers->slot_bytes, from_units->slot_bytes) << budget;
+    EXPECT_EQ(from_headers->streamed_bytes, from_units->streamed_bytes) << budget;
+  }
+  // The streamed load followed that plan.
+  const WeightPlan quarter = *PlanWeights(planned->resident, planned->layers,
+                                          QuarterBudget(*resident_), 2, kLayerSlotAlignment);
+  EXPECT_EQ(dynamic_cast<const LlamaModel&>(*streamed_).first_streamed_layer(),
+            quarter.resident_layers);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, LayerStreamingTest,

@@ -108,99 +108,246 @@ std::string EncodeHeader(const std::string& layout, const std::string& identity,
   return out;
 }
 
-// Where each layer goes in a file, after a header of `header_bytes`.
-std::vector<FileLayerTransport::Layer> PlanLayers(const LayerStreamSource& source,
-                                                  std::size_t header_bytes) {
-  std::vector<FileLayerTransport::Layer> layers;
-  std::uint64_t at = header_bytes;
-  for (const WeightUnit* unit : source.units) {
-    layers.push_back({at, unit->bytes(), LayerChecksum(unit->data(), unit->bytes())});
-    at += RoundUp(unit->bytes(), kDirectIoAlignment);
-  }
-  return layers;
-}
-
-// The expected layers, with their offsets, and the header that describes them.
-std::pair<std::vector<FileLayerTransport::Layer>, std::string> Describe(
-    const LayerStreamSource& source) {
-  const std::string layout = CpuKernelLayoutId();
-  // The header's size does not depend on the offsets' values: plan once to size it.
-  std::vector<FileLayerTransport::Layer> layers = PlanLayers(source, 0);
-  const std::size_t header_bytes = EncodeHeader(layout, source.source_identity, layers).size();
-  layers = PlanLayers(source, header_bytes);
-  return {layers, EncodeHeader(layout, source.source_identity, layers)};
-}
-
-// Whether the file at `path` starts with `header` and every layer's bytes pass their CRC.
-// Reads the whole file once, with the same reads as streaming.
-bool Matches(const std::string& path, const std::string& header,
-             const std::vector<FileLayerTransport::Layer>& layers, std::size_t slot_bytes) {
-  ScopedFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
-  const bool direct = fd.valid();
-  if (!fd.valid() && errno == EINVAL) fd = ScopedFd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return false;
-  HostLayerSlot buffer(std::max(slot_bytes, header.size()));
-  if (!ReadFully(fd.get(), buffer.data(), header.size(), 0, path).ok() ||
-      std::memcmp(buffer.data(), header.data(), header.size()) != 0) {
-    LogWarning(absl::StrCat("layer file ", path,
-                            " is for another model, kernel layout or format version: rewriting"));
-    return false;
-  }
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const FileLayerTransport::Layer& layer = layers[i];
-    const std::size_t bytes = direct ? RoundUp(layer.bytes, kDirectIoAlignment) : layer.bytes;
-    if (absl::Status s = ReadFully(fd.get(), buffer.data(), bytes, layer.offset, path); !s.ok()) {
-      LogWarning(absl::StrCat(s.message(), ": rewriting"));
-      return false;
-    }
-    if (LayerChecksum(buffer.data(), layer.bytes) != layer.crc) {
-      LogWarning(
-          absl::StrCat("layer file ", path, ": layer ", i, " fails its checksum: rewriting"));
-      return false;
-    }
-  }
-  if (!direct) posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
-  return true;
-}
-
-// Writes the file durably: a temp file beside it, fsync, rename over `path`, fsync the folder.
-absl::Status Write(const std::string& path, const std::string& header,
-                   const LayerStreamSource& source,
-                   const std::vector<FileLayerTransport::Layer>& layers) {
-  static std::atomic<int> counter{0};
-  const std::string temp = absl::StrCat(path, ".tmp.", getpid(), ".", counter++);
-  {
-    ScopedFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd.valid()) return Errno("cannot create", temp);
-    const std::string shown = ShownName(temp);
-    absl::Status s = WriteAll(fd.get(), header.data(), header.size(), shown);
-    const std::string padding(kDirectIoAlignment, '\0');
-    for (std::size_t i = 0; i < layers.size() && s.ok(); ++i) {
-      s = WriteAll(fd.get(), source.units[i]->data(), layers[i].bytes, shown);
-      const std::size_t pad = RoundUp(layers[i].bytes, kDirectIoAlignment) - layers[i].bytes;
-      if (s.ok() && pad > 0) s = WriteAll(fd.get(), padding.data(), pad, shown);
-    }
-    if (s.ok() && fsync(fd.get()) != 0) s = Errno("fsync", temp);
-    // Written pages are clean now: drop them, they would only be a second copy of the layers.
-    if (s.ok()) posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
-    if (!s.ok()) {
-      unlink(temp.c_str());
-      return s;
-    }
-  }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    absl::Status s = Errno("rename", temp);
-    unlink(temp.c_str());
-    return s;
-  }
-  if (!SyncDirectory(std::filesystem::path(path).parent_path().string()).ok()) {
-    return absl::InternalError(
-        absl::StrCat("layer file ", ShownName(path), ": cannot sync its directory"));
+// Writes exactly `bytes` at `offset` (retrying short writes and EINTR).
+absl::Status PwriteAll(int fd, const void* data, std::size_t bytes, std::uint64_t offset,
+                       const std::string& path) {
+  const auto* from = static_cast<const char*>(data);
+  std::size_t done = 0;
+  while (done < bytes) {
+    const ssize_t n = pwrite(fd, from + done, bytes - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno(absl::StrCat("write at offset ", offset + done), path);
+    done += static_cast<std::size_t>(n);
   }
   return absl::OkStatus();
 }
 
+// Where each layer of `plan` goes in a file, after a header of `header_bytes`; CRCs unset.
+std::vector<FileLayerTransport::Layer> PlaceLayers(const LayerStreamPlan& plan,
+                                                   std::size_t header_bytes) {
+  std::vector<FileLayerTransport::Layer> layers;
+  std::uint64_t at = header_bytes;
+  for (std::size_t bytes : plan.layer_bytes) {
+    layers.push_back({at, bytes, 0});
+    at += RoundUp(bytes, kDirectIoAlignment);
+  }
+  return layers;
+}
+
+// Where layer i's CRC sits in a header (EncodeHeader's layout).
+std::size_t CrcPosition(const std::string& layout, const std::string& identity, std::size_t i) {
+  constexpr std::size_t kFixed = sizeof(kMagic) + 4 * sizeof(std::uint32_t);
+  constexpr std::size_t kPerLayer = 2 * sizeof(std::uint64_t) + sizeof(std::uint32_t);
+  return kFixed + layout.size() + identity.size() + i * kPerLayer + 2 * sizeof(std::uint64_t);
+}
+
 }  // namespace
+
+// Builds a layer file as the load hands it the layers. The file at the plan's path is reused
+// when its header describes exactly this model (format version, kernel layout, source identity,
+// every layer's size and offset) and every layer passes the CRC the header records; each layer
+// handed over is then checked against that CRC, and the first that differs (a repacking that
+// changed bytes without changing the identity) turns the build into a rewrite that copies the
+// layers before it from the old file. Otherwise the file is written anew, a layer at a time,
+// into a temp file renamed over the old one by Finish.
+class LayerFileBuilder final : public LayerTransportBuilder {
+ public:
+  LayerFileBuilder(const LayerStreamPlan& plan, CpuBackend& backend)
+      : backend_(backend),
+        path_(plan.cache_path),
+        layout_(CpuKernelLayoutId()),
+        identity_(plan.source_identity),
+        first_streamed_(plan.first_streamed) {
+    // The header's size does not depend on the values of offsets and CRCs: place once to size it.
+    header_bytes_ = EncodeHeader(layout_, identity_, PlaceLayers(plan, 0)).size();
+    layers_ = PlaceLayers(plan, header_bytes_);
+    for (std::size_t l = first_streamed_; l < layers_.size(); ++l) {
+      slot_bytes_ =
+          std::max<std::size_t>(slot_bytes_, RoundUp(layers_[l].bytes, kDirectIoAlignment));
+    }
+  }
+  ~LayerFileBuilder() override {
+    if (out_.valid()) unlink(temp_.c_str());
+  }
+
+  // Reuses the file when it matches, else starts writing it.
+  absl::Status Begin() {
+    reusing_ = Matches();
+    return reusing_ ? absl::OkStatus() : StartWriting(0);
+  }
+
+  absl::Status Add(std::size_t layer, const WeightUnit& unit) override {
+    if (layer != next_layer_ || layer >= layers_.size()) {
+      return absl::InternalError(absl::StrCat("layer file ", ShownName(path_), ": layer ", layer,
+                                              " handed over, ", next_layer_, " expected"));
+    }
+    FileLayerTransport::Layer& l = layers_[layer];
+    if (unit.data() == nullptr || unit.bytes() != l.bytes) {
+      return absl::InternalError(absl::StrCat("layer file ", ShownName(path_), ": layer ", layer,
+                                              " has ", unit.bytes(), " bytes, ", l.bytes,
+                                              " planned"));
+    }
+    const std::uint32_t crc = LayerChecksum(unit.data(), unit.bytes());
+    if (reusing_ && crc != l.crc) {
+      LogWarning(absl::StrCat("layer file ", path_, ": layer ", layer,
+                              " differs from the model's: rewriting"));
+      reusing_ = false;
+      if (absl::Status s = StartWriting(layer); !s.ok()) return s;
+    }
+    if (!reusing_) {
+      l.crc = crc;
+      if (absl::Status s = PwriteAll(out_.get(), unit.data(), l.bytes, l.offset, temp_); !s.ok()) {
+        return s;
+      }
+      // Padding to the next layer stays a hole: it reads back as zeros.
+    }
+    ++next_layer_;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<WeightUnit>> MakeStreamedUnit(
+      std::size_t layer, std::vector<UnitTensorSource> tensors) override {
+    absl::StatusOr<std::unique_ptr<WeightUnit>> unit = backend_.NewWeightUnit(std::move(tensors));
+    if (!unit.ok()) return unit.status();
+    if (absl::Status s = Add(layer, **unit); !s.ok()) return s;
+    (*unit)->ReleaseBytes();
+    return unit;
+  }
+
+  absl::StatusOr<std::unique_ptr<LayerTransport>> Finish() override {
+    if (next_layer_ != layers_.size()) {
+      return absl::FailedPreconditionError(absl::StrCat("layer file ", ShownName(path_), ": ",
+                                                        next_layer_, " of ", layers_.size(),
+                                                        " layers in"));
+    }
+    std::unique_ptr<FileLayerTransport> transport(new FileLayerTransport());
+    transport->origin_ = reusing_ ? LayerFileOrigin::kReused : LayerFileOrigin::kWritten;
+    if (!reusing_) {
+      if (absl::Status s = FinishWriting(); !s.ok()) return s;
+    }
+    transport->path_ = path_;
+    transport->layers_ = layers_;
+    transport->first_streamed_ = first_streamed_;
+    transport->slot_bytes_ = slot_bytes_;
+    transport->fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+    transport->direct_ = transport->fd_ >= 0;
+    if (transport->fd_ < 0 && errno == EINVAL) {
+      transport->fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    }
+    if (transport->fd_ < 0) return Errno("cannot open", path_);
+    return std::unique_ptr<LayerTransport>(std::move(transport));
+  }
+
+ private:
+  // Whether the file at path_ has the header of this plan (taking the CRCs it records into
+  // layers_) and every layer's bytes pass their CRC. Reads the whole file once, with the same
+  // reads as streaming, into one buffer of the largest layer, freed before any layer is packed.
+  bool Matches() {
+    ScopedFd fd(open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
+    const bool direct = fd.valid();
+    if (!fd.valid() && errno == EINVAL) fd = ScopedFd(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return false;
+    std::size_t largest = header_bytes_;
+    for (const FileLayerTransport::Layer& l : layers_) {
+      largest = std::max<std::size_t>(largest, RoundUp(l.bytes, kDirectIoAlignment));
+    }
+    HostLayerSlot buffer(largest);
+    if (!ReadFully(fd.get(), buffer.data(), header_bytes_, 0, path_).ok()) return Stale();
+    const std::string found(reinterpret_cast<const char*>(buffer.data()), header_bytes_);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      std::memcpy(&layers_[i].crc, found.data() + CrcPosition(layout_, identity_, i),
+                  sizeof(std::uint32_t));
+    }
+    if (found != EncodeHeader(layout_, identity_, layers_)) return Stale();
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const FileLayerTransport::Layer& layer = layers_[i];
+      const std::size_t bytes = direct ? RoundUp(layer.bytes, kDirectIoAlignment) : layer.bytes;
+      if (absl::Status s = ReadFully(fd.get(), buffer.data(), bytes, layer.offset, path_);
+          !s.ok()) {
+        LogWarning(absl::StrCat(s.message(), ": rewriting"));
+        return false;
+      }
+      if (LayerChecksum(buffer.data(), layer.bytes) != layer.crc) {
+        LogWarning(
+            absl::StrCat("layer file ", path_, ": layer ", i, " fails its checksum: rewriting"));
+        return false;
+      }
+    }
+    if (!direct) posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
+    return true;
+  }
+  bool Stale() const {
+    LogWarning(absl::StrCat("layer file ", path_,
+                            " is for another model, kernel layout or format version: rewriting"));
+    return false;
+  }
+
+  // Opens a temp file beside path_ for the layers from `first` on, with room for the header
+  // and layers [0, first) copied from the file at path_ (which matched them).
+  absl::Status StartWriting(std::size_t first) {
+    static std::atomic<int> counter{0};
+    std::error_code error;
+    std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("layer file ", ShownName(path_),
+                                              ": cannot create its directory: ", error.message()));
+    }
+    temp_ = absl::StrCat(path_, ".tmp.", getpid(), ".", counter++);
+    out_ = ScopedFd(open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!out_.valid()) return Errno("cannot create", temp_);
+    if (first == 0) return absl::OkStatus();
+    ScopedFd in(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in.valid()) return Errno("cannot open", path_);
+    // In the kernel, file to file: no layer passes through this process's memory.
+    loff_t from = static_cast<loff_t>(header_bytes_), to = from;
+    std::size_t left = layers_[first].offset - header_bytes_;
+    while (left > 0) {
+      const ssize_t n = copy_file_range(in.get(), &from, out_.get(), &to, left, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Errno("copying its unchanged layers", path_);
+      left -= static_cast<std::size_t>(n);
+    }
+    return absl::OkStatus();
+  }
+
+  // The header, then durably: fsync, rename over path_, fsync of the folder.
+  absl::Status FinishWriting() {
+    const std::string header = EncodeHeader(layout_, identity_, layers_);
+    absl::Status s = PwriteAll(out_.get(), header.data(), header.size(), 0, temp_);
+    // The last layer's padding, so that a direct read of its whole last block stays in the file.
+    const std::uint64_t end =
+        layers_.back().offset + RoundUp(layers_.back().bytes, kDirectIoAlignment);
+    if (s.ok() && ftruncate(out_.get(), static_cast<off_t>(end)) != 0) s = Errno("truncate", temp_);
+    if (s.ok() && fsync(out_.get()) != 0) s = Errno("fsync", temp_);
+    // Written pages are clean now: drop them, they would only be a second copy of the layers.
+    if (s.ok()) posix_fadvise(out_.get(), 0, 0, POSIX_FADV_DONTNEED);
+    if (!s.ok()) return s;
+    out_ = ScopedFd();
+    if (rename(temp_.c_str(), path_.c_str()) != 0) {
+      s = Errno("rename", temp_);
+      unlink(temp_.c_str());
+      return s;
+    }
+    if (!SyncDirectory(std::filesystem::path(path_).parent_path().string()).ok()) {
+      return absl::InternalError(
+          absl::StrCat("layer file ", ShownName(path_), ": cannot sync its directory"));
+    }
+    return absl::OkStatus();
+  }
+
+  CpuBackend& backend_;
+  const std::string path_;
+  const std::string layout_;
+  const std::string identity_;
+  const std::size_t first_streamed_;
+  std::size_t header_bytes_ = 0;
+  std::size_t slot_bytes_ = 0;
+  std::vector<FileLayerTransport::Layer> layers_;  // every layer; CRCs as found or written
+  bool reusing_ = false;
+  std::size_t next_layer_ = 0;
+  std::string temp_;
+  ScopedFd out_;  // the temp file, while writing
+};
 
 std::string CpuKernelLayoutId() { return absl::StrCat("cpu-units-1/", CpuIsaName()); }
 
@@ -219,48 +366,6 @@ HostLayerSlot::~HostLayerSlot() {
   } else {
     std::free(data_);
   }
-}
-
-absl::StatusOr<std::unique_ptr<FileLayerTransport>> FileLayerTransport::Open(
-    const LayerStreamSource& source) {
-  std::unique_ptr<FileLayerTransport> transport(new FileLayerTransport());
-  transport->path_ = source.cache_path;
-  const std::string& path = transport->path_;
-  std::size_t largest = 0;
-  for (std::size_t l = 0; l < source.units.size(); ++l) {
-    const WeightUnit* unit = source.units[l];
-    if (unit->data() == nullptr) {
-      return absl::FailedPreconditionError("a layer file is written from units holding bytes");
-    }
-    largest = std::max(largest, RoundUp(unit->bytes(), kDirectIoAlignment));
-    if (l >= source.first_streamed) {
-      transport->slot_bytes_ =
-          std::max(transport->slot_bytes_, RoundUp(unit->bytes(), kDirectIoAlignment));
-    }
-  }
-  if (source.first_streamed >= source.units.size()) {
-    return absl::InvalidArgumentError("a layer transport needs a layer to stream");
-  }
-  transport->first_streamed_ = source.first_streamed;
-  auto [layers, header] = Describe(source);
-  if (!Matches(path, header, layers, largest)) {
-    std::error_code error;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
-    if (error) {
-      return absl::InternalError(absl::StrCat("layer file ", ShownName(path),
-                                              ": cannot create its directory: ", error.message()));
-    }
-    if (absl::Status s = Write(path, header, source, layers); !s.ok()) return s;
-    transport->origin_ = LayerFileOrigin::kWritten;
-  }
-  transport->layers_ = std::move(layers);
-  transport->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-  transport->direct_ = transport->fd_ >= 0;
-  if (transport->fd_ < 0 && errno == EINVAL) {
-    transport->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  }
-  if (transport->fd_ < 0) return Errno("cannot open", path);
-  return transport;
 }
 
 FileLayerTransport::~FileLayerTransport() {
@@ -283,11 +388,14 @@ absl::Status FileLayerTransport::Read(std::size_t layer, LayerSlot& slot) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<LayerTransport>> CpuBackend::NewLayerTransport(
-    const LayerStreamSource& source) {
-  absl::StatusOr<std::unique_ptr<FileLayerTransport>> transport = FileLayerTransport::Open(source);
-  if (!transport.ok()) return transport.status();
-  return std::unique_ptr<LayerTransport>(*std::move(transport));
+absl::StatusOr<std::unique_ptr<LayerTransportBuilder>> CpuBackend::NewLayerTransportBuilder(
+    const LayerStreamPlan& plan) {
+  if (plan.first_streamed >= plan.layer_bytes.size()) {
+    return absl::InvalidArgumentError("a layer transport needs a layer to stream");
+  }
+  auto builder = std::make_unique<LayerFileBuilder>(plan, *this);
+  if (absl::Status s = builder->Begin(); !s.ok()) return s;
+  return std::unique_ptr<LayerTransportBuilder>(std::move(builder));
 }
 
 }  // namespace ghost

@@ -6,9 +6,11 @@
 // File layout (little-endian): a header (magic, format version, the CPU kernel layout, the
 // source model's identity, and per layer its offset, bytes and CRC-32), padded to 4096 bytes,
 // then every layer's bytes at a 4096-aligned offset. Written once, durably (temp file, fsync,
-// rename, fsync of the directory), and rebuilt when the header does not describe exactly the
-// units being streamed (another model version, another kernel layout, other layer sizes) or a
-// layer's bytes fail their checksum; both are checked at every load by reading the file once.
+// rename, fsync of the directory), as the load packs the layers one by one (a builder,
+// Backend::NewLayerTransportBuilder), and rebuilt when the header does not describe exactly the
+// units being streamed (another model version, another kernel layout, other layer sizes), a
+// layer's bytes fail their checksum, or a layer the load packs differs from the file's; the
+// first two are checked at every load by reading the file once, before any layer is packed.
 //
 // Reads use O_DIRECT into 4096-aligned slots, bypassing the page cache (which would otherwise
 // keep a second copy of every streamed layer and make the budget meaningless); a file system
@@ -37,12 +39,11 @@ enum class LayerFileOrigin {
   kWritten,  // there was none, or it was stale or corrupt: written anew
 };
 
-// A layer file opened for streaming.
+class LayerFileBuilder;  // layer_file.cc: CpuBackend::NewLayerTransportBuilder
+
+// A layer file opened for streaming, once its builder has every layer.
 class FileLayerTransport final : public LayerTransport {
  public:
-  // Opens `source.cache_path` for `source.units`, (re)writing it first unless it matches them
-  // byte for byte. Errors (INTERNAL, naming the file) only when it cannot be written or read.
-  static absl::StatusOr<std::unique_ptr<FileLayerTransport>> Open(const LayerStreamSource& source);
   ~FileLayerTransport() override;
 
   std::size_t layer_count() const override { return layers_.size() - first_streamed_; }
@@ -65,6 +66,7 @@ class FileLayerTransport final : public LayerTransport {
   };
 
  private:
+  friend class LayerFileBuilder;
   FileLayerTransport() = default;
 
   std::string path_;

@@ -28,15 +28,21 @@ kernels::QuantMatrixView ViewOf(const compress::QuantizedMatrix& m) {
   return view;
 }
 
-// The bytes `source` takes in a unit.
-std::size_t UnitBytes(const UnitTensorSource& source) {
-  switch (source.kind) {
+// The bytes a tensor of `shape` takes in a unit.
+std::size_t TensorBytes(const UnitTensorShape& shape) {
+  switch (shape.kind) {
     case UnitTensorSource::Kind::kVector:
-      return source.values.size() * sizeof(float);
+      return shape.cols * sizeof(float);
     case UnitTensorSource::Kind::kDense:
-      return source.rows * source.cols * (source.format == WeightFormat::kF32 ? 4 : 2);
-    case UnitTensorSource::Kind::kQuant:
-      return kernels::QuantWeights::PackedBytes(ViewOf(source.quant));
+      return shape.rows * shape.cols * (shape.format == WeightFormat::kF32 ? 4 : 2);
+    case UnitTensorSource::Kind::kQuant: {
+      kernels::QuantMatrixView view;
+      view.format = shape.format;
+      view.rows = shape.rows;
+      view.cols = shape.cols;
+      view.block_size = shape.block_size;
+      return kernels::QuantWeights::PackedBytes(view);
+    }
   }
   return 0;
 }
@@ -48,7 +54,7 @@ class CpuWeightUnit final : public WeightUnit {
       : matrices_(sources.size()), vectors_(sources.size()), quant_of_(sources.size()) {
     std::size_t end = 0;
     for (const UnitTensorSource& source : sources) {
-      table_.push_back({source.name, AlignToWeightUnit(end), UnitBytes(source)});
+      table_.push_back({source.name, AlignToWeightUnit(end), TensorBytes(ShapeOf(source))});
       end = table_.back().offset + table_.back().bytes;
       kinds_.push_back(source.kind);
     }
@@ -133,6 +139,12 @@ class CpuWeightUnit final : public WeightUnit {
 };
 
 }  // namespace
+
+std::size_t CpuBackend::UnitBytes(absl::Span<const UnitTensorShape> tensors) const {
+  std::size_t end = 0;
+  for (const UnitTensorShape& shape : tensors) end = AlignToWeightUnit(end) + TensorBytes(shape);
+  return AlignToWeightUnit(end);
+}
 
 absl::StatusOr<std::unique_ptr<WeightUnit>> CpuBackend::NewWeightUnit(
     std::vector<UnitTensorSource> tensors) {

@@ -77,9 +77,10 @@ class CudaBackend final : public Backend {
 
   absl::StatusOr<std::unique_ptr<WeightUnit>> NewWeightUnit(
       std::vector<UnitTensorSource> tensors) override;
+  std::size_t UnitBytes(absl::Span<const UnitTensorShape> tensors) const override;
   // Pinned host memory -> device slots, an event per slot (cuda_layer_transport.cc).
-  absl::StatusOr<std::unique_ptr<LayerTransport>> NewLayerTransport(
-      const LayerStreamSource& source) override;
+  absl::StatusOr<std::unique_ptr<LayerTransportBuilder>> NewLayerTransportBuilder(
+      const LayerStreamPlan& plan) override;
   std::unique_ptr<Activation> NewActivation() override;
   absl::StatusOr<std::unique_ptr<KvStorage>> NewKvStorage(std::size_t bytes) override;
   absl::StatusOr<absl::Span<const float>> HostRows(const Activation& a) override;
@@ -131,6 +132,13 @@ class CudaBackend final : public Backend {
   absl::Mutex mu_;
   absl::flat_hash_map<std::thread::id, std::unique_ptr<Lane>> lanes_ ABSL_GUARDED_BY(mu_);
 };
+
+// A unit of `tensors` laid out in host memory at `image` (UnitBytes of their shapes, aligned
+// as kWeightUnitAlignment; a layer transport's pinned copy) and nowhere on the device: it
+// holds handles only (data() nullptr) until Rebound to a device copy of the image.
+// INVALID_ARGUMENT for tensors the units cannot hold.
+absl::StatusOr<std::unique_ptr<WeightUnit>> NewHostImageUnit(
+    const std::vector<UnitTensorSource>& tensors, std::byte* image);
 
 // One layer's view of a cache in device memory.
 kc::DeviceKvLayer KvLayerOf(const PagedKvCache& cache, int layer);

@@ -1,7 +1,8 @@
 // The CUDA backend's layer transport: every streamed layer's unit bytes in ONE pinned host copy,
-// made at load from the units' device bytes (which the caller then frees, so that the weight
-// budget is device memory), copied into device slots with cudaMemcpyAsync on a copy stream of
-// its own.
+// copied into device slots with cudaMemcpyAsync on a copy stream of its own. A load lays each
+// streamed layer out straight into its place in that copy (the builder's MakeStreamedUnit), so
+// that it never reaches the device before it streams and the weight budget is device memory;
+// layers already on the device (Backend::NewLayerTransport) are copied back into it once.
 //
 // Per slot two events order the copy stream and the compute streams on the device:
 // - "filled", recorded on the copy stream after the layer's copy; the compute stream of the
@@ -47,49 +48,22 @@ class CudaLayerSlot final : public LayerSlot {
 
 CudaLayerSlot& Cuda(LayerSlot& slot) { return static_cast<CudaLayerSlot&>(slot); }
 
+// Where a streamed layer sits in the pinned copy.
+struct PinnedLayer {
+  std::size_t offset = 0;
+  std::size_t bytes = 0;
+};
+
 class CudaLayerTransport final : public LayerTransport {
  public:
   // `backend` outlives the transport (the model owns both and drops its streamer first).
-  static absl::StatusOr<std::unique_ptr<CudaLayerTransport>> Create(
-      CudaBackend& backend, const LayerStreamSource& source) {
-    auto transport = std::unique_ptr<CudaLayerTransport>(new CudaLayerTransport(backend));
-    if (absl::Status s = kc::SetDevice(backend.device_index()); !s.ok()) return s;
-    absl::StatusOr<kc::Stream> stream = kc::Stream::Create();
-    if (!stream.ok()) return stream.status();
-    transport->copy_stream_ = *std::move(stream);
-
-    std::size_t total = 0;
-    for (std::size_t l = source.first_streamed; l < source.units.size(); ++l) {
-      const std::size_t bytes = source.units[l]->bytes();
-      transport->layers_.push_back({total, bytes});
-      total = RoundUp(total + bytes, kLayerSlotAlignment);
-      transport->slot_bytes_ =
-          std::max(transport->slot_bytes_, RoundUp(bytes, kLayerSlotAlignment));
-    }
-    absl::StatusOr<kc::PinnedBuffer> pinned = kc::PinnedBuffer::Allocate(total);
-    if (!pinned.ok()) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("cannot pin ", total, " bytes of host memory for ",
-                       transport->layers_.size(), " streamed layers: ", pinned.status().message()));
-    }
-    transport->pinned_ = *std::move(pinned);
-    // Load time, not a step: the units' device bytes come back once, then the caller frees them.
-    for (std::size_t i = 0; i < transport->layers_.size(); ++i) {
-      const WeightUnit& unit = *source.units[source.first_streamed + i];
-      if (unit.data() == nullptr) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("streamed layer ", i, " has no bytes left to keep"));
-      }
-      if (absl::Status s =
-              kc::CopyToHost(transport->pinned_.as<std::byte>() + transport->layers_[i].offset,
-                             unit.data(), unit.bytes(), transport->stream());
-          !s.ok()) {
-        return s;
-      }
-    }
-    if (absl::Status s = transport->copy_stream_.Synchronize(); !s.ok()) return s;
-    return transport;
-  }
+  CudaLayerTransport(CudaBackend& backend, kc::Stream copy_stream, kc::PinnedBuffer pinned,
+                     std::vector<PinnedLayer> layers, std::size_t slot_bytes)
+      : backend_(backend),
+        copy_stream_(std::move(copy_stream)),
+        pinned_(std::move(pinned)),
+        layers_(std::move(layers)),
+        slot_bytes_(slot_bytes) {}
 
   std::size_t layer_count() const override { return layers_.size(); }
   std::size_t layer_bytes(std::size_t layer) const override { return layers_[layer].bytes; }
@@ -158,12 +132,6 @@ class CudaLayerTransport final : public LayerTransport {
   }
 
  private:
-  struct Layer {
-    std::size_t offset = 0;  // in pinned_
-    std::size_t bytes = 0;
-  };
-
-  explicit CudaLayerTransport(CudaBackend& backend) : backend_(backend) {}
   kc::StreamHandle stream() const { return copy_stream_.handle(); }
   absl::Status Failed(const absl::Status& cause) const {
     return absl::InternalError(absl::StrCat("streaming a layer from pinned host memory to cuda:",
@@ -173,21 +141,118 @@ class CudaLayerTransport final : public LayerTransport {
   CudaBackend& backend_;
   kc::Stream copy_stream_;
   kc::PinnedBuffer pinned_;
-  std::vector<Layer> layers_;
+  std::vector<PinnedLayer> layers_;
   std::size_t slot_bytes_ = 0;
+};
+
+// Pins the host memory of every streamed layer of a plan at once (its size is known before any
+// layer is packed) and takes the layers into it as the load hands them over.
+class CudaLayerTransportBuilder final : public LayerTransportBuilder {
+ public:
+  static absl::StatusOr<std::unique_ptr<CudaLayerTransportBuilder>> Create(
+      CudaBackend& backend, const LayerStreamPlan& plan) {
+    auto builder =
+        std::unique_ptr<CudaLayerTransportBuilder>(new CudaLayerTransportBuilder(backend, plan));
+    if (absl::Status s = kc::SetDevice(backend.device_index()); !s.ok()) return s;
+    absl::StatusOr<kc::Stream> stream = kc::Stream::Create();
+    if (!stream.ok()) return stream.status();
+    builder->copy_stream_ = *std::move(stream);
+    std::size_t total = 0;
+    for (std::size_t l = plan.first_streamed; l < plan.layer_bytes.size(); ++l) {
+      const std::size_t bytes = plan.layer_bytes[l];
+      builder->layers_.push_back({total, bytes});
+      total = RoundUp(total + bytes, kLayerSlotAlignment);
+      builder->slot_bytes_ = std::max(builder->slot_bytes_, RoundUp(bytes, kLayerSlotAlignment));
+    }
+    absl::StatusOr<kc::PinnedBuffer> pinned = kc::PinnedBuffer::Allocate(total);
+    if (!pinned.ok()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot pin ", total, " bytes of host memory for ", builder->layers_.size(),
+                       " streamed layers: ", pinned.status().message()));
+    }
+    builder->pinned_ = *std::move(pinned);
+    return builder;
+  }
+
+  // Resident layers stay on the device alone; a streamed one already there comes back once
+  // (load time, not a step), then the caller frees its device bytes.
+  absl::Status Add(std::size_t layer, const WeightUnit& unit) override {
+    absl::StatusOr<std::byte*> image = Take(layer, unit.bytes());
+    if (!image.ok()) return image.status();
+    if (*image == nullptr) return absl::OkStatus();
+    if (unit.data() == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("streamed layer ", layer, " has no bytes left to keep"));
+    }
+    if (absl::Status s = kc::SetDevice(backend_.device_index()); !s.ok()) return s;
+    if (absl::Status s = kc::CopyToHost(*image, unit.data(), unit.bytes(), copy_stream_.handle());
+        !s.ok()) {
+      return s;
+    }
+    return copy_stream_.Synchronize();
+  }
+
+  absl::StatusOr<std::unique_ptr<WeightUnit>> MakeStreamedUnit(
+      std::size_t layer, std::vector<UnitTensorSource> tensors) override {
+    std::vector<UnitTensorShape> shapes;
+    for (const UnitTensorSource& source : tensors) shapes.push_back(ShapeOf(source));
+    absl::StatusOr<std::byte*> image = Take(layer, backend_.UnitBytes(shapes));
+    if (!image.ok()) return image.status();
+    if (*image == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("layer ", layer, " is not streamed"));
+    }
+    return NewHostImageUnit(tensors, *image);
+  }
+
+  absl::StatusOr<std::unique_ptr<LayerTransport>> Finish() override {
+    if (next_layer_ != plan_.layer_bytes.size()) {
+      return absl::FailedPreconditionError(absl::StrCat("pinned layer copy: ", next_layer_, " of ",
+                                                        plan_.layer_bytes.size(), " layers in"));
+    }
+    return std::unique_ptr<LayerTransport>(std::make_unique<CudaLayerTransport>(
+        backend_, std::move(copy_stream_), std::move(pinned_), std::move(layers_), slot_bytes_));
+  }
+
+ private:
+  CudaLayerTransportBuilder(CudaBackend& backend, const LayerStreamPlan& plan)
+      : backend_(backend), plan_(plan) {}
+
+  // Checks that `layer` comes next with its planned `bytes`: where its bytes go in the pinned
+  // copy, or nullptr for a resident layer.
+  absl::StatusOr<std::byte*> Take(std::size_t layer, std::size_t bytes) {
+    if (layer != next_layer_ || layer >= plan_.layer_bytes.size() ||
+        bytes != plan_.layer_bytes[layer]) {
+      return absl::InternalError(
+          absl::StrCat("pinned layer copy: layer ", layer, " of ", bytes,
+                       " bytes handed over; layer ", next_layer_, " of ",
+                       next_layer_ < plan_.layer_bytes.size() ? plan_.layer_bytes[next_layer_] : 0,
+                       " bytes expected"));
+    }
+    ++next_layer_;
+    if (layer < plan_.first_streamed) return nullptr;
+    return pinned_.as<std::byte>() + layers_[layer - plan_.first_streamed].offset;
+  }
+
+  CudaBackend& backend_;
+  const LayerStreamPlan plan_;
+  kc::Stream copy_stream_;
+  kc::PinnedBuffer pinned_;
+  std::vector<PinnedLayer> layers_;
+  std::size_t slot_bytes_ = 0;
+  std::size_t next_layer_ = 0;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LayerTransport>> CudaBackend::NewLayerTransport(
-    const LayerStreamSource& source) {
-  if (source.first_streamed >= source.units.size()) {
+absl::StatusOr<std::unique_ptr<LayerTransportBuilder>> CudaBackend::NewLayerTransportBuilder(
+    const LayerStreamPlan& plan) {
+  if (plan.first_streamed >= plan.layer_bytes.size()) {
     return absl::InvalidArgumentError("no streamed layers to make a transport for");
   }
-  absl::StatusOr<std::unique_ptr<CudaLayerTransport>> transport =
-      CudaLayerTransport::Create(*this, source);
-  if (!transport.ok()) return transport.status();
-  return std::unique_ptr<LayerTransport>(*std::move(transport));
+  absl::StatusOr<std::unique_ptr<CudaLayerTransportBuilder>> builder =
+      CudaLayerTransportBuilder::Create(*this, plan);
+  if (!builder.ok()) return builder.status();
+  return std::unique_ptr<LayerTransportBuilder>(*std::move(builder));
 }
 
 }  // namespace ghost::cuda_backend

@@ -17,22 +17,26 @@ struct QuantParts {
   std::size_t codes = 0, scales = 0, codebook = 0, end = 0;
 };
 
-QuantParts PartsOf(const compress::QuantizedMatrix& m) {
+// The parts as CheckSource's Validate requires them: codes, one fp16 scale per block, and a
+// codebook's 4 fp16 entries per row group.
+QuantParts PartsOf(const UnitTensorShape& shape) {
+  const compress::QuantizedMatrix m = QuantLayoutOf(shape);
   QuantParts parts;
-  parts.scales = AlignToWeightUnit(m.codes.size());
-  parts.codebook = AlignToWeightUnit(parts.scales + m.scales.size() * sizeof(std::uint16_t));
-  parts.end = parts.codebook + m.codebook.size() * sizeof(std::uint16_t);
+  parts.scales = AlignToWeightUnit(m.rows * m.code_bytes_per_row());
+  parts.codebook =
+      AlignToWeightUnit(parts.scales + m.rows * m.blocks_per_row() * sizeof(std::uint16_t));
+  parts.end = parts.codebook + 4 * m.num_codebook_groups() * sizeof(std::uint16_t);
   return parts;
 }
 
-std::size_t UnitBytes(const UnitTensorSource& source) {
-  switch (source.kind) {
+std::size_t TensorBytes(const UnitTensorShape& shape) {
+  switch (shape.kind) {
     case UnitTensorSource::Kind::kVector:
-      return source.values.size() * sizeof(float);
+      return shape.cols * sizeof(float);
     case UnitTensorSource::Kind::kDense:
-      return source.rows * source.cols * (source.format == WeightFormat::kF32 ? 4 : 2);
+      return shape.rows * shape.cols * (shape.format == WeightFormat::kF32 ? 4 : 2);
     case UnitTensorSource::Kind::kQuant:
-      return PartsOf(source.quant).end;
+      return PartsOf(shape).end;
   }
   return 0;
 }
@@ -50,18 +54,12 @@ class CudaWeightUnit final : public WeightUnit {
   static absl::StatusOr<std::unique_ptr<CudaWeightUnit>> Create(
       const std::vector<UnitTensorSource>& sources, int device) {
     auto unit = std::unique_ptr<CudaWeightUnit>(new CudaWeightUnit(sources.size()));
-    std::size_t end = 0;
-    for (const UnitTensorSource& source : sources) {
-      unit->table_.push_back({source.name, AlignToWeightUnit(end), UnitBytes(source)});
-      end = unit->table_.back().offset + unit->table_.back().bytes;
-    }
-    std::vector<std::byte> host(AlignToWeightUnit(end));
-    for (std::size_t i = 0; i < sources.size(); ++i) unit->Place(i, sources[i], host.data());
+    std::vector<std::byte> host(unit->LayOut(sources));
+    unit->PlaceAll(sources, host.data());
     if (absl::Status s = kc::SetDevice(device); !s.ok()) return s;
     absl::StatusOr<kc::DeviceBuffer> buffer = kc::DeviceBuffer::Allocate(host.size());
     if (!buffer.ok()) return buffer.status();
     unit->buffer_ = *std::move(buffer);
-    unit->bytes_ = host.size();
     // The legacy stream, synchronously: loading is not on the step's path.
     if (absl::Status s = kc::CopyToDevice(unit->buffer_.data(), host.data(), host.size(), nullptr);
         !s.ok()) {
@@ -70,6 +68,15 @@ class CudaWeightUnit final : public WeightUnit {
     // The lanes' non-blocking streams do not order after the legacy one: wait for the copy.
     if (absl::Status s = kc::Stream().Synchronize(); !s.ok()) return s;
     unit->Rebind(nullptr);
+    return unit;
+  }
+
+  // Lays `sources` out in `image` only (NewHostImageUnit).
+  static std::unique_ptr<CudaWeightUnit> CreateInHost(const std::vector<UnitTensorSource>& sources,
+                                                      std::byte* image) {
+    auto unit = std::unique_ptr<CudaWeightUnit>(new CudaWeightUnit(sources.size()));
+    std::memset(image, 0, unit->LayOut(sources));  // padding included: equal weights, equal bytes
+    unit->PlaceAll(sources, image);
     return unit;
   }
 
@@ -85,7 +92,7 @@ class CudaWeightUnit final : public WeightUnit {
   void Rebind(const std::byte* copy) override {
     const std::byte* base = copy != nullptr ? copy : data();
     for (std::size_t i = 0; i < table_.size(); ++i) {
-      const std::byte* at = base + table_[i].offset;
+      const std::byte* at = base == nullptr ? nullptr : base + table_[i].offset;
       switch (kinds_[i]) {
         case UnitTensorSource::Kind::kVector:
           vectors_[i].data = reinterpret_cast<const float*>(at);
@@ -95,9 +102,11 @@ class CudaWeightUnit final : public WeightUnit {
           break;
         case UnitTensorSource::Kind::kQuant:
           descriptors_[i].data = at;
-          descriptors_[i].scales = reinterpret_cast<const std::uint16_t*>(at + parts_[i].scales);
+          descriptors_[i].scales =
+              at == nullptr ? nullptr
+                            : reinterpret_cast<const std::uint16_t*>(at + parts_[i].scales);
           descriptors_[i].codebook =
-              descriptors_[i].codebook_group_rows == 0
+              at == nullptr || descriptors_[i].codebook_group_rows == 0
                   ? nullptr
                   : reinterpret_cast<const std::uint16_t*>(at + parts_[i].codebook);
           break;
@@ -108,6 +117,20 @@ class CudaWeightUnit final : public WeightUnit {
  private:
   explicit CudaWeightUnit(std::size_t count)
       : kinds_(count), parts_(count), descriptors_(count), matrices_(count), vectors_(count) {}
+
+  // Sets the table of `sources` and bytes_: the image's size.
+  std::size_t LayOut(const std::vector<UnitTensorSource>& sources) {
+    std::size_t end = 0;
+    for (const UnitTensorSource& source : sources) {
+      table_.push_back({source.name, AlignToWeightUnit(end), TensorBytes(ShapeOf(source))});
+      end = table_.back().offset + table_.back().bytes;
+    }
+    bytes_ = AlignToWeightUnit(end);
+    return bytes_;
+  }
+  void PlaceAll(const std::vector<UnitTensorSource>& sources, std::byte* host) {
+    for (std::size_t i = 0; i < sources.size(); ++i) Place(i, sources[i], host);
+  }
 
   // Writes source i's bytes into the host image and sets up its handle (pointers set by Rebind).
   void Place(std::size_t i, const UnitTensorSource& source, std::byte* host) {
@@ -130,7 +153,7 @@ class CudaWeightUnit final : public WeightUnit {
         return;
       case UnitTensorSource::Kind::kQuant: {
         const compress::QuantizedMatrix& m = source.quant;
-        parts_[i] = PartsOf(m);
+        parts_[i] = PartsOf(ShapeOf(source));
         std::memcpy(at, m.codes.data(), m.codes.size());
         std::memcpy(at + parts_[i].scales, m.scales.data(), m.scales.size() * 2);
         std::memcpy(at + parts_[i].codebook, m.codebook.data(), m.codebook.size() * 2);
@@ -158,6 +181,20 @@ class CudaWeightUnit final : public WeightUnit {
 };
 
 }  // namespace
+
+std::size_t CudaBackend::UnitBytes(absl::Span<const UnitTensorShape> tensors) const {
+  std::size_t end = 0;
+  for (const UnitTensorShape& shape : tensors) end = AlignToWeightUnit(end) + TensorBytes(shape);
+  return AlignToWeightUnit(end);
+}
+
+absl::StatusOr<std::unique_ptr<WeightUnit>> NewHostImageUnit(
+    const std::vector<UnitTensorSource>& tensors, std::byte* image) {
+  for (const UnitTensorSource& source : tensors) {
+    if (absl::Status s = CheckSource(source); !s.ok()) return s;
+  }
+  return std::unique_ptr<WeightUnit>(CudaWeightUnit::CreateInHost(tensors, image));
+}
 
 absl::StatusOr<std::unique_ptr<WeightUnit>> CudaBackend::NewWeightUnit(
     std::vector<UnitTensorSource> tensors) {
