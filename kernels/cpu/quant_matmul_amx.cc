@@ -1,0 +1,233 @@
+// AMX low-bit products (this file alone is compiled with the AMX and AVX-512 flags; see
+// kernels/CMakeLists.txt). Internal linkage and no standard-library templates, for the
+// reason given in matmul_avx2.cc.
+//
+// Per task: weight rows in tiles of 16, each row group's (16 blocks') codes decoded once
+// to int8 into a stack scratch (16 KiB at block 64), then for every tile of 16 tokens and
+// every block one tdpbssd per 64 codes (16 rows x 16 tokens x 64 products) into an int32
+// tile, stored and folded into 16 fp32 accumulators (one per row, 16 tokens each) with the
+// block's scales. The K order inside a block is the activation layout's (slot, digit,
+// byte), so that the decode is the AVX-512 kernels' shift and mask and the activations are
+// the ones PackActivations already wrote, only interleaved 16 tokens at a time.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/amx_tiles.h"
+#include "kernels/cpu/quant_internal.h"
+
+namespace ghost::kernels::internal {
+namespace {
+
+constexpr std::size_t kTileRows = 16;
+constexpr std::size_t kTileTokens = 16;
+// Token tiles whose fp32 accumulators one pass keeps (8 KiB); larger calls take passes.
+constexpr std::size_t kMaxTokenTiles = 8;
+constexpr std::size_t kMaxBlockBytes = 256;  // Codes of the largest block, decoded.
+
+// Tiles (GCC's tile intrinsics are macros that paste the tile number into the assembly, so
+// the calls below spell them as literals): 0 the int32 products, 2 the decoded weights, 3
+// the activations.
+
+struct Shape {
+  std::size_t block_words;  // Dwords of decoded codes per block (K / 4).
+  std::size_t k_bytes;      // K of one tdpbssd: 64, or the whole block where shorter.
+  std::size_t k_steps;      // tdpbssd per block.
+  std::size_t padded_blocks;
+};
+
+Shape ShapeOf(const QuantWeights& w) {
+  const QuantLayout& l = w.layout();
+  Shape s;
+  s.block_words = l.full_words * l.digits;
+  s.k_bytes = s.block_words * 4 < 64 ? s.block_words * 4 : 64;
+  s.k_steps = s.block_words * 4 / s.k_bytes;
+  s.padded_blocks = l.groups_per_row * kQuantGroupBlocks;
+  return s;
+}
+
+// Word w of a block as its 4 digits, -1..1 each: dword d of the result (d = 4 w' + digit,
+// for the 4 words w' of `words`) is word w' shifted right by 2 * digit, masked to the
+// digit in every byte, minus 1.
+inline __m512i DecodeWords(__m512i words, __m512i lane_index) {
+  const __m512i spread = _mm512_permutexvar_epi32(lane_index, words);
+  const __m512i shifts = _mm512_set_epi32(6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0);
+  const __m512i digits = _mm512_and_si512(_mm512_srlv_epi32(spread, shifts), _mm512_set1_epi8(3));
+  return _mm512_sub_epi8(digits, _mm512_set1_epi8(1));
+}
+
+inline __m512i LaneIndex(int lane) {
+  const int q = 4 * lane;
+  return _mm512_set_epi32(q + 3, q + 3, q + 3, q + 3, q + 2, q + 2, q + 2, q + 2, q + 1, q + 1,
+                          q + 1, q + 1, q, q, q, q);
+}
+
+// Decodes one row's blocks of group `group` into a: block b's dword j at
+// a + ((b * k_steps + j / (k_bytes / 4)) * kTileRows + r) * k_bytes + 4 * (j % (k_bytes / 4)).
+void DecodeRowGroup(const QuantWeights& w, const Shape& s, std::size_t row, std::size_t group,
+                    std::size_t r, std::int8_t* a) {
+  const QuantLayout& l = w.layout();
+  const std::size_t first_block = group * kQuantGroupBlocks;
+  const std::size_t blocks = l.blocks_per_row - first_block < kQuantGroupBlocks
+                                 ? l.blocks_per_row - first_block
+                                 : kQuantGroupBlocks;
+  const std::uint8_t* codes = w.row_codes(row) + first_block * l.block_bytes;
+  const std::size_t word_stride = 4 * blocks;  // Word s of block b at s * word_stride + 4 * b.
+  const std::size_t words = l.full_words;
+  // Position of decoded dword j (4 per word) of block b in a.
+  const std::size_t tile_dwords = s.k_bytes / 4;
+  auto store = [&](std::size_t b, std::size_t word, __m512i decoded)
+      __attribute__((always_inline)) {
+    const std::size_t j = 4 * word;
+    std::int8_t* out =
+        a + ((b * s.k_steps + j / tile_dwords) * kTileRows + r) * s.k_bytes + 4 * (j % tile_dwords);
+    const std::size_t n = words - word < 4 ? words - word : 4;  // Words in this vector.
+    _mm512_mask_storeu_epi32(out, static_cast<__mmask16>((1u << (4 * n)) - 1), decoded);
+  };
+  if (blocks == kQuantGroupBlocks && words % 4 == 0) {
+    // 4 words of all 16 blocks in 4 loads, transposed so that each 128-bit lane L of u[j]
+    // holds block 4 L + j's 4 words.
+    for (std::size_t word = 0; word < words; word += 4) {
+      const std::uint8_t* p = codes + word * word_stride;
+      const __m512i s0 = _mm512_loadu_si512(p);
+      const __m512i s1 = _mm512_loadu_si512(p + 64);
+      const __m512i s2 = _mm512_loadu_si512(p + 128);
+      const __m512i s3 = _mm512_loadu_si512(p + 192);
+      const __m512i lo01 = _mm512_unpacklo_epi32(s0, s1), hi01 = _mm512_unpackhi_epi32(s0, s1);
+      const __m512i lo23 = _mm512_unpacklo_epi32(s2, s3), hi23 = _mm512_unpackhi_epi32(s2, s3);
+      const __m512i u[4] = {_mm512_unpacklo_epi64(lo01, lo23), _mm512_unpackhi_epi64(lo01, lo23),
+                            _mm512_unpacklo_epi64(hi01, hi23), _mm512_unpackhi_epi64(hi01, hi23)};
+#pragma GCC unroll 4
+      for (int lane = 0; lane < 4; ++lane) {
+        const __m512i index = LaneIndex(lane);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) store(4 * lane + j, word, DecodeWords(u[j], index));
+      }
+    }
+    return;
+  }
+  // A short group or block: gather each block's words one by one.
+  for (std::size_t b = 0; b < blocks; ++b) {
+    for (std::size_t word = 0; word < words; word += 4) {
+      std::uint32_t gathered[4] = {0, 0, 0, 0};
+      for (std::size_t i = 0; i < 4 && word + i < words; ++i) {
+        std::memcpy(&gathered[i], codes + (word + i) * word_stride + 4 * b, 4);
+      }
+      const __m512i v =
+          _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gathered)));
+      store(b, word, DecodeWords(v, LaneIndex(0)));
+    }
+  }
+}
+
+}  // namespace
+
+std::size_t AmxActivationBytes(const QuantWeights& w, std::size_t n) {
+  const Shape s = ShapeOf(w);
+  const std::size_t tiles = (n + kTileTokens - 1) / kTileTokens;
+  return tiles * s.padded_blocks * s.block_words * 64;
+}
+
+void PackActivationsAmx(const QuantWeights& w, const PackedActivations& x, std::int8_t* out) {
+  const QuantLayout& l = w.layout();
+  const Shape s = ShapeOf(w);
+  const std::size_t tiles = (x.n + kTileTokens - 1) / kTileTokens;
+  const std::size_t tile_bytes = s.padded_blocks * s.block_words * 64;
+  if (x.n % kTileTokens != 0) std::memset(out + (tiles - 1) * tile_bytes, 0, tile_bytes);
+  // Lane b (block b of a group) goes to that block's rows: block_words rows of 64 bytes.
+  const __m512i block_stride =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(s.block_words * 16)));
+  for (std::size_t t = 0; t < x.n; ++t) {
+    const std::int8_t* in = x.values + t * l.activation_bytes;
+    std::int8_t* tile = out + (t / kTileTokens) * tile_bytes + 4 * (t % kTileTokens);
+    for (std::size_t g = 0; g < l.groups_per_row; ++g) {
+      std::int8_t* group = tile + g * kQuantGroupBlocks * s.block_words * 64;
+      for (std::size_t j = 0; j < s.block_words; ++j) {
+        // Dword j of every block: (slot, digit) = (j / digits, j % digits), as laid out.
+        const __m512i v = _mm512_load_si512(in + (g * s.block_words + j) * 64);
+        _mm512_i32scatter_epi32(group + j * 64, block_stride, v, 4);
+      }
+    }
+  }
+}
+
+void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t first,
+                    std::size_t count, float* y, std::size_t ldy) {
+  const QuantLayout& l = w.layout();
+  const Shape s = ShapeOf(w);
+  const std::size_t tile_bytes = s.padded_blocks * s.block_words * 64;
+  const std::size_t block_bytes = s.block_words * 64;  // Of one block's activation tile.
+  const std::uint8_t rows[] = {kTileRows, kTileRows, kTileRows,
+                               static_cast<std::uint8_t>(s.k_bytes / 4)};
+  const std::uint16_t colsb[] = {64, 64, static_cast<std::uint16_t>(s.k_bytes), 64};
+  const ScopedTiles tiles(4, rows, colsb);
+
+  alignas(64) std::int8_t a[kQuantGroupBlocks * kTileRows * kMaxBlockBytes];
+  alignas(64) float scale[kTileRows][kQuantGroupBlocks];
+  alignas(64) float acc_out[kMaxTokenTiles][kTileRows][kTileTokens];
+  alignas(64) std::int32_t c[kTileRows][kTileTokens];
+
+  const std::size_t token_tiles = (x.n + kTileTokens - 1) / kTileTokens;
+  for (std::size_t u0 = 0; u0 < token_tiles; u0 += kMaxTokenTiles) {
+    const std::size_t pass_tiles =
+        token_tiles - u0 < kMaxTokenTiles ? token_tiles - u0 : kMaxTokenTiles;
+    for (std::size_t r0 = 0; r0 < count; r0 += kTileRows) {
+      const std::size_t nr = count - r0 < kTileRows ? count - r0 : kTileRows;
+      if (nr < kTileRows) {  // Rows past the range: zero codes and scales.
+        std::memset(a, 0, sizeof(a));
+        std::memset(scale, 0, sizeof(scale));
+      }
+      for (std::size_t g = 0; g < l.groups_per_row; ++g) {
+        const std::size_t first_block = g * kQuantGroupBlocks;
+        const std::size_t blocks = l.blocks_per_row - first_block < kQuantGroupBlocks
+                                       ? l.blocks_per_row - first_block
+                                       : kQuantGroupBlocks;
+        for (std::size_t r = 0; r < nr; ++r) {
+          DecodeRowGroup(w, s, first + r0 + r, g, r, a);
+          // Scales are padded with zeros to whole groups: 16 load as one vector.
+          const __m256i halves = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(w.row_scales(first + r0 + r) + first_block));
+          _mm512_store_ps(scale[r], _mm512_cvtph_ps(halves));
+        }
+        for (std::size_t u = 0; u < pass_tiles; ++u) {
+          __m512 acc[kTileRows];
+#pragma GCC unroll 16
+          for (std::size_t r = 0; r < kTileRows; ++r) {
+            acc[r] = g == 0 ? _mm512_setzero_ps() : _mm512_load_ps(acc_out[u][r]);
+          }
+          const std::int8_t* b_tile = x.values + (u0 + u) * tile_bytes + first_block * block_bytes;
+          for (std::size_t b = 0; b < blocks; ++b) {
+            _tile_zero(0);
+            for (std::size_t k = 0; k < s.k_steps; ++k) {
+              _tile_loadd(2, a + (b * s.k_steps + k) * kTileRows * s.k_bytes, s.k_bytes);
+              _tile_loadd(3, b_tile + b * block_bytes + k * 16 * 64, 64);
+              _tile_dpbssd(0, 2, 3);
+            }
+            _tile_stored(0, c, 64);
+#pragma GCC unroll 16
+            for (std::size_t r = 0; r < kTileRows; ++r) {
+              const __m512 dots = _mm512_cvtepi32_ps(_mm512_load_si512(c[r]));
+              acc[r] = _mm512_fmadd_ps(dots, _mm512_set1_ps(scale[r][b]), acc[r]);
+            }
+          }
+#pragma GCC unroll 16
+          for (std::size_t r = 0; r < kTileRows; ++r) _mm512_store_ps(acc_out[u][r], acc[r]);
+        }
+      }
+      for (std::size_t u = 0; u < pass_tiles; ++u) {
+        const std::size_t t0 = (u0 + u) * kTileTokens;
+        const std::size_t nt = x.n - t0 < kTileTokens ? x.n - t0 : kTileTokens;
+        for (std::size_t t = 0; t < nt; ++t) {
+          const float token_scale = x.scales[t0 + t];
+          float* out = y + (t0 + t) * ldy + r0;
+          for (std::size_t r = 0; r < nr; ++r) out[r] = acc_out[u][r][t] * token_scale;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ghost::kernels::internal
