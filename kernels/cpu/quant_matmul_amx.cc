@@ -28,8 +28,8 @@ constexpr std::size_t kMaxTokenTiles = 8;
 constexpr std::size_t kMaxBlockBytes = 256;  // Codes of the largest block, decoded.
 
 // Tiles (GCC's tile intrinsics are macros that paste the tile number into the assembly, so
-// the calls below spell them as literals): 0 the int32 products, 2 the decoded weights, 3
-// the activations.
+// the calls below spell them as literals): 0-3 int32 products of 4 blocks, 4-5 decoded
+// weights, 6-7 activations.
 
 struct Shape {
   std::size_t block_words;  // Dwords of decoded codes per block (K / 4).
@@ -64,8 +64,8 @@ inline __m512i LaneIndex(int lane) {
                           q + 1, q + 1, q, q, q, q);
 }
 
-// Decodes one row's blocks of group `group` into a: block b's dword j at
-// a + ((b * k_steps + j / (k_bytes / 4)) * kTileRows + r) * k_bytes + 4 * (j % (k_bytes / 4)).
+// Decodes one row's blocks of group `group` into row r of a's tiles: block b's dword j
+// (j = 4 word + digit) at a + ((b * k_steps + j / 16) * kTileRows + r) * k_bytes + 4 * (j % 16).
 void DecodeRowGroup(const QuantWeights& w, const Shape& s, std::size_t row, std::size_t group,
                     std::size_t r, std::int8_t* a) {
   const QuantLayout& l = w.layout();
@@ -76,48 +76,42 @@ void DecodeRowGroup(const QuantWeights& w, const Shape& s, std::size_t row, std:
   const std::uint8_t* codes = w.row_codes(row) + first_block * l.block_bytes;
   const std::size_t word_stride = 4 * blocks;  // Word s of block b at s * word_stride + 4 * b.
   const std::size_t words = l.full_words;
-  // Position of decoded dword j (4 per word) of block b in a.
-  const std::size_t tile_dwords = s.k_bytes / 4;
+  // Words come 4 at a time (64 decoded bytes, one tile row of K at block 64 and up) or all
+  // of a shorter block's (one row of its narrower tile).
   auto store = [&](std::size_t b, std::size_t word, __m512i decoded)
       __attribute__((always_inline)) {
-    const std::size_t j = 4 * word;
-    std::int8_t* out =
-        a + ((b * s.k_steps + j / tile_dwords) * kTileRows + r) * s.k_bytes + 4 * (j % tile_dwords);
+    std::int8_t* out = a + ((b * s.k_steps + word / 4) * kTileRows + r) * s.k_bytes;
     const std::size_t n = words - word < 4 ? words - word : 4;  // Words in this vector.
     _mm512_mask_storeu_epi32(out, static_cast<__mmask16>((1u << (4 * n)) - 1), decoded);
   };
-  if (blocks == kQuantGroupBlocks && words % 4 == 0) {
-    // 4 words of all 16 blocks in 4 loads, transposed so that each 128-bit lane L of u[j]
-    // holds block 4 L + j's 4 words.
-    for (std::size_t word = 0; word < words; word += 4) {
-      const std::uint8_t* p = codes + word * word_stride;
-      const __m512i s0 = _mm512_loadu_si512(p);
-      const __m512i s1 = _mm512_loadu_si512(p + 64);
-      const __m512i s2 = _mm512_loadu_si512(p + 128);
-      const __m512i s3 = _mm512_loadu_si512(p + 192);
-      const __m512i lo01 = _mm512_unpacklo_epi32(s0, s1), hi01 = _mm512_unpackhi_epi32(s0, s1);
-      const __m512i lo23 = _mm512_unpacklo_epi32(s2, s3), hi23 = _mm512_unpackhi_epi32(s2, s3);
-      const __m512i u[4] = {_mm512_unpacklo_epi64(lo01, lo23), _mm512_unpackhi_epi64(lo01, lo23),
-                            _mm512_unpacklo_epi64(hi01, hi23), _mm512_unpackhi_epi64(hi01, hi23)};
+  // 4 words of every block of the group in 4 (masked) loads, transposed so that each 128-bit
+  // lane L of u[j] holds block 4 L + j's 4 words.
+  const __mmask16 present = static_cast<__mmask16>((1u << blocks) - 1);
+  for (std::size_t word = 0; word < words; word += 4) {
+    const std::uint8_t* p = codes + word * word_stride;
+    __m512i v[4];
+#pragma GCC unroll 4
+    for (std::size_t i = 0; i < 4; ++i) {
+      v[i] = word + i < words ? _mm512_maskz_loadu_epi32(present, p + i * word_stride)
+                              : _mm512_setzero_si512();
+    }
+    const __m512i lo01 = _mm512_unpacklo_epi32(v[0], v[1]),
+                  hi01 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i lo23 = _mm512_unpacklo_epi32(v[2], v[3]),
+                  hi23 = _mm512_unpackhi_epi32(v[2], v[3]);
+    const __m512i u[4] = {_mm512_unpacklo_epi64(lo01, lo23), _mm512_unpackhi_epi64(lo01, lo23),
+                          _mm512_unpacklo_epi64(hi01, hi23), _mm512_unpackhi_epi64(hi01, hi23)};
+    if (blocks == kQuantGroupBlocks) {
 #pragma GCC unroll 4
       for (int lane = 0; lane < 4; ++lane) {
         const __m512i index = LaneIndex(lane);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) store(4 * lane + j, word, DecodeWords(u[j], index));
       }
-    }
-    return;
-  }
-  // A short group or block: gather each block's words one by one.
-  for (std::size_t b = 0; b < blocks; ++b) {
-    for (std::size_t word = 0; word < words; word += 4) {
-      std::uint32_t gathered[4] = {0, 0, 0, 0};
-      for (std::size_t i = 0; i < 4 && word + i < words; ++i) {
-        std::memcpy(&gathered[i], codes + (word + i) * word_stride + 4 * b, 4);
+    } else {
+      for (std::size_t b = 0; b < blocks; ++b) {
+        store(b, word, DecodeWords(u[b % 4], LaneIndex(static_cast<int>(b / 4))));
       }
-      const __m512i v =
-          _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gathered)));
-      store(b, word, DecodeWords(v, LaneIndex(0)));
     }
   }
 }
@@ -160,15 +154,17 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
   const Shape s = ShapeOf(w);
   const std::size_t tile_bytes = s.padded_blocks * s.block_words * 64;
   const std::size_t block_bytes = s.block_words * 64;  // Of one block's activation tile.
-  const std::uint8_t rows[] = {kTileRows, kTileRows, kTileRows,
-                               static_cast<std::uint8_t>(s.k_bytes / 4)};
-  const std::uint16_t colsb[] = {64, 64, static_cast<std::uint16_t>(s.k_bytes), 64};
-  const ScopedTiles tiles(4, rows, colsb);
+  const std::uint8_t k_rows = static_cast<std::uint8_t>(s.k_bytes / 4);
+  const std::uint16_t k_bytes = static_cast<std::uint16_t>(s.k_bytes);
+  const std::uint8_t rows[] = {kTileRows, kTileRows, kTileRows, kTileRows,
+                               kTileRows, kTileRows, k_rows,    k_rows};
+  const std::uint16_t colsb[] = {64, 64, 64, 64, k_bytes, k_bytes, 64, 64};
+  const ScopedTiles tiles(8, rows, colsb);
 
   alignas(64) std::int8_t a[kQuantGroupBlocks * kTileRows * kMaxBlockBytes];
   alignas(64) float scale[kTileRows][kQuantGroupBlocks];
   alignas(64) float acc_out[kMaxTokenTiles][kTileRows][kTileTokens];
-  alignas(64) std::int32_t c[kTileRows][kTileTokens];
+  alignas(64) std::int32_t c[4][kTileRows][kTileTokens];
 
   const std::size_t token_tiles = (x.n + kTileTokens - 1) / kTileTokens;
   for (std::size_t u0 = 0; u0 < token_tiles; u0 += kMaxTokenTiles) {
@@ -199,19 +195,57 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
             acc[r] = g == 0 ? _mm512_setzero_ps() : _mm512_load_ps(acc_out[u][r]);
           }
           const std::int8_t* b_tile = x.values + (u0 + u) * tile_bytes + first_block * block_bytes;
-          for (std::size_t b = 0; b < blocks; ++b) {
-            _tile_zero(0);
-            for (std::size_t k = 0; k < s.k_steps; ++k) {
-              _tile_loadd(2, a + (b * s.k_steps + k) * kTileRows * s.k_bytes, s.k_bytes);
-              _tile_loadd(3, b_tile + b * block_bytes + k * 16 * 64, 64);
-              _tile_dpbssd(0, 2, 3);
-            }
-            _tile_stored(0, c, 64);
+          auto a_tile = [&](std::size_t b, std::size_t k) {
+            return a + (b * s.k_steps + k) * kTileRows * s.k_bytes;
+          };
+          auto b_tile_at = [&](std::size_t b, std::size_t k) {
+            return b_tile + b * block_bytes + k * 16 * 64;
+          };
+          auto fold = [&](std::size_t b, const std::int32_t(*dots)[kTileTokens])
+              __attribute__((always_inline)) {
 #pragma GCC unroll 16
             for (std::size_t r = 0; r < kTileRows; ++r) {
-              const __m512 dots = _mm512_cvtepi32_ps(_mm512_load_si512(c[r]));
-              acc[r] = _mm512_fmadd_ps(dots, _mm512_set1_ps(scale[r][b]), acc[r]);
+              const __m512 sums = _mm512_cvtepi32_ps(_mm512_load_si512(dots[r]));
+              acc[r] = _mm512_fmadd_ps(sums, _mm512_set1_ps(scale[r][b]), acc[r]);
             }
+          };
+          // Four blocks at a time, each in a product tile of its own, so that the tile
+          // unit works on the next blocks while the vector units fold these into acc.
+          std::size_t b = 0;
+          for (; b + 4 <= blocks; b += 4) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (std::size_t k = 0; k < s.k_steps; ++k) {
+              _tile_loadd(4, a_tile(b, k), s.k_bytes);
+              _tile_loadd(6, b_tile_at(b, k), 64);
+              _tile_dpbssd(0, 4, 6);
+              _tile_loadd(5, a_tile(b + 1, k), s.k_bytes);
+              _tile_loadd(7, b_tile_at(b + 1, k), 64);
+              _tile_dpbssd(1, 5, 7);
+              _tile_loadd(4, a_tile(b + 2, k), s.k_bytes);
+              _tile_loadd(6, b_tile_at(b + 2, k), 64);
+              _tile_dpbssd(2, 4, 6);
+              _tile_loadd(5, a_tile(b + 3, k), s.k_bytes);
+              _tile_loadd(7, b_tile_at(b + 3, k), 64);
+              _tile_dpbssd(3, 5, 7);
+            }
+            _tile_stored(0, c[0], 64);
+            _tile_stored(1, c[1], 64);
+            _tile_stored(2, c[2], 64);
+            _tile_stored(3, c[3], 64);
+            for (int i = 0; i < 4; ++i) fold(b + i, c[i]);
+          }
+          for (; b < blocks; ++b) {
+            _tile_zero(0);
+            for (std::size_t k = 0; k < s.k_steps; ++k) {
+              _tile_loadd(4, a_tile(b, k), s.k_bytes);
+              _tile_loadd(6, b_tile_at(b, k), 64);
+              _tile_dpbssd(0, 4, 6);
+            }
+            _tile_stored(0, c[0], 64);
+            fold(b, c[0]);
           }
 #pragma GCC unroll 16
           for (std::size_t r = 0; r < kTileRows; ++r) _mm512_store_ps(acc_out[u][r], acc[r]);
