@@ -1,0 +1,154 @@
+// AMX bf16 products (this file alone is compiled with the AMX and AVX-512 BF16 flags; see
+// kernels/CMakeLists.txt). Internal linkage and no standard-library templates, for the
+// reason given in matmul_avx2.cc.
+//
+// The weights need no re-layout: a 16-row x 32-column bf16 tile of the row-major matrix is
+// tdpbf16ps's A operand as it lies (one tileloadd with the row stride). The activations are
+// rounded to bf16 once per call and interleaved in pairs of columns, 16 tokens per tile (B).
+// Blocks of 2 x 2 tiles (32 rows x 32 tokens) accumulate in fp32 over all of cols, so the
+// only epilogue is the store of each output tile.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/amx_tiles.h"
+#include "kernels/cpu/matmul_internal.h"
+
+namespace ghost::kernels::internal {
+namespace {
+
+constexpr std::size_t kTileRows = 16;
+constexpr std::size_t kTileTokens = 16;
+constexpr std::size_t kTileCols = 32;  // bf16 values of K per tile row (64 bytes).
+// uint16 values of one packed activation tile: 16 column pairs x 16 tokens x 2.
+constexpr std::size_t kPackedTile = kTileCols * kTileTokens;
+
+// Writes the 16 x 16 fp32 tile `tile` (row r, token t at tile[r * 16 + t]) to y, rows
+// [0, rows) and tokens [0, tokens) of it only.
+inline void WriteTile(const float* tile, std::size_t rows, std::size_t tokens, float* y,
+                      std::size_t ldy) {
+  for (std::size_t t = 0; t < tokens; ++t) {
+    for (std::size_t r = 0; r < rows; ++r) y[t * ldy + r] = tile[r * kTileTokens + t];
+  }
+}
+
+// One block of kRowTiles x kTokenTiles output tiles over all columns: C tile 2 i + j is row
+// tile i x token tile j, A tiles 4 and 5 the weight rows, B tiles 6 and 7 the activations.
+template <int kRowTiles, int kTokenTiles>
+void ProductBlock(const std::uint16_t* x_packed, std::size_t col_tiles, const std::uint16_t* w,
+                  std::size_t cols, std::size_t rows, std::size_t tokens, float* y,
+                  std::size_t ldy) {
+  const std::size_t stride = cols * sizeof(std::uint16_t);
+  const std::uint16_t* w1 = w + kTileRows * cols;
+  const std::uint16_t* x1 = x_packed + col_tiles * kPackedTile;
+  _tile_zero(0);
+  if constexpr (kTokenTiles == 2) _tile_zero(1);
+  if constexpr (kRowTiles == 2) _tile_zero(2);
+  if constexpr (kRowTiles == 2 && kTokenTiles == 2) _tile_zero(3);
+  for (std::size_t k = 0; k < col_tiles; ++k) {
+    _tile_loadd(4, w + k * kTileCols, stride);
+    _tile_loadd(6, x_packed + k * kPackedTile, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (kTokenTiles == 2) {
+      _tile_loadd(7, x1 + k * kPackedTile, 64);
+      _tile_dpbf16ps(1, 4, 7);
+    }
+    if constexpr (kRowTiles == 2) {
+      _tile_loadd(5, w1 + k * kTileCols, stride);
+      _tile_dpbf16ps(2, 5, 6);
+      if constexpr (kTokenTiles == 2) _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  alignas(64) float c[4][kTileRows * kTileTokens];
+  _tile_stored(0, c[0], 64);
+  if constexpr (kTokenTiles == 2) _tile_stored(1, c[1], 64);
+  if constexpr (kRowTiles == 2) _tile_stored(2, c[2], 64);
+  if constexpr (kRowTiles == 2 && kTokenTiles == 2) _tile_stored(3, c[3], 64);
+  for (int i = 0; i < kRowTiles; ++i) {
+    const std::size_t r0 = i * kTileRows;
+    const std::size_t nr = rows - r0 < kTileRows ? rows - r0 : kTileRows;
+    for (int j = 0; j < kTokenTiles; ++j) {
+      const std::size_t t0 = j * kTileTokens;
+      if (t0 >= tokens) continue;
+      const std::size_t nt = tokens - t0 < kTileTokens ? tokens - t0 : kTileTokens;
+      WriteTile(c[2 * i + j], nr, nt, y + t0 * ldy + r0, ldy);
+    }
+  }
+}
+
+// Rows [0, rows) against every token, with tiles of `tile_rows` rows (16, or fewer for the
+// last rows of a matrix: the tiles are configured with that many rows).
+void ProductRows(const std::uint16_t* x_packed, std::size_t n, const std::uint16_t* w,
+                 std::size_t rows, std::size_t cols, float* y, std::size_t ldy,
+                 std::size_t tile_rows) {
+  const auto r = static_cast<std::uint8_t>(tile_rows);
+  // Products and weights have tile_rows rows; activations 16 (column pairs).
+  const std::uint8_t tile_row_counts[] = {r, r, r, r, r, r, kTileRows, kTileRows};
+  const std::uint16_t colsb[] = {64, 64, 64, 64, 64, 64, 64, 64};
+  const ScopedTiles tiles(8, tile_row_counts, colsb);
+  const std::size_t col_tiles = cols / kTileCols;
+  const std::size_t token_tiles = (n + kTileTokens - 1) / kTileTokens;
+  for (std::size_t r0 = 0; r0 < rows; r0 += 2 * tile_rows) {
+    const bool two_rows = rows - r0 > tile_rows;
+    const std::size_t nr = rows - r0 < 2 * tile_rows ? rows - r0 : 2 * tile_rows;
+    for (std::size_t u = 0; u < token_tiles; u += 2) {
+      const std::uint16_t* xu = x_packed + u * col_tiles * kPackedTile;
+      const std::size_t t0 = u * kTileTokens;
+      const std::size_t tokens = n - t0;
+      const std::uint16_t* wr = w + r0 * cols;
+      float* yr = y + t0 * ldy + r0;
+      if (u + 1 < token_tiles) {
+        if (two_rows) {
+          ProductBlock<2, 2>(xu, col_tiles, wr, cols, nr, tokens, yr, ldy);
+        } else {
+          ProductBlock<1, 2>(xu, col_tiles, wr, cols, nr, tokens, yr, ldy);
+        }
+      } else if (two_rows) {
+        ProductBlock<2, 1>(xu, col_tiles, wr, cols, nr, tokens, yr, ldy);
+      } else {
+        ProductBlock<1, 1>(xu, col_tiles, wr, cols, nr, tokens, yr, ldy);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::size_t AmxBf16ActivationValues(std::size_t n, std::size_t cols) {
+  return (n + kTileTokens - 1) / kTileTokens * (cols / kTileCols) * kPackedTile;
+}
+
+void PackBf16ActivationsAmx(const float* x, std::size_t n, std::size_t cols, std::uint16_t* out) {
+  const std::size_t col_tiles = cols / kTileCols;
+  const std::size_t token_tile_values = col_tiles * kPackedTile;
+  if (n % kTileTokens != 0) {
+    std::memset(out + n / kTileTokens * token_tile_values, 0,
+                token_tile_values * sizeof(std::uint16_t));
+  }
+  // Column pair p of a tile goes to its row p: 16 dwords, 64 bytes apart.
+  const __m512i pair_rows =
+      _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
+  for (std::size_t t = 0; t < n; ++t) {
+    const float* row = x + t * cols;
+    std::uint16_t* tile = out + t / kTileTokens * token_tile_values + 2 * (t % kTileTokens);
+    for (std::size_t k = 0; k < col_tiles; ++k) {
+      const __m512bh pairs = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + k * kTileCols + 16),
+                                                 _mm512_loadu_ps(row + k * kTileCols));
+      _mm512_i32scatter_epi32(tile + k * kPackedTile, pair_rows, reinterpret_cast<__m512i>(pairs),
+                              4);
+    }
+  }
+}
+
+void MatMulBf16Amx(const std::uint16_t* x_packed, std::size_t n, const std::uint16_t* w,
+                   std::size_t rows, std::size_t cols, float* y, std::size_t ldy) {
+  const std::size_t whole = rows / kTileRows * kTileRows;
+  if (whole > 0) ProductRows(x_packed, n, w, whole, cols, y, ldy, kTileRows);
+  if (whole < rows) {
+    ProductRows(x_packed, n, w + whole * cols, rows - whole, cols, y + whole, ldy, rows - whole);
+  }
+}
+
+}  // namespace ghost::kernels::internal
