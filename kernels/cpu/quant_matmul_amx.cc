@@ -164,7 +164,7 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
   alignas(64) std::int8_t a[kQuantGroupBlocks * kTileRows * kMaxBlockBytes];
   alignas(64) float scale[kTileRows][kQuantGroupBlocks];
   alignas(64) float acc_out[kMaxTokenTiles][kTileRows][kTileTokens];
-  alignas(64) std::int32_t c[4][kTileRows][kTileTokens];
+  alignas(64) std::int32_t c[2][4][kTileRows][kTileTokens];
 
   const std::size_t token_tiles = (x.n + kTileTokens - 1) / kTileTokens;
   for (std::size_t u0 = 0; u0 < token_tiles; u0 += kMaxTokenTiles) {
@@ -209,44 +209,48 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
               acc[r] = _mm512_fmadd_ps(sums, _mm512_set1_ps(scale[r][b]), acc[r]);
             }
           };
-          // Four blocks at a time, each in a product tile of its own, so that the tile
-          // unit works on the next blocks while the vector units fold these into acc.
-          std::size_t b = 0;
-          for (; b + 4 <= blocks; b += 4) {
+          // Four blocks at a time, each in a product tile of its own, stored into one of two
+          // buffers; the vector units fold the previous four from the other buffer meanwhile.
+          // Folding the tiles just stored made every load wait for the tile stores to reach
+          // the cache (no forwarding from them; cpu-clock samples piled up on those loads).
+          std::size_t pending = 0, pending_block = 0;  // Stored, not yet folded.
+          int buffer = 0;
+          for (std::size_t b = 0; b < blocks; b += 4) {
+            const std::size_t m = blocks - b < 4 ? blocks - b : 4;
             _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
+            if (m > 1) _tile_zero(1);
+            if (m > 2) _tile_zero(2);
+            if (m > 3) _tile_zero(3);
             for (std::size_t k = 0; k < s.k_steps; ++k) {
               _tile_loadd(4, a_tile(b, k), s.k_bytes);
               _tile_loadd(6, b_tile_at(b, k), 64);
               _tile_dpbssd(0, 4, 6);
-              _tile_loadd(5, a_tile(b + 1, k), s.k_bytes);
-              _tile_loadd(7, b_tile_at(b + 1, k), 64);
-              _tile_dpbssd(1, 5, 7);
-              _tile_loadd(4, a_tile(b + 2, k), s.k_bytes);
-              _tile_loadd(6, b_tile_at(b + 2, k), 64);
-              _tile_dpbssd(2, 4, 6);
-              _tile_loadd(5, a_tile(b + 3, k), s.k_bytes);
-              _tile_loadd(7, b_tile_at(b + 3, k), 64);
-              _tile_dpbssd(3, 5, 7);
+              if (m > 1) {
+                _tile_loadd(5, a_tile(b + 1, k), s.k_bytes);
+                _tile_loadd(7, b_tile_at(b + 1, k), 64);
+                _tile_dpbssd(1, 5, 7);
+              }
+              if (m > 2) {
+                _tile_loadd(4, a_tile(b + 2, k), s.k_bytes);
+                _tile_loadd(6, b_tile_at(b + 2, k), 64);
+                _tile_dpbssd(2, 4, 6);
+              }
+              if (m > 3) {
+                _tile_loadd(5, a_tile(b + 3, k), s.k_bytes);
+                _tile_loadd(7, b_tile_at(b + 3, k), 64);
+                _tile_dpbssd(3, 5, 7);
+              }
             }
-            _tile_stored(0, c[0], 64);
-            _tile_stored(1, c[1], 64);
-            _tile_stored(2, c[2], 64);
-            _tile_stored(3, c[3], 64);
-            for (int i = 0; i < 4; ++i) fold(b + i, c[i]);
+            _tile_stored(0, c[buffer][0], 64);
+            if (m > 1) _tile_stored(1, c[buffer][1], 64);
+            if (m > 2) _tile_stored(2, c[buffer][2], 64);
+            if (m > 3) _tile_stored(3, c[buffer][3], 64);
+            for (std::size_t i = 0; i < pending; ++i) fold(pending_block + i, c[1 - buffer][i]);
+            pending = m;
+            pending_block = b;
+            buffer = 1 - buffer;
           }
-          for (; b < blocks; ++b) {
-            _tile_zero(0);
-            for (std::size_t k = 0; k < s.k_steps; ++k) {
-              _tile_loadd(4, a_tile(b, k), s.k_bytes);
-              _tile_loadd(6, b_tile_at(b, k), 64);
-              _tile_dpbssd(0, 4, 6);
-            }
-            _tile_stored(0, c[0], 64);
-            fold(b, c[0]);
-          }
+          for (std::size_t i = 0; i < pending; ++i) fold(pending_block + i, c[1 - buffer][i]);
 #pragma GCC unroll 16
           for (std::size_t r = 0; r < kTileRows; ++r) _mm512_store_ps(acc_out[u][r], acc[r]);
         }
