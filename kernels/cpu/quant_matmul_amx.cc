@@ -116,6 +116,36 @@ void DecodeRowGroup(const QuantWeights& w, const Shape& s, std::size_t row, std:
   }
 }
 
+// v[i] lane j becomes v[j] lane i (16 x 16 dwords).
+inline void Transpose16x16(__m512i* v) {
+  __m512i a[16], b[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    a[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+  }
+  // b[4 i + c], 128-bit lane L: rows 4 i .. 4 i + 3 of column 4 L + c.
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    b[4 * i] = _mm512_unpacklo_epi64(a[4 * i], a[4 * i + 2]);
+    b[4 * i + 1] = _mm512_unpackhi_epi64(a[4 * i], a[4 * i + 2]);
+    b[4 * i + 2] = _mm512_unpacklo_epi64(a[4 * i + 1], a[4 * i + 3]);
+    b[4 * i + 3] = _mm512_unpackhi_epi64(a[4 * i + 1], a[4 * i + 3]);
+  }
+  // Column 4 L + c gathers lane L of b[c], b[4 + c], b[8 + c], b[12 + c].
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    const __m512i e0 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x44);
+    const __m512i e1 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xee);
+    const __m512i e2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x44);
+    const __m512i e3 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xee);
+    v[c] = _mm512_shuffle_i32x4(e0, e2, 0x88);
+    v[4 + c] = _mm512_shuffle_i32x4(e0, e2, 0xdd);
+    v[8 + c] = _mm512_shuffle_i32x4(e1, e3, 0x88);
+    v[12 + c] = _mm512_shuffle_i32x4(e1, e3, 0xdd);
+  }
+}
+
 }  // namespace
 
 std::size_t AmxActivationBytes(const QuantWeights& w, std::size_t n) {
@@ -127,22 +157,25 @@ std::size_t AmxActivationBytes(const QuantWeights& w, std::size_t n) {
 void PackActivationsAmx(const QuantWeights& w, const PackedActivations& x, std::int8_t* out) {
   const QuantLayout& l = w.layout();
   const Shape s = ShapeOf(w);
-  const std::size_t tiles = (x.n + kTileTokens - 1) / kTileTokens;
   const std::size_t tile_bytes = s.padded_blocks * s.block_words * 64;
-  if (x.n % kTileTokens != 0) std::memset(out + (tiles - 1) * tile_bytes, 0, tile_bytes);
-  // Lane b (block b of a group) goes to that block's rows: block_words rows of 64 bytes.
-  const __m512i block_stride =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(static_cast<int>(s.block_words * 16)));
-  for (std::size_t t = 0; t < x.n; ++t) {
-    const std::int8_t* in = x.values + t * l.activation_bytes;
-    std::int8_t* tile = out + (t / kTileTokens) * tile_bytes + 4 * (t % kTileTokens);
-    for (std::size_t g = 0; g < l.groups_per_row; ++g) {
-      std::int8_t* group = tile + g * kQuantGroupBlocks * s.block_words * 64;
-      for (std::size_t j = 0; j < s.block_words; ++j) {
-        // Dword j of every block: (slot, digit) = (j / digits, j % digits), as laid out.
-        const __m512i v = _mm512_load_si512(in + (g * s.block_words + j) * 64);
-        _mm512_i32scatter_epi32(group + j * 64, block_stride, v, 4);
+  for (std::size_t t0 = 0; t0 < x.n; t0 += kTileTokens) {
+    const std::size_t tokens = x.n - t0 < kTileTokens ? x.n - t0 : kTileTokens;
+    const std::int8_t* in = x.values + t0 * l.activation_bytes;
+    std::int8_t* tile = out + t0 / kTileTokens * tile_bytes;
+    // Row j of a group's activations (64 bytes: dword j of its 16 blocks) for the 16 tokens,
+    // transposed: dword j of block b for the 16 tokens, row j of block b's tile.
+    for (std::size_t row = 0; row < l.groups_per_row * s.block_words; ++row) {
+      __m512i v[16];
+      for (std::size_t t = 0; t < kTileTokens; ++t) {
+        v[t] = t < tokens ? _mm512_load_si512(in + t * l.activation_bytes + row * 64)
+                          : _mm512_setzero_si512();
+      }
+      Transpose16x16(v);
+      const std::size_t group = row / s.block_words, j = row % s.block_words;
+      std::int8_t* rows = tile + (group * kQuantGroupBlocks * s.block_words + j) * 64;
+#pragma GCC unroll 16
+      for (std::size_t b = 0; b < kQuantGroupBlocks; ++b) {
+        _mm512_store_si512(rows + b * s.block_words * 64, v[b]);
       }
     }
   }
