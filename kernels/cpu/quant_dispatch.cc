@@ -86,8 +86,7 @@ void RunShared(CpuIsa isa, const float* x, std::size_t n, const QuantWeights* co
     if (storage.size() < bytes + 64) storage.resize(bytes + 64);
     const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
     auto* values = reinterpret_cast<std::int8_t*>((address + 63) & ~std::uintptr_t{63});
-    PackActivationsAmx(*w[0], packed, values);
-    const AmxActivations amx{n, values, packed.scales};
+    const AmxActivations amx = PackActivationsAmx(*w[0], packed, values);
     SplitQuantRows(RunAmxRows, &amx, w, y, count);
     return;
   }
@@ -138,7 +137,8 @@ void SplitQuantRows(QuantRangeFn fn, const void* context, const QuantWeights* co
 
 bool QuantAmxHandles(const QuantWeights& w) {
   const QuantLayout& l = w.layout();
-  return w.format() == WeightFormat::kTernary2Bit && l.tail_bytes == 0 && l.digits == 4;
+  return (w.format() == WeightFormat::kTernary2Bit || w.format() == WeightFormat::kCodebook2Bit) &&
+         l.tail_bytes == 0 && l.digits == 4;
 }
 
 QuantRowsFn QuantRowsFor(CpuIsa isa) {

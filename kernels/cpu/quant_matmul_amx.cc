@@ -48,14 +48,24 @@ Shape ShapeOf(const QuantWeights& w) {
   return s;
 }
 
-// Word w of a block as its 4 digits, -1..1 each: dword d of the result (d = 4 w' + digit,
-// for the 4 words w' of `words`) is word w' shifted right by 2 * digit, masked to the
-// digit in every byte, minus 1.
-inline __m512i DecodeWords(__m512i words, __m512i lane_index) {
+// Word w of a block as its 4 digits' int8 values: dword d of the result (d = 4 w' + digit,
+// for the 4 words w' of `words`) is word w' shifted right by 2 * digit, masked to the digit
+// in every byte, and looked up in `values` (bytes 0..3 of each 128-bit lane).
+inline __m512i DecodeWords(__m512i words, __m512i lane_index, __m512i values) {
   const __m512i spread = _mm512_permutexvar_epi32(lane_index, words);
   const __m512i shifts = _mm512_set_epi32(6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0);
   const __m512i digits = _mm512_and_si512(_mm512_srlv_epi32(spread, shifts), _mm512_set1_epi8(3));
-  return _mm512_sub_epi8(digits, _mm512_set1_epi8(1));
+  return _mm512_shuffle_epi8(values, digits);
+}
+
+// What each stored digit of `row` multiplies: the ternary value (digit - 1), or the row
+// group's 7-bit codebook step.
+inline __m512i DigitValues(const QuantWeights& w, std::size_t row) {
+  const QuantCodebook* book = w.row_codebook(row);
+  const std::uint32_t packed = book ? book->steps[0] | book->steps[1] << 8 | book->steps[2] << 16 |
+                                          static_cast<std::uint32_t>(book->steps[3]) << 24
+                                    : 0x000100ffu;  // -1, 0, 1
+  return _mm512_set1_epi32(static_cast<int>(packed));
 }
 
 inline __m512i LaneIndex(int lane) {
@@ -69,6 +79,7 @@ inline __m512i LaneIndex(int lane) {
 void DecodeRowGroup(const QuantWeights& w, const Shape& s, std::size_t row, std::size_t group,
                     std::size_t r, std::int8_t* a) {
   const QuantLayout& l = w.layout();
+  const __m512i values = DigitValues(w, row);
   const std::size_t first_block = group * kQuantGroupBlocks;
   const std::size_t blocks = l.blocks_per_row - first_block < kQuantGroupBlocks
                                  ? l.blocks_per_row - first_block
@@ -106,11 +117,11 @@ void DecodeRowGroup(const QuantWeights& w, const Shape& s, std::size_t row, std:
       for (int lane = 0; lane < 4; ++lane) {
         const __m512i index = LaneIndex(lane);
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) store(4 * lane + j, word, DecodeWords(u[j], index));
+        for (int j = 0; j < 4; ++j) store(4 * lane + j, word, DecodeWords(u[j], index, values));
       }
     } else {
       for (std::size_t b = 0; b < blocks; ++b) {
-        store(b, word, DecodeWords(u[b % 4], LaneIndex(static_cast<int>(b / 4))));
+        store(b, word, DecodeWords(u[b % 4], LaneIndex(static_cast<int>(b / 4)), values));
       }
     }
   }
@@ -151,13 +162,26 @@ inline void Transpose16x16(__m512i* v) {
 std::size_t AmxActivationBytes(const QuantWeights& w, std::size_t n) {
   const Shape s = ShapeOf(w);
   const std::size_t tiles = (n + kTileTokens - 1) / kTileTokens;
-  return tiles * s.padded_blocks * s.block_words * 64;
+  return tiles * s.padded_blocks * (s.block_words * 64 + kTileTokens * sizeof(float));
 }
 
-void PackActivationsAmx(const QuantWeights& w, const PackedActivations& x, std::int8_t* out) {
+AmxActivations PackActivationsAmx(const QuantWeights& w, const PackedActivations& x,
+                                  std::int8_t* out) {
   const QuantLayout& l = w.layout();
   const Shape s = ShapeOf(w);
   const std::size_t tile_bytes = s.padded_blocks * s.block_words * 64;
+  const std::size_t tiles = (x.n + kTileTokens - 1) / kTileTokens;
+  // The block sums, [tile][block][16 tokens], after the values (64-byte aligned).
+  auto* sums = reinterpret_cast<float*>(out + tiles * tile_bytes);
+  for (std::size_t u = 0; u < tiles; ++u) {
+    for (std::size_t block = 0; block < s.padded_blocks; ++block) {
+      float* to = sums + (u * s.padded_blocks + block) * kTileTokens;
+      for (std::size_t t = 0; t < kTileTokens; ++t) {
+        const std::size_t token = u * kTileTokens + t;
+        to[t] = token < x.n ? x.block_sums[token * x.block_sums_stride + block] : 0.0f;
+      }
+    }
+  }
   for (std::size_t t0 = 0; t0 < x.n; t0 += kTileTokens) {
     const std::size_t tokens = x.n - t0 < kTileTokens ? x.n - t0 : kTileTokens;
     const std::int8_t* in = x.values + t0 * l.activation_bytes;
@@ -179,10 +203,16 @@ void PackActivationsAmx(const QuantWeights& w, const PackedActivations& x, std::
       }
     }
   }
+  return {x.n, out, sums, x.scales};
 }
 
-void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t first,
-                    std::size_t count, float* y, std::size_t ldy) {
+namespace {
+
+// kCodebook: the digits' values are codebook steps (offset + step * steps[digit]), so each
+// block also adds offset * scale times the block's activation sum.
+template <bool kCodebook>
+void MatMulQuantAmxRows(const QuantWeights& w, const AmxActivations& x, std::size_t first,
+                        std::size_t count, float* y, std::size_t ldy) {
   const QuantLayout& l = w.layout();
   const Shape s = ShapeOf(w);
   const std::size_t tile_bytes = s.padded_blocks * s.block_words * 64;
@@ -196,6 +226,7 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
 
   alignas(64) std::int8_t a[kQuantGroupBlocks * kTileRows * kMaxBlockBytes];
   alignas(64) float scale[kTileRows][kQuantGroupBlocks];
+  alignas(64) float offset_scale[kTileRows][kQuantGroupBlocks];  // kCodebook only.
   alignas(64) float acc_out[kMaxTokenTiles][kTileRows][kTileTokens];
   alignas(64) std::int32_t c[2][4][kTileRows][kTileTokens];
 
@@ -208,6 +239,7 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
       if (nr < kTileRows) {  // Rows past the range: zero codes and scales.
         std::memset(a, 0, sizeof(a));
         std::memset(scale, 0, sizeof(scale));
+        std::memset(offset_scale, 0, sizeof(offset_scale));
       }
       for (std::size_t g = 0; g < l.groups_per_row; ++g) {
         const std::size_t first_block = g * kQuantGroupBlocks;
@@ -219,7 +251,14 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
           // Scales are padded with zeros to whole groups: 16 load as one vector.
           const __m256i halves = _mm256_loadu_si256(
               reinterpret_cast<const __m256i*>(w.row_scales(first + r0 + r) + first_block));
-          _mm512_store_ps(scale[r], _mm512_cvtph_ps(halves));
+          const __m512 scales = _mm512_cvtph_ps(halves);
+          if constexpr (kCodebook) {
+            const QuantCodebook* book = w.row_codebook(first + r0 + r);
+            _mm512_store_ps(scale[r], _mm512_mul_ps(scales, _mm512_set1_ps(book->step)));
+            _mm512_store_ps(offset_scale[r], _mm512_mul_ps(scales, _mm512_set1_ps(book->offset)));
+          } else {
+            _mm512_store_ps(scale[r], scales);
+          }
         }
         for (std::size_t u = 0; u < pass_tiles; ++u) {
           __m512 acc[kTileRows];
@@ -234,12 +273,18 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
           auto b_tile_at = [&](std::size_t b, std::size_t k) {
             return b_tile + b * block_bytes + k * 16 * 64;
           };
+          const float* block_sums =
+              x.block_sums + ((u0 + u) * s.padded_blocks + first_block) * kTileTokens;
           auto fold = [&](std::size_t b, const std::int32_t(*dots)[kTileTokens])
               __attribute__((always_inline)) {
+            [[maybe_unused]] const __m512 sums = _mm512_load_ps(block_sums + b * kTileTokens);
 #pragma GCC unroll 16
             for (std::size_t r = 0; r < kTileRows; ++r) {
-              const __m512 sums = _mm512_cvtepi32_ps(_mm512_load_si512(dots[r]));
-              acc[r] = _mm512_fmadd_ps(sums, _mm512_set1_ps(scale[r][b]), acc[r]);
+              const __m512 products = _mm512_cvtepi32_ps(_mm512_load_si512(dots[r]));
+              acc[r] = _mm512_fmadd_ps(products, _mm512_set1_ps(scale[r][b]), acc[r]);
+              if constexpr (kCodebook) {
+                acc[r] = _mm512_fmadd_ps(sums, _mm512_set1_ps(offset_scale[r][b]), acc[r]);
+              }
             }
           };
           // Four blocks at a time, each in a product tile of its own, stored into one of two
@@ -298,6 +343,17 @@ void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t 
         }
       }
     }
+  }
+}
+
+}  // namespace
+
+void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t first,
+                    std::size_t count, float* y, std::size_t ldy) {
+  if (w.format() == WeightFormat::kCodebook2Bit) {
+    MatMulQuantAmxRows<true>(w, x, first, count, y, ldy);
+  } else {
+    MatMulQuantAmxRows<false>(w, x, first, count, y, ldy);
   }
 }
 
