@@ -1,7 +1,7 @@
-// The AMX bf16 products round the activations to bf16 (nearest even) and multiply in tiles:
-// against the scalar reference given those same rounded activations they differ only by
-// fp32 summation order, at row counts that are no multiple of the 16-row tile and token
-// counts around the 16-token tile. Columns that are no multiple of the 32-column tile, few
+// The AMX bf16 products split each activation into three bf16 terms and multiply in tiles:
+// against the scalar reference (fp32 activations) they differ only by fp32 summation order,
+// at row counts that are no multiple of the 16-row tile and token counts around the 16-token
+// tile. Columns that are no multiple of the 32-column tile, few
 // tokens, or AMX switched off give the AVX-512 kernels' results exactly. Skipped where the
 // CPU or the OS does not offer AMX.
 #include <cmath>
@@ -20,7 +20,6 @@ namespace {
 
 struct Problem {
   std::vector<float> x;          // [n, cols]
-  std::vector<float> x_rounded;  // x through bf16
   std::vector<std::uint16_t> w;  // [rows, cols] bf16
   std::vector<float> w_f32;
 };
@@ -30,7 +29,6 @@ Problem RandomProblem(std::size_t n, std::size_t rows, std::size_t cols, std::mt
   Problem p;
   p.x.resize(n * cols);
   for (float& v : p.x) v = normal(rng);
-  for (float v : p.x) p.x_rounded.push_back(Bf16ToF32(F32ToBf16(v)));
   p.w.resize(rows * cols);
   for (auto& v : p.w) v = F32ToBf16(0.05f * normal(rng));
   for (auto v : p.w) p.w_f32.push_back(Bf16ToF32(v));
@@ -44,7 +42,7 @@ void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, 
     for (std::size_t r = 0; r < rows; ++r) {
       double magnitude = 0;
       for (std::size_t c = 0; c < cols; ++c) {
-        magnitude += std::fabs(double{p.x_rounded[t * cols + c]} * p.w_f32[r * cols + c]);
+        magnitude += std::fabs(double{p.x[t * cols + c]} * p.w_f32[r * cols + c]);
       }
       ASSERT_NEAR(got[t * rows + r], want[t * rows + r], 1e-5 * magnitude + 1e-30)
           << what << " t=" << t << " r=" << r;
@@ -61,7 +59,7 @@ class AmxSwitch {
   bool was_;
 };
 
-TEST(AmxBf16Test, TileKernelMatchesScalarOnRoundedActivations) {
+TEST(AmxBf16Test, TileKernelMatchesScalar) {
   if (!AmxSupported()) GTEST_SKIP() << "no AMX on this CPU, or Linux refused the tile state";
   std::mt19937 rng(std::random_device{}());
   const struct {
@@ -71,7 +69,7 @@ TEST(AmxBf16Test, TileKernelMatchesScalarOnRoundedActivations) {
     for (std::size_t n : {1, 2, 7, 15, 16, 17, 31, 32, 33, 48, 64, 100}) {
       const Problem p = RandomProblem(n, shape.rows, shape.cols, rng);
       std::vector<float> want(n * shape.rows);
-      MatMulBf16Isa(CpuIsa::kScalar, p.x_rounded.data(), n, p.w.data(), shape.rows, shape.cols,
+      MatMulBf16Isa(CpuIsa::kScalar, p.x.data(), n, p.w.data(), shape.rows, shape.cols,
                     want.data());
       // Dirty scratch: the packer must write every value the kernel reads.
       std::vector<std::uint16_t> storage(internal::AmxBf16ActivationValues(n, shape.cols) + 32,
@@ -90,7 +88,7 @@ TEST(AmxBf16Test, TileKernelMatchesScalarOnRoundedActivations) {
 }
 
 // Through the public entry point, split over the pool.
-TEST(AmxBf16Test, DispatchMatchesScalarOnRoundedActivations) {
+TEST(AmxBf16Test, DispatchMatchesScalar) {
   if (!AmxSupported()) GTEST_SKIP() << "no AMX on this CPU, or Linux refused the tile state";
   const AmxSwitch restore;
   SetAmxEnabled(true);
@@ -99,7 +97,7 @@ TEST(AmxBf16Test, DispatchMatchesScalarOnRoundedActivations) {
   for (std::size_t n : {8, 33, 64}) {
     const Problem p = RandomProblem(n, rows, cols, rng);
     std::vector<float> want(n * rows), got(n * rows, NAN);
-    MatMulBf16Isa(CpuIsa::kScalar, p.x_rounded.data(), n, p.w.data(), rows, cols, want.data());
+    MatMulBf16Isa(CpuIsa::kScalar, p.x.data(), n, p.w.data(), rows, cols, want.data());
     MatMulBf16(p.x.data(), n, p.w.data(), rows, cols, got.data());
     ExpectClose(got, want, p, n, rows, cols, "n=" + std::to_string(n));
   }

@@ -105,17 +105,6 @@ void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, 
   EXPECT_EQ(failures, 0) << what;
 }
 
-// This suite checks the fp32-activation kernels (bf16 weights widened, activations kept in
-// fp32) to the fp32 bound; the AVX-512 bf16 entry hands calls of many tokens to the AMX
-// tiles where they are enabled, which round the activations to bf16 and are checked on their
-// own terms in amx_bf16_test.cc.
-class FmaKernelsOnly : public ::testing::Environment {
- public:
-  void SetUp() override { SetAmxEnabled(false); }
-};
-[[maybe_unused]] ::testing::Environment* const kFmaKernelsOnly =
-    ::testing::AddGlobalTestEnvironment(new FmaKernelsOnly);
-
 std::vector<CpuIsa> SupportedIsas() {
   std::vector<CpuIsa> isas;
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
