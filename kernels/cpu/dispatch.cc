@@ -77,10 +77,12 @@ void RunSplit(RowsFn fn, const Input* x, std::size_t n, const Weight* w, std::si
 }
 
 // From this many tokens a bf16 product whose cols are whole 32-column tiles goes through the
-// AMX tiles where they are enabled. A tile holds 16 tokens, but the FMA kernels' time grows
-// with n: thread CPU time on one Sapphire Rapids core, 2048x5632, FMA / AMX: n = 2 0.82 /
-// 0.84 ms, 3 0.91 / 0.72, 4 1.07 / 0.73, 8 2.0 / 0.9 (1024x2048: even at n = 3, 1.16x at 4).
-constexpr std::size_t kAmxMinTokens = 4;
+// AMX tiles where they are enabled. Below it the FMA kernels read the weights faster (the
+// tiles' 16-row strided loads reached 0.57-0.76 of the bandwidth pass where the FMA kernels
+// reached 0.8-0.9 at n = 4); from 8 they are compute-bound. `ghostbench kernels --only bf16`,
+// one thread, ms, FMA / AMX: 2048x5632 n = 4 1.69-1.77 / 1.85-2.05, n = 8 2.56-2.58 /
+// 1.94-2.12; 4096x14336 n = 8 14.0-14.3 / 12.4-12.9.
+constexpr std::size_t kAmxMinTokens = 8;
 constexpr std::size_t kAmxTileCols = 32;
 
 // Rounds x to bf16 once into the calling thread's scratch, in the AMX tiles' layout.

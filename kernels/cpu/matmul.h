@@ -39,8 +39,9 @@ void MatMulF16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_t
 
 // AMX tiles (Intel Sapphire Rapids and later). Where AmxEnabled(), the AVX-512 variants of
 // MatMulBf16 and MatMulQuant hand products of many tokens (prefill chunks, large batched
-// steps) to tile kernels: bf16 products then round the activations to bf16 (as llama.cpp
-// does), and the low-bit ones compute the same integers as every other variant.
+// steps) to tile kernels, which compute what the other variants do up to fp32 summation
+// order (bf16 products split each activation into three bf16 terms; the low-bit ones take
+// the same integer dot products).
 // AmxSupported(): the CPU has AMX-TILE, -INT8, -BF16 and AVX-512 BF16, and Linux granted
 // this process the tile state (arch_prctl, asked once). AmxEnabled(): supported and not
 // switched off, by GHOST_DISABLE_AMX=1 in the environment at start-up or by SetAmxEnabled

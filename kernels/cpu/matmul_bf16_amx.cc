@@ -4,9 +4,9 @@
 //
 // The weights need no re-layout: a 16-row x 32-column bf16 tile of the row-major matrix is
 // tdpbf16ps's A operand as it lies (one tileloadd with the row stride). The activations are
-// rounded to bf16 once per call and interleaved in pairs of columns, 16 tokens per tile (B).
-// Blocks of 2 x 2 tiles (32 rows x 32 tokens) accumulate in fp32 over all of cols, so the
-// only epilogue is the store of each output tile.
+// split into three bf16 terms once per call and interleaved in pairs of columns, 16 tokens
+// per tile (B). Blocks of 2 x 2 tiles (32 rows x 32 tokens) accumulate in fp32 over chunks
+// of columns; the only epilogue is the store of each output tile.
 #include <immintrin.h>
 
 #include <cstddef>

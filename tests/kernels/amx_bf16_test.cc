@@ -111,7 +111,7 @@ TEST(AmxBf16Test, OtherCallsGiveAvx512Kernel) {
   const struct {
     bool amx;
     std::size_t n, rows, cols;
-  } cases[] = {{false, 32, 64, 512}, {true, 32, 64, 500}, {true, 3, 64, 512}};
+  } cases[] = {{false, 32, 64, 512}, {true, 32, 64, 500}, {true, 7, 64, 512}};
   for (const auto& c : cases) {
     SetAmxEnabled(c.amx);
     const Problem p = RandomProblem(c.n, c.rows, c.cols, rng);
