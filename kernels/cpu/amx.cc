@@ -1,5 +1,8 @@
 // Run-time AMX detection: the CPU's feature bits and Linux's permission to use tile data.
 // Compiled without ISA flags: it only asks, so it runs on every x86-64 CPU.
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,12 +24,16 @@ constexpr unsigned long kXfeatureTileData = 18;
 
 bool CpuHasAmx() {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
+  // CPUID leaf 7 directly: not every compiler's __builtin_cpu_supports knows the AMX names.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  const bool amx = (edx >> 22 & 1) && (edx >> 24 & 1) && (edx >> 25 & 1);  // BF16, TILE, INT8
+  unsigned eax1 = 0, ebx1 = 0, ecx1 = 0, edx1 = 0;
+  const bool avx512_bf16 = __get_cpuid_count(7, 1, &eax1, &ebx1, &ecx1, &edx1) && (eax1 >> 5 & 1);
   // The kernels also use AVX-512 (BW, VL, BF16) around the tiles; every AMX CPU has them.
-  return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") &&
-         __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512bf16");
+  __builtin_cpu_init();
+  return amx && avx512_bf16 && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 #else
   return false;
 #endif
