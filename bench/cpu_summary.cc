@@ -103,6 +103,7 @@ std::string KernelIsaFlags() {
   if (isa == kernels::CpuIsa::kAvx512) {
     if (__builtin_cpu_supports("avx512vnni")) flags += " +vnni";
     if (__builtin_cpu_supports("avx512vbmi")) flags += " +vbmi";
+    if (kernels::AmxEnabled()) flags += " +amx";
   }
   return flags;
 }

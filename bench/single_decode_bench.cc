@@ -6,7 +6,8 @@
 // --context 2048 decodes after a 2048-token prompt, where attention reads as many bytes as a
 // third of the ternary weights), the bytes read per token (weights and KV cache, in the cache's
 // dtype: bf16 unless --kv_dtype fp32), the implied GB/s and its ratio to the machine's read
-// bandwidth measured in the same run.
+// bandwidth measured in the same run; and prefill tokens/s, the prompt's one Forward call
+// (`--context 128` for a 128-token prefill).
 #include <stdlib.h>
 
 #include <algorithm>
@@ -36,27 +37,37 @@ namespace {
 struct DecodeResult {
   std::string format;
   double tokens_per_s = 0;
+  double prefill_tokens_per_s = 0;  // The prompt's one Forward call.
   double bytes_per_token = 0;
   double gb_per_s = 0;
 };
 
-// Decodes `new_tokens` greedy-free (argmax is irrelevant here: the next input is fixed) after
-// a prompt; returns decode tokens/s, the best of `repeats` runs.
-double DecodeTokensPerSecond(const Model& model, KvDtype kv_dtype, int prompt_tokens,
-                             int new_tokens, int repeats) {
-  double best = 0;
+struct Speeds {
+  double decode = 0;   // tokens/s
+  double prefill = 0;  // prompt tokens/s
+};
+
+// Prefills a prompt in one Forward call, then decodes `new_tokens` greedy-free (argmax is
+// irrelevant here: the next input is fixed); returns both tokens/s, each the best of
+// `repeats` runs (zeros on an error).
+Speeds MeasureTokensPerSecond(const Model& model, KvDtype kv_dtype, int prompt_tokens,
+                              int new_tokens, int repeats) {
+  Speeds best;
   std::vector<float> logits;
   for (int r = 0; r < repeats; ++r) {
     std::unique_ptr<ModelSession> session = model.NewSession(kv_dtype);
     std::vector<std::int32_t> prompt;
     for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(100 + i);
-    if (!session->Forward(prompt, /*all_logits=*/false, logits).ok()) return 0;
+    const absl::Time prefill_start = absl::Now();
+    if (!session->Forward(prompt, /*all_logits=*/false, logits).ok()) return {};
+    best.prefill = std::max(
+        best.prefill, prompt_tokens / absl::ToDoubleSeconds(absl::Now() - prefill_start));
     const absl::Time start = absl::Now();
     for (int t = 0; t < new_tokens; ++t) {
       const std::int32_t token = 200 + t;
-      if (!session->Forward({&token, 1}, /*all_logits=*/false, logits).ok()) return 0;
+      if (!session->Forward({&token, 1}, /*all_logits=*/false, logits).ok()) return {};
     }
-    best = std::max(best, new_tokens / absl::ToDoubleSeconds(absl::Now() - start));
+    best.decode = std::max(best.decode, new_tokens / absl::ToDoubleSeconds(absl::Now() - start));
   }
   return best;
 }
@@ -153,8 +164,10 @@ int RunDecode(int argc, char** argv) {
     result.format = format;
     result.bytes_per_token = static_cast<double>(summary.weight_bytes) - embedding +
                              kv_bytes_per_position * mean_positions;
-    result.tokens_per_s =
-        DecodeTokensPerSecond(**model, kv_dtype, prompt_tokens, new_tokens, repeats);
+    const Speeds speeds =
+        MeasureTokensPerSecond(**model, kv_dtype, prompt_tokens, new_tokens, repeats);
+    result.tokens_per_s = speeds.decode;
+    result.prefill_tokens_per_s = speeds.prefill;
     result.gb_per_s = result.bytes_per_token * result.tokens_per_s / 1e9;
     results.push_back(result);
   }
@@ -173,6 +186,7 @@ int RunDecode(int argc, char** argv) {
     for (const DecodeResult& r : results) {
       out["results"].push_back({{"format", r.format},
                                 {"tokens_per_s", r.tokens_per_s},
+                                {"prefill_tokens_per_s", r.prefill_tokens_per_s},
                                 {"bytes_per_token", r.bytes_per_token},
                                 {"gb_per_s", r.gb_per_s},
                                 {"ratio_to_bandwidth", r.gb_per_s / bandwidth.gb_per_s}});
@@ -184,11 +198,12 @@ int RunDecode(int argc, char** argv) {
       "random TinyLlama-1.1B shape, %d threads, read bandwidth %.1f GB/s, %d tokens after %d, "
       "%s KV cache\n",
       threads, bandwidth.gb_per_s, new_tokens, prompt_tokens, KvDtypeName(kv_dtype));
-  std::printf("%-16s %10s %14s %8s %12s\n", "format", "tokens/s", "MB per token", "GB/s",
-              "x bandwidth");
+  std::printf("%-16s %10s %14s %8s %12s %12s\n", "format", "tokens/s", "MB per token", "GB/s",
+              "x bandwidth", "prefill t/s");
   for (const DecodeResult& r : results) {
-    std::printf("%-16s %10.2f %14.1f %8.2f %12.3f\n", r.format.c_str(), r.tokens_per_s,
-                r.bytes_per_token / 1e6, r.gb_per_s, r.gb_per_s / bandwidth.gb_per_s);
+    std::printf("%-16s %10.2f %14.1f %8.2f %12.3f %12.1f\n", r.format.c_str(), r.tokens_per_s,
+                r.bytes_per_token / 1e6, r.gb_per_s, r.gb_per_s / bandwidth.gb_per_s,
+                r.prefill_tokens_per_s);
   }
   return 0;
 }

@@ -1,7 +1,9 @@
 // The one place that chooses a CPU variant and splits a call across the thread pool.
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
+#include <vector>
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_internal.h"
@@ -37,10 +39,10 @@ constexpr std::size_t kRowGrain = 16;
 // Several tasks per thread let a core slowed by other load take fewer of them.
 constexpr std::size_t kTasksPerThread = 4;
 
-template <typename Weight, typename RowsFn>
+template <typename Weight, typename RowsFn, typename Input>
 struct Job {
   RowsFn fn;
-  const float* x;
+  const Input* x;
   std::size_t n;
   const Weight* w;
   std::size_t rows;
@@ -49,16 +51,17 @@ struct Job {
   std::size_t rows_per_task;
 };
 
-template <typename Weight, typename RowsFn>
+template <typename Weight, typename RowsFn, typename Input>
 void RunJobTask(void* context, std::size_t task) {
-  const auto& job = *static_cast<const Job<Weight, RowsFn>*>(context);
+  const auto& job = *static_cast<const Job<Weight, RowsFn, Input>*>(context);
   const std::size_t r0 = task * job.rows_per_task;
   const std::size_t nr = std::min(job.rows_per_task, job.rows - r0);
   job.fn(job.x, job.n, job.w + r0 * job.cols, nr, job.cols, job.y + r0, job.rows);
 }
 
-template <typename Weight, typename RowsFn>
-void RunSplit(RowsFn fn, const float* x, std::size_t n, const Weight* w, std::size_t rows,
+// x is the activations as fn reads them: fp32 [n, cols], or the AMX kernels' packing.
+template <typename Weight, typename RowsFn, typename Input>
+void RunSplit(RowsFn fn, const Input* x, std::size_t n, const Weight* w, std::size_t rows,
               std::size_t cols, float* y) {
   ThreadPool& pool = ThreadPool::Default();
   const std::size_t threads = pool.num_threads();
@@ -69,8 +72,28 @@ void RunSplit(RowsFn fn, const float* x, std::size_t n, const Weight* w, std::si
   const std::size_t tasks = std::min(threads * kTasksPerThread, rows / kRowGrain);
   const std::size_t rows_per_task =
       ((rows + tasks - 1) / tasks + kRowGrain - 1) / kRowGrain * kRowGrain;
-  Job<Weight, RowsFn> job{fn, x, n, w, rows, cols, y, rows_per_task};
-  pool.Run((rows + rows_per_task - 1) / rows_per_task, RunJobTask<Weight, RowsFn>, &job);
+  Job<Weight, RowsFn, Input> job{fn, x, n, w, rows, cols, y, rows_per_task};
+  pool.Run((rows + rows_per_task - 1) / rows_per_task, RunJobTask<Weight, RowsFn, Input>, &job);
+}
+
+// From this many tokens a bf16 product whose cols are whole 32-column tiles goes through the
+// AMX tiles where they are enabled. Below it the FMA kernels read the weights faster (the
+// tiles' 16-row strided loads reached 0.57-0.76 of the bandwidth pass where the FMA kernels
+// reached 0.8-0.9 at n = 4); from 8 they are compute-bound. `ghostbench kernels --only bf16`,
+// one thread, ms, FMA / AMX: 2048x5632 n = 4 1.69-1.77 / 1.85-2.05, n = 8 2.56-2.58 /
+// 1.94-2.12; 4096x14336 n = 8 14.0-14.3 / 12.4-12.9.
+constexpr std::size_t kAmxMinTokens = 8;
+constexpr std::size_t kAmxTileCols = 32;
+
+// Rounds x to bf16 once into the calling thread's scratch, in the AMX tiles' layout.
+const std::uint16_t* PackBf16ForAmx(const float* x, std::size_t n, std::size_t cols) {
+  thread_local std::vector<std::uint16_t> storage;
+  const std::size_t values = internal::AmxBf16ActivationValues(n, cols);
+  if (storage.size() < values + 32) storage.resize(values + 32);
+  const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+  auto* packed = reinterpret_cast<std::uint16_t*>((address + 63) & ~std::uintptr_t{63});
+  internal::PackBf16ActivationsAmx(x, n, cols, packed);
+  return packed;
 }
 
 bool CpuHas(CpuIsa isa) {
@@ -124,6 +147,10 @@ void MatMulF32Isa(CpuIsa isa, const float* x, std::size_t n, const float* w, std
 
 void MatMulBf16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_t* w,
                    std::size_t rows, std::size_t cols, float* y) {
+  if (isa == CpuIsa::kAvx512 && n >= kAmxMinTokens && cols % kAmxTileCols == 0 && AmxEnabled()) {
+    RunSplit(internal::MatMulBf16Amx, PackBf16ForAmx(x, n, cols), n, w, rows, cols, y);
+    return;
+  }
   RunSplit(kVariants[static_cast<int>(isa)].bf16, x, n, w, rows, cols, y);
 }
 

@@ -37,6 +37,19 @@ void MatMulBf16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_
 void MatMulF16Isa(CpuIsa isa, const float* x, std::size_t n, const std::uint16_t* w,
                   std::size_t rows, std::size_t cols, float* y);
 
+// AMX tiles (Intel Sapphire Rapids and later). Where AmxEnabled(), the AVX-512 variants of
+// MatMulBf16 and MatMulQuant hand products of many tokens (prefill chunks, large batched
+// steps) to tile kernels, which compute what the other variants do up to fp32 summation
+// order (bf16 products split each activation into three bf16 terms; the low-bit ones take
+// the same integer dot products).
+// AmxSupported(): the CPU has AMX-TILE, -INT8, -BF16 and AVX-512 BF16, and Linux granted
+// this process the tile state (arch_prctl, asked once). AmxEnabled(): supported and not
+// switched off, by GHOST_DISABLE_AMX=1 in the environment at start-up or by SetAmxEnabled
+// (tests and benchmarks; not while products run). Unsupported, both stay false silently.
+bool AmxSupported();
+bool AmxEnabled();
+void SetAmxEnabled(bool enabled);
+
 // bf16 <-> fp32 conversion (round to nearest even, NaN preserved), and IEEE fp16 -> fp32
 // (exact, subnormals included; the encoder is compress::F32ToF16).
 float Bf16ToF32(std::uint16_t v);

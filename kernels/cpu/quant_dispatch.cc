@@ -2,6 +2,7 @@
 // and the row split over the thread pool that MatMulQuant and MatMulQuantF32 share.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <vector>
@@ -27,6 +28,11 @@ static_assert(std::size(kRowsFns) == static_cast<std::size_t>(CpuIsa::kAvx512) +
 constexpr std::size_t kMinParallelBytes = std::size_t{1} << 16;
 constexpr std::size_t kRowGrain = 16;
 constexpr std::size_t kTasksPerThread = 2;
+// From this many tokens a call goes through the AMX tiles where they are enabled (a tile
+// holds 16 tokens; fewer pad it with zeros). Thread CPU time on one Sapphire Rapids core,
+// 2048x5632 ternary-2bit, VNNI rows / AMX: n = 8 0.54 / 0.55 ms, 10 0.68 / 0.57, 12 0.78 /
+// 0.60, 16 0.88 / 0.56.
+constexpr std::size_t kAmxMinTokens = 10;
 
 struct Job {
   QuantRangeFn fn;
@@ -63,10 +69,28 @@ void RunInt8Rows(const void* context, const QuantWeights& w, std::size_t first, 
   rows.fn(w, rows.x, nullptr, first, count, y, w.rows());
 }
 
-// Packs x once for all `count` matrices (same layout) and splits their rows over the pool.
-void RunShared(QuantRowsFn fn, const float* x, std::size_t n, const QuantWeights* const* w,
+void RunAmxRows(const void* context, const QuantWeights& w, std::size_t first, std::size_t count,
+                float* y) {
+  MatMulQuantAmx(w, *static_cast<const AmxActivations*>(context), first, count, y, w.rows());
+}
+
+// Packs x once for all `count` matrices (same layout) and splits their rows over the pool:
+// through the AMX tiles where they are enabled and the call has enough tokens, else through
+// isa's row kernel.
+void RunShared(CpuIsa isa, const float* x, std::size_t n, const QuantWeights* const* w,
                float* const* y, std::size_t count) {
-  const Int8Rows rows{fn, PackActivations(x, n, *w[0], ThreadActivationScratch())};
+  const PackedActivations packed = PackActivations(x, n, *w[0], ThreadActivationScratch());
+  if (isa == CpuIsa::kAvx512 && n >= kAmxMinTokens && AmxEnabled() && QuantAmxHandles(*w[0])) {
+    thread_local std::vector<std::uint8_t> storage;
+    const std::size_t bytes = AmxActivationBytes(*w[0], n);
+    if (storage.size() < bytes + 64) storage.resize(bytes + 64);
+    const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+    auto* values = reinterpret_cast<std::int8_t*>((address + 63) & ~std::uintptr_t{63});
+    const AmxActivations amx = PackActivationsAmx(*w[0], packed, values);
+    SplitQuantRows(RunAmxRows, &amx, w, y, count);
+    return;
+  }
+  const Int8Rows rows{QuantRowsFor(isa), packed};
   SplitQuantRows(RunInt8Rows, &rows, w, y, count);
 }
 
@@ -109,6 +133,12 @@ void SplitQuantRows(QuantRangeFn fn, const void* context, const QuantWeights* co
         job.first_task[i] + (w[i]->rows() + job.rows_per_task - 1) / job.rows_per_task;
   }
   pool.Run(job.first_task[count], RunJobTask, &job);
+}
+
+bool QuantAmxHandles(const QuantWeights& w) {
+  const QuantLayout& l = w.layout();
+  return (w.format() == WeightFormat::kTernary2Bit || w.format() == WeightFormat::kCodebook2Bit) &&
+         l.tail_bytes == 0 && l.digits == 4;
 }
 
 QuantRowsFn QuantRowsFor(CpuIsa isa) {
@@ -197,7 +227,7 @@ PackedActivations PackActivations(const float* x, std::size_t n, const QuantWeig
 void MatMulQuantIsa(CpuIsa isa, const float* x, std::size_t n, const QuantWeights& w, float* y) {
   const QuantWeights* const ws[] = {&w};
   float* const ys[] = {y};
-  internal::RunShared(internal::QuantRowsFor(isa), x, n, ws, ys, 1);
+  internal::RunShared(isa, x, n, ws, ys, 1);
 }
 
 void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const* w, float* const* y,
@@ -207,7 +237,7 @@ void MatMulQuantShared(const float* x, std::size_t n, const QuantWeights* const*
   while (same < count && same < internal::kMaxShared && internal::SameLayout(*w[0], *w[same])) {
     ++same;
   }
-  internal::RunShared(internal::QuantRowsFor(DetectedIsa()), x, n, w, y, same);
+  internal::RunShared(DetectedIsa(), x, n, w, y, same);
   if (same < count) MatMulQuantShared(x, n, w + same, y + same, count - same);
 }
 

@@ -137,6 +137,35 @@ void QuantAxpyAvx512(const QuantWeights&, const std::uint32_t*, const float*, st
 void QuantAxpyAvx512Vnni(const QuantWeights&, const std::uint32_t*, const float*, std::size_t,
                          float*);
 
+// AMX tile products (quant_matmul_amx.cc; call only where AmxEnabled()). A weight tile is
+// 16 rows' codes of one block decoded to int8 (the ternary value, or the codebook step) in a
+// small scratch, the activation tile 16 tokens of that block in AMX's 4-byte interleave,
+// and tdpbssd takes the same integer dot products per block as the other variants; the
+// per-block scales (and a codebook's offset times the block sums) are applied in fp32 once
+// per block and 16 x 16 (row, token) tile.
+// QuantAmxHandles: the formats and layouts these kernels decode (ternary 2-bit and codebook
+// 2-bit; every block size: whole 4-byte words per block).
+bool QuantAmxHandles(const QuantWeights& w);
+// The activations in tile order: for token tile u (tokens 16u..16u+15) and block k of a row
+// padded to whole groups, block_words = layout.full_words * layout.digits rows of 64 bytes,
+// row j holding dword j of the block's activations for each of the 16 tokens; and the block
+// sums as [u][k][16 tokens] floats. Tokens past n read as zeros.
+struct AmxActivations {
+  std::size_t n = 0;
+  const std::int8_t* values = nullptr;
+  const float* block_sums = nullptr;
+  const float* scales = nullptr;  // Per token, as PackedActivations::scales.
+};
+// Bytes of PackActivationsAmx's output for n tokens.
+std::size_t AmxActivationBytes(const QuantWeights& w, std::size_t n);
+// Re-lays x (packed for w by PackActivations) into `out` (AmxActivationBytes, 64-byte
+// aligned), which the result points into (and at x.scales).
+AmxActivations PackActivationsAmx(const QuantWeights& w, const PackedActivations& x,
+                                  std::int8_t* out);
+// y[t * ldy + i] = row first + i of W dotted with token t, for i < count and t < x.n.
+void MatMulQuantAmx(const QuantWeights& w, const AmxActivations& x, std::size_t first,
+                    std::size_t count, float* y, std::size_t ldy);
+
 // The stored digit (0..2 ternary, 0..3 codebook index) of code j of block b of a row.
 int StoredCode(const QuantWeights& w, const std::uint8_t* row_codes, std::size_t block,
                std::size_t j);
