@@ -31,6 +31,7 @@
 namespace ghost {
 namespace {
 
+using ::ghost::testing::LayerFileIn;
 using ::ghost::testing::TinyLlamaSpec;
 using ::testing::HasSubstr;
 
@@ -196,16 +197,6 @@ TEST(LayerLoadMemoryTest, AQuarterBudgetLoadHoldsOneStreamedLayerAtATime) {
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// The one layer file in `directory`.
-std::string LayerFileIn(const std::string& directory) {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
-    files.push_back(entry.path().string());
-  }
-  EXPECT_EQ(files.size(), 1u);
-  return files.empty() ? "" : files[0];
 }
 
 ino_t InodeOf(const std::string& path) {

@@ -31,6 +31,7 @@
 namespace ghost {
 namespace {
 
+using ::ghost::testing::LayerFileIn;
 using ::ghost::testing::TinyLlamaSpec;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -295,16 +296,6 @@ INSTANTIATE_TEST_SUITE_P(Models, LayerStreamingTest,
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return info.param.name;
                          });
-
-// The one layer file in `directory`.
-std::string LayerFileIn(const std::string& directory) {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
-    files.push_back(entry.path().string());
-  }
-  EXPECT_EQ(files.size(), 1u);
-  return files.empty() ? "" : files[0];
-}
 
 // Overwrites `path` in place (same inode: an open descriptor sees the change).
 void Overwrite(const std::string& path, const std::string& contents) {

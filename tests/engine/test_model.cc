@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -399,6 +400,15 @@ TinyLlamaSpec WideLayerSpec(int num_layers) {
   spec.num_kv_heads = 2;
   spec.head_dim = 16;
   return spec;
+}
+
+std::string LayerFileIn(const std::string& directory) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    files.push_back(entry.path().string());
+  }
+  EXPECT_EQ(files.size(), 1u) << directory;
+  return files.empty() ? "" : files[0];
 }
 
 }  // namespace ghost::testing

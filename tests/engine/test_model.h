@@ -58,6 +58,10 @@ struct TinyLlamaSpec {
 // small weight budget streams most of `num_layers` layers: the streaming tests' model.
 TinyLlamaSpec WideLayerSpec(int num_layers);
 
+// The path of the one file in `directory` (a streamed model's layer cache directory); a test
+// failure, and "", unless there is exactly one.
+std::string LayerFileIn(const std::string& directory);
+
 // The weights as the forward should see them (already rounded to the storage dtype), each in
 // its Hugging Face layout (down_proj [hidden, inner] even where it is stored transposed).
 using TensorMap = std::map<std::string, std::vector<float>>;

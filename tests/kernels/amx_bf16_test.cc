@@ -14,9 +14,12 @@
 #include "gtest/gtest.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_internal.h"
+#include "tests/kernels/amx_switch.h"
 
 namespace ghost::kernels {
 namespace {
+
+using testing::AmxSwitch;
 
 struct Problem {
   std::vector<float> x;          // [n, cols]
@@ -49,15 +52,6 @@ void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, 
     }
   }
 }
-
-class AmxSwitch {
- public:
-  AmxSwitch() : was_(AmxEnabled()) {}
-  ~AmxSwitch() { SetAmxEnabled(was_); }
-
- private:
-  bool was_;
-};
 
 TEST(AmxBf16Test, TileKernelMatchesScalar) {
   if (!AmxSupported()) GTEST_SKIP() << "no AMX on this CPU, or Linux refused the tile state";

@@ -13,11 +13,13 @@
 #include "gtest/gtest.h"
 #include "kernels/cpu/quant_internal.h"
 #include "kernels/cpu/quant_matmul.h"
+#include "tests/kernels/amx_switch.h"
 #include "tests/kernels/random_quant_matrix.h"
 
 namespace ghost::kernels {
 namespace {
 
+using testing::AmxSwitch;
 using testing::kBlockSizes;
 using testing::MatrixShape;
 using testing::RandomActivations;
@@ -28,16 +30,6 @@ constexpr MatrixShape kShapes[] = {{1, 17}, {16, 64}, {37, 333}, {19, 4100}, {50
 // The formats with 2-bit digits (ternary-base3's bytes of 5 digits stay on the AVX-512 path).
 constexpr WeightFormat kAmxFormats[] = {WeightFormat::kTernary2Bit, WeightFormat::kCodebook2Bit};
 constexpr std::size_t kTokens[] = {1, 2, 7, 8, 15, 16, 17, 31, 33, 48, 64, 130};
-
-// Restores the process-wide switch when a test ends, also on a failed assertion.
-class AmxSwitch {
- public:
-  AmxSwitch() : was_(AmxEnabled()) {}
-  ~AmxSwitch() { SetAmxEnabled(was_); }
-
- private:
-  bool was_;
-};
 
 TEST(AmxQuantTest, TileKernelMatchesScalar) {
   if (!AmxSupported()) GTEST_SKIP() << "no AMX on this CPU, or Linux refused the tile state";
