@@ -60,8 +60,8 @@ Speeds MeasureTokensPerSecond(const Model& model, KvDtype kv_dtype, int prompt_t
     for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(100 + i);
     const absl::Time prefill_start = absl::Now();
     if (!session->Forward(prompt, /*all_logits=*/false, logits).ok()) return {};
-    best.prefill = std::max(
-        best.prefill, prompt_tokens / absl::ToDoubleSeconds(absl::Now() - prefill_start));
+    best.prefill =
+        std::max(best.prefill, prompt_tokens / absl::ToDoubleSeconds(absl::Now() - prefill_start));
     const absl::Time start = absl::Now();
     for (int t = 0; t < new_tokens; ++t) {
       const std::int32_t token = 200 + t;
