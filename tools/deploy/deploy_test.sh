@@ -77,16 +77,17 @@ podman_quiet rm -v "$run_id-copy" >/dev/null
 
 grpc_port=$(free_port)
 metrics_port=$(free_port)
+http_port=$(free_port)
 prometheus_port=$(free_port)
 ctl() { "$work/ghostctl" --address="127.0.0.1:$grpc_port" "$@"; }
 
-# Every model runs under a 6 MiB weight budget: ghost-tiny (0.3 MiB resident unit, six 1.8 MiB
+# Every model runs under a 6 MiB weight budget: ghost-small (0.3 MiB resident unit, six 1.8 MiB
 # layers) keeps one layer resident and streams five through two slots, so the streaming panels
 # of the dashboard get data from a real stream.
 start_server() {  # name
   podman_quiet run -d --name "$1" --network host --stop-timeout 40 \
     -v "$volume:/var/lib/ghost" \
-    -e GHOST_PORT="$grpc_port" -e GHOST_METRICS_PORT="$metrics_port" \
+    -e GHOST_PORT="$grpc_port" -e GHOST_METRICS_PORT="$metrics_port" -e GHOST_HTTP_PORT="$http_port" \
     -e GHOST_ADMIN_TOKEN="$admin_token" "$image" --weight_budget_mb=6 >/dev/null
   for _ in $(seq 1 120); do
     if ctl health >/dev/null 2>&1; then return 0; fi
@@ -120,7 +121,7 @@ podman run -d --name "$run_id-prometheus" --network host \
   --web.listen-address="127.0.0.1:$prometheus_port" >/dev/null
 
 ctl list | tee "$work/list.txt"
-grep -q "^ghost-tiny  *READY" "$work/list.txt" || fail "ghost-tiny is not READY"
+grep -q "^ghost-small  *READY" "$work/list.txt" || fail "ghost-small is not READY"
 for i in 1 2 3 4; do
   ctl generate --prompt "Deployment test $i" --max_new_tokens 24 >"$work/generate.txt"
   [ -s "$work/generate.txt" ] || fail "generate returned no text"
@@ -130,16 +131,16 @@ log "generate: $(wc -c <"$work/generate.txt") bytes of text"
 if ctl generate --prompt x --temperature -1 >/dev/null 2>&1; then fail "temperature -1 was accepted"; fi
 
 # Compression over the API: refused without the admin token, done with it.
-if ctl compress --model ghost-tiny --output tiny-ternary 2>"$work/denied.txt"; then
+if ctl compress --model ghost-small --output small-ternary 2>"$work/denied.txt"; then
   fail "compress without the admin token was accepted"
 fi
 grep -q UNAUTHENTICATED "$work/denied.txt" || fail "compress without token: $(cat "$work/denied.txt")"
-log "compressing ghost-tiny -> tiny-ternary (admin token)"
-ctl --token "$admin_token" compress --model ghost-tiny --output tiny-ternary --wait \
+log "compressing ghost-small -> small-ternary (admin token)"
+ctl --token "$admin_token" compress --model ghost-small --output small-ternary --wait \
   >"$work/compress.txt" 2>&1 || { tail -5 "$work/compress.txt"; fail "compression job"; }
 grep "bits/weight" "$work/compress.txt"
-ctl --token "$admin_token" load tiny-ternary
-ctl --model tiny-ternary generate --prompt "Compressed" --max_new_tokens 16 >"$work/generate2.txt"
+ctl --token "$admin_token" load small-ternary
+ctl --model small-ternary generate --prompt "Compressed" --max_new_tokens 16 >"$work/generate2.txt"
 [ -s "$work/generate2.txt" ] || fail "the compressed model generated no text"
 log "compressed model serves"
 
@@ -176,11 +177,11 @@ log "SIGTERM: stream went on from $bytes_at_stop to $final_bytes bytes and finis
 # --- Restart on the same volume ---------------------------------------------------------------
 start_server "$run_id-2"
 ctl list | tee "$work/list2.txt"
-grep -q "^tiny-ternary " "$work/list2.txt" || fail "tiny-ternary lost across the restart"
+grep -q "^small-ternary " "$work/list2.txt" || fail "small-ternary lost across the restart"
 ctl jobs | tee "$work/jobs.txt"
-grep -q "succeeded.*ghost-tiny -> tiny-ternary" "$work/jobs.txt" || fail "the job was lost"
-ctl --token "$admin_token" load tiny-ternary
-ctl --model tiny-ternary generate --prompt "Again" --max_new_tokens 8 >"$work/generate3.txt"
+grep -q "succeeded.*ghost-small -> small-ternary" "$work/jobs.txt" || fail "the job was lost"
+ctl --token "$admin_token" load small-ternary
+ctl --model small-ternary generate --prompt "Again" --max_new_tokens 8 >"$work/generate3.txt"
 [ -s "$work/generate3.txt" ] || fail "the compressed model generated no text after the restart"
 podman_quiet stop --time 40 "$run_id-2" >/dev/null
 
