@@ -53,7 +53,8 @@ ABSL_FLAG(int, max_queued_requests, 64,
           "requests per model that may wait beyond the running batch's free slots before "
           "RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_prompt_bytes, ghost::kDefaultMaxPromptBytes,
-          "longest prompt text accepted, in bytes (longer: INVALID_ARGUMENT)");
+          "longest prompt text (and Evaluate text) accepted, in bytes (longer: "
+          "INVALID_ARGUMENT)");
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "how the KV cache stores keys and values: bf16 (half the memory and attention reads), "
           "fp32, or auto (bf16 unless the model's weights are fp32)");
