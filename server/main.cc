@@ -29,9 +29,8 @@ ABSL_FLAG(std::string, data_dir, "",
           "where the server writes: DATA_DIR/models receives compression outputs (and is served "
           "as a model root), DATA_DIR/registry holds the registry (default: "
           "$XDG_DATA_HOME/ghostserve, or ~/.local/share/ghostserve)");
-ABSL_FLAG(std::string, default_model, "ghost-small",
-          "model loaded at start and used when a "
-          "request names none");
+ABSL_FLAG(std::string, default_model, ghost::server::ServerOptions().default_model,
+          "model loaded at start and used when a request names none");
 ABSL_FLAG(std::string, auth_token, "",
           "when set, every RPC needs 'authorization: Bearer <token>' (env GHOST_AUTH_TOKEN "
           "is used when the flag is empty)");
