@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "clients/ghostctl/commands.h"
 #include "clients/ghostctl/connection.h"
@@ -67,7 +68,9 @@ int RunEval() {
                    "ghostctl: eval: %s is %zu bytes, more than the server accepts "
                    "(ghostserve --max_prompt_bytes raises the bound)\n",
                    path.c_str(), file_bytes);
-    } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+               absl::StrContains(absl::AsciiStrToLower(status.error_message()),
+                                 "failed to connect")) {
       std::fprintf(stderr, "ghostctl: eval: is ghostserve running at %s? (--address)\n",
                    absl::GetFlag(FLAGS_address).c_str());
     }
