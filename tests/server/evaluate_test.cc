@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -156,6 +158,33 @@ TEST_F(EvaluateTest, RefusesBadRequestsWithWhatToChange) {
   status = Evaluate(*stub_, Request("some text", 0, "tiny-not-loaded"), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(status.error_message(), HasSubstr("not loaded"));
+}
+
+// Bits per byte needs one token per byte; a model whose tokenizer merges or adds bytes gets
+// UNIMPLEMENTED saying so (ghost-tiny with a prefix space added is a general BPE tokenizer).
+TEST(EvaluateTokenizerTest, AModelThatIsNotByteLevelGetsUnimplemented) {
+  const std::string root = FreshTempDir("evaluate_bpe");
+  std::filesystem::copy(kTinyDir, root + "/ghost-tiny", std::filesystem::copy_options::recursive);
+  const std::string tokenizer_path = root + "/ghost-tiny/tokenizer.json";
+  absl::StatusOr<std::string> tokenizer = ReadFileToString(tokenizer_path);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const std::string byte_level = "\"add_prefix_space\": false";
+  const std::size_t at = tokenizer->find(byte_level);  // the pre-tokenizer's, the first
+  ASSERT_NE(at, std::string::npos);
+  tokenizer->replace(at, byte_level.size(), "\"add_prefix_space\": true");
+  std::ofstream(tokenizer_path, std::ios::binary | std::ios::trunc) << *tokenizer;
+
+  server::ServerOptions options = TestServerOptions();
+  options.model_roots = {root};
+  auto server = StartTestServer(options);
+  ASSERT_NE(server, nullptr);
+  auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
+  EvaluateResponse response;
+  const grpc::Status status = Evaluate(*stub, Request("some text"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("byte-level"));
+  server.reset();
+  std::filesystem::remove_all(root);
 }
 
 // A long evaluation stops at its next chunk once the deadline passes or the client cancels: the
