@@ -20,6 +20,7 @@
 #include "ghost/v1/models.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/inference_service.h"
 #include "tests/server/test_util.h"
 
 namespace ghost::testing {
@@ -231,6 +232,62 @@ TEST(EvaluateStopTest, StopsOnTheDeadlineAndOnCancellation) {
   const grpc::Status short_one = Evaluate(*stub, Request(sample.substr(0, 200), 0), &response);
   EXPECT_TRUE(short_one.ok()) << short_one.error_message();
   EXPECT_EQ(AwaitMetric(server->metrics_port(), HandledSeries("OK"), 1), 1);
+}
+
+// More evaluations than the workers run and the queue holds: the surplus is refused at once
+// with RESOURCE_EXHAUSTED instead of waiting, and the others stop when cancelled.
+TEST(EvaluateQueueTest, RefusesEvaluationsBeyondTheQueue) {
+  auto server = StartTestServer(TestServerOptions());
+  ASSERT_NE(server, nullptr);
+  auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
+  const std::string sample = ValidationSample();
+  std::string text;
+  while (text.size() + sample.size() <= kDefaultMaxPromptBytes) text += sample;
+  const EvaluateRequest request = Request(text);
+
+  // Each takes minutes, so none ends while the others arrive.
+  constexpr int kCalls = server::kEvaluationThreads + server::kMaxWaitingEvaluations + 2;
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context = ContextWithToken("");
+    EvaluateResponse response;
+    grpc::Status status;
+  };
+  std::vector<Call> calls(kCalls);
+  std::mutex mu;
+  std::condition_variable done_cv;
+  int done = 0;
+  for (Call& call : calls) {
+    stub->async()->Evaluate(call.context.get(), &request, &call.response, [&](grpc::Status status) {
+      std::lock_guard lock(mu);
+      call.status = std::move(status);
+      ++done;
+      done_cv.notify_all();
+    });
+  }
+  // The refusals come back at once; then cancel everything and wait for every call to end.
+  {
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return done >= 2; });
+  }
+  for (Call& call : calls) call.context->TryCancel();
+  {
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return done == kCalls; });
+  }
+  int refused = 0;
+  for (const Call& call : calls) {
+    if (call.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_THAT(call.status.error_message(), HasSubstr("too many evaluations"));
+    } else {
+      EXPECT_EQ(call.status.error_code(), grpc::StatusCode::CANCELLED)
+          << call.status.error_message();
+    }
+  }
+  // At most kEvaluationThreads + kMaxWaitingEvaluations are taken; a call the worker has not
+  // yet picked up when the next ones arrive still counts as waiting.
+  EXPECT_GE(refused, kCalls - server::kEvaluationThreads - server::kMaxWaitingEvaluations);
+  EXPECT_LE(refused, kCalls - server::kMaxWaitingEvaluations);
 }
 
 // An evaluation shares the model with the scheduler's Generate steps: both give what they give
