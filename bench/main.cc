@@ -34,8 +34,8 @@ constexpr Subcommand kSubcommands[] = {
      "      GGUF file (--gguf)"},
     {"eval", ghost::bench::RunEval,
      "--text FILE [--model NAME] [--model_root DIR] [--window N]\n"
-     "      bits per byte of a local model (default ghost-tiny under ./models) on a text file\n"
-     "      (no server needed), as JSON"},
+     "      bits per byte of a local model (default ghost-small under ./models) on a text file\n"
+     "      (no server needed; 'ghostctl eval' asks a server), as JSON"},
     {"gpu", ghost::bench::RunGpu,
      "[--json] [--quick]\n"
      "      CUDA device 0: D2D and pinned H2D bandwidth, matvec GB/s over D2D per format at\n"

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/common/utf8.h"
 #include "engine/runtime/request_defaults.h"
+#include "server/evaluate_reactor.h"
 #include "server/generate_reactor.h"
 #include "server/status.h"
 #include "server/unary.h"
@@ -51,6 +52,12 @@ grpc::ServerUnaryReactor* InferenceService::Detokenize(grpc::CallbackServerConte
         response.set_text(TakeValidUtf8(*bytes, /*flush=*/true));
         return grpc::Status::OK;
       });
+}
+
+grpc::ServerUnaryReactor* InferenceService::Evaluate(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* raw_request,
+                                                     grpc::ByteBuffer* raw_response) {
+  return new EvaluateReactor(ctx_, evaluation_workers_, context, raw_request, raw_response);
 }
 
 }  // namespace ghost::server

@@ -29,9 +29,8 @@ ABSL_FLAG(std::string, data_dir, "",
           "where the server writes: DATA_DIR/models receives compression outputs (and is served "
           "as a model root), DATA_DIR/registry holds the registry (default: "
           "$XDG_DATA_HOME/ghostserve, or ~/.local/share/ghostserve)");
-ABSL_FLAG(std::string, default_model, "ghost-small",
-          "model loaded at start and used when a "
-          "request names none");
+ABSL_FLAG(std::string, default_model, ghost::server::ServerOptions().default_model,
+          "model loaded at start and used when a request names none");
 ABSL_FLAG(std::string, auth_token, "",
           "when set, every RPC needs 'authorization: Bearer <token>' (env GHOST_AUTH_TOKEN "
           "is used when the flag is empty)");
@@ -53,7 +52,8 @@ ABSL_FLAG(int, max_queued_requests, 64,
           "requests per model that may wait beyond the running batch's free slots before "
           "RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_prompt_bytes, ghost::kDefaultMaxPromptBytes,
-          "longest prompt text accepted, in bytes (longer: INVALID_ARGUMENT)");
+          "longest prompt text (and Evaluate text) accepted, in bytes (longer: "
+          "INVALID_ARGUMENT)");
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "how the KV cache stores keys and values: bf16 (half the memory and attention reads), "
           "fp32, or auto (bf16 unless the model's weights are fp32)");

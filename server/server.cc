@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -44,7 +45,7 @@ constexpr absl::Duration kAbortDelivery = absl::Seconds(5);
 
 // Conservative HTTP/2 limits: the packaged gRPC 1.51 lacks later fixes for stream-reset and
 // HPACK abuse, so cap what a single peer can make the server hold.
-void ApplyTransportLimits(grpc::ServerBuilder& builder) {
+void ApplyTransportLimits(grpc::ServerBuilder& builder, std::size_t max_prompt_bytes) {
   // gRPC sets SO_REUSEPORT by default on Linux: a second server on the same port would start
   // and silently take half the connections. Without it, a taken port fails the bind.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -53,7 +54,15 @@ void ApplyTransportLimits(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 15 * 60 * 1000);
-  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  // A request carries one prompt text (or one text to evaluate) and small fields: 4 MiB, or
+  // room for a --max_prompt_bytes text above that, so that raising the flag raises the bound.
+  constexpr std::size_t kDefaultMaxReceive = 4 << 20;
+  constexpr std::size_t kRoomForOtherFields = 64 << 10;
+  constexpr std::size_t kLargestLimit = std::numeric_limits<int>::max();
+  const std::size_t wanted = max_prompt_bytes >= kLargestLimit - kRoomForOtherFields
+                                 ? kLargestLimit
+                                 : max_prompt_bytes + kRoomForOtherFields;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::max(kDefaultMaxReceive, wanted)));
   builder.SetMaxSendMessageSize(16 * 1024 * 1024);
 }
 
@@ -200,7 +209,7 @@ absl::Status GhostServerImpl::Init() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(options_.host, ":", options_.port), credentials, &port_);
-  ApplyTransportLimits(builder);
+  ApplyTransportLimits(builder, options_.max_prompt_bytes);
   builder.RegisterService(inference_.get());
   builder.RegisterService(models_.get());
   builder.RegisterService(compression_.get());

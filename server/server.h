@@ -31,7 +31,9 @@ struct ServerOptions {
   // List every directory directly under a root that holds a config.json without ImportModel
   // (RegistryOptions::discover_models).
   bool discover_models = true;
-  std::string default_model = "ghost-tiny";
+  // Served when a request names no model; imported from the roots when not registered. The
+  // shipped default, as ghostserve's --default_model (tests name ghost-tiny, the fast one).
+  std::string default_model = "ghost-small";
   // Where the server writes, so that nothing lands in a source tree: <data_dir>/models, the
   // root that receives compression outputs (created when missing, and served as the last
   // model root), and <data_dir>/registry unless registry_dir says otherwise. Required;

@@ -9,6 +9,8 @@ namespace ghost::ctl {
 int RunGenerate();
 int RunHealth();
 int RunList();
+// Bits per byte of a served model on --file (Inference/Evaluate).
+int RunEval();
 // Model management: each takes the model name given after the command.
 int RunShow(const std::string& name);
 int RunLoad(const std::string& name);    // needs the admin token when the server has one

@@ -13,6 +13,7 @@
 ABSL_FLAG(std::string, address, "localhost:50051", "server address host:port");
 ABSL_FLAG(std::string, token, "", "bearer token (default: env GHOST_AUTH_TOKEN)");
 ABSL_FLAG(std::string, model, "", "model name (default: the server's default model)");
+ABSL_FLAG(double, timeout_s, 0, "deadline of generate and eval, in seconds (0: none)");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificates to verify the server with: connect over TLS (default: plaintext, "
           "or the system's CAs when only --tls_cert is set)");

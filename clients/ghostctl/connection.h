@@ -12,6 +12,7 @@
 ABSL_DECLARE_FLAG(std::string, address);
 ABSL_DECLARE_FLAG(std::string, token);
 ABSL_DECLARE_FLAG(std::string, model);
+ABSL_DECLARE_FLAG(double, timeout_s);
 
 namespace ghost::ctl {
 

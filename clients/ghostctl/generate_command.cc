@@ -19,7 +19,6 @@ ABSL_FLAG(int64_t, seed, -1, "sampling seed (default: random)");
 ABSL_FLAG(std::vector<std::string>, stop, {}, "stop strings, comma-separated");
 ABSL_FLAG(int, logprobs, 0,
           "after the text, print each token's logprob and N alternatives (to stderr)");
-ABSL_FLAG(double, timeout_s, 0, "deadline in seconds (0: none)");
 
 namespace ghost::ctl {
 

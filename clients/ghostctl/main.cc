@@ -26,12 +26,15 @@ constexpr char kUsage[] =
     "            [--calibration_file F] [--request_id ID] [--wait]\n"
     "  jobs      list the compression jobs\n"
     "  cancel OPERATION  cancel a compression job (operations/ID or ID)\n"
+    "  eval      bits per byte of the served model on a text file: --file PATH [--window N]\n"
+    "            [--timeout_s S] (byte-level models; the file is bounded by the server's\n"
+    "            --max_prompt_bytes)\n"
     "\n"
     "Common flags: --address host:port (localhost:50051), --token T (or env\n"
     "GHOST_AUTH_TOKEN; load, unload, compress and cancel need the admin token when the\n"
     "server has one), --model NAME (for compress, the source model).\n"
-    "Run 'ghostctl --helpfull' for every flag. Bits per byte of a local model on a text file:\n"
-    "'ghostbench eval --text FILE [--model NAME] [--model_root DIR]' (no server needed).";
+    "Run 'ghostctl --helpfull' for every flag. Bits per byte of a local model directory,\n"
+    "without a server: 'ghostbench eval --text FILE [--model NAME] [--model_root DIR]'.";
 
 }  // namespace
 
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   if (command == "generate") return ghost::ctl::RunGenerate();
   if (command == "health") return ghost::ctl::RunHealth();
   if (command == "list") return ghost::ctl::RunList();
+  if (command == "eval") return ghost::ctl::RunEval();
   std::fprintf(stderr, "ghostctl: unknown command '%s'\n\n%s\n", command.c_str(), kUsage);
   return 2;
 }

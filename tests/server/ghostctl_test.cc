@@ -1,10 +1,17 @@
 // ghostctl's listings and errors against a real server (issue 16): `list` columns line up
 // whatever the names' lengths, `jobs` names every job's models in every state, and cancelling a
-// finished job is reported as the error it is; `generate --logprobs` keeps the text in one piece.
+// finished job is reported as the error it is; `generate --logprobs` keeps the text in one piece;
+// `eval` prints the server's bits per byte for a file and says what went wrong when it cannot.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "ghost/v1/models.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -18,6 +25,20 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+
+// A loopback port nothing listens on: one the kernel gave a socket of ours, now closed.
+int UnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  close(fd);
+  return ntohs(address.sin_port);
+}
 
 class GhostctlTest : public ::testing::Test {
  protected:
@@ -119,6 +140,58 @@ TEST_F(GhostctlTest, JobsNameTheModelsAndCancellingAFinishedJobFails) {
   EXPECT_THAT(printed, HasSubstr("FAILED_PRECONDITION"));
   EXPECT_THAT(printed, HasSubstr("nothing to cancel"));
   EXPECT_THAT(printed, ::testing::Not(HasSubstr("cancellation requested")));
+}
+
+TEST_F(GhostctlTest, EvalPrintsTheServersBitsPerByteForAFile) {
+  std::ifstream sample(root_ + "/ghost-tiny/validation-sample.txt", std::ios::binary);
+  std::string text(600, '\0');
+  ASSERT_TRUE(sample.read(text.data(), static_cast<std::streamsize>(text.size())));
+  const std::string path = root_ + "/my text.txt";  // a space: the path reaches the shell quoted
+  std::ofstream(path, std::ios::binary) << text;
+
+  ghost::v1::EvaluateRequest request;
+  request.set_text(text);
+  request.set_window(128);
+  ghost::v1::EvaluateResponse expected;
+  auto inference = ghost::v1::Inference::NewStub(channel_);
+  const grpc::Status status = inference->Evaluate(ContextWithToken("").get(), request, &expected);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  const std::vector<std::string> lines =
+      Ghostctl("eval --file '" + path + "' --window 128 --model ghost-tiny");
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_EQ(lines[0], absl::StrFormat("bits per byte:   %.6f", expected.bits_per_byte()));
+  EXPECT_EQ(lines[1], absl::StrFormat("bytes predicted: %d of 600", expected.bytes_predicted()));
+  EXPECT_EQ(lines[2], "window:          128");
+  EXPECT_EQ(lines[3], "model:           ghost-tiny");
+}
+
+TEST_F(GhostctlTest, EvalSaysWhatIsWrong) {
+  const std::string ghostctl = std::string(GHOST_BINARY_DIR) + "/clients/ghostctl/ghostctl";
+  const std::string at_server = " --address=127.0.0.1:" + std::to_string(server_->port());
+  std::string printed;
+  EXPECT_NE(
+      RunCommand(ghostctl + at_server + " eval --file " + root_ + "/missing.txt 2>&1", printed), 0);
+  EXPECT_THAT(printed, HasSubstr("cannot open " + root_ + "/missing.txt"));
+
+  // One byte over the server's --max_prompt_bytes (1 MiB unless set).
+  const std::string large = root_ + "/large.txt";
+  std::ofstream(large, std::ios::binary) << std::string((1 << 20) + 1, 'a');
+  printed.clear();
+  EXPECT_NE(RunCommand(ghostctl + at_server + " eval --file " + large + " 2>&1", printed), 0);
+  EXPECT_THAT(printed, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(printed, HasSubstr("--max_prompt_bytes"));
+
+  // No server there: the port of a listener this test opened and closed again.
+  const std::string closed = " --address=127.0.0.1:" + std::to_string(UnusedPort());
+  printed.clear();
+  EXPECT_NE(RunCommand(ghostctl + closed + " eval --file " + large + " 2>&1", printed), 0);
+  EXPECT_THAT(printed, HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(printed, HasSubstr("is ghostserve running"));
+
+  printed.clear();
+  EXPECT_EQ(RunCommand(ghostctl + at_server + " eval 2>&1", printed) >> 8, 2);
+  EXPECT_THAT(printed, HasSubstr("--file PATH is required"));
 }
 
 // With --logprobs the text stays in one piece on a terminal (stdout and stderr together): the
