@@ -40,6 +40,9 @@ static_assert(static_cast<int>(AttentionIsa::kScalar) == static_cast<int>(CpuIsa
 // Query rows (positions x query heads of one kv head) per tile, at least one position: their
 // running sums stay in L1 while the keys and values stream past once.
 constexpr std::size_t kTileRows = 32;
+// The transposed tile keeps its rows' sums in L1 or L2 itself, a set of 8 rows at a time: it
+// takes 4x the rows per tile, so that a long context's keys and values are read 4x less often.
+constexpr std::size_t kTransposedTileRows = 128;
 // Waking the workers costs some microseconds; below this many multiply-adds one core is
 // faster on its own.
 constexpr std::size_t kMinParallelMacs = std::size_t{1} << 16;
@@ -238,7 +241,9 @@ void PagedAttentionBatchIsa(AttentionIsa isa, const AttentionDims& dims,
     }
     // Prefill: tiles of positions over every key, one kv head each, so that a tile holds
     // several positions and each block of keys, once widened, serves all of them.
-    const std::size_t positions_per_tile = std::max<std::size_t>(1, kTileRows / group);
+    const std::size_t tile_rows =
+        isa == AttentionIsa::kAvx512Transposed ? kTransposedTileRows : kTileRows;
+    const std::size_t positions_per_tile = std::max<std::size_t>(1, tile_rows / group);
     if (sequence.n > 1) {
       for (std::size_t t = 0; t < sequence.n; t += positions_per_tile) {
         for (std::size_t h = 0; h < dims.num_kv_heads; ++h) {

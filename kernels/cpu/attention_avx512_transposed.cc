@@ -41,7 +41,9 @@ struct KeyLanes {
   alignas(64) float dims[kDim][kKeyBlock];
 };
 
-// One kv head's slice of a block of values, widened: rows[j] = value j.
+// One kv head's slice of a block of values, widened: rows[j] = value j, each 32 dims 32m ..
+// 32m + 31 stored as the even ones, then the odd ones (ValueOrder), which a shift and a mask of
+// their bf16 pairs give without a shuffle.
 template <std::size_t kDim>
 struct ValueRows {
   alignas(64) float rows[kKeyBlock][kDim];
@@ -95,12 +97,27 @@ void TransposeKeys(const std::uint16_t* const* rows, std::size_t offset, KeyLane
 
 template <std::size_t kDim>
 void WidenValues(const std::uint16_t* const* rows, std::size_t offset, ValueRows<kDim>& out) {
+  const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
   for (std::size_t j = 0; j < kKeyBlock; ++j) {
-    for (std::size_t d = 0; d < kDim; d += 16) {
-      const __m256i halves =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[j] + offset + d));
-      _mm512_store_si512(out.rows[j] + d, _mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
+    for (std::size_t d = 0; d < kDim; d += 32) {
+      const __m512i pairs = _mm512_loadu_si512(rows[j] + offset + d);
+      _mm512_store_si512(out.rows[j] + d, _mm512_slli_epi32(pairs, 16));
+      _mm512_store_si512(out.rows[j] + d + 16, _mm512_and_si512(pairs, high_half));
     }
+  }
+}
+
+// A row's sums built up in ValueRows' order, put back in dim order, in place.
+template <std::size_t kDim>
+void RestoreDimOrder(float* sums) {
+  const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i second =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (std::size_t d = 0; d < kDim; d += 32) {
+    const __m512 even = _mm512_loadu_ps(sums + d);
+    const __m512 odd = _mm512_loadu_ps(sums + d + 16);
+    _mm512_storeu_ps(sums + d, _mm512_permutex2var_ps(even, first, odd));
+    _mm512_storeu_ps(sums + d + 16, _mm512_permutex2var_ps(even, second, odd));
   }
 }
 
@@ -130,27 +147,83 @@ template <std::size_t kDim, std::size_t R>
   for (std::size_t r = 0; r < R; ++r) scores[r] = _mm512_add_ps(even[r], odd[r]);
 }
 
-// Folds one row's scores of the block (it sees keys [b, e) of it, b < e) into its running
-// maximum and total; writes its weights e^(score * scale - new maximum), 0 outside [b, e), and
-// returns the factor e^(old maximum - new maximum) for its earlier sums.
-inline float SoftmaxRow(__m512 scores, std::size_t b, std::size_t e, float scale, float& max,
-                        float& total, float* weights) {
-  const __mmask16 visible =
-      static_cast<__mmask16>((std::uint32_t{1} << e) - (std::uint32_t{1} << b));
-  const __m512 scaled =
-      _mm512_mask_mul_ps(_mm512_set1_ps(-__builtin_inff()), visible, scores, _mm512_set1_ps(scale));
-  const float block_max = _mm512_reduce_max_ps(scaled);
-  // Past the first blocks the maximum rarely grows. The first block's old maximum is -inf:
-  // Exp clamps, and the sums it scales are zeros.
-  const float new_max = block_max > max ? block_max : max;
-  const float correction = block_max > max ? Exp<ScalarVec>(max - new_max) : 1.0f;
-  // Exp clamps e^-inf to 1e-38: the keys the row does not see must weigh exactly nothing.
-  const __m512 p =
-      _mm512_maskz_mov_ps(visible, Exp<Avx512Vec>(_mm512_sub_ps(scaled, _mm512_set1_ps(new_max))));
-  total = total * correction + _mm512_reduce_add_ps(p);
-  max = new_max;
-  _mm512_store_ps(weights, p);
-  return correction;
+// The lane that holds row r's value in the result of ReduceRows.
+constexpr std::size_t RowLane(std::size_t r) { return r < 4 ? r : r + 4; }
+
+// Reduces each of v[0 .. 8) over its lanes with op, row r's result in lane RowLane(r): one
+// transposing tree for all eight rather than a tree per vector.
+template <typename Op>
+[[gnu::always_inline]] inline __m512 ReduceRows(const __m512* v, Op op) {
+  __m512 pairs[4];  // 128-bit lane L: a0 b0 a1 b1 of v[2i], v[2i + 1] over lane L, halved
+  for (int i = 0; i < 4; ++i) {
+    pairs[i] =
+        op(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  }
+  __m512 quads[2];  // 128-bit lane L, element e: v[4i + e] reduced over lane L
+  for (int i = 0; i < 2; ++i) {
+    const __m512d a = _mm512_castps_pd(pairs[2 * i]);
+    const __m512d b = _mm512_castps_pd(pairs[2 * i + 1]);
+    quads[i] =
+        op(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  const __m512 halves = op(_mm512_shuffle_f32x4(quads[0], quads[1], 0x44),
+                           _mm512_shuffle_f32x4(quads[0], quads[1], 0xEE));
+  return op(halves, _mm512_shuffle_f32x4(halves, halves, 0xB1));
+}
+
+// Folds the R rows' scores of the block (row r sees the keys in visible[r], maybe none) into
+// their running maxima and totals, all rows at once; writes their weights e^(score * scale -
+// new maximum), 0 for the keys a row does not see, and the factors e^(old maximum - new
+// maximum) for their earlier sums.
+template <std::size_t R>
+[[gnu::always_inline]] inline void SoftmaxRows(const __m512* scores, const __mmask16* visible,
+                                               const std::size_t* state_rows, float scale,
+                                               const TileState& state, float (*weights)[kKeyBlock],
+                                               float* correction) {
+  const __m512 minus_infinity = _mm512_set1_ps(-__builtin_inff());
+  __m512 scaled[8];
+  for (std::size_t r = 0; r < 8; ++r) {
+    scaled[r] =
+        r < R ? _mm512_mask_mul_ps(minus_infinity, visible[r], scores[r], _mm512_set1_ps(scale))
+              : minus_infinity;
+  }
+  const __m512 block_max =
+      ReduceRows(scaled, [](__m512 a, __m512 b) { return _mm512_max_ps(a, b); });
+  // Lanes no row uses hold zeros.
+  alignas(64) float max[16], total[16], factor[16];
+  _mm512_store_ps(max, _mm512_setzero_ps());
+  _mm512_store_ps(total, _mm512_setzero_ps());
+  for (std::size_t r = 0; r < R; ++r) {
+    max[RowLane(r)] = state.max[state_rows[r]];
+    total[RowLane(r)] = state.total[state_rows[r]];
+  }
+  // Past the first blocks a maximum rarely grows. The first block's old maximum is -inf: Exp
+  // clamps, and the sums it scales are zeros.
+  const __m512 old_max = _mm512_load_ps(max);
+  const __mmask16 grows = _mm512_cmp_ps_mask(block_max, old_max, _CMP_GT_OQ);
+  const __m512 new_max = _mm512_mask_mov_ps(old_max, grows, block_max);
+  _mm512_store_ps(max, new_max);
+  _mm512_store_ps(factor, _mm512_mask_mov_ps(_mm512_set1_ps(1.0f), grows,
+                                             Exp<Avx512Vec>(_mm512_sub_ps(old_max, new_max))));
+  __m512 p[8];
+  for (std::size_t r = 0; r < 8; ++r) {
+    if (r >= R) {
+      p[r] = _mm512_setzero_ps();
+      continue;
+    }
+    // Exp clamps e^-inf to 1e-38: the keys a row does not see must weigh exactly nothing.
+    p[r] = _mm512_maskz_mov_ps(
+        visible[r], Exp<Avx512Vec>(_mm512_sub_ps(scaled[r], _mm512_set1_ps(max[RowLane(r)]))));
+    _mm512_store_ps(weights[r], p[r]);
+  }
+  const __m512 block_total = ReduceRows(p, [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); });
+  _mm512_store_ps(total,
+                  _mm512_fmadd_ps(_mm512_load_ps(total), _mm512_load_ps(factor), block_total));
+  for (std::size_t r = 0; r < R; ++r) {
+    state.max[state_rows[r]] = max[RowLane(r)];
+    state.total[state_rows[r]] = total[RowLane(r)];
+    correction[r] = factor[RowLane(r)];
+  }
 }
 
 // sums[r][c0 * 16, (c0 + C) * 16) = sums[r] * correction[r] + sum_j weights[r][j] * value j
@@ -201,27 +274,25 @@ void AttendRowSet(const KeyLanes<kDim>& key_lanes, const ValueRows<kDim>& value_
   for (std::size_t r = 0; r < R; ++r) {
     const std::size_t b = MaxSize(rows[r].key_begin, s0);
     const std::size_t e = MinSize(rows[r].key_end, s0 + keys);
-    begin[r] = b - s0;
-    end[r] = e > b ? e - s0 : begin[r];
+    begin[r] = e > b ? b - s0 : 0;
+    end[r] = e > b ? e - s0 : 0;
     any = any || e > b;
   }
   if (!any) return;
   __m512 scores[R];
   ScoreRows<kDim, R>(key_lanes, rows, scores);
-  alignas(64) float weights[R][kKeyBlock];
-  float correction[R];
+  __mmask16 visible[R];
+  std::size_t state_rows[R];
   float* sums[R];
   for (std::size_t r = 0; r < R; ++r) {
-    const std::size_t i = rows[r].state_row;
-    sums[r] = state.sums + i * kDim;
-    if (begin[r] == end[r]) {
-      correction[r] = 1.0f;  // unchanged
-      for (std::size_t j = 0; j < kKeyBlock; ++j) weights[r][j] = 0.0f;
-      continue;
-    }
-    correction[r] =
-        SoftmaxRow(scores[r], begin[r], end[r], scale, state.max[i], state.total[i], weights[r]);
+    visible[r] =
+        static_cast<__mmask16>((std::uint32_t{1} << end[r]) - (std::uint32_t{1} << begin[r]));
+    state_rows[r] = rows[r].state_row;
+    sums[r] = state.sums + rows[r].state_row * kDim;
   }
+  alignas(64) float weights[R][kKeyBlock];
+  float correction[R];
+  SoftmaxRows<R>(scores, visible, state_rows, scale, state, weights, correction);
   for (std::size_t r0 = 0; r0 + kRowsPerAccumulation <= R; r0 += kRowsPerAccumulation) {
     AccumulateRowsAllDims<kDim, kRowsPerAccumulation>(value_rows, weights + r0, sums + r0,
                                                       correction + r0);
@@ -294,7 +365,9 @@ void AttendTileOfDim(const AttentionDims& dims, const float* q, std::size_t firs
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(kDim));
   KeyLanes<kDim> key_lanes;
   ValueRows<kDim> value_rows;
-  // The cache rows of this block and the next, at the range's first kv head.
+  // The cache rows of this block and the next, at the range's first kv head. Finding the next
+  // block's also fetches them, one line of each 128-byte pair (the adjacent-line prefetcher
+  // brings the other): a prefetch of every line cost 8% of the time with the cache in L1.
   const std::uint16_t* key_rows[2][kKeyBlock];
   const std::uint16_t* value_rows_in_cache[2][kKeyBlock];
   const auto find_rows = [&](std::size_t s, int slot) {
@@ -302,8 +375,10 @@ void AttendTileOfDim(const AttentionDims& dims, const float* q, std::size_t firs
     BlockRows(kv.key_blocks, kv.block_tokens, kv_stride, s, count, key_rows[slot]);
     BlockRows(kv.value_blocks, kv.block_tokens, kv_stride, s, count, value_rows_in_cache[slot]);
     for (std::size_t j = 0; j < count; ++j) {
-      PrefetchBytes(key_rows[slot][j] + head_offset, head_bytes);
-      PrefetchBytes(value_rows_in_cache[slot][j] + head_offset, head_bytes);
+      for (std::size_t b = 0; b < head_bytes; b += 128) {
+        PrefetchLine(reinterpret_cast<const char*>(key_rows[slot][j] + head_offset) + b);
+        PrefetchLine(reinterpret_cast<const char*>(value_rows_in_cache[slot][j] + head_offset) + b);
+      }
     }
   };
   if (lo < hi) find_rows(lo, 0);
@@ -324,6 +399,7 @@ void AttendTileOfDim(const AttentionDims& dims, const float* q, std::size_t firs
       }
     }
   }
+  for (std::size_t i = 0; i < r; ++i) RestoreDimOrder<kDim>(state.sums + rows[i].state_row * kDim);
 }
 
 }  // namespace
