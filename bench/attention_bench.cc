@@ -5,7 +5,8 @@
 // prefill step (a chunk of new positions at the end of a long context) reports its
 // multiply-add rate, since it computes far more than it reads. The cache's blocks are placed
 // at shuffled offsets of one large buffer and rotated over enough copies that every call reads
-// them from memory.
+// them from memory. `--isa a,b` measures each case with every variant named, one after the
+// other, so that variants are compared under the same load.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "bench/best_round.h"
 #include "bench/curve.h"
 #include "bench/huge_buffer.h"
@@ -27,7 +30,7 @@
 namespace ghost::bench {
 namespace {
 
-using kernels::CpuIsa;
+using kernels::AttentionIsa;
 
 constexpr kernels::AttentionDims kTinyLlama{32, 4, 64, 0};
 constexpr std::size_t kBlockTokens = 16;
@@ -37,7 +40,7 @@ struct Options {
   bool json = false;
   bool quick = false;
   double seconds = 1.0;
-  CpuIsa isa = kernels::DetectedIsa();
+  std::vector<AttentionIsa> isas = {kernels::DetectedAttentionIsa()};
   kernels::KvDtype dtype = kernels::KvDtype::kBf16;
   std::vector<int> contexts = {512, 2048, 8192};
   std::vector<int> batches = {1, 4, 16};
@@ -58,12 +61,15 @@ bool ParseOptions(int argc, char** argv, Options& options) {
       options.seconds = std::strtod(argv[++i], &end);
       if (*end != '\0' || !(options.seconds > 0)) return false;
     } else if (arg == "--isa" && has_value) {
-      const std::string name = argv[++i];
-      bool found = false;
-      for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-        if (name == kernels::IsaName(isa)) options.isa = isa, found = true;
+      options.isas.clear();
+      for (auto name : absl::StrSplit(argv[++i], ',')) {
+        bool found = false;
+        for (AttentionIsa isa : {AttentionIsa::kScalar, AttentionIsa::kAvx2, AttentionIsa::kAvx512,
+                                 AttentionIsa::kAvx512Transposed}) {
+          if (name == kernels::AttentionIsaName(isa)) options.isas.push_back(isa), found = true;
+        }
+        if (!found) return false;
       }
-      if (!found) return false;
     } else if (arg == "--kv_dtype" && has_value) {
       const std::string name = argv[++i];
       if (name == "bf16") {
@@ -85,6 +91,7 @@ bool ParseOptions(int argc, char** argv, Options& options) {
 }
 
 struct CaseResult {
+  std::string isa;
   std::string kind;  // "decode" or "prefill"
   std::size_t context = 0;
   std::size_t sequences = 0;
@@ -104,8 +111,8 @@ struct Call {
   std::vector<kernels::AttentionSequence> sequences;
 };
 
-CaseResult RunCase(const Options& options, HugeBuffer& arena, const char* kind, std::size_t context,
-                   std::size_t batch, std::size_t new_positions) {
+CaseResult RunCase(const Options& options, AttentionIsa isa, HugeBuffer& arena, const char* kind,
+                   std::size_t context, std::size_t batch, std::size_t new_positions) {
   const kernels::AttentionDims dims = kTinyLlama;
   const std::size_t row_bytes =
       dims.num_kv_heads * dims.head_dim * kernels::KvDtypeBytes(options.dtype);
@@ -142,9 +149,10 @@ CaseResult RunCase(const Options& options, HugeBuffer& arena, const char* kind, 
     }
   }
   const BestRound timing = TimeBestRound(options.seconds, copies, [&](std::size_t copy) {
-    kernels::PagedAttentionBatchIsa(options.isa, dims, calls[copy].sequences.data(), batch);
+    kernels::PagedAttentionBatchIsa(isa, dims, calls[copy].sequences.data(), batch);
   });
   CaseResult result;
+  result.isa = kernels::AttentionIsaName(isa);
   result.kind = kind;
   result.context = context;
   result.sequences = batch;
@@ -169,14 +177,20 @@ int RunAttention(int argc, char** argv) {
   if (!ParseOptions(argc, argv, options)) {
     std::fprintf(stderr,
                  "usage: ghostbench attention [--json] [--seconds S] [--quick] "
-                 "[--isa scalar|avx2|avx512] [--kv_dtype bf16|f32] [--contexts 512,2048,8192] "
+                 "[--isa scalar|avx2|avx512|avx512-transposed[,...]] [--kv_dtype bf16|f32] "
+                 "[--contexts 512,2048,8192] "
                  "[--batch 1,4,16]\n");
     return 2;
   }
-  if (!kernels::IsaSupported(options.isa)) {
-    std::fprintf(stderr, "this CPU does not support %s\n", kernels::IsaName(options.isa));
-    return 2;
+  for (AttentionIsa isa : options.isas) {
+    if (!kernels::AttentionIsaSupported(isa)) {
+      std::fprintf(stderr, "this CPU does not support %s\n", kernels::AttentionIsaName(isa));
+      return 2;
+    }
   }
+  std::vector<std::string> isa_names;
+  for (AttentionIsa isa : options.isas) isa_names.push_back(kernels::AttentionIsaName(isa));
+  const std::string isa_list = absl::StrJoin(isa_names, ",");
   const std::size_t arena_bytes = options.quick ? std::size_t{64} << 20 : std::size_t{1} << 30;
   HugeBuffer arena(arena_bytes);
   const BandwidthResult bandwidth =
@@ -191,23 +205,25 @@ int RunAttention(int argc, char** argv) {
   if (!options.json) {
     std::printf("read bandwidth: %.1f GB/s (%d threads)\n", bandwidth.gb_per_s, bandwidth.threads);
     std::printf("isa: %s, kv cache %s, heads 32/4, head_dim 64 (one layer per call)\n\n",
-                kernels::IsaName(options.isa), kernels::KvDtypeName(options.dtype));
-    std::printf("%-8s %8s %5s %5s %10s %9s %7s %8s\n", "step", "context", "seqs", "new", "ms/call",
-                "KV GB/s", "ratio", "GMAC/s");
+                isa_list.c_str(), kernels::KvDtypeName(options.dtype));
+    std::printf("%-17s %-8s %8s %5s %5s %10s %9s %7s %8s\n", "isa", "step", "context", "seqs",
+                "new", "ms/call", "KV GB/s", "ratio", "GMAC/s");
   }
   // Rows are printed as they are measured: a full run takes minutes on a loaded machine.
   std::vector<CaseResult> results;
   const auto measure = [&](const char* kind, std::size_t context, std::size_t batch,
                            std::size_t new_positions) {
-    CaseResult r = RunCase(options, arena, kind, context, batch, new_positions);
-    r.ratio_to_bandwidth = r.kv_gb_per_s / bandwidth.gb_per_s;
-    if (!options.json) {
-      std::printf("%-8s %8zu %5zu %5zu %10.3f %9.1f %7.2f %8.1f\n", r.kind.c_str(), r.context,
-                  r.sequences, r.new_positions, r.seconds_per_call * 1e3, r.kv_gb_per_s,
-                  r.ratio_to_bandwidth, r.gmacs_per_s);
-      std::fflush(stdout);
+    for (AttentionIsa isa : options.isas) {
+      CaseResult r = RunCase(options, isa, arena, kind, context, batch, new_positions);
+      r.ratio_to_bandwidth = r.kv_gb_per_s / bandwidth.gb_per_s;
+      if (!options.json) {
+        std::printf("%-17s %-8s %8zu %5zu %5zu %10.3f %9.1f %7.2f %8.1f\n", r.isa.c_str(),
+                    r.kind.c_str(), r.context, r.sequences, r.new_positions,
+                    r.seconds_per_call * 1e3, r.kv_gb_per_s, r.ratio_to_bandwidth, r.gmacs_per_s);
+        std::fflush(stdout);
+      }
+      results.push_back(r);
     }
-    results.push_back(r);
   };
   for (int context : options.contexts) {
     for (int batch : options.batches) measure("decode", context, batch, 1);
@@ -216,13 +232,14 @@ int RunAttention(int argc, char** argv) {
 
   if (options.json) {
     nlohmann::json out;
-    out["isa"] = kernels::IsaName(options.isa);
+    out["isa"] = isa_list;
     out["kv_dtype"] = kernels::KvDtypeName(options.dtype);
     out["quick"] = options.quick;
     out["bandwidth"] = {{"gb_per_s", bandwidth.gb_per_s}, {"threads", bandwidth.threads}};
     out["results"] = nlohmann::json::array();
     for (const CaseResult& r : results) {
-      out["results"].push_back({{"kind", r.kind},
+      out["results"].push_back({{"isa", r.isa},
+                                {"kind", r.kind},
                                 {"context", r.context},
                                 {"sequences", r.sequences},
                                 {"new_positions", r.new_positions},

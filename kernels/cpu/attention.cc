@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <vector>
 
 #include "kernels/cpu/attention_internal.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace ghost::kernels {
@@ -19,16 +21,28 @@ namespace {
 using internal::TileRange;
 using internal::TileState;
 
-// Indexed by KvDtype, then CpuIsa.
-constexpr internal::AttendTileFn kAttendTile[][3] = {
-    {internal::AttendTileF32Scalar, internal::AttendTileF32Avx2, internal::AttendTileF32Avx512},
-    {internal::AttendTileBf16Scalar, internal::AttendTileBf16Avx2, internal::AttendTileBf16Avx512}};
+// Indexed by KvDtype, then AttentionIsa. The transposed variant has a tile of its own for bf16
+// caches only; on an fp32 cache it runs the AVX-512 tile.
+constexpr internal::AttendTileFn kAttendTile[][4] = {
+    {internal::AttendTileF32Scalar, internal::AttendTileF32Avx2, internal::AttendTileF32Avx512,
+     internal::AttendTileF32Avx512},
+    {internal::AttendTileBf16Scalar, internal::AttendTileBf16Avx2, internal::AttendTileBf16Avx512,
+     internal::AttendTileBf16Avx512Transposed}};
 static_assert(std::size(kAttendTile) == static_cast<std::size_t>(KvDtype::kBf16) + 1);
-static_assert(std::size(kAttendTile[0]) == static_cast<std::size_t>(CpuIsa::kAvx512) + 1);
+static_assert(std::size(kAttendTile[0]) ==
+              static_cast<std::size_t>(AttentionIsa::kAvx512Transposed) + 1);
+
+static_assert(static_cast<int>(AttentionIsa::kScalar) == static_cast<int>(CpuIsa::kScalar) &&
+                  static_cast<int>(AttentionIsa::kAvx2) == static_cast<int>(CpuIsa::kAvx2) &&
+                  static_cast<int>(AttentionIsa::kAvx512) == static_cast<int>(CpuIsa::kAvx512),
+              "each CpuIsa's plain attention variant has its value");
 
 // Query rows (positions x query heads of one kv head) per tile, at least one position: their
 // running sums stay in L1 while the keys and values stream past once.
 constexpr std::size_t kTileRows = 32;
+// The transposed tile keeps its rows' sums in L1 or L2 itself, a set of 8 rows at a time: it
+// takes 4x the rows per tile, so that a long context's keys and values are read 4x less often.
+constexpr std::size_t kTransposedTileRows = 128;
 // Waking the workers costs some microseconds; below this many multiply-adds one core is
 // faster on its own.
 constexpr std::size_t kMinParallelMacs = std::size_t{1} << 16;
@@ -61,10 +75,18 @@ Value* Grow(std::vector<Value>& buffer, std::size_t count) {
   return buffer.data();
 }
 
-// The calling thread's TileState::widened.
-float* WidenedScratch(std::size_t head_dim) {
-  thread_local std::vector<float> widened;
-  return Grow(widened, internal::WidenedFloats(head_dim));
+// The calling thread's TileState::scratch for a tile of `rows` query rows, 64-byte aligned.
+float* TileScratch(std::size_t head_dim, std::size_t rows) {
+  thread_local std::vector<float> scratch;
+  constexpr std::size_t kAlignFloats = 64 / sizeof(float);
+  float* start = Grow(scratch, internal::TileScratchFloats(head_dim, rows) + kAlignFloats);
+  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(start) % 64 / sizeof(float);
+  return misalignment == 0 ? start : start + (kAlignFloats - misalignment);
+}
+
+// A bound on the query rows of a unit over `range`.
+std::size_t UnitRows(const AttentionDims& dims, const internal::TileRange& range) {
+  return (range.t_end - range.t_begin) * dims.num_heads;
 }
 
 // Floats of one split's partial sums, max and total.
@@ -90,7 +112,7 @@ void AttendAndNormalize(const Job& job, const AttentionSequence& sequence,
   thread_local std::vector<float> scratch;
   float* max_and_total = Grow(scratch, 2 * rows);
   const TileState state{sequence.out + range.t_begin * dims.num_heads * head_dim, max_and_total,
-                        max_and_total + rows, WidenedScratch(head_dim)};
+                        max_and_total + rows, TileScratch(head_dim, rows)};
   job.fn[static_cast<int>(sequence.kv.dtype)](dims, sequence.q, sequence.first, sequence.kv, range,
                                               state);
   const std::size_t kv_head_end = std::min(range.kv_head_end, dims.num_kv_heads);
@@ -113,7 +135,7 @@ void RunUnit(void* context, std::size_t task) {
     return;
   }
   TileState state = SplitState(job, sequence.n, static_cast<std::size_t>(unit.split));
-  state.widened = WidenedScratch(job.dims->head_dim);
+  state.scratch = TileScratch(job.dims->head_dim, UnitRows(*job.dims, unit.range));
   job.fn[static_cast<int>(sequence.kv.dtype)](*job.dims, sequence.q, sequence.first, sequence.kv,
                                               unit.range, state);
 }
@@ -153,7 +175,41 @@ struct SplitSequence {
 
 }  // namespace
 
-void PagedAttentionBatchIsa(CpuIsa isa, const AttentionDims& dims,
+bool AttentionIsaSupported(AttentionIsa isa) {
+  switch (isa) {
+    case AttentionIsa::kScalar:
+      return IsaSupported(CpuIsa::kScalar);
+    case AttentionIsa::kAvx2:
+      return IsaSupported(CpuIsa::kAvx2);
+    case AttentionIsa::kAvx512:
+    case AttentionIsa::kAvx512Transposed:
+      return IsaSupported(CpuIsa::kAvx512);
+  }
+  return false;
+}
+
+AttentionIsa DetectedAttentionIsa() {
+  static const AttentionIsa isa = AttentionIsaSupported(AttentionIsa::kAvx512Transposed)
+                                      ? AttentionIsa::kAvx512Transposed
+                                      : static_cast<AttentionIsa>(DetectedIsa());
+  return isa;
+}
+
+const char* AttentionIsaName(AttentionIsa isa) {
+  switch (isa) {
+    case AttentionIsa::kScalar:
+      return "scalar";
+    case AttentionIsa::kAvx2:
+      return "avx2";
+    case AttentionIsa::kAvx512:
+      return "avx512";
+    case AttentionIsa::kAvx512Transposed:
+      return "avx512-transposed";
+  }
+  return "unknown";
+}
+
+void PagedAttentionBatchIsa(AttentionIsa isa, const AttentionDims& dims,
                             const AttentionSequence* sequences, std::size_t count) {
   ThreadPool& pool = ThreadPool::Default();
   const std::size_t threads = pool.num_threads();
@@ -185,7 +241,9 @@ void PagedAttentionBatchIsa(CpuIsa isa, const AttentionDims& dims,
     }
     // Prefill: tiles of positions over every key, one kv head each, so that a tile holds
     // several positions and each block of keys, once widened, serves all of them.
-    const std::size_t positions_per_tile = std::max<std::size_t>(1, kTileRows / group);
+    const std::size_t tile_rows =
+        isa == AttentionIsa::kAvx512Transposed ? kTransposedTileRows : kTileRows;
+    const std::size_t positions_per_tile = std::max<std::size_t>(1, tile_rows / group);
     if (sequence.n > 1) {
       for (std::size_t t = 0; t < sequence.n; t += positions_per_tile) {
         for (std::size_t h = 0; h < dims.num_kv_heads; ++h) {
@@ -236,10 +294,10 @@ void PagedAttentionBatchIsa(CpuIsa isa, const AttentionDims& dims,
 
 void PagedAttentionBatch(const AttentionDims& dims, const AttentionSequence* sequences,
                          std::size_t count) {
-  PagedAttentionBatchIsa(DetectedIsa(), dims, sequences, count);
+  PagedAttentionBatchIsa(DetectedAttentionIsa(), dims, sequences, count);
 }
 
-void PagedAttentionIsa(CpuIsa isa, const AttentionDims& dims, const float* q, std::size_t n,
+void PagedAttentionIsa(AttentionIsa isa, const AttentionDims& dims, const float* q, std::size_t n,
                        std::size_t first, const PagedKvBlocks& kv, float* out) {
   const AttentionSequence sequence{q, n, first, kv, out};
   PagedAttentionBatchIsa(isa, dims, &sequence, 1);
@@ -247,7 +305,7 @@ void PagedAttentionIsa(CpuIsa isa, const AttentionDims& dims, const float* q, st
 
 void PagedAttention(const AttentionDims& dims, const float* q, std::size_t n, std::size_t first,
                     const PagedKvBlocks& kv, float* out) {
-  PagedAttentionIsa(DetectedIsa(), dims, q, n, first, kv, out);
+  PagedAttentionIsa(DetectedAttentionIsa(), dims, q, n, first, kv, out);
 }
 
 }  // namespace ghost::kernels

@@ -27,17 +27,25 @@ struct TileRange {
 // The streaming softmax state of a tile's rows, row i = (t - t_begin) * num_heads + head:
 // the running maximum score, the running sum of e^(score - max) and the sums of values
 // weighted by e^(score - max), [rows, head_dim]. The output is sums / total; tiles over
-// disjoint key ranges merge by rescaling to the larger maximum. `widened` is the tile's
-// scratch for a bf16 cache, WidenedFloats(head_dim) floats: one block of keys and values of one
-// kv head, converted to fp32 once and then read by every query head of its group.
+// disjoint key ranges merge by rescaling to the larger maximum. `scratch` is the tile's own
+// memory, TileScratchFloats(head_dim, rows) floats from a 64-byte boundary: the widening tiles
+// keep one block of keys and values of one kv head there, converted to fp32 once and then read
+// by every query head of its group; the transposed tile a record per row.
 struct TileState {
   float* sums;
   float* max;
   float* total;
-  float* widened;
+  float* scratch;
 };
 
-inline std::size_t WidenedFloats(std::size_t head_dim) { return 2 * kKeyBlock * head_dim; }
+constexpr std::size_t kTileScratchFloatsPerRow = 16;
+
+// For a tile of at most `rows` query rows (positions x query heads).
+inline std::size_t TileScratchFloats(std::size_t head_dim, std::size_t rows) {
+  const std::size_t widened = 2 * kKeyBlock * head_dim;
+  const std::size_t row_records = rows * kTileScratchFloatsPerRow;
+  return widened > row_records ? widened : row_records;
+}
 
 // Fills the rows of `state` that `range` covers (no others are written): one pass over the
 // keys and values, each row of the cache serving every kv head of the range and every query
@@ -60,6 +68,10 @@ void AttendTileBf16Avx2(const AttentionDims&, const float*, std::size_t, const P
                         const TileRange&, const TileState&);
 void AttendTileBf16Avx512(const AttentionDims&, const float*, std::size_t, const PagedKvBlocks&,
                           const TileRange&, const TileState&);
+// attention_avx512_transposed.cc: each block's keys transposed to one key per lane, for head
+// sizes 64 and 128; it hands other sizes to AttendTileBf16Avx512.
+void AttendTileBf16Avx512Transposed(const AttentionDims&, const float*, std::size_t,
+                                    const PagedKvBlocks&, const TileRange&, const TileState&);
 
 }  // namespace ghost::kernels::internal
 

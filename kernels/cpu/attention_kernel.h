@@ -225,8 +225,8 @@ void AttendTileOfDim(const AttentionDims& dims, const float* q, std::size_t firs
   const std::size_t head_bytes = (kv_head_end - kv_head_begin) * head_dim * sizeof(Element);
   const Element* key_rows[kKeyBlock];
   const Element* value_rows[kKeyBlock];
-  float* const keys = state.widened;
-  float* const values = state.widened + kKeyBlock * head_dim;
+  float* const keys = state.scratch;
+  float* const values = state.scratch + kKeyBlock * head_dim;
   alignas(64) float weights[kHeadsTogether][kKeyBlock];
   for (std::size_t s0 = lo; s0 < hi; s0 += kKeyBlock) {
     const std::size_t count = MinSize(kKeyBlock, hi - s0);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/backend/kv_cache.h"
@@ -64,11 +65,15 @@ struct TestSequence {
   KvBlockTable blocks;
 };
 
-class BatchForwardTest : public ::testing::TestWithParam<std::string> {};
+// Weight dtype and head_dim (4 heads): 8, or 64, a size the attention kernels specialise (the
+// transposed AVX-512 tile serves bf16 caches of head_dim 64 and 128).
+class BatchForwardTest : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
 
 TEST_P(BatchForwardTest, BatchEqualsEachSequenceAlone) {
   TinyLlamaSpec spec;
-  spec.dtype = GetParam();
+  spec.dtype = std::get<0>(GetParam());
+  spec.head_dim = std::get<1>(GetParam());
+  spec.hidden_size = spec.num_heads * spec.head_dim;
   spec.seed = 7;
   std::shared_ptr<const Model> model = LoadTiny(spec);
   ASSERT_NE(model, nullptr);
@@ -118,7 +123,9 @@ TEST_P(BatchForwardTest, BatchEqualsEachSequenceAlone) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, BatchForwardTest, ::testing::Values("F32", "BF16"));
+INSTANTIATE_TEST_SUITE_P(Dtypes, BatchForwardTest,
+                         ::testing::Combine(::testing::Values("F32", "BF16"),
+                                            ::testing::Values(8, 64)));
 
 TEST(BatchForwardTest, ChunkedPrefillEqualsOneShot) {
   const TinyLlamaSpec spec;

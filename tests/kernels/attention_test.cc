@@ -1,6 +1,8 @@
 // Paged attention: the scalar reference against a float64 softmax attention written out
 // plainly, and every other variant this CPU supports against the scalar one, on fresh random
-// caches whose blocks sit scattered in memory, stored as fp32 and as bf16.
+// caches whose blocks sit scattered in memory, stored as fp32 and as bf16. The transposed
+// AVX-512 variant is held to the same bound; head sizes it does not specialise fall back to
+// AVX-512's tile.
 #include "kernels/cpu/attention.h"
 
 #include <algorithm>
@@ -117,7 +119,11 @@ std::vector<float> Exact(const Case& c, const std::vector<float>& q, const Cache
   return out;
 }
 
-std::vector<float> RunVariant(CpuIsa isa, const Case& c, const std::vector<float>& q,
+// Every variant but the scalar reference.
+constexpr AttentionIsa kOptimizedIsas[] = {AttentionIsa::kAvx2, AttentionIsa::kAvx512,
+                                           AttentionIsa::kAvx512Transposed};
+
+std::vector<float> RunVariant(AttentionIsa isa, const Case& c, const std::vector<float>& q,
                               const Cache& cache) {
   // NaN shows an output the kernel never wrote.
   std::vector<float> out(q.size(), std::numeric_limits<float>::quiet_NaN());
@@ -149,18 +155,20 @@ void Check(const Case& c) {
     std::vector<float> q(c.n * c.num_heads * c.head_dim);
     for (float& v : q) v = normal(rng);
     const std::string name = std::string(KvDtypeName(dtype)) + " cache " + c.Name();
-    const std::vector<float> reference = RunVariant(CpuIsa::kScalar, c, q, cache);
+    const std::vector<float> reference = RunVariant(AttentionIsa::kScalar, c, q, cache);
     ExpectClose(reference, Exact(c, q, cache), 2e-5f, "scalar vs float64, " + name);
-    for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-      if (!IsaSupported(isa)) continue;
+    for (AttentionIsa isa : kOptimizedIsas) {
+      if (!AttentionIsaSupported(isa)) continue;
       ExpectClose(RunVariant(isa, c, q, cache), reference, 1e-5f,
-                  std::string(IsaName(isa)) + ", " + name);
+                  std::string(AttentionIsaName(isa)) + ", " + name);
     }
   }
 }
 
+// 64 and 128 are the sizes the variants specialise; 80, 72, 96 and 32 take their general code
+// (the transposed variant AVX-512's).
 TEST(PagedAttentionTest, DecodeOverBlockBoundaries) {
-  for (std::size_t head_dim : {64, 128, 80, 72}) {
+  for (std::size_t head_dim : {64, 128, 80, 72, 96, 32}) {
     for (std::size_t group : {1, 4, 8}) {
       for (std::size_t first : {0, 15, 16, 17, 63, 300}) {
         Check({2 * group, 2, head_dim, first, 1, 0, 16});
@@ -220,6 +228,22 @@ TEST(PagedAttentionTest, AwkwardShapes) {
   Check({3, 3, 2, 0, 1, 0, 1});
 }
 
+// The default is the fastest variant the CPU has: the transposed one with AVX-512, and otherwise
+// (AVX2-only and older CPUs) the one matmul's dispatch chose.
+TEST(PagedAttentionTest, DetectedIsaIsTheBestSupported) {
+  const AttentionIsa detected = DetectedAttentionIsa();
+  EXPECT_TRUE(AttentionIsaSupported(detected));
+  EXPECT_EQ(AttentionIsaSupported(AttentionIsa::kAvx512Transposed),
+            AttentionIsaSupported(AttentionIsa::kAvx512));
+  if (AttentionIsaSupported(AttentionIsa::kAvx512Transposed)) {
+    EXPECT_EQ(detected, AttentionIsa::kAvx512Transposed);
+  } else {
+    EXPECT_EQ(static_cast<int>(detected), static_cast<int>(DetectedIsa()));
+  }
+  EXPECT_STREQ(AttentionIsaName(AttentionIsa::kAvx512Transposed), "avx512-transposed");
+  EXPECT_STREQ(AttentionIsaName(AttentionIsa::kAvx512), IsaName(CpuIsa::kAvx512));
+}
+
 TEST(PagedAttentionTest, DefaultEntryPointUsesDetectedIsa) {
   const Case c{16, 2, 64, 77, 3, 0, 16};
   std::mt19937 rng(std::random_device{}());
@@ -231,26 +255,37 @@ TEST(PagedAttentionTest, DefaultEntryPointUsesDetectedIsa) {
     std::vector<float> out(q.size());
     PagedAttention({c.num_heads, c.num_kv_heads, c.head_dim, c.window}, q.data(), c.n, c.first,
                    cache.view, out.data());
-    EXPECT_EQ(out, RunVariant(DetectedIsa(), c, q, cache)) << KvDtypeName(dtype);
+    EXPECT_EQ(out, RunVariant(DetectedAttentionIsa(), c, q, cache)) << KvDtypeName(dtype);
   }
 }
 
 // The same values stored as fp32 and as bf16 (exactly representable in both) give the same
-// attention: the bf16 path widens, it does not approximate.
+// attention: the bf16 path widens, it does not approximate. The transposed variant runs its own
+// tile on the bf16 cache and AVX-512's on the fp32 one: equal within the tests' bound.
+void CheckBf16MatchesF32(AttentionIsa isa, const Case& c) {
+  std::mt19937 rng(7);
+  const Cache bf16 = RandomCache(c, KvDtype::kBf16, rng);
+  Cache f32 = bf16;  // the same rounded floats, read as fp32
+  f32.key_blocks.assign(f32.key_floats.begin(), f32.key_floats.end());
+  f32.value_blocks.assign(f32.value_floats.begin(), f32.value_floats.end());
+  f32.view = {f32.key_blocks.data(), f32.value_blocks.data(), c.block_tokens, KvDtype::kF32};
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> q(c.n * c.num_heads * c.head_dim);
+  for (float& v : q) v = normal(rng);
+  const std::string name = std::string(AttentionIsaName(isa)) + ", " + c.Name();
+  if (isa == AttentionIsa::kAvx512Transposed) {
+    ExpectClose(RunVariant(isa, c, q, bf16), RunVariant(isa, c, q, f32), 1e-5f, name);
+  } else {
+    EXPECT_EQ(RunVariant(isa, c, q, bf16), RunVariant(isa, c, q, f32)) << name;
+  }
+}
+
 TEST(PagedAttentionTest, Bf16CacheOfExactValuesMatchesF32) {
-  const Case c{8, 2, 72, 45, 3, 20, 16};
-  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-    if (!IsaSupported(isa)) continue;
-    std::mt19937 rng(7);
-    const Cache bf16 = RandomCache(c, KvDtype::kBf16, rng);
-    Cache f32 = bf16;  // the same rounded floats, read as fp32
-    f32.key_blocks.assign(f32.key_floats.begin(), f32.key_floats.end());
-    f32.value_blocks.assign(f32.value_floats.begin(), f32.value_floats.end());
-    f32.view = {f32.key_blocks.data(), f32.value_blocks.data(), c.block_tokens, KvDtype::kF32};
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> q(c.n * c.num_heads * c.head_dim);
-    for (float& v : q) v = normal(rng);
-    EXPECT_EQ(RunVariant(isa, c, q, bf16), RunVariant(isa, c, q, f32)) << IsaName(isa);
+  for (const Case& c : {Case{8, 2, 72, 45, 3, 20, 16}, Case{8, 2, 64, 45, 3, 20, 16}}) {
+    for (AttentionIsa isa : {AttentionIsa::kScalar, AttentionIsa::kAvx2, AttentionIsa::kAvx512,
+                             AttentionIsa::kAvx512Transposed}) {
+      if (AttentionIsaSupported(isa)) CheckBf16MatchesF32(isa, c);
+    }
   }
 }
 
@@ -271,8 +306,9 @@ TEST(PagedAttentionTest, BatchMatchesOneCallPerSequence) {
       queries.emplace_back(c.n * c.num_heads * c.head_dim);
       for (float& v : queries.back()) v = normal(rng);
     }
-    for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-      if (!IsaSupported(isa)) continue;
+    for (AttentionIsa isa : {AttentionIsa::kScalar, AttentionIsa::kAvx2, AttentionIsa::kAvx512,
+                             AttentionIsa::kAvx512Transposed}) {
+      if (!AttentionIsaSupported(isa)) continue;
       std::vector<std::vector<float>> outs;
       std::vector<AttentionSequence> sequences;
       for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -283,8 +319,8 @@ TEST(PagedAttentionTest, BatchMatchesOneCallPerSequence) {
       PagedAttentionBatchIsa(isa, {32, 4, 64, 0}, sequences.data(), sequences.size());
       for (std::size_t i = 0; i < cases.size(); ++i) {
         ExpectClose(outs[i], RunVariant(isa, cases[i], queries[i], caches[i]), 1e-5f,
-                    std::string(IsaName(isa)) + " batch, " + KvDtypeName(dtype) + " cache " +
-                        cases[i].Name());
+                    std::string(AttentionIsaName(isa)) + " batch, " + KvDtypeName(dtype) +
+                        " cache " + cases[i].Name());
       }
     }
   }

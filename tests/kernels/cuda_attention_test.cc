@@ -170,7 +170,7 @@ void RunCase(const Case& c, std::mt19937& rng) {
     }
     const PagedKvBlocks view{keys.data(), values.data(), kBlockTokens,
                              c.bf16 ? kernels::KvDtype::kBf16 : kernels::KvDtype::kF32};
-    PagedAttentionIsa(CpuIsa::kScalar, dims, q.data() + row * q_dim, s.n, s.first, view,
+    PagedAttentionIsa(AttentionIsa::kScalar, dims, q.data() + row * q_dim, s.n, s.first, view,
                       want.data() + row * q_dim);
     row += s.n;
   }

@@ -1,8 +1,10 @@
-// Smoke test of `ghostbench attention`: it runs and prints the JSON that dashboards parse.
+// Smoke test of `ghostbench attention`: it runs and prints the JSON that dashboards parse, also
+// for several variants in one run.
 #include <set>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/attention.h"
 #include "nlohmann/json.hpp"
 #include "tests/run_command.h"
 
@@ -44,6 +46,37 @@ TEST(GhostbenchAttentionTest, QuickRunPrintsJson) {
     }
   }
   EXPECT_EQ(kinds, (std::set<std::string>{"decode", "prefill"}));
+}
+
+// `--isa a,b` measures every case with each variant in turn; its rows say which.
+TEST(GhostbenchAttentionTest, SeveralIsasAlternatePerCase) {
+  const std::string isas = std::string("scalar,") +
+                           ghost::kernels::AttentionIsaName(ghost::kernels::DetectedAttentionIsa());
+  const std::string command =
+      std::string(GHOSTBENCH_PATH) +
+      " attention --json --seconds 0.02 --quick --contexts 100 --batch 1 --isa " + isas;
+  std::string output;
+  ASSERT_EQ(ghost::testing::RunCommand(command, output), 0) << command << "\n" << output;
+  const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << output;
+  EXPECT_EQ(json.at("isa").get<std::string>(), isas);
+  // (One decode, one prefill chunk) x 2 variants, alternating.
+  const nlohmann::json& results = json.at("results");
+  ASSERT_EQ(results.size(), 4u);
+  for (std::size_t i = 0; i < results.size(); i += 2) {
+    EXPECT_EQ(results[i].at("isa").get<std::string>(), "scalar");
+    EXPECT_EQ(results[i + 1].at("isa").get<std::string>(), isas.substr(7));
+    EXPECT_EQ(results[i].at("kind"), results[i + 1].at("kind"));
+    EXPECT_EQ(results[i].at("context"), results[i + 1].at("context"));
+  }
+}
+
+// A variant this CPU lacks, or no such variant, is refused with the usage.
+TEST(GhostbenchAttentionTest, UnknownIsaIsRefused) {
+  const std::string command =
+      std::string(GHOSTBENCH_PATH) + " attention --json --quick --isa avx512,neon";
+  std::string output;
+  EXPECT_NE(ghost::testing::RunCommand(command, output), 0) << output;
 }
 
 }  // namespace
