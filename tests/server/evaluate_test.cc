@@ -38,6 +38,15 @@ std::string ValidationSample() {
   return sample.ok() ? *sample : "";
 }
 
+// Copies of the validation sample up to the default text bound (1 MiB): minutes of work for
+// ghost-tiny on a CPU, so an evaluation of it is still running when a test acts on it.
+std::string LongText() {
+  const std::string sample = ValidationSample();
+  std::string text;
+  while (!sample.empty() && text.size() + sample.size() <= kDefaultMaxPromptBytes) text += sample;
+  return text;
+}
+
 // What the engine computes for `text` in process, chunked as the server runs it.
 EvalResult EngineResult(const std::string& text, int window) {
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(kTinyDir);
@@ -195,10 +204,8 @@ TEST(EvaluateStopTest, StopsOnTheDeadlineAndOnCancellation) {
   auto server = StartTestServer(TestServerOptions());
   ASSERT_NE(server, nullptr);
   auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
-  // 1 MiB (the default bound) of text: minutes of work for ghost-tiny on a CPU.
   const std::string sample = ValidationSample();
-  std::string text;
-  while (text.size() + sample.size() <= kDefaultMaxPromptBytes) text += sample;
+  const std::string text = LongText();
 
   EvaluateResponse response;
   const grpc::Status expired =
@@ -240,10 +247,7 @@ TEST(EvaluateQueueTest, RefusesEvaluationsBeyondTheQueue) {
   auto server = StartTestServer(TestServerOptions());
   ASSERT_NE(server, nullptr);
   auto stub = ghost::v1::Inference::NewStub(ChannelTo(server->port()));
-  const std::string sample = ValidationSample();
-  std::string text;
-  while (text.size() + sample.size() <= kDefaultMaxPromptBytes) text += sample;
-  const EvaluateRequest request = Request(text);
+  const EvaluateRequest request = Request(LongText());
 
   // Each takes minutes, so none ends while the others arrive.
   constexpr int kCalls = server::kEvaluationThreads + server::kMaxWaitingEvaluations + 2;
