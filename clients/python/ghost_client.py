@@ -1,9 +1,11 @@
 """A minimal Python client for ghostserve: streams a Generate call and prints the text.
 
-compress() runs a compression job and follows it to the end; see its docstring.
+compress() runs a compression job and follows it to the end; evaluate() scores a served model on
+a text (bits per byte); see their docstrings.
 
 Generate the stubs first (`make python-stubs` writes them to build/python), then:
     PYTHONPATH=build/python /usr/bin/python3 clients/python/ghost_client.py "The President said"
+    PYTHONPATH=build/python /usr/bin/python3 clients/python/ghost_client.py --evaluate FILE
 
 TLS: pass tls_ca (PEM CA file that signed the server's certificate), and for mutual TLS also
 tls_cert and tls_key (the client's PEM certificate chain and key); tls_server_name when the
@@ -52,6 +54,20 @@ def generate(address, prompt, max_new_tokens, temperature, token=None, timeout=6
     yield from stub.Generate(request, timeout=timeout, metadata=metadata)
 
 
+def evaluate(address, text, model="", window=0, token=None, timeout=600, **tls):
+    """Bits per byte of a served model on `text` (bytes, or str sent as UTF-8): an
+    EvaluateResponse (bits_per_byte, bytes_predicted, model, window). `model` empty: the server's
+    default; `window` 0: the server's default (1024, or the context served when shorter).
+    `tls`: the keyword arguments of open_channel."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    channel = open_channel(address, **tls)
+    metadata = [("authorization", f"Bearer {token}")] if token else None
+    request = inference_pb2.EvaluateRequest(model=model, text=text, window=window)
+    return inference_pb2_grpc.InferenceStub(channel).Evaluate(request, timeout=timeout,
+                                                              metadata=metadata)
+
+
 def compress(address, model, output_model, scheme="ternary", block_size=64, request_id="",
              token=None, wait_seconds=1, **tls):
     """Starts a compression job and yields (operation, metadata) after every WaitOperation
@@ -85,7 +101,9 @@ def compress(address, model, output_model, scheme="ternary", block_size=64, requ
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("prompt")
+    parser.add_argument("prompt", nargs="?", help="text to continue (not with --evaluate)")
+    parser.add_argument("--evaluate", metavar="FILE", help="print the model's bits per byte on FILE")
+    parser.add_argument("--model", default="", help="served model (default: the server's)")
     parser.add_argument("--address", default="localhost:50051")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.8)
@@ -96,10 +114,18 @@ def main():
     parser.add_argument("--tls-server-name", default=None,
                         help="name in the server's certificate, if the address differs")
     args = parser.parse_args()
+    tls = dict(tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
+               tls_server_name=args.tls_server_name)
+    if args.evaluate:
+        result = evaluate(args.address, _read(args.evaluate), model=args.model, token=args.token, **tls)
+        print(f"{result.model}: {result.bits_per_byte:.4f} bits per byte over "
+              f"{result.bytes_predicted} bytes (window {result.window})")
+        return
+    if args.prompt is None:
+        parser.error("give a prompt, or --evaluate FILE")
     sys.stdout.write(args.prompt)
     for chunk in generate(args.address, args.prompt, args.max_new_tokens, args.temperature,
-                          args.token, tls_ca=args.tls_ca, tls_cert=args.tls_cert,
-                          tls_key=args.tls_key, tls_server_name=args.tls_server_name):
+                          args.token, **tls):
         sys.stdout.write(chunk.text)
         sys.stdout.flush()
         if chunk.finish_reason:

@@ -1,8 +1,11 @@
-"""Starts the real ghostserve binary and calls Generate from Python (Debian's python3-grpcio)
-with stubs generated from proto/, then stops the server with SIGTERM and expects exit 0.
+"""Starts the real ghostserve binary and calls Generate and Evaluate from Python (Debian's
+python3-grpcio) with stubs generated from proto/, then stops the server with SIGTERM and expects
+exit 0.
 
 Usage: generate_check.py SERVER_BINARY MODEL_ROOT STUBS_DIR CLIENT_DIR
 """
+import math
+import os
 import re
 import signal
 import subprocess
@@ -44,12 +47,20 @@ def main():
         assert all(not c.finish_reason for c in chunks[:-1])
         print(f"python client: {tokens} tokens, finish_reason={last.finish_reason}, "
               f"text={text!r}")
+
+        # 2,048 bytes in the default windows of 1,024: each predicts 1,023.
+        with open(os.path.join(model_root, "ghost-small", "validation-sample.txt"), "rb") as f:
+            sample = f.read(2048)
+        result = ghost_client.evaluate(f"127.0.0.1:{port}", sample)
+        assert (result.model, result.window, result.bytes_predicted) == ("ghost-small", 1024, 2046), result
+        assert math.isfinite(result.bits_per_byte) and 0.5 < result.bits_per_byte < 8, result
+        print(f"python client: evaluate {result.bits_per_byte:.4f} bits per byte")
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)
         data_dir.cleanup()
     assert code == 0, f"ghostserve exited with {code}"
-    print("1 passed, 0 failed")
+    print("2 passed, 0 failed")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 Writes config.json, model.safetensors (bf16), tokenizer.json, tokenizer_config.json,
 generation_config.json and validation-sample.txt (README.md and eval.json are written
-separately; see tools/train/README.md).
+separately; see tools/train/README.md). A ternary-QAT run's projections are written as the run
+computed with them, scale * {-1, 0, +1} per block (qat.py).
 """
 
 import argparse
@@ -16,6 +17,7 @@ import shutil
 import torch
 
 from corpus import validation_documents
+from qat import ternary_state_dict
 from ghost_model import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, GhostConfig, save_safetensors_bf16
 
 SAMPLE_DOCUMENT = "moby-dick"
@@ -109,7 +111,11 @@ def main():
     cfg = GhostConfig(**ckpt["config"])
     os.makedirs(args.out, exist_ok=True)
     write_json(os.path.join(args.out, "config.json"), cfg.hf_config())
-    save_safetensors_bf16(ckpt["model"], os.path.join(args.out, "model.safetensors"))
+    weights = ckpt["model"]
+    qat_block = ckpt.get("args", {}).get("qat_ternary_block", 0)
+    if qat_block:  # the projections as the run computed with them (qat.py)
+        weights = ternary_state_dict(weights, qat_block)
+    save_safetensors_bf16(weights, os.path.join(args.out, "model.safetensors"))
     write_json(os.path.join(args.out, "tokenizer.json"), tokenizer_json())
     write_json(os.path.join(args.out, "tokenizer_config.json"), tokenizer_config(cfg.max_position_embeddings))
     write_json(os.path.join(args.out, "generation_config.json"), GENERATION_CONFIG)

@@ -4,14 +4,17 @@ With `train.py --qat-ternary-block B`, every q/k/v/o/gate/up/down projection mul
 its weights as the compression job will store them -- per block of B consecutive weights of a
 row, scale * {-1, 0, +1} with an fp16 scale -- while the gradient flows to the full-precision
 weights unchanged (straight-through estimator). The embeddings, norms and lm_head stay as they
-are, as in the compressed model. The exported checkpoint holds the full-precision weights; the
-compression job then finds (nearly) the codes the model was trained with, so it loses little.
+are, as in the compressed model. export.py writes the projections as they computed, scale *
+codes (ternary_state_dict below): those are the model the run trained (its full-precision
+weights alone score worse), and a block that already is scale * {-1, 0, +1} is its own
+zero-error fit, so the compression job stores exactly the codes the model was trained with,
+whatever importances it weighs them by (it weighs weights by activation statistics, which
+moved codes wherever two choices were close when the full-precision weights were exported).
 
 The fit is the compression job's exact solver (engine/compress/ternary.h) with every importance
 equal: for each block, the codes are the k largest |w| for the k that maximises
 (sum of those |w|)^2 / k, the scale their mean, rounded to fp16, and the codes are then
-sign(w) * [|w| > scale / 2] for that scale. The job weighs weights by activation statistics,
-so its codes can differ where two choices are close.
+sign(w) * [|w| > scale / 2] for that scale.
 
     /usr/bin/python3 tools/train/qat.py   # checks the fit against brute force on random blocks
 """
@@ -36,6 +39,17 @@ def ternary_blocks(w, block):
     scale = (sums.gather(1, k) / (k + 1).float()).half().float()
     codes = torch.sign(blocks) * (magnitude > scale / 2)
     return (codes * scale).reshape(w.shape).to(w.dtype)
+
+
+def is_projection(name):
+    """Whether a state-dict entry is a decoder projection's weight (what QAT quantizes)."""
+    parts = name.split(".")
+    return len(parts) >= 2 and parts[-1] == "weight" and parts[-2] in PROJECTIONS
+
+
+def ternary_state_dict(state, block):
+    """`state` with every projection weight replaced by its ternary fit (what QAT computed with)."""
+    return {name: ternary_blocks(t, block) if is_projection(name) else t for name, t in state.items()}
 
 
 def _ternary_forward(self, x):
@@ -81,7 +95,9 @@ def _self_check():
         error, _ = _brute_force(w[r])
         ours = ((w[r] - fitted[r]) ** 2).sum().item()
         assert ours <= error * (1 + 1e-4) + 1e-9, (r, ours, error)
-    print("qat.py: the fit matches brute force on 16 random blocks of 64")
+    refit = ternary_blocks(fitted, 64)
+    assert torch.equal(refit, fitted), "a ternary block is not its own fit"
+    print("qat.py: the fit matches brute force on 16 random blocks of 64 and is its own fit")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,17 @@ decay and the long-sequence phase of both the old and the new target (the schedu
 to there does not depend on it). `--resume-from PATH` starts from another run's state,
 e.g. to branch a short cooldown off a long run into a different --out.
 
+Fine-tuning. `--init-from MODEL_DIR` starts a new run (step 0, a fresh optimizer) from the
+weights of an exported model of the same shape, e.g. a short ternary-QAT run off the shipped
+bf16 model when its training state is gone (it lives in build/, which a new machine lacks).
+
 --time-budget MIN (ghost-tiny's original run, not resumable) decides --steps during the
 run: the constant phase lasts until (1 - decay-fraction) of the budget has passed, then
 the step count is fixed and logged; passing it back as --steps reproduces the run.
 """
 
 import argparse
+import json
 import math
 import os
 import time
@@ -37,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from corpus import ALL_SOURCES, DEFAULT_SOURCES, train_stream, validation_documents
-from ghost_model import EOS_ID, GhostConfig, LlamaForCausalLM
+from ghost_model import EOS_ID, GhostConfig, LlamaForCausalLM, load_safetensors_bf16
 from qat import enable_ternary_qat
 
 PRESETS = {
@@ -138,12 +143,16 @@ def parse_args():
     ap.add_argument("--resume-from", metavar="PATH", help="continue from this train-state.pt")
     ap.add_argument("--qat-ternary-block", type=int, default=0, metavar="B",
                     help="ternary quantization-aware training with blocks of B weights (qat.py); 0: off")
+    ap.add_argument("--init-from", metavar="MODEL_DIR",
+                    help="start from an exported model's weights (config.json + model.safetensors)")
     ap.set_defaults(**preset)
     args = ap.parse_args()
     if args.time_budget is not None:
         if args.resume or args.resume_from:
             ap.error("--time-budget decides --steps during one run; it cannot be resumed")
         args.steps = None  # decided when the decay phase starts
+    if args.init_from and args.resume_from:
+        ap.error("--init-from starts a new run from weights; --resume-from continues a training state")
     if args.long_seq_len and (args.batch_size * args.seq_len) % args.long_seq_len:
         ap.error("--long-seq-len must divide the tokens per step (batch size x sequence length)")
     return args
@@ -158,7 +167,7 @@ def model_config(args):
 
 def check_resumable(saved, args, step):
     """Exits unless `args` continue the run `saved` (the argument dict of a checkpoint)."""
-    defaults = {"qat_ternary_block": 0}  # checkpoints written before the flag existed
+    defaults = {"qat_ternary_block": 0, "init_from": None}  # checkpoints written before the flags existed
     for key, value in vars(args).items():
         if key in RUN_ONLY_ARGS or (args.resume_from and key in BRANCH_ARGS):
             continue
@@ -207,6 +216,13 @@ def main():
     cfg = model_config(args)
     model = LlamaForCausalLM(cfg).to(args.device)  # initialised on the CPU: the same on every device
     n_params = sum(p.numel() for p in model.parameters())
+    if args.init_from:
+        with open(os.path.join(args.init_from, "config.json")) as f:
+            init_cfg = GhostConfig.from_hf_config(json.load(f))
+        if asdict(init_cfg) != asdict(cfg):
+            raise SystemExit(f"--init-from {args.init_from}: its shape {asdict(init_cfg)} is not the run's {asdict(cfg)}")
+        model.load_state_dict(load_safetensors_bf16(os.path.join(args.init_from, "model.safetensors")))
+        print(f"initialised from {args.init_from}", flush=True)
     if args.qat_ternary_block:
         count = enable_ternary_qat(model, args.qat_ternary_block)
         print(f"ternary QAT: {count} projections, blocks of {args.qat_ternary_block}", flush=True)
