@@ -112,9 +112,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     write_json(os.path.join(args.out, "config.json"), cfg.hf_config())
     weights = ckpt["model"]
-    qat_block = ckpt.get("args", {}).get("qat_ternary_block", 0)
-    if qat_block:  # the projections as the run computed with them (qat.py)
-        weights = ternary_state_dict(weights, qat_block)
+    run = ckpt.get("args", {})
+    if run.get("qat_ternary_block"):  # the projections as the run computed with them (qat.py)
+        weights = ternary_state_dict(weights, run["qat_ternary_block"], run.get("qat_gated", False))
     save_safetensors_bf16(weights, os.path.join(args.out, "model.safetensors"))
     write_json(os.path.join(args.out, "tokenizer.json"), tokenizer_json())
     write_json(os.path.join(args.out, "tokenizer_config.json"), tokenizer_config(cfg.max_position_embeddings))

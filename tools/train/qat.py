@@ -47,26 +47,43 @@ def is_projection(name):
     return len(parts) >= 2 and parts[-1] == "weight" and parts[-2] in PROJECTIONS
 
 
-def ternary_state_dict(state, block):
+def stored_transposed(name, gated):
+    """Whether the job stores this projection transposed: down_proj of a model with MLP gates
+    (--target_sparsity), so that a zeroed activation skips a whole row; its blocks then run
+    along the output dimension."""
+    return gated and "down_proj" in name.split(".")
+
+
+def ternary_fit(w, block, transposed):
+    """The ternary fit of one projection's weight in the job's layout."""
+    return ternary_blocks(w.t(), block).t() if transposed else ternary_blocks(w, block)
+
+
+def ternary_state_dict(state, block, gated):
     """`state` with every projection weight replaced by its ternary fit (what QAT computed with)."""
-    return {name: ternary_blocks(t, block) if is_projection(name) else t for name, t in state.items()}
+    return {name: ternary_fit(t, block, stored_transposed(name, gated)) if is_projection(name) else t
+            for name, t in state.items()}
 
 
 def _ternary_forward(self, x):
     w = self.weight
     # Straight-through: the forward sees the ternary weights, the gradient reaches w as is.
-    w_q = w + (ternary_blocks(w, self.qat_block) - w).detach()
+    w_q = w + (ternary_fit(w, self.qat_block, self.qat_transposed) - w).detach()
     return F.linear(x, w_q, self.bias)
 
 
-def enable_ternary_qat(model, block):
-    """Makes every decoder projection of `model` compute with its ternary fit; returns their count."""
+def enable_ternary_qat(model, block, gated):
+    """Makes every decoder projection of `model` compute with its ternary fit, in the layout the
+    job stores for a gated model when `gated`; returns their count."""
     count = 0
     for name, module in model.named_modules():
         if name.rsplit(".", 1)[-1] in PROJECTIONS:
-            if module.in_features % block:
-                raise SystemExit(f"--qat-ternary-block {block} does not divide {name}'s {module.in_features} columns")
+            transposed = stored_transposed(name, gated)
+            length = module.out_features if transposed else module.in_features
+            if length % block:
+                raise SystemExit(f"--qat-ternary-block {block} does not divide {name}'s blocked dimension ({length})")
             module.qat_block = block
+            module.qat_transposed = transposed
             module.forward = types.MethodType(_ternary_forward, module)
             count += 1
     return count

@@ -64,7 +64,7 @@ PRESETS = {
 # The device is one of them: a state trained on the CPU can go on on a GPU and back (the
 # rounding differs, the run does not).
 # Arguments a branch (--resume-from) may change: a ternary-QAT cooldown off a bf16 run.
-BRANCH_ARGS = {"qat_ternary_block"}
+BRANCH_ARGS = {"qat_ternary_block", "qat_gated"}
 RUN_ONLY_ARGS = {"threads", "log_every", "checkpoint_minutes", "out", "resume", "resume_from",
                  "data_dir", "time_budget", "steps", "device"}
 VALIDATION_WINDOWS, VALIDATION_WINDOW = 16, 512
@@ -143,6 +143,8 @@ def parse_args():
     ap.add_argument("--resume-from", metavar="PATH", help="continue from this train-state.pt")
     ap.add_argument("--qat-ternary-block", type=int, default=0, metavar="B",
                     help="ternary quantization-aware training with blocks of B weights (qat.py); 0: off")
+    ap.add_argument("--qat-gated", action="store_true",
+                    help="QAT in the layout the job stores for a model with MLP gates (down_proj transposed)")
     ap.add_argument("--init-from", metavar="MODEL_DIR",
                     help="start from an exported model's weights (config.json + model.safetensors)")
     ap.set_defaults(**preset)
@@ -167,7 +169,7 @@ def model_config(args):
 
 def check_resumable(saved, args, step):
     """Exits unless `args` continue the run `saved` (the argument dict of a checkpoint)."""
-    defaults = {"qat_ternary_block": 0, "init_from": None}  # checkpoints written before the flags existed
+    defaults = {"qat_ternary_block": 0, "qat_gated": False, "init_from": None}  # checkpoints written before the flags existed
     for key, value in vars(args).items():
         if key in RUN_ONLY_ARGS or (args.resume_from and key in BRANCH_ARGS):
             continue
@@ -224,8 +226,9 @@ def main():
         model.load_state_dict(load_safetensors_bf16(os.path.join(args.init_from, "model.safetensors")))
         print(f"initialised from {args.init_from}", flush=True)
     if args.qat_ternary_block:
-        count = enable_ternary_qat(model, args.qat_ternary_block)
-        print(f"ternary QAT: {count} projections, blocks of {args.qat_ternary_block}", flush=True)
+        count = enable_ternary_qat(model, args.qat_ternary_block, args.qat_gated)
+        print(f"ternary QAT: {count} projections, blocks of {args.qat_ternary_block}"
+              f"{', gated layout' if args.qat_gated else ''}", flush=True)
 
     # Weight decay on matrices (projections, embeddings, lm_head), not on norm gains.
     params = [p for p in model.parameters() if p.requires_grad]
