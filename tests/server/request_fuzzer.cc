@@ -32,9 +32,17 @@ void Check(bool promise) {
   if (!promise) std::abort();
 }
 
-grpc::ByteBuffer Buffer(const std::string& bytes) {
-  grpc::Slice slice(bytes);
-  return grpc::ByteBuffer(&slice, 1);
+// The server's raw-bytes parsing of `wire` into `request`; false when it rejects the bytes,
+// which it must do with INVALID_ARGUMENT and a message.
+template <typename Request>
+bool Parsed(const std::string& wire, Request& request) {
+  grpc::Slice slice(wire);
+  const grpc::Status status = ghost::server::ParseRequest(grpc::ByteBuffer(&slice, 1), request);
+  if (!status.ok()) {
+    Check(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    Check(!status.error_message().empty());
+  }
+  return status.ok();
 }
 
 void FuzzGenerate(FuzzedDataProvider& input) {
@@ -49,12 +57,7 @@ void FuzzGenerate(FuzzedDataProvider& input) {
   if (parsed.ok()) defaults = parsed->defaults;
 
   ghost::v1::GenerateRequest request;
-  const grpc::Status status = ghost::server::ParseRequest(Buffer(wire), request);
-  if (!status.ok()) {
-    Check(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    Check(!status.error_message().empty());
-    return;
-  }
+  if (!Parsed(wire, request)) return;
   const ghost::ClientGenerationRequest client = ghost::server::ToClientGenerationRequest(request);
   std::vector<std::int32_t> ids;
   if (const auto* text = std::get_if<std::string>(&client.prompt)) {
@@ -91,13 +94,7 @@ void FuzzEvaluate(FuzzedDataProvider& input) {
   ghost::RequestLimits limits;
   limits.max_prompt_bytes = input.ConsumeIntegralInRange<std::size_t>(0, 1 << 20);
   ghost::v1::EvaluateRequest request;
-  const grpc::Status status =
-      ghost::server::ParseRequest(Buffer(input.ConsumeRemainingBytesAsString()), request);
-  if (!status.ok()) {
-    Check(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    Check(!status.error_message().empty());
-    return;
-  }
+  if (!Parsed(input.ConsumeRemainingBytesAsString(), request)) return;
   const absl::Status text = ghost::ValidateEvaluationText(request.text(), limits);
   if (text.ok()) {
     Check(!request.text().empty() && request.text().size() <= limits.max_prompt_bytes);
@@ -120,13 +117,7 @@ void FuzzEvaluate(FuzzedDataProvider& input) {
 
 void FuzzCompress(FuzzedDataProvider& input) {
   ghost::v1::CompressRequest request;
-  const grpc::Status status =
-      ghost::server::ParseRequest(Buffer(input.ConsumeRemainingBytesAsString()), request);
-  if (!status.ok()) {
-    Check(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    Check(!status.error_message().empty());
-    return;
-  }
+  if (!Parsed(input.ConsumeRemainingBytesAsString(), request)) return;
   // What the job manager checks first: the output name becomes a directory and a label.
   const absl::Status name = ghost::ValidateModelName(request.output_model());
   if (name.ok()) {
