@@ -31,7 +31,6 @@ the step count is fixed and logged; passing it back as --steps reproduces the ru
 """
 
 import argparse
-import json
 import math
 import os
 import time
@@ -42,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from corpus import ALL_SOURCES, DEFAULT_SOURCES, train_stream, validation_documents
-from ghost_model import EOS_ID, GhostConfig, LlamaForCausalLM, load_safetensors_bf16
+from ghost_model import EOS_ID, GhostConfig, LlamaForCausalLM, load_exported
 from qat import enable_ternary_qat
 
 PRESETS = {
@@ -219,11 +218,11 @@ def main():
     model = LlamaForCausalLM(cfg).to(args.device)  # initialised on the CPU: the same on every device
     n_params = sum(p.numel() for p in model.parameters())
     if args.init_from:
-        with open(os.path.join(args.init_from, "config.json")) as f:
-            init_cfg = GhostConfig.from_hf_config(json.load(f))
-        if asdict(init_cfg) != asdict(cfg):
-            raise SystemExit(f"--init-from {args.init_from}: its shape {asdict(init_cfg)} is not the run's {asdict(cfg)}")
-        model.load_state_dict(load_safetensors_bf16(os.path.join(args.init_from, "model.safetensors")))
+        exported = load_exported(args.init_from)
+        if asdict(exported.config) != asdict(cfg):
+            raise SystemExit(f"--init-from {args.init_from}: its shape {asdict(exported.config)} "
+                             f"is not the run's {asdict(cfg)}")
+        model.load_state_dict(exported.state_dict())
         print(f"initialised from {args.init_from}", flush=True)
     if args.qat_ternary_block:
         count = enable_ternary_qat(model, args.qat_ternary_block, args.qat_gated)
